@@ -1,0 +1,28 @@
+# Two entry points for a fresh machine: `make run` and `make test`. Both set up .venv/ first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+QUERY ?= what does the hospital do for DA out of hours?
+
+.PHONY: run test setup clean-index
+
+setup: $(VENV)/.installed
+
+# torch is installed first and pinned: 2.13.0 is the CPU wheel on these machines; an unpinned
+# torch would pull a multi-GB CUDA build.
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: setup
+	$(BIN)/kb reindex
+	$(BIN)/kb search "$(QUERY)" -k 3
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean-index:
+	rm -rf index/chroma

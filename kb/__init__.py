@@ -1,0 +1,3 @@
+"""kb: cited search over safeguarding reports."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,282 @@
+"""Pages in, cited chunks out: paragraphs and bullet lists under their headings, within the model's reach."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+
+from kb import clean
+from kb.ingest import Document
+
+# Bump when chunk boundaries or chunk text change: an index built by another version is refused.
+CHUNKER_VERSION = "1"
+MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
+TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
+
+TokenCounter = Callable[[str], int]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage with everything needed to cite it."""
+
+    id: str
+    document: str
+    title: str
+    agency: str
+    section: str
+    page: int
+    page_end: int
+    position: int
+    text: str
+    sha256: str = ""
+
+    def embedding_text(self) -> str:
+        """What the model reads: the agency and section say whose passage it is and on what."""
+        return embedding_text(self.agency, self.section, self.text)
+
+
+def embedding_text(agency: str, section: str, text: str) -> str:
+    context = ". ".join(part for part in (agency, section) if part)
+    return f"{context}.\n{text}" if context else text
+
+
+def chunk_id(document: str, position: int) -> str:
+    return hashlib.sha1(f"{document}\x00{position}".encode()).hexdigest()[:16]
+
+
+@dataclass
+class Block:
+    """A paragraph, bullet or footnote, joined across line and page breaks."""
+
+    kind: str  # para | bullet | footnote
+    text: str
+    page: int
+    agency: str
+    section: str
+    page_end: int = 0
+
+    @property
+    def lead_in(self) -> bool:
+        return self.kind != "footnote" and self.text.rstrip().endswith(":")
+
+
+@dataclass
+class _Outline:
+    """The headings above the current line, nested by size where the document has sizes."""
+
+    title: str
+    path: list[tuple[float, str]] = field(default_factory=list)
+    after_heading: bool = False
+
+    def add(self, text: str, level: float, wrapped: bool) -> None:
+        if wrapped and self.after_heading and self.path and self.path[-1][0] == level:
+            self.path[-1] = (level, f"{self.path[-1][1]} {text}")  # a heading wrapped over lines
+        elif level:
+            while self.path and self.path[-1][0] <= level:
+                self.path.pop()
+            self.path.append((level, text))
+        elif self.after_heading:
+            self.path.append((level, text))  # text extraction has no sizes: a heading under a heading
+        else:
+            self.path = [(level, text)]
+        self.after_heading = True
+
+    @property
+    def section(self) -> str:
+        return " › ".join(text for _, text in self.path if text != self.title)
+
+
+def blocks(document: Document) -> list[Block]:
+    """Join lines into paragraphs and bullets; a sentence a page break cut is made whole again."""
+    words = clean.vocabulary(document.text)
+    outline = _Outline(document.title)
+    out: list[Block] = []
+    current: Block | None = None
+    footnote: Block | None = None
+    paragraph_break = page_break = False
+
+    def flush(block: Block | None) -> None:
+        if block and block.text.strip():
+            out.append(block)
+
+    for page in document.pages:
+        page_break = page.number > 1
+        flush(footnote)
+        footnote = None
+        for line in page.lines:
+            if line.kind == "heading":
+                flush(current)
+                current = None
+                outline.add(line.text, line.level, document.wrapped)
+                continue
+            if line.kind == "blank":
+                paragraph_break = True
+                continue
+            if line.kind == "footnote":
+                if footnote and not re.match(r"^\d{1,3}\s", line.text):
+                    footnote.text = _join(footnote.text, line.text, words)
+                else:
+                    flush(footnote)
+                    footnote = Block("footnote", line.text, page.number, line.agency, outline.section)
+                continue
+            starts_item = bool(clean.BULLET_START.match(line.text) or clean.NUMBERED_START.match(line.text))
+            if current is None:
+                join = False
+            elif page_break:
+                join = clean.continues(current.text, line.text)
+            else:
+                join = document.wrapped and not paragraph_break and not starts_item
+            if join:
+                current.text = _join(current.text, line.text, words)
+                current.page_end = page.number
+            else:
+                flush(current)
+                kind = "bullet" if starts_item else "para"
+                current = Block(kind, _bullet(line.text), page.number, line.agency, outline.section, page.number)
+            outline.after_heading = False
+            paragraph_break = page_break = False
+    flush(current)
+    flush(footnote)
+    return out
+
+
+def _join(left: str, right: str, words: set[str]) -> str:
+    if left.rstrip().endswith("-") and not left.rstrip().endswith(" -"):
+        return clean.join_hyphenated(left, right, words)
+    return f"{left.rstrip()} {right.lstrip()}"
+
+
+def _bullet(text: str) -> str:
+    return clean.BULLET_START.sub("- ", text, count=1) if clean.BULLET_START.match(text) else text
+
+
+def chunk_document(
+    document: Document,
+    count_tokens: TokenCounter,
+    max_tokens: int = MAX_TOKENS,
+    target_tokens: int = TARGET_TOKENS,
+) -> list[Chunk]:
+    """Cut a document into chunks that follow its structure and fit what the model reads."""
+    chunks: list[Chunk] = []
+    for group in _groups(blocks(document)):
+        first = group[0]
+        section = _fit_section(first.agency, first.section, count_tokens, max_tokens // 4)
+        budget = max_tokens - count_tokens(embedding_text(first.agency, section, "")) - 1
+        for pieces in _pack(group, count_tokens, budget, min(target_tokens, budget)):
+            position = len(chunks)
+            chunks.append(
+                Chunk(
+                    id=chunk_id(document.name, position),
+                    document=document.name,
+                    title=document.title,
+                    agency=first.agency or document.organisation,
+                    section=section,
+                    page=pieces[0].page,
+                    page_end=max(piece.page_end or piece.page for piece in pieces),
+                    position=position,
+                    text="\n".join(piece.text for piece in pieces),
+                    sha256=document.sha256,
+                )
+            )
+    return [_fit(chunk, count_tokens, max_tokens) for chunk in chunks]
+
+
+def _fit_section(agency: str, section: str, count: TokenCounter, limit: int) -> str:
+    """A heading path short enough to leave the passage room: its deepest heading, then fewer words."""
+    if count(embedding_text(agency, section, "")) <= limit:
+        return section
+    words = section.split(" › ")[-1].split()
+    while len(words) > 1 and count(embedding_text(agency, " ".join(words), "")) > limit:
+        words = words[: len(words) * 3 // 4]
+    return " ".join(words)
+
+
+def _groups(items: list[Block]) -> Iterator[list[Block]]:
+    """Runs of blocks under one agency and section; footnotes stand alone."""
+    group: list[Block] = []
+    for block in items:
+        if group and (
+            block.kind == "footnote"
+            or group[-1].kind == "footnote"
+            or (block.agency, block.section) != (group[-1].agency, group[-1].section)
+        ):
+            yield group
+            group = []
+        group.append(block)
+    if group:
+        yield group
+
+
+def _pack(group: list[Block], count: TokenCounter, budget: int, target: int) -> Iterator[list[Block]]:
+    """Greedy packing to the target size; a lead-in line stays with the list it introduces."""
+    pieces: list[Block] = []
+    size = 0
+    lead: Block | None = None
+    for block in _split_long(group, count, budget):
+        n = count(block.text)
+        if pieces and size + n > target:
+            carry = []
+            if pieces[-1].lead_in and len(pieces) > 1 and count(pieces[-1].text) + n <= budget:
+                carry = [pieces.pop()]
+            yield pieces
+            pieces = carry
+            if not carry and lead and block.kind == "bullet" and count(lead.text) + n <= budget:
+                # Repeat the lead-in above the rest of its list, cited at the page the rest is on.
+                pieces = [replace(lead, page=block.page, page_end=block.page)]
+            size = sum(count(piece.text) for piece in pieces)
+        if block.lead_in:
+            lead = block
+        elif block.kind != "bullet":
+            lead = None
+        pieces.append(block)
+        size += n
+    if pieces:
+        yield pieces
+
+
+def _split_long(group: list[Block], count: TokenCounter, budget: int) -> Iterator[Block]:
+    """Blocks longer than the budget, cut at sentence ends (or, failing that, between words)."""
+    for block in group:
+        if count(block.text) <= budget:
+            yield block
+            continue
+        for text in _split_text(block.text, count, budget):
+            yield Block(block.kind, text, block.page, block.agency, block.section, block.page_end)
+
+
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\"“‘'(\[]?[A-Z0-9])")
+
+
+def _split_text(text: str, count: TokenCounter, budget: int) -> list[str]:
+    parts: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        if count(sentence) <= budget:
+            parts.append(sentence)
+            continue
+        words = sentence.split()
+        line: list[str] = []
+        for word in words:
+            if line and count(" ".join([*line, word])) > budget:
+                parts.append(" ".join(line))
+                line = []
+            line.append(word)
+        if line:
+            parts.append(" ".join(line))
+    out: list[str] = []
+    for part in parts:
+        if out and count(f"{out[-1]} {part}") <= budget:
+            out[-1] = f"{out[-1]} {part}"
+        else:
+            out.append(part)
+    return out
+
+
+def _fit(chunk: Chunk, count: TokenCounter, max_tokens: int) -> Chunk:
+    """Guard the bound: a chunk the model would truncate is an error in the chunker, never silent."""
+    n = count(chunk.embedding_text())
+    if n > max_tokens:
+        raise AssertionError(f"chunk {chunk.id} of {chunk.document} has {n} word pieces > {max_tokens}")
+    return chunk

@@ -1,0 +1,111 @@
+"""Pure text clean-up: HTML left by extraction, bullets, hyphenation, running headers."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+
+# Element names only: "<18s>" or "a < b" in a report is text, not a tag.
+HTML_TAGS = frozenset(
+    """a abbr b big blockquote body br caption center cite code col colgroup dd del div dl dt em
+    font h1 h2 h3 h4 h5 h6 head hr html i iframe img ins kbd li link meta nav ol option p pre q s
+    script section small span strike strong style sub sup table tbody td tfoot th thead title tr
+    tt u ul""".split()
+)
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b(?:[^<>\"']|\"[^\"]*\"|'[^']*')*>")
+_BLOCK_TAGS = frozenset("p div br li ul ol tr table h1 h2 h3 h4 h5 h6 blockquote section".split())
+
+BULLET_CHARS = "•●▪◼■◦‣∙"
+_INLINE_BULLET = re.compile(rf"[ \t]*[{BULLET_CHARS}][ \t]*")
+BULLET_START = re.compile(rf"^\s*(?:[{BULLET_CHARS}]|[-–*](?=\s|\S))\s*")
+NUMBERED_START = re.compile(r"^\s*\(?(\d{1,3}|[a-z])[.)]\s+(?=\S)")
+
+_PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*$", re.IGNORECASE)
+
+
+def strip_html(text: str) -> str:
+    """Remove HTML tags and entities, keeping the words; block tags become line breaks."""
+
+    def tag(match: re.Match) -> str:
+        name = match.group(2).lower()
+        if name not in HTML_TAGS:
+            return match.group(0)
+        if name == "li" and not match.group(1):
+            return "\n• "
+        return "\n" if name in _BLOCK_TAGS else ""
+
+    # Words between <script> tags stay as words: pages escape them, and nothing runs them.
+    text = _TAG.sub(tag, text)
+    return html.unescape(text)
+
+
+def split_inline_bullets(text: str) -> str:
+    """Put each '•'-style bullet at the start of its own line, written as '- '."""
+    return _INLINE_BULLET.sub("\n- ", text)
+
+
+def normalise_whitespace(text: str) -> str:
+    text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"[ \t\f\v]+", " ", text)
+
+
+def is_page_number(line: str) -> bool:
+    return bool(_PAGE_NUMBER.match(line))
+
+
+def header_key(line: str) -> str:
+    """A line's identity as a running header: case, spacing and numbers ignored."""
+    return re.sub(r"\d+", "#", re.sub(r"\s+", " ", line.strip().lower()))
+
+
+def running_lines(pages: list[list[str]], zone: int = 3, min_pages: int | None = None) -> set[str]:
+    """Header keys of lines that open or close many pages: running headers and footers."""
+    if min_pages is None:
+        min_pages = 2 if len(pages) <= 5 else 3
+    top: Counter[str] = Counter()
+    bottom: Counter[str] = Counter()
+    for lines in pages:
+        kept = [line for line in lines if line.strip()]
+        top.update({header_key(line) for line in kept[:zone]})
+        bottom.update({header_key(line) for line in kept[-zone:]})
+    found = {key for key, count in (top + bottom).items() if count >= min_pages and key}
+    return {key for key in found if top[key] >= min_pages or bottom[key] >= min_pages}
+
+
+def join_hyphenated(left: str, right: str, vocabulary: set[str]) -> str:
+    """Join a line ending in a hyphen to the next: 'safe-' + 'guarding' or 'information-' + 'sharing'.
+
+    The hyphen goes only where the document itself writes the joined word without it.
+    """
+    left = left.rstrip()
+    word_start = re.search(r"(\w+)-$", left)
+    next_word = re.match(r"(\w+)", right.lstrip())
+    if word_start and next_word:
+        joined = (word_start.group(1) + next_word.group(1)).lower()
+        hyphenated = f"{word_start.group(1)}-{next_word.group(1)}".lower()
+        if joined in vocabulary and hyphenated not in vocabulary:
+            return left[:-1] + right.lstrip()
+    return left + right.lstrip()
+
+
+def vocabulary(text: str) -> set[str]:
+    """Lower-cased words and hyphenated compounds as a document spells them."""
+    return set(re.findall(r"\w+(?:-\w+)*", text.lower())) | set(re.findall(r"\w+", text.lower()))
+
+
+_TERMINAL = tuple('.!?:;)"”’\'')
+
+
+def continues(previous: str, following: str) -> bool:
+    """Whether `following` carries on the sentence that `previous` left open (a page break cut it)."""
+    previous, following = previous.rstrip(), following.lstrip()
+    if not previous or not following or previous.endswith(_TERMINAL):
+        return False
+    if BULLET_START.match(following) or NUMBERED_START.match(following):
+        return False
+    return following[0].islower() or previous.endswith((",", "-", "–", "/", "&"))
+
+
+def ends_sentence(text: str) -> bool:
+    return text.rstrip().endswith(_TERMINAL)

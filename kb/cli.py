@@ -1,0 +1,197 @@
+"""The `kb` command. Heavy libraries are imported inside the commands that need them."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import click
+
+from kb.errors import KbError, UsageError
+from kb.settings import Settings
+
+EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+
+
+class KbGroup(click.Group):
+    """Turns the library's exceptions into one-line messages and exit codes."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UsageError as error:
+            click.echo(f"kb: {error}", err=True)
+            ctx.exit(EXIT_USAGE)
+        except (KbError, ValueError) as error:
+            click.echo(f"kb: {error}", err=True)
+            ctx.exit(EXIT_FAILURE)
+        except KeyboardInterrupt:
+            click.echo("kb: interrupted", err=True)
+            ctx.exit(EXIT_INTERRUPTED)
+
+
+def _settings_epilog() -> str:
+    rows = "\n".join(f"  {name:<18} {help} (default: {default})" for name, default, help in Settings.describe())
+    return f"Settings come from these environment variables; flags override them.\n\n\b\n{rows}"
+
+
+@click.group(cls=KbGroup, epilog=_settings_epilog(), context_settings={"max_content_width": 110})
+@click.version_option(package_name="kb")
+def cli() -> None:
+    """Search safeguarding partnership reports, inspections and guidance, with citations."""
+
+
+def _settings(**overrides) -> Settings:
+    try:
+        return Settings.from_env(**overrides)
+    except (TypeError, ValueError) as error:
+        raise UsageError(str(error)) from None
+
+
+corpus_option = click.option(
+    "--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Folder of reports [KB_CORPUS_DIR, corpus/]."
+)
+index_option = click.option(
+    "--index", "index_dir", type=click.Path(path_type=Path), help="Index folder [KB_INDEX_DIR, index/]."
+)
+chroma_option = click.option("--chroma-url", help="Use a Chroma server at this URL [KB_CHROMA_URL].")
+
+
+@cli.command()
+@corpus_option
+@index_option
+@chroma_option
+def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | None) -> None:
+    """Bring the index in step with the corpus folder.
+
+    New files are added, changed ones replaced, deleted ones removed; unchanged files are not
+    embedded again. A file that cannot be read is named with the reason, the rest is indexed,
+    and the exit code is 1.
+
+    Example: kb reindex --corpus corpus/ --index index/
+    """
+    from tqdm import tqdm
+
+    from kb.embed import load_embedder, token_counter
+    from kb.reindex import reindex as run
+
+    settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url)
+    bar = None
+
+    def on_start(total: int) -> None:
+        nonlocal bar
+        if total:
+            click.echo(f"Embedding {total} passages…", err=True)
+            bar = tqdm(total=total, unit="passage", file=sys.stderr, disable=None, leave=False)
+
+    started = time.perf_counter()
+    try:
+        summary = run(
+            settings, lambda: load_embedder(settings.model), token_counter(),
+            progress=lambda n: bar.update(n) if bar else None, on_start=on_start,
+        )
+    finally:
+        if bar:
+            bar.close()
+    for name, reason in summary.failed:
+        click.echo(f"failed: {name}: {reason}", err=True)
+    if summary.rebuilt:
+        click.echo("The index was built by another model or chunker version, so it was rebuilt.")
+    took = time.perf_counter() - started
+    if not (summary.added or summary.updated or summary.removed):
+        click.echo(f"Nothing changed: the index is up to date, nothing embedded ({summary.line()}; {took:.1f} s).")
+    else:
+        click.echo(f"Indexed {settings.chroma_url or settings.index_dir}: {summary.line()} in {took:.1f} s.")
+    if summary.failed:
+        sys.exit(EXIT_FAILURE)
+
+
+@cli.command()
+@click.argument("query", required=False)
+@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="How many passages [KB_TOP_K, 10].")
+@click.option("--agency", help="Only passages from this agency (a part of its name will do).")
+@click.option("--batch", "batch_file", type=click.File("r", encoding="utf-8"), help="Answer one query per line of FILE ('-' for stdin).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per query, one line each.")
+@index_option
+@chroma_option
+def search(query, k, agency, batch_file, as_json, index_dir, chroma_url) -> None:
+    """Find the passages that answer QUERY, cited by agency, document, page and section.
+
+    Examples:
+
+      kb search "what does the hospital do for DA out of hours?"
+
+      kb search --agency ELFT -k 5 "trauma informed training" --json
+
+      kb search --batch queries.txt --json
+    """
+    if (query is None) == (batch_file is None):
+        raise UsageError("give a QUERY or --batch FILE (one of the two)")
+    settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
+    k = k or settings.top_k
+    queries = [query] if batch_file is None else [line.rstrip("\n") for line in batch_file if line.strip()]
+    if batch_file is None:
+        from kb.search import clean_query
+
+        clean_query(query, settings.max_query_chars)  # refuse a bad query before loading anything
+
+    searcher = _searcher(settings)
+    failures = 0
+    for text in queries:
+        started = time.perf_counter()
+        try:
+            hits = searcher.search(text, k=k, agency=agency)
+        except UsageError as error:
+            if batch_file is None:
+                raise
+            failures += 1
+            _print_error(text, error, as_json)
+            continue
+        took_ms = round((time.perf_counter() - started) * 1000, 1)
+        if as_json:
+            results = [hit.as_dict() for hit in hits]
+            click.echo(json.dumps({"query": text, "results": results, "took_ms": took_ms}, ensure_ascii=False))
+        else:
+            _print_hits(text, hits, took_ms)
+    if failures:
+        sys.exit(EXIT_USAGE)
+
+
+def _searcher(settings: Settings):
+    from kb.embed import load_embedder
+    from kb.search import Searcher
+    from kb.store import Store
+
+    store = Store(settings.index_dir, settings.chroma_url)  # fails fast, before the model loads
+    return Searcher(store, load_embedder(settings.model), settings.max_query_chars)
+
+
+def _print_error(query: str, error: Exception, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({"query": query, "error": str(error), "results": []}, ensure_ascii=False))
+    else:
+        click.echo(f"kb: {query[:60]!r}: {error}", err=True)
+
+
+def _print_hits(query: str, hits, took_ms: float) -> None:
+    click.secho(f"{len(hits)} passages for {query!r} ({took_ms:.0f} ms)", bold=True)
+    if not hits:
+        click.echo("No passages found. Try fewer or more general words, or drop --agency.")
+    for rank, hit in enumerate(hits, start=1):
+        click.echo()
+        click.secho(f"{rank}. {hit.agency or 'Unknown agency'} | {hit.document} | page {hit.page}", bold=True)
+        if hit.section:
+            click.echo(f"   {hit.section}")
+        for line in hit.text.splitlines():
+            click.echo(textwrap.fill(line, width=100, initial_indent="   ", subsequent_indent="     "))
+
+
+def main() -> None:
+    cli(prog_name="kb")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,418 @@
+"""Files in, pages of classified lines out: PDF (pypdf), plain text and Markdown."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from kb import clean
+from kb.errors import UnreadableDocument
+
+SUFFIXES = (".pdf", ".txt", ".md")
+
+# A running header that names the organisation a report is about.
+ORGANISATION_PATTERNS = (
+    re.compile(r"^inspection of (?P<org>.+?)\s+children[’'`]?s\s+services\b", re.IGNORECASE),
+    re.compile(r"^inspection of (?P<org>.+?)\s*$", re.IGNORECASE),
+)
+# Words that make PDF metadata's author an organisation rather than a person.
+_ORGANISATION_WORDS = re.compile(
+    r"\b(department|council|trust|nhs|ofsted|authority|partnership|service|services|board|agency|"
+    r"police|office|government|commission|foundation|borough|county|ministry|institute)\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a page: its text, what it is, and the agency whose pages it sits on."""
+
+    text: str
+    kind: str = "text"  # text | heading | footnote | blank
+    level: float = 0.0  # heading size: larger is higher in the outline
+    agency: str = ""
+
+
+@dataclass
+class Page:
+    number: int  # 1-based, as a PDF viewer counts
+    lines: list[Line] = field(default_factory=list)
+
+
+@dataclass
+class Document:
+    name: str
+    title: str
+    organisation: str
+    pages: list[Page]
+    sha256: str
+    wrapped: bool  # lines are hard-wrapped (PDF) rather than a paragraph each (text extraction)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(line.text for page in self.pages for line in page.lines)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_document(path: Path, name: str | None = None, sha256: str | None = None) -> Document:
+    """Read one report; raises UnreadableDocument with a one-line reason."""
+    path = Path(path)
+    name = name or path.name
+    if not path.is_file():
+        raise UnreadableDocument("not a file")
+    if path.stat().st_size == 0:
+        raise UnreadableDocument("empty file")
+    sha256 = sha256 or file_sha256(path)
+    suffix = path.suffix.lower()
+    if suffix == ".pdf":
+        document = _read_pdf(path, name, sha256)
+    elif suffix in (".txt", ".md"):
+        document = _read_text(path, name, sha256, markdown=suffix == ".md")
+    else:
+        raise UnreadableDocument(f"unsupported file type {suffix or '(none)'}; kb reads {', '.join(SUFFIXES)}")
+    if not any(line.text.strip() for page in document.pages for line in page.lines):
+        raise UnreadableDocument("no text found (empty, or images without a text layer)")
+    return document
+
+
+# --- PDF ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class _RawLine:
+    text: str
+    size: float
+    bold: float  # share of characters set in a bold face
+
+
+def _read_pdf(path: Path, name: str, sha256: str) -> Document:
+    import pypdf  # imported here so that `kb --help` stays instant
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = pypdf.PdfReader(path)
+        encrypted = reader.is_encrypted
+    except (PdfReadError, ValueError, TypeError, KeyError, IndexError, OSError) as error:
+        raise UnreadableDocument(f"not a readable PDF ({_short(error)})") from None
+    if encrypted:
+        try:
+            opened = reader.decrypt("")
+        except Exception:  # noqa: BLE001 - pypdf raises many kinds here; all mean 'locked'
+            opened = 0
+        if not opened:
+            raise UnreadableDocument("encrypted PDF: it needs a password")
+    try:
+        page_count = len(reader.pages)
+    except Exception as error:  # noqa: BLE001
+        raise UnreadableDocument(f"not a readable PDF ({_short(error)})") from None
+    if page_count == 0:
+        raise UnreadableDocument("PDF has no pages")
+
+    pages_segments = []
+    for index in range(page_count):
+        try:
+            pages_segments.append(_page_segments(reader.pages[index]))
+        except Exception as error:  # noqa: BLE001 - a broken page stream can raise anything
+            raise UnreadableDocument(f"page {index + 1} could not be read ({_short(error)})") from None
+    if not any(text.strip() for segments in pages_segments for text, _, _ in segments):
+        raise UnreadableDocument("no text layer (scanned images?): run OCR on it first")
+
+    body = _body_size(pages_segments)
+    raw_pages = [_raw_lines(segments, body) for segments in pages_segments]
+    headers = clean.running_lines([[line.text for line in page] for page in raw_pages])
+    kept_pages, page_headers = [], []
+    for page in raw_pages:
+        kept, removed_top = _drop_running(page, headers)
+        kept_pages.append(kept)
+        page_headers.append(removed_top)
+
+    metadata = _metadata(reader)
+    title = _pdf_title(raw_pages[0], body) or metadata.get("title") or _title_from_name(name)
+    page_agencies, organisation = _pdf_agencies(page_headers, title, metadata.get("author", ""))
+
+    pages = []
+    for number, (lines, agency) in enumerate(zip(kept_pages, page_agencies), start=1):
+        pages.append(Page(number, [_classify(line, body, agency) for line in lines]))
+    return Document(name, title, organisation, pages, sha256, wrapped=True)
+
+
+def _page_segments(page) -> list[tuple[str, float, bool]]:
+    segments: list[tuple[str, float, bool]] = []
+
+    def visit(text, cm, tm, font_dict, font_size):
+        scale = math.sqrt(abs(tm[0] * tm[3] - tm[1] * tm[2])) if tm else 1.0
+        base = str((font_dict or {}).get("/BaseFont", ""))
+        bold = bool(re.search(r"bold|black|heavy|,b\b", base, re.IGNORECASE))
+        segments.append((text, round(float(font_size or 0) * (scale or 1.0), 1), bold))
+
+    text = page.extract_text(visitor_text=visit)
+    if "".join(s for s, _, _ in segments) != text:  # pypdf changed how it reports: keep the text
+        return [(text, 0.0, False)]
+    return segments
+
+
+def _body_size(pages_segments) -> float:
+    sizes: Counter[float] = Counter()
+    for segments in pages_segments:
+        for text, size, _ in segments:
+            sizes[size] += len(text.strip())
+    sizes.pop(0.0, None)
+    return sizes.most_common(1)[0][0] if sizes else 0.0
+
+
+def _raw_lines(segments, body: float) -> list[_RawLine]:
+    """Split a page's text segments into lines with their dominant size and boldness."""
+    lines: list[_RawLine] = []
+    parts: list[tuple[str, float, bool]] = []
+
+    def finish():
+        weights: Counter[float] = Counter()
+        bold = total = 0
+        for text, size, is_bold in parts:
+            n = len(text.strip())
+            weights[size] += n
+            total += n
+            bold += n if is_bold else 0
+        size = weights.most_common(1)[0][0] if total else 0.0
+        # Footnote marks set small and raised ("guidance6.") are dropped from body lines.
+        text = "".join(
+            t for t, s, _ in parts
+            if not (body and s and s < 0.8 * body and size >= 0.9 * body and re.fullmatch(r"\s*\d{1,3}\s*", t))
+        )
+        lines.append(_RawLine(clean.normalise_whitespace(text), size, bold / total if total else 0.0))
+        parts.clear()
+
+    for text, size, bold in segments:
+        pieces = text.split("\n")
+        for i, piece in enumerate(pieces):
+            if i:
+                finish()
+            if piece:
+                parts.append((piece, size, bold))
+    finish()
+    return lines
+
+
+def _drop_running(lines: list[_RawLine], headers: set[str], zone: int = 3):
+    """Remove running headers, footers and page numbers; return kept lines and removed top lines."""
+    content = [i for i, line in enumerate(lines) if line.text.strip()]
+    top, bottom = set(content[:zone]), set(content[-zone:])
+    removed_top, kept = [], []
+    for i, line in enumerate(lines):
+        edge = i in top or i in bottom
+        if edge and (clean.header_key(line.text) in headers or clean.is_page_number(line.text)):
+            if i in top:
+                removed_top.append(line.text.strip())
+            continue
+        kept.append(line)
+    return kept, removed_top
+
+
+def _classify(line: _RawLine, body: float, agency: str) -> Line:
+    text = line.text.strip()
+    if not text:
+        return Line("", "blank", agency=agency)
+    words = len(text.split())
+    if body and line.size >= 1.15 * body and words <= 30:
+        return Line(text, "heading", line.size, agency)
+    if (
+        body
+        and line.bold >= 0.9
+        and line.size >= 0.95 * body
+        and words <= 20
+        and not clean.ends_sentence(text.rstrip("?"))
+        and not clean.BULLET_START.match(text)
+    ):
+        return Line(text, "heading", line.size, agency)
+    if body and 0 < line.size <= 0.85 * body:
+        return Line(text, "footnote", agency=agency)
+    return Line(text, "text", agency=agency)
+
+
+def _metadata(reader) -> dict[str, str]:
+    try:
+        info = reader.metadata or {}
+        return {key: str(info.get(f"/{key.title()}") or "").strip() for key in ("title", "author")}
+    except Exception:  # noqa: BLE001 - broken metadata is not worth refusing a report for
+        return {}
+
+
+def _pdf_title(first_page: list[_RawLine], body: float) -> str:
+    sized = [line for line in first_page if line.text.strip() and line.size]
+    if not sized:
+        return ""
+    largest = max(line.size for line in sized)
+    if body and largest < 1.3 * body:
+        return ""
+    return " ".join(line.text.strip() for line in sized if line.size == largest)[:300]
+
+
+def _organisation_in(text: str) -> str:
+    for pattern in ORGANISATION_PATTERNS:
+        match = pattern.match(text.strip())
+        if match:
+            return match.group("org").strip(" ,–-")
+    return ""
+
+
+def _pdf_agencies(page_headers: list[list[str]], title: str, author: str) -> tuple[list[str], str]:
+    """Each page's agency, from a running header that names it; and the document's organisation."""
+    named = [next(filter(None, map(_organisation_in, header)), "") for header in page_headers]
+    firsts = [
+        next((line for line in header if not clean.is_page_number(line) and not re.search(r"\d{4}", line)), "")
+        for header in page_headers
+    ]
+    organisation = next(filter(None, named), "") or _organisation_in(title)
+    if not organisation and len({line for line in firsts if line}) >= 2:
+        # Headers that change with the agency, as in a partnership report: each page is its agency's.
+        named = firsts
+        organisation = next(filter(None, firsts), "")
+    if not organisation and _ORGANISATION_WORDS.search(author):
+        organisation = author
+    agencies, current = [], organisation
+    for agency in named:
+        current = agency or current
+        agencies.append(current)
+    return agencies, organisation
+
+
+# --- Text and Markdown -------------------------------------------------------------------------
+
+
+def _decode(data: bytes) -> str:
+    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UnreadableDocument("binary content, not text")
+    for encoding in ("utf-8-sig", "utf-16", "cp1252"):
+        if encoding == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+            continue
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        text = data.decode("latin-1")
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if controls > max(8, len(text) // 100):
+        raise UnreadableDocument("binary content, not text")
+    return text
+
+
+def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:
+    text = _decode(path.read_bytes())
+    text = clean.split_inline_bullets(clean.strip_html(clean.normalise_whitespace(text)))
+    lines = [line.strip() for line in text.split("\n")]
+    nonblank = [i for i, line in enumerate(lines) if line]
+    if not nonblank:
+        raise UnreadableDocument("no text found (empty)")
+    header_at = _header_blocks(lines, nonblank)
+
+    title = ""
+    first = nonblank[0]
+    if first not in header_at:
+        title = lines[first].lstrip("# ").strip()
+        lines[first] = ""  # the title is the document's, not a passage
+    title = title or _title_from_name(name)
+
+    pages = [Page(1)]
+    agency, seen_header = "", False
+    skip_until = -1
+    for i, line in enumerate(lines):
+        if i in header_at:
+            block = header_at[i]
+            if seen_header:
+                pages.append(Page(len(pages) + 1))
+            seen_header = True
+            agency = lines[block[0]]
+            skip_until = block[-1]
+            continue
+        if i <= skip_until:
+            continue
+        pages[-1].lines.append(_classify_text(line, agency, markdown))
+    first_agency = next((line.agency for page in pages for line in page.lines if line.agency), "")
+    for page in pages:  # lines before the first header (a preamble) belong to the first agency
+        page.lines = [line if line.agency else Line(line.text, line.kind, line.level, first_agency) for line in page.lines]
+    return Document(name, title, first_agency, pages, sha256, wrapped=False)
+
+
+def _header_blocks(lines: list[str], nonblank: list[int]) -> dict[int, list[int]]:
+    """Page tops in extracted text: runs of consecutive lines that repeat together as a block.
+
+    Returns {index of a block's first line: indices of the block's lines}.
+    """
+    pairs = Counter(
+        (clean.header_key(lines[a]), clean.header_key(lines[b])) for a, b in zip(nonblank, nonblank[1:])
+    )
+    repeated = {
+        pair for pair, count in pairs.items()
+        if count >= 2 and len(pair[0]) <= 120 and not clean.ends_sentence(pair[0]) and not clean.BULLET_START.match(pair[0])
+    }
+    in_header = set()
+    for a, b in zip(nonblank, nonblank[1:]):
+        if (clean.header_key(lines[a]), clean.header_key(lines[b])) in repeated:
+            in_header.update((a, b))
+    blocks: dict[int, list[int]] = {}
+    run: list[int] = []
+    for i in nonblank:  # header lines next to each other (blank lines aside) are one block
+        if i in in_header:
+            run.append(i)
+            continue
+        if run:
+            blocks[run[0]] = run
+        run = []
+    if run:
+        blocks[run[0]] = run
+    return blocks
+
+
+def _classify_text(line: str, agency: str, markdown: bool) -> Line:
+    if not line:
+        return Line("", "blank", agency=agency)
+    if markdown:
+        match = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if match:
+            return Line(match.group(2).strip(), "heading", 7 - len(match.group(1)), agency)
+        return Line(line, "text", agency=agency)
+    if looks_like_heading(line):
+        return Line(line, "heading", 0.0, agency)
+    return Line(line, "text", agency=agency)
+
+
+_QUESTION = re.compile(r"^(how|what|why|where|when|who|which|is|are|do|does|can)\b", re.IGNORECASE)
+
+
+def looks_like_heading(line: str) -> bool:
+    """A short title-like line standing alone: 'Domestic Abuse', 'How are you gathering feedback...?'."""
+    text = line.strip()
+    words = text.split()
+    question = text.endswith("?") or bool(_QUESTION.match(text))
+    if not 1 <= len(words) <= (32 if question else 22) or len(text) > (220 if question else 160):
+        return False
+    if clean.BULLET_START.match(text) or text.endswith((".", ",", ";", ":")):
+        return False
+    if not (text[0].isupper() or text[0].isdigit()):
+        return False
+    if len(text) > 80 and not question:
+        return False
+    return not re.search(r"[.!?]\s+[A-Z]", text)  # two sentences are a paragraph
+
+
+def _title_from_name(name: str) -> str:
+    stem = Path(name).stem.replace("_", " ").replace("-", " ")
+    return re.sub(r"\s+", " ", stem).strip()
+
+
+def _short(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:160]

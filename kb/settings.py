@@ -1,0 +1,64 @@
+"""One frozen Settings object, read from KB_* environment variables; CLI flags override it."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _help(text: str, **kwargs):
+    return field(metadata={"help": text}, **kwargs)
+
+
+@dataclass(frozen=True)
+class Settings:
+    corpus_dir: Path = _help("Folder of reports to index (PDF, .txt, .md).", default=Path("corpus"))
+    index_dir: Path = _help("Folder where the index is kept; generated, safe to delete.", default=Path("index"))
+    chroma_url: str = _help("URL of a Chroma server (chroma run); empty for the embedded store.", default="")
+    model: str = _help("Embedding model; the only one shipped is all-MiniLM-L6-v2.", default="all-MiniLM-L6-v2")
+    batch_size: int = _help("Passages embedded per batch.", default=32)
+    max_query_chars: int = _help("Longest query accepted, in characters.", default=1000)
+    top_k: int = _help("Passages returned when -k is not given.", default=10)
+    ignore: tuple[str, ...] = _help(
+        "Comma-separated file-name patterns in the corpus that are not reports.",
+        default=("README*", "SOURCES*", ".*"),
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+        """Settings from KB_<FIELD> variables, then keyword overrides (None means 'not given')."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"KB_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _parse(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        for name in ("corpus_dir", "index_dir"):
+            if name in values:
+                values[name] = Path(values[name])
+        return cls(**values)
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, str, str]]:
+        """(variable, default, help) for each setting, for --help and the README."""
+        rows = []
+        for f in dataclasses.fields(cls):
+            default = f.default
+            shown = ",".join(default) if isinstance(default, tuple) else str(default)
+            rows.append((f"KB_{f.name.upper()}", shown, f.metadata["help"]))
+        return rows
+
+
+def _parse(f: dataclasses.Field, raw: str):
+    if f.type in ("int", int):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValueError(f"KB_{f.name.upper()} must be a whole number, not {raw!r}") from None
+    if f.type.startswith("tuple"):
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return raw
