@@ -322,7 +322,8 @@ def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:
     first = nonblank[0]
     if first not in header_at:
         title = lines[first].lstrip("# ").strip()
-        lines[first] = ""  # the title is the document's, not a passage
+        if len(nonblank) > 1 and len(title) <= 200:
+            lines[first] = ""  # the title is the document's, not a passage
     title = title or _title_from_name(name)
 
     pages = [Page(1)]
@@ -356,7 +357,7 @@ def _header_blocks(lines: list[str], nonblank: list[int]) -> dict[int, list[int]
     )
     repeated = {
         pair for pair, count in pairs.items()
-        if count >= 2 and len(pair[0]) <= 120 and not clean.ends_sentence(pair[0]) and not clean.BULLET_START.match(pair[0])
+        if count >= 3 and len(pair[0]) <= 120 and not clean.ends_sentence(pair[0]) and not clean.BULLET_START.match(pair[0])
     }
     in_header = set()
     for a, b in zip(nonblank, nonblank[1:]):

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.chunk import CHUNKER_VERSION, Chunk, chunk_document
-from kb.embed import MODEL_NAME, Embedder
+from kb.embed import Embedder
 from kb.errors import KbError, UnreadableDocument
 from kb.ingest import SUFFIXES, file_sha256, read_document
 from kb.settings import Settings
@@ -66,8 +66,11 @@ def reindex(
             embedder = embedder_factory()
         return embedder
 
-    # The manifest needs the vector size, which only the model knows; the shipped model's is fixed.
-    manifest = Manifest(settings.model, _dimension(settings.model, model), CHUNKER_VERSION)
+    # Only the model knows its vector size; an index it built already records it, so a no-op
+    # reindex never loads the model.
+    manifest = store.manifest
+    if manifest is None or (manifest.model, manifest.chunker) != (settings.model, CHUNKER_VERSION):
+        manifest = Manifest(settings.model, model().dimension, CHUNKER_VERSION)
     summary.rebuilt = store.open_for_writing(manifest)
     indexed = store.documents()
 
@@ -106,11 +109,3 @@ def reindex(
         summary.chunks_embedded += len(chunks)
         (summary.updated if name in indexed else summary.added).append(name)
     return summary
-
-
-# Vector sizes of the models kb can use, so that a no-op reindex need not load one to know.
-DIMENSIONS = {MODEL_NAME: 384}
-
-
-def _dimension(name: str, model: Callable[[], Embedder]) -> int:
-    return DIMENSIONS.get(name) or model().dimension

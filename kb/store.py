@@ -63,9 +63,9 @@ class Store:
         if not chroma_url and not create and not (self.index_dir / "chroma").is_dir():
             raise IndexMissing(f"no index at {self.index_dir}: run `kb reindex` first")
         self._client = _client(self.index_dir, chroma_url)
-        self._collection = None
-        if not create:
-            self._collection = self._existing()
+        self._collection = self._existing()
+        if self._collection is None and not create:
+            raise IndexMissing(f"no index at {self.location}: run `kb reindex` first")
 
     def _existing(self):
         from chromadb.errors import NotFoundError
@@ -73,7 +73,7 @@ class Store:
         try:
             return self._client.get_collection(COLLECTION, embedding_function=None)
         except (NotFoundError, ValueError):
-            raise IndexMissing(f"no index at {self.location}: run `kb reindex` first") from None
+            return None
 
     @property
     def manifest(self) -> Manifest | None:
@@ -93,16 +93,10 @@ class Store:
 
     def open_for_writing(self, manifest: Manifest) -> bool:
         """Open the collection to write; rebuild it empty if it was built differently. True if rebuilt."""
-        from chromadb.errors import NotFoundError
-
         rebuilt = False
-        try:
-            existing = self._client.get_collection(COLLECTION, embedding_function=None)
-            if Manifest.from_metadata(existing.metadata) != manifest:
-                self._client.delete_collection(COLLECTION)
-                rebuilt = True
-        except (NotFoundError, ValueError):
-            pass
+        if self._collection is not None and self.manifest != manifest:
+            self._client.delete_collection(COLLECTION)
+            rebuilt = True
         self._collection = self._client.get_or_create_collection(
             COLLECTION,
             configuration={"hnsw": {"space": "cosine"}},

@@ -1,0 +1,155 @@
+import re
+
+import pytest
+
+from kb.chunk import MAX_TOKENS, chunk_document
+from kb.ingest import Document, Line, Page, read_document
+
+from conftest import BRADFORD, CORPUS, FOUNDING
+
+
+def norm(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()
+
+
+@pytest.fixture(scope="module")
+def founding_chunks():
+    from kb.embed import token_counter
+
+    return chunk_document(read_document(FOUNDING), token_counter())
+
+
+@pytest.fixture(scope="module")
+def bradford_chunks():
+    from kb.embed import token_counter
+
+    return chunk_document(read_document(BRADFORD), token_counter())
+
+
+def containing(chunks, text):
+    found = [chunk for chunk in chunks if text in norm(chunk.text)]
+    assert found, f"no chunk holds {text!r}"
+    return found[0]
+
+
+def test_sentence_cut_by_a_page_break_is_one_passage(founding_chunks):
+    chunk = containing(
+        founding_chunks, "An appointment is made with the individuals consent by the treating professionals"
+    )
+    assert chunk.agency == "Bedfordshire Hospitals Foundation Trust"
+    assert chunk.section == "Domestic Abuse"
+    assert chunk.page == 1 and chunk.page_end == 2
+    assert "Domestic Abuse Clinic available each week" in chunk.text
+
+
+def test_agency_and_section_carry_across_page_breaks(founding_chunks):
+    chunk = containing(founding_chunks, "before the child or young person is discharged from the service. This supports")
+    assert chunk.agency == "Cambridgeshire Community Services"
+    assert chunk.section == "Neglect (Pan Beds)"
+    chunk = containing(founding_chunks, "In 70% of the cases ELFT staff had identified safeguarding risks and reported them")
+    assert chunk.agency == "ELFT"
+
+
+@pytest.mark.parametrize(
+    "text, section",
+    [
+        ("GCP2 continues to be promoted", "Neglect (Pan Beds)"),
+        ("CCS employs a co-production team", "How are you gathering feedback from children and families who have received safeguarding interventions?"),
+        ("The Trust safeguarding team attend the Serious Youth Violence Panel", "Child Sexual Exploitation › Serious Youth Violence Panel"),
+        ("A Tier 4 Unit for young people in BLMK", "Mental Health › What is going well"),
+    ],
+)
+def test_chunks_record_their_section(founding_chunks, text, section):
+    assert containing(founding_chunks, text).section == section
+
+
+def test_no_text_is_lost_between_lines_and_chunks(founding_chunks):
+    document = read_document(FOUNDING)
+    joined = norm(" ".join(chunk.text for chunk in founding_chunks))
+    for page in document.pages:
+        for line in page.lines:
+            if line.kind in ("text", "footnote"):
+                assert norm(line.text).lstrip("- ") in joined
+
+
+def test_pdf_sentence_rejoined_over_a_footnote_and_a_page_break(bradford_chunks):
+    chunk = containing(bradford_chunks, "Risks are identified appropriately, and managers provide consistent oversight")
+    assert chunk.page == 2
+    footnote = containing(bradford_chunks, "The areas for improvement have been cross-referenced")
+    assert footnote is not chunk and footnote.page == 2
+
+
+def test_pdf_numbered_paragraphs_start_passages_at_their_page(bradford_chunks):
+    chunk = containing(bradford_chunks, "10. Despite recent improvements")
+    assert chunk.page == 4
+    assert chunk.agency == "Bradford Children and Families Trust"
+    assert chunk.title == "Inspection of Bradford Children and Families Trust"
+
+
+def test_every_chunk_of_the_corpus_fits_the_model(count_tokens):
+    for path in sorted(CORPUS.iterdir()):
+        if path.suffix not in (".pdf", ".txt"):
+            continue
+        chunks = chunk_document(read_document(path), count_tokens)
+        assert chunks, path.name
+        sizes = [count_tokens(chunk.embedding_text()) for chunk in chunks]
+        assert max(sizes) <= MAX_TOKENS, path.name
+        assert min(len(chunk.text.split()) for chunk in chunks) >= 1
+        assert all(chunk.agency for chunk in chunks), path.name
+
+
+def _document(lines, wrapped=True, pages=None):
+    pages = pages or [Page(1, [Line(text, kind, level, "Agency") for text, kind, level in lines])]
+    return Document("doc.pdf", "Doc", "Agency", pages, "sha", wrapped)
+
+
+def test_line_end_hyphens_are_undone_in_pdfs(count_tokens):
+    document = _document(
+        [
+            ("Sharing", "heading", 16.0, ),
+            ("Strong information-", "text", 0.0),
+            ("sharing supports the safe-", "text", 0.0),
+            ("guarding team. The safeguarding lead agrees.", "text", 0.0),
+        ]
+    )
+    (chunk,) = chunk_document(document, count_tokens)
+    assert chunk.text == "Strong information-sharing supports the safeguarding team. The safeguarding lead agrees."
+    assert chunk.section == "Sharing"
+
+
+def test_a_long_paragraph_is_split_within_bounds_without_losing_words(count_tokens):
+    sentences = [f"Sentence {i} says the practitioner recorded the child's views on visit {i}." for i in range(200)]
+    document = _document([("Voice of the child", "heading", 14.0)] + [(s, "text", 0.0) for s in sentences])
+    chunks = chunk_document(document, count_tokens)
+    assert len(chunks) > 5
+    assert all(count_tokens(chunk.embedding_text()) <= MAX_TOKENS for chunk in chunks)
+    assert norm(" ".join(chunk.text for chunk in chunks)) == norm(" ".join(sentences))
+    assert [chunk.position for chunk in chunks] == list(range(len(chunks)))
+
+
+def test_a_single_enormous_word_run_is_cut_between_words(count_tokens):
+    words = " ".join(f"word{i}" for i in range(2000))
+    chunks = chunk_document(_document([(words, "text", 0.0)]), count_tokens)
+    assert all(count_tokens(chunk.embedding_text()) <= MAX_TOKENS for chunk in chunks)
+    assert norm(" ".join(chunk.text for chunk in chunks)) == words
+
+
+def test_a_lead_in_line_stays_with_its_list(count_tokens):
+    items = [f"- Item {i}: staff feel more confident in escalating cases of neglect when required." for i in range(30)]
+    lines = [("Feedback highlighted:", "text", 0.0)] + [(item, "text", 0.0) for item in items]
+    chunks = chunk_document(_document(lines, wrapped=False), count_tokens)
+    assert len(chunks) > 1
+    assert all(chunk.text.startswith("Feedback highlighted:") for chunk in chunks)
+    assert not any(chunk.text.rstrip().endswith(":") for chunk in chunks)
+
+
+def test_chunk_ids_are_deterministic(count_tokens):
+    first = chunk_document(read_document(FOUNDING), count_tokens)
+    second = chunk_document(read_document(FOUNDING), count_tokens)
+    assert [c.id for c in first] == [c.id for c in second]
+    assert len({c.id for c in first}) == len(first)
+
+
+def test_what_is_embedded_names_agency_and_section(founding_chunks):
+    chunk = containing(founding_chunks, "Domestic Abuse Clinic available each week")
+    assert chunk.embedding_text().startswith("Bedfordshire Hospitals Foundation Trust. Domestic Abuse.\n")

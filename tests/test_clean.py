@@ -1,0 +1,70 @@
+import pytest
+
+from kb import clean
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("<p>Co-production team</p>", "Co-production team"),
+        ("An example <i>'very accommodating'</i> here", "An example 'very accommodating' here"),
+        ("Make Every Contact Count (<i>MECC</i>)", "Make Every Contact Count (MECC)"),
+        ("Luton &amp; Dunstable", "Luton & Dunstable"),
+        ("children &lt;18 years", "children <18 years"),
+        ("a < b and c > d", "a < b and c > d"),  # not tags: kept
+        ("under <18s> clinic", "under <18s> clinic"),  # not an element name: kept
+        ("<script>alert(1)</script>done", "alert(1)done"),  # the words stay, the tag goes
+    ],
+)
+def test_strip_html_keeps_the_words(raw, expected):
+    assert clean.strip_html(raw).strip() == expected
+
+
+def test_strip_html_turns_list_markup_into_lines():
+    raw = '<ul style="list-style-type: none"> • Quarterly reports. • Case studies.</ul>'
+    lines = [line.strip() for line in clean.split_inline_bullets(clean.strip_html(raw)).splitlines() if line.strip()]
+    assert lines == ["- Quarterly reports.", "- Case studies."]
+
+
+@pytest.mark.parametrize(
+    "left, right, vocabulary, expected",
+    [
+        ("strong information-", "sharing supports", set(), "strong information-sharing supports"),
+        ("the safe-", "guarding team", {"safeguarding"}, "the safeguarding team"),
+        # the document writes it hyphenated somewhere: keep the hyphen
+        ("well-", "trained staff", {"welltrained", "well-trained"}, "well-trained staff"),
+    ],
+)
+def test_join_hyphenated(left, right, vocabulary, expected):
+    assert clean.join_hyphenated(left, right, vocabulary) == expected
+
+
+@pytest.mark.parametrize(
+    "previous, following, expected",
+    [
+        ("An appointment is made with the", "individuals consent by the treating professionals", True),
+        ("This is to support", "and intervention at an earlier stage", True),
+        ("the service ended.", "then it began", False),
+        ("An appointment is made with the", "- A new bullet", False),
+        ("Domestic abuse", "Neglect", False),
+        ("risks identified appropriately, and", "Managers provide oversight", False),
+    ],
+)
+def test_continues_across_a_page_break(previous, following, expected):
+    assert clean.continues(previous, following) is expected
+
+
+def test_running_lines_finds_headers_with_page_numbers_but_not_body():
+    pages = [
+        ["Inspection of Bradford children’s services", f"12 to 23 January 2026 {n}", f"Body text {n} unique {'x' * n}"]
+        for n in range(1, 8)
+    ]
+    found = clean.running_lines(pages)
+    assert clean.header_key("Inspection of Bradford children’s services") in found
+    assert clean.header_key("12 to 23 January 2026 5") in found
+    assert not any(key.startswith("body text") for key in found)
+
+
+@pytest.mark.parametrize("line, expected", [("2", True), ("Page 3 of 14", True), ("12 to 23 January 2026", False)])
+def test_is_page_number(line, expected):
+    assert clean.is_page_number(line) is expected

@@ -1,0 +1,154 @@
+import random
+
+import pypdf
+import pytest
+
+from kb.errors import UnreadableDocument
+from kb.ingest import looks_like_heading, read_document
+
+from conftest import BRADFORD, FOUNDING, INFO_SHARING
+
+
+def _lines(document, page=None):
+    return [line for p in document.pages if page in (None, p.number) for line in p.lines if line.text]
+
+
+@pytest.fixture(scope="module")
+def founding():
+    return read_document(FOUNDING)
+
+
+@pytest.fixture(scope="module")
+def bradford():
+    return read_document(BRADFORD)
+
+
+def test_founding_report_pages_come_from_its_repeated_agency_and_section_lines(founding):
+    assert len(founding.pages) == 23
+    texts = [line.text for line in _lines(founding)]
+    assert not any(text.startswith("2. Agency achievements and challenges") for text in texts)
+    assert "ELFT" not in texts and "Cambridgeshire Community Services" not in texts
+    # The page break after "An appointment is made with the" is the start of page 2.
+    assert any(line.text.startswith("individuals consent by the treating") for line in _lines(founding, 2))
+    assert any("Domestic Abuse Clinic available each week" in line.text for line in _lines(founding, 1))
+
+
+def test_founding_report_agency_follows_its_page_headers(founding):
+    agencies = [page.lines[0].agency for page in founding.pages]
+    assert agencies[:9] == ["Bedfordshire Hospitals Foundation Trust"] * 9
+    assert set(agencies[9:18]) == {"Cambridgeshire Community Services"}
+    assert set(agencies[18:]) == {"ELFT"}
+    assert founding.title.startswith("Luton Safeguarding Children Partnership Yearly Report 2023-24")
+
+
+def test_html_left_by_extraction_is_stripped_but_its_words_kept(founding):
+    text = founding.text
+    for tag in ("<p>", "</p>", "<ul", "<i>", "</i>", "&amp;"):
+        assert tag not in text
+    assert "CS takes a co-production approach to the design" in text
+    assert "'[the practitioner was] very accommodating" in text
+    assert "- Quarterly reports are completed by the safeguarding team." in text
+
+
+def test_founding_report_headings(founding):
+    headings = {line.text for line in _lines(founding) if line.kind == "heading"}
+    assert {"Domestic Abuse", "Neglect (Pan Beds)", "Serious Youth Violence Panel"} <= headings
+    assert "How are you gathering feedback from children and families who have received safeguarding interventions?" in headings
+    assert not any(h.startswith("- ") or h.endswith(".") for h in headings)
+
+
+def test_pdf_running_headers_and_page_numbers_are_removed(bradford):
+    assert len(bradford.pages) == 14
+    texts = [line.text for line in _lines(bradford)]
+    assert not any("Inspection of Bradford Children and Families Trust children’s services" == t for t in texts)
+    assert not any(t.startswith("12 to 23 January 2026") for t in texts)
+    # The title page keeps its own lines: the header removal only takes what repeats.
+    assert "Inspection dates: 12 to 23 January 2026" in [line.text for line in _lines(bradford, 1)]
+
+
+def test_pdf_pages_are_the_viewers_page_numbers(bradford):
+    page4 = [line.text for line in _lines(bradford, 4)]
+    assert page4[0].startswith("10. Despite recent improvements")
+    assert any(t.startswith("3. The integrated front door (IFD)") for t in (line.text for line in _lines(bradford, 2)))
+
+
+def test_pdf_organisation_comes_from_the_header_that_names_it(bradford):
+    assert bradford.organisation == "Bradford Children and Families Trust"
+    assert {line.agency for line in _lines(bradford)} == {"Bradford Children and Families Trust"}
+    assert bradford.title == "Inspection of Bradford Children and Families Trust"
+
+
+def test_pdf_headings_and_footnotes_come_from_font_sizes(bradford):
+    kinds = {line.text: line.kind for line in _lines(bradford, 2)}
+    assert kinds["What needs to improve?"] == "heading"  # the raised footnote mark "1" is dropped
+    footnotes = [text for text, kind in kinds.items() if kind == "footnote"]
+    assert footnotes and footnotes[0].startswith("1 The areas for improvement")
+
+
+def test_guidance_pdf_with_page_number_headers():
+    document = read_document(INFO_SHARING)
+    assert document.organisation == "Department for Education"  # from the PDF's author
+    page6 = _lines(document, 6)
+    assert page6[0].text == "Introduction" and page6[0].kind == "heading"
+    assert not any(line.text.strip() == "6" for line in page6)
+    # Footnote marks set small after a word are not glued to it.
+    assert any("Working together to safeguard children 2023. The" in line.text for line in page6)
+
+
+@pytest.mark.parametrize(
+    "line, expected",
+    [
+        ("Domestic Abuse", True),
+        ("Neglect (Pan Beds)", True),
+        ("How are you gathering feedback from children and families who have received safeguarding interventions?", True),
+        ("What to improve:", False),
+        ("- Safeguarding Teams are present on both sites.", False),
+        ("individuals consent by the treating professionals", False),
+        ("The Trust safeguarding team attend the Serious Youth Violence Panel. This enables good networking", False),
+    ],
+)
+def test_looks_like_heading(line, expected):
+    assert looks_like_heading(line) is expected
+
+
+def _encrypted(path):
+    writer = pypdf.PdfWriter(clone_from=BRADFORD)
+    writer.encrypt(user_password="secret", owner_password="owner")
+    writer.write(path)
+
+
+def _blank(path):
+    writer = pypdf.PdfWriter()
+    writer.add_blank_page(width=595, height=842)
+    writer.write(path)
+
+
+UNREADABLE = [
+    ("empty.pdf", lambda p: p.write_bytes(b""), "empty file"),
+    ("empty.txt", lambda p: p.write_bytes(b""), "empty file"),
+    ("random.pdf", lambda p: p.write_bytes(random.Random(7).randbytes(4000)), "not a readable PDF"),
+    ("truncated.pdf", lambda p: p.write_bytes(BRADFORD.read_bytes()[:1500]), "PDF"),
+    ("locked.pdf", _encrypted, "encrypted PDF"),
+    ("scanned.pdf", _blank, "no text layer"),
+    ("binary.txt", lambda p: p.write_bytes(b"\x00\x01\x02binary\x00" * 50), "binary content"),
+    ("blank.txt", lambda p: p.write_text("   \n\n  \n"), "no text"),
+    ("report.docx", lambda p: p.write_bytes(b"PK\x03\x04"), "unsupported file type .docx"),
+]
+
+
+@pytest.mark.parametrize("name, make, reason", UNREADABLE, ids=[row[0] for row in UNREADABLE])
+def test_unreadable_files_are_refused_with_a_reason(tmp_path, name, make, reason):
+    path = tmp_path / name
+    make(path)
+    with pytest.raises(UnreadableDocument) as caught:
+        read_document(path)
+    message = str(caught.value)
+    assert reason in message
+    assert "\n" not in message
+
+
+def test_text_in_a_western_encoding_is_read(tmp_path):
+    path = tmp_path / "old.txt"
+    path.write_bytes("Café – “quoted” £5 consent\n".encode("cp1252"))
+    document = read_document(path)
+    assert document.title == "Café – “quoted” £5 consent"
