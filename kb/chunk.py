@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from kb import clean
-from kb.ingest import Document
+from kb.ingest import Document, Line
 
 # Bump when chunk boundaries or chunk text change: an index built by another version is refused.
 CHUNKER_VERSION = "1"
@@ -70,10 +70,16 @@ class _Outline:
     title: str
     path: list[tuple[float, str]] = field(default_factory=list)
     after_heading: bool = False
+    front: set[str] = field(default_factory=set)  # a cover page's lines: the document's, not a section's
+    in_front_matter: bool = False
 
     def add(self, text: str, level: float, wrapped: bool) -> None:
+        if self.in_front_matter:
+            self.front.add(text)
         if wrapped and self.after_heading and self.path and self.path[-1][0] == level:
             self.path[-1] = (level, f"{self.path[-1][1]} {text}")  # a heading wrapped over lines
+            if self.in_front_matter:
+                self.front.add(self.path[-1][1])
         elif level:
             while self.path and self.path[-1][0] <= level:
                 self.path.pop()
@@ -86,7 +92,7 @@ class _Outline:
 
     @property
     def section(self) -> str:
-        return " › ".join(text for _, text in self.path if text != self.title)
+        return " › ".join(text for _, text in self.path if text != self.title and text not in self.front)
 
 
 def blocks(document: Document) -> list[Block]:
@@ -96,25 +102,76 @@ def blocks(document: Document) -> list[Block]:
     out: list[Block] = []
     current: Block | None = None
     footnote: Block | None = None
+    pending: list[tuple[int, Line]] = []  # heading lines not yet known to be a heading
     paragraph_break = page_break = False
 
     def flush(block: Block | None) -> None:
         if block and block.text.strip():
             out.append(block)
 
+    def text_line(number: int, line: Line) -> None:
+        nonlocal current, paragraph_break, page_break
+        starts_item = bool(clean.BULLET_START.match(line.text) or clean.NUMBERED_START.match(line.text))
+        if current is None:
+            join = False
+        elif page_break:
+            join = clean.continues(current.text, line.text)
+        else:
+            join = document.wrapped and not paragraph_break and not starts_item
+        if join:
+            current.text = _join(current.text, line.text, words)
+            current.page_end = number
+        else:
+            flush(current)
+            kind = "bullet" if starts_item else "para"
+            current = Block(kind, _bullet(line.text), number, line.agency, outline.section, number)
+        outline.after_heading = False
+        paragraph_break = page_break = False
+
+    def settle(following: Line | None) -> None:
+        """Pending heading lines become a heading, or, if they read as emphasised prose, text."""
+        nonlocal current
+        if not pending:
+            return
+        text = " ".join(line.text for _, line in pending)
+        prose = (
+            len(text.split()) > 20
+            or re.search(r"[.!?]\s+\S", text)
+            or text.endswith(".")
+            or (following is not None and following.kind == "text" and following.text[:1].islower())
+        )
+        if prose:
+            for number, line in pending:
+                text_line(number, Line(line.text, "text", 0.0, line.agency))
+        else:
+            flush(current)
+            current = None
+            for _, line in pending:
+                outline.add(line.text, line.level, document.wrapped)
+        pending.clear()
+
+    # A PDF whose first page holds only headings opens with a cover: title, subtitle, date.
+    outline.in_front_matter = document.wrapped and not any(
+        line.kind == "text" for line in (document.pages[0].lines if document.pages else [])
+    )
     for page in document.pages:
+        settle(None)
         page_break = page.number > 1
+        if page_break:
+            outline.in_front_matter = False
         flush(footnote)
         footnote = None
         for line in page.lines:
             if line.kind == "heading":
-                flush(current)
-                current = None
-                outline.add(line.text, line.level, document.wrapped)
+                if pending and (pending[-1][1].level != line.level or not document.wrapped):
+                    settle(line)
+                pending.append((page.number, line))
                 continue
             if line.kind == "blank":
+                settle(None)
                 paragraph_break = True
                 continue
+            settle(line)
             if line.kind == "footnote":
                 if footnote and not re.match(r"^\d{1,3}\s", line.text):
                     footnote.text = _join(footnote.text, line.text, words)
@@ -122,22 +179,8 @@ def blocks(document: Document) -> list[Block]:
                     flush(footnote)
                     footnote = Block("footnote", line.text, page.number, line.agency, outline.section)
                 continue
-            starts_item = bool(clean.BULLET_START.match(line.text) or clean.NUMBERED_START.match(line.text))
-            if current is None:
-                join = False
-            elif page_break:
-                join = clean.continues(current.text, line.text)
-            else:
-                join = document.wrapped and not paragraph_break and not starts_item
-            if join:
-                current.text = _join(current.text, line.text, words)
-                current.page_end = page.number
-            else:
-                flush(current)
-                kind = "bullet" if starts_item else "para"
-                current = Block(kind, _bullet(line.text), page.number, line.agency, outline.section, page.number)
-            outline.after_heading = False
-            paragraph_break = page_break = False
+            text_line(page.number, line)
+    settle(None)
     flush(current)
     flush(footnote)
     return out
@@ -217,7 +260,9 @@ def _pack(group: list[Block], count: TokenCounter, budget: int, target: int) -> 
     lead: Block | None = None
     for block in _split_long(group, count, budget):
         n = count(block.text)
-        if pieces and size + n > target:
+        # A passage is cited at one page: a new page starts a new chunk unless this one is a scrap.
+        new_page = pieces and block.page != pieces[0].page and size > target // 4
+        if pieces and (size + n > target or new_page):
             carry = []
             if pieces[-1].lead_in and len(pieces) > 1 and count(pieces[-1].text) + n <= budget:
                 carry = [pieces.pop()]
@@ -227,7 +272,7 @@ def _pack(group: list[Block], count: TokenCounter, budget: int, target: int) -> 
                 # Repeat the lead-in above the rest of its list, cited at the page the rest is on.
                 pieces = [replace(lead, page=block.page, page_end=block.page)]
             size = sum(count(piece.text) for piece in pieces)
-        if block.lead_in:
+        if block.lead_in and block.kind == "para":
             lead = block
         elif block.kind != "bullet":
             lead = None

@@ -141,21 +141,18 @@ def search(query, k, agency, batch_file, as_json, index_dir, chroma_url) -> None
     searcher = _searcher(settings)
     failures = 0
     for text in queries:
-        started = time.perf_counter()
         try:
-            hits = searcher.search(text, k=k, agency=agency)
+            results = searcher.search(text, k=k, agency=agency)
         except UsageError as error:
             if batch_file is None:
                 raise
             failures += 1
             _print_error(text, error, as_json)
             continue
-        took_ms = round((time.perf_counter() - started) * 1000, 1)
         if as_json:
-            results = [hit.as_dict() for hit in hits]
-            click.echo(json.dumps({"query": text, "results": results, "took_ms": took_ms}, ensure_ascii=False))
+            click.echo(json.dumps(results.as_dict(), ensure_ascii=False))
         else:
-            _print_hits(text, hits, took_ms)
+            _print_results(results)
     if failures:
         sys.exit(EXIT_USAGE)
 
@@ -176,8 +173,11 @@ def _print_error(query: str, error: Exception, as_json: bool) -> None:
         click.echo(f"kb: {query[:60]!r}: {error}", err=True)
 
 
-def _print_hits(query: str, hits, took_ms: float) -> None:
-    click.secho(f"{len(hits)} passages for {query!r} ({took_ms:.0f} ms)", bold=True)
+def _print_results(results) -> None:
+    hits = results.hits
+    click.secho(f"{len(hits)} passages for {results.query!r} ({results.took_ms:.0f} ms)", bold=True)
+    if results.expanded:
+        click.echo(f"Also searched for: {', '.join(results.expanded)}")
     if not hits:
         click.echo("No passages found. Try fewer or more general words, or drop --agency.")
     for rank, hit in enumerate(hits, start=1):

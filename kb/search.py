@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, field
 
 from kb.chunk import CHUNKER_VERSION, Chunk
 from kb.embed import Embedder
 from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency
 from kb.store import Manifest, Store
+from kb.vocabulary import Glossary, default_glossary
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,24 @@ class Hit:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Results:
+    """The answer to one query: what was searched for as well, and the passages found."""
+
+    query: str
+    hits: list[Hit]
+    expanded: list[str] = field(default_factory=list)
+    took_ms: float = 0.0
+
+    def as_dict(self) -> dict:
+        return {
+            "query": self.query,
+            "expanded": list(self.expanded),
+            "results": [hit.as_dict() for hit in self.hits],
+            "took_ms": self.took_ms,
+        }
 
 
 def clean_query(query: str | None, max_chars: int) -> str:
@@ -57,25 +77,34 @@ def resolve_agency(name: str, agencies: list[str]) -> list[str]:
 class Searcher:
     """Built once per process: the store and model stay loaded between queries."""
 
-    def __init__(self, store: Store, embedder: Embedder, max_query_chars: int = 1000) -> None:
+    def __init__(
+        self, store: Store, embedder: Embedder, max_query_chars: int = 1000, glossary: Glossary | None = None
+    ) -> None:
         store.check(Manifest(embedder.name, embedder.dimension, CHUNKER_VERSION))
         self.store = store
         self.embedder = embedder
         self.max_query_chars = max_query_chars
+        self.glossary = glossary or default_glossary()
         self._agencies = store.agencies()
+        embedder.encode(["warm up"])  # the first call into the model is slow; pay it before a user waits
 
     @property
     def agencies(self) -> list[str]:
         return list(self._agencies)
 
-    def search(self, query: str, k: int = 10, agency: str | None = None) -> list[Hit]:
+    def search(self, query: str, k: int = 10, agency: str | None = None) -> Results:
+        started = time.perf_counter()
         query = clean_query(query, self.max_query_chars)
         k = max(1, min(int(k), 100))
         where = None
         if agency:
             names = resolve_agency(agency, self._agencies)
             where = {"agency": names[0]} if len(names) == 1 else {"agency": {"$in": names}}
-        if self.store.count() == 0:
-            return []
-        vector = self.embedder.encode([query])[0]
-        return [Hit.from_chunk(chunk, score) for chunk, score in self.store.query(vector, k, where)]
+        expanded = self.glossary.expand(query)
+        hits: list[Hit] = []
+        if self.store.count():
+            # The model reads the practitioner's words and what they stand for ("DA" -> "domestic abuse").
+            vector = self.embedder.encode([" ".join([query, *expanded])])[0]
+            hits = [Hit.from_chunk(chunk, score) for chunk, score in self.store.query(vector, k, where)]
+        took_ms = round((time.perf_counter() - started) * 1000, 1)
+        return Results(query, hits, expanded, took_ms)

@@ -1,0 +1,100 @@
+import json
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from kb.cli import cli
+
+FIELDS = {"id", "text", "agency", "document", "title", "section", "page", "score"}
+
+
+def run(*args, input=None):
+    result = CliRunner().invoke(cli, list(args), input=input, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_help_is_instant_and_imports_nothing_heavy():
+    code = "import sys; from kb.cli import cli; print(any(m in sys.modules for m in ('torch', 'chromadb', 'sentence_transformers', 'pypdf')))"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+def test_search_json_shape(index):
+    code, out, _ = run("search", "escalation policy when agencies disagree", "--json", "-k", "3")
+    assert code == 0
+    (line,) = out.splitlines()
+    answer = json.loads(line)
+    assert answer["query"] == "escalation policy when agencies disagree"
+    assert len(answer["results"]) == 3
+    assert all(FIELDS <= set(hit) for hit in answer["results"])
+    assert all(isinstance(hit["page"], int) and hit["page"] >= 1 for hit in answer["results"])
+    scores = [hit["score"] for hit in answer["results"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_search_human_output_cites_rank_agency_document_page_section(index):
+    code, out, _ = run("search", "Use the escalation policy when agencies disagree", "-k", "2")
+    assert code == 0
+    first = out.split("\n\n")[1].splitlines()
+    assert first[0] == "1. Unknown agency | notes.md | page 1"  # a note with no agency says so
+    assert first[1].strip() == "Escalation"
+    assert first[2].strip() == "Use the escalation policy when agencies disagree."
+    assert "\n2. " in out
+
+
+def test_agency_filter_by_part_of_the_name(index):
+    code, out, _ = run("search", "training", "--agency", "elft", "--json", "-k", "5")
+    assert code == 0
+    hits = json.loads(out)["results"]
+    assert hits and {hit["agency"] for hit in hits} == {"ELFT"}
+
+
+def test_batch_answers_each_line_with_one_model_load(index, tmp_path, fake_model):
+    queries = tmp_path / "queries.txt"
+    queries.write_text("neglect screening tool\n\nescalation policy\n")
+    fake_model.loads = 0
+    code, out, _ = run("search", "--batch", str(queries), "--json", "-k", "2")
+    assert code == 0
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert [a["query"] for a in answers] == ["neglect screening tool", "escalation policy"]
+    assert fake_model.loads == 1
+
+
+def test_batch_reports_a_bad_line_and_answers_the_rest(index, tmp_path):
+    queries = tmp_path / "queries.txt"
+    queries.write_text("neglect\n" + "x" * 5000 + "\nescalation\n")
+    code, out, _ = run("search", "--batch", str(queries), "--json")
+    answers = [json.loads(line) for line in out.splitlines()]
+    assert code == 2
+    assert [bool(a.get("error")) for a in answers] == [False, True, False]
+    assert "limit is 1000" in answers[1]["error"]
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["search", ""], 2, "the query is empty"),
+        (["search", "   "], 2, "the query is empty"),
+        (["search", "x" * 10_000], 2, "10000 characters long; the limit is 1000"),
+        (["search", "neglect", "--agency", "Police"], 2, "no agency matches 'Police'; the index holds: Bedfordshire Hospitals Foundation Trust; Bradford Children and Families Trust; Cambridgeshire Community Services; ELFT"),
+        (["search"], 2, "give a QUERY or --batch FILE"),
+        (["search", "neglect", "-k", "0"], 2, "0 is not in the range"),
+    ],
+)
+def test_bad_search_input_gets_a_clear_message(index, args, code, message):
+    exit_code, _, err = run(*args)
+    assert exit_code == code
+    assert message in err
+
+
+def test_search_without_an_index_says_to_reindex(settings):
+    exit_code, _, err = run("search", "neglect")
+    assert exit_code == 1
+    assert "no index at" in err and "run `kb reindex` first" in err
+
+
+def test_bad_setting_is_a_usage_error(index, monkeypatch):
+    monkeypatch.setenv("KB_TOP_K", "ten")
+    exit_code, _, err = run("search", "neglect")
+    assert exit_code == 2 and "KB_TOP_K must be a whole number" in err
