@@ -157,6 +157,40 @@ def search(query, k, agency, batch_file, as_json, index_dir, chroma_url) -> None
         sys.exit(EXIT_USAGE)
 
 
+@cli.command("eval")
+@click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Golden queries, one JSON object per line [tests/golden_queries.jsonl].")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True, help="Passages per query.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@index_option
+@chroma_option
+def evaluate(queries_file, k, as_json, index_dir, chroma_url) -> None:
+    """Measure retrieval on golden queries: hit@1, hit@5, MRR@10, page accuracy, and each miss.
+
+    Each line of the file: {"id", "query", "gold": [phrases the right passage holds],
+    optional "doc" (file name) and "page"}.
+
+    Example: kb eval --queries tests/golden_queries.jsonl
+    """
+    from kb.evaluate import GOLDEN, evaluate as run, load_queries
+
+    settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
+    queries = load_queries(queries_file or GOLDEN)
+    report = run(_searcher(settings), queries, k=k)
+    figures = report.figures()
+    if as_json:
+        click.echo(json.dumps(figures))
+        return
+    for miss in report.misses:
+        first = miss["first"]
+        instead = f"{first.agency} | {first.document} | page {first.page}: {first.text[:70]!r}" if first else "nothing"
+        click.echo(f"miss {miss['id']}: {miss['query']!r}\n     first instead: {instead}")
+    click.echo(
+        f"{figures['queries']} queries: hit@1 {figures['hit@1']:.2f}  hit@5 {figures['hit@5']:.2f}  "
+        f"MRR@10 {figures['mrr@10']:.2f}  page accuracy {figures['page_accuracy']}"
+    )
+
+
 def _searcher(settings: Settings):
     from kb.embed import load_embedder
     from kb.search import Searcher
