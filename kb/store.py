@@ -114,14 +114,18 @@ class Store:
     def count(self) -> int:
         return self.collection.count()
 
-    def _all_metadata(self, where: dict | None = None) -> list[dict]:
-        out, offset, page = [], 0, 5000
+    def _rows(self, include: list[str]):
+        """Every stored row, a page at a time: (ids, documents, metadatas) per page."""
+        offset, page = 0, 5000
         while True:
-            got = self.collection.get(include=["metadatas"], where=where, limit=page, offset=offset)
-            out.extend(got["metadatas"] or [])
+            got = self.collection.get(include=include, limit=page, offset=offset)
+            yield got
             if len(got["ids"]) < page:
-                return out
+                return
             offset += page
+
+    def _all_metadata(self) -> list[dict]:
+        return [m for got in self._rows(["metadatas"]) for m in got["metadatas"] or []]
 
     def documents(self) -> dict[str, str]:
         """{document name: content hash} for every document in the index."""
@@ -170,13 +174,8 @@ class Store:
 
     def chunks(self) -> Iterable[Chunk]:
         """Every stored chunk (for the keyword index, which is derived from these)."""
-        offset, page = 0, 5000
-        while True:
-            got = self.collection.get(include=["documents", "metadatas"], limit=page, offset=offset)
+        for got in self._rows(["documents", "metadatas"]):
             yield from (_chunk(*row) for row in zip(got["ids"], got["documents"], got["metadatas"]))
-            if len(got["ids"]) < page:
-                return
-            offset += page
 
 
 def _metadata(chunk: Chunk) -> dict:

@@ -16,7 +16,6 @@ from kb.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-SHARED = ROOT.parent / "shared"
 FOUNDING = CORPUS / "luton-lscp-yearly-report-2023-24-partners-snapshot.txt"
 BRADFORD = CORPUS / "bradford__childrens_services_inspection_-_21_may_2026.pdf"
 INFO_SHARING = CORPUS / "Info_sharing_advice_content_May_2024.pdf"
