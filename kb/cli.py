@@ -14,6 +14,8 @@ from kb.errors import KbError, UsageError
 from kb.settings import Settings
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+# The names of kb.search.RETRIEVALS, here so that `kb --help` does not import the search stack.
+RETRIEVAL_NAMES = ("bm25", "dense", "hybrid", "hybrid+vocabulary", "hybrid+vocabulary+agency")
 
 
 class KbGroup(click.Group):
@@ -162,33 +164,109 @@ def search(query, k, agency, batch_file, as_json, index_dir, chroma_url) -> None
               help="Golden queries, one JSON object per line [tests/golden_queries.jsonl].")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True, help="Passages per query.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
+@click.option("--retrieval", type=click.Choice(list(RETRIEVAL_NAMES)), default=RETRIEVAL_NAMES[-1], show_default=True,
+              help="Which parts of the ranking to use.")
+@click.option("--compare", is_flag=True, help="Print a Markdown table with each kind of retrieval in turn.")
+@click.option("--check/--no-check", default=None,
+              help="Exit 1 below the thresholds in pyproject.toml [tool.kb.eval] [on for the project's golden set].")
 @index_option
 @chroma_option
-def evaluate(queries_file, k, as_json, index_dir, chroma_url) -> None:
+def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chroma_url) -> None:
     """Measure retrieval on golden queries: hit@1, hit@5, MRR@10, page accuracy, and each miss.
 
-    Each line of the file: {"id", "query", "gold": [phrases the right passage holds],
-    optional "doc" (file name) and "page"}.
+    Each line of the file: {"id", "query", "gold": [phrases the right passage holds], optional
+    "agency" (part of its name), "doc" (file name) and "page"}; each given field must match for a
+    passage to count. On the project's golden set (or with --check), exits 1 when a figure is
+    below its threshold in pyproject.toml [tool.kb.eval].
 
-    Example: kb eval --queries tests/golden_queries.jsonl
+    Examples:
+
+      kb eval
+
+      kb eval --compare --queries ../shared/eval/dev_queries.jsonl
     """
-    from kb.evaluate import GOLDEN, evaluate as run, load_queries
+    from kb.evaluate import GOLDEN, below, evaluate as run, load_queries, load_thresholds
+    from kb.search import RETRIEVALS
 
     settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
     queries = load_queries(queries_file or GOLDEN)
-    report = run(_searcher(settings), queries, k=k)
-    figures = report.figures()
-    if as_json:
-        click.echo(json.dumps(figures))
+    searcher = _searcher(settings)
+    if compare:
+        click.echo(f"| Retrieval | hit@1 | hit@5 | MRR@10 | page accuracy |  ({len(queries)} queries)")
+        click.echo("|---|---|---|---|---|")
+        for name, parts in RETRIEVALS.items():
+            searcher.retrieval = parts
+            figures = run(searcher, queries, k=k).figures()
+            click.echo(f"| {name} | {figures['hit@1']:.2f} | {figures['hit@5']:.2f} | {figures['mrr@10']:.2f} | "
+                       f"{_figure(figures['page_accuracy'])} |")
         return
-    for miss in report.misses:
-        first = miss["first"]
-        instead = f"{first.agency} | {first.document} | page {first.page}: {first.text[:70]!r}" if first else "nothing"
-        click.echo(f"miss {miss['id']}: {miss['query']!r}\n     first instead: {instead}")
-    click.echo(
-        f"{figures['queries']} queries: hit@1 {figures['hit@1']:.2f}  hit@5 {figures['hit@5']:.2f}  "
-        f"MRR@10 {figures['mrr@10']:.2f}  page accuracy {figures['page_accuracy']}"
-    )
+    searcher.retrieval = RETRIEVALS[retrieval]
+    report = run(searcher, queries, k=k)
+    figures = report.figures()
+    if check is None:
+        check = queries_file is None and retrieval == RETRIEVAL_NAMES[-1]
+    failing = below(figures, load_thresholds()) if check else []
+    if as_json:
+        click.echo(json.dumps({**figures, "below_thresholds": failing}))
+    else:
+        for miss in report.misses:
+            first = miss["first"]
+            instead = f"{first.agency} | {first.document} | page {first.page}: {first.text[:70]!r}" if first else "nothing"
+            found = f"rank {miss['rank']}" if miss["rank"] else "not in the top k"
+            click.echo(f"miss {miss['id']} ({found}): {miss['query']!r}\n     first instead: {instead}")
+        click.echo(
+            f"{figures['queries']} queries: hit@1 {figures['hit@1']:.2f}  hit@5 {figures['hit@5']:.2f}  "
+            f"MRR@10 {figures['mrr@10']:.2f}  page accuracy {_figure(figures['page_accuracy'])}"
+        )
+    if failing:
+        click.echo(f"kb: below the thresholds in pyproject.toml [tool.kb.eval]: {'; '.join(failing)}", err=True)
+        sys.exit(EXIT_FAILURE)
+
+
+def _figure(value) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+SERVE_THREADS = 4  # requests answered at once; a search holds the CPU for tens of milliseconds
+
+
+@cli.command()
+@click.option("--host", help="Address to listen on [KB_HOST, 127.0.0.1]; any other lets other machines in.")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on [KB_PORT, 5000]; 0 picks a free one.")
+@corpus_option
+@index_option
+@chroma_option
+def serve(host, port, corpus_dir, index_dir, chroma_url) -> None:
+    """Serve the search page and its JSON API, with the index and model loaded once.
+
+    Runs on waitress until Ctrl-C. Each request's path is logged, never its query string, so
+    what practitioners search for is not recorded.
+
+    Example: kb serve --port 8000
+    """
+    import logging
+
+    from waitress import create_server
+
+    from web import create_app
+
+    settings = _settings(host=host, port=port, corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("kb.web").setLevel(logging.INFO)
+    click.echo("Loading the index and the model…", err=True)
+    app = create_app(settings)
+    try:
+        server = create_server(app, host=settings.host, port=settings.port, threads=SERVE_THREADS)
+    except OSError as error:
+        raise KbError(f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}") from None
+    listening = getattr(server, "effective_listen", None) or [(server.effective_host, server.effective_port)]
+    for address, bound_port in listening:
+        shown = f"[{address}]" if ":" in str(address) else address
+        click.echo(f"Serving the search page at http://{shown}:{bound_port}/ (Ctrl-C to stop)")
+    try:
+        server.run()
+    finally:
+        server.close()
 
 
 def _searcher(settings: Settings):

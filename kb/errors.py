@@ -21,6 +21,10 @@ class UnknownAgency(UsageError):
     pass
 
 
+class UnknownDocument(UsageError):
+    pass
+
+
 class IndexMissing(KbError):
     pass
 

@@ -4,27 +4,36 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from kb.search import Hit, Searcher
 
-GOLDEN = Path(__file__).resolve().parent.parent / "tests" / "golden_queries.jsonl"
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = ROOT / "tests" / "golden_queries.jsonl"
+PYPROJECT = ROOT / "pyproject.toml"
+# [tool.kb.eval] key -> the figure it bounds from below
+THRESHOLDS = {"min_hit_at_1": "hit@1", "min_hit_at_5": "hit@5", "min_mrr_at_10": "mrr@10", "min_page_accuracy": "page_accuracy"}
 
 
 def _norm(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
 
-def is_hit(query: dict, hit: Hit) -> bool:
-    """The passage holds a gold phrase, in the named document (agency is the query's context only)."""
+def is_hit(query: dict, hit: Hit, pages: bool = True) -> bool:
+    """The passage holds a gold phrase, from the named agency and document, at the named page."""
+    if query.get("agency") and _norm(query["agency"]) not in _norm(hit.agency):
+        return False
     if query.get("doc") and hit.document != query["doc"]:
+        return False
+    if pages and query.get("page") and hit.page != int(query["page"]):
         return False
     return any(_norm(gold) in _norm(hit.text) for gold in query["gold"])
 
 
-def rank_of(query: dict, hits: list[Hit]) -> int | None:
-    return next((rank for rank, hit in enumerate(hits, start=1) if is_hit(query, hit)), None)
+def rank_of(query: dict, hits: list[Hit], pages: bool = True) -> int | None:
+    return next((rank for rank, hit in enumerate(hits, start=1) if is_hit(query, hit, pages)), None)
 
 
 @dataclass
@@ -57,18 +66,44 @@ def load_queries(path: Path) -> list[dict]:
 
 
 def evaluate(searcher: Searcher, queries: list[dict], k: int = 10) -> Report:
+    """Rank of the first right passage for each query. A page, where given, must be the cited page too."""
     report = Report()
     for query in queries:
         hits = searcher.search(query["query"], k=k).hits
         rank = rank_of(query, hits)
         report.total += 1
-        if rank is None or rank > 10:
-            report.misses.append({"id": query.get("id"), "query": query["query"], "first": hits[0] if hits else None})
-            continue
-        report.hit1 += rank == 1
-        report.hit5 += rank <= 5
-        report.reciprocal += 1 / rank
         if query.get("page"):
-            report.pages_asked += 1
-            report.pages_right += hits[rank - 1].page == query["page"]
+            # Page accuracy: of the right passages found, how many are cited at the right page.
+            anywhere = rank_of(query, hits, pages=False)
+            if anywhere is not None:
+                report.pages_asked += 1
+                report.pages_right += hits[anywhere - 1].page == int(query["page"])
+        if rank is None or rank > 5:
+            report.misses.append(
+                {"id": query.get("id"), "query": query["query"], "rank": rank, "first": hits[0] if hits else None}
+            )
+        if rank is not None and rank <= 10:
+            report.hit1 += rank == 1
+            report.hit5 += rank <= 5
+            report.reciprocal += 1 / rank
     return report
+
+
+def load_thresholds(pyproject: Path = PYPROJECT) -> dict[str, float]:
+    """The figures `kb eval` must reach, from [tool.kb.eval] in pyproject.toml; none if it is absent."""
+    if not pyproject.is_file():
+        return {}
+    table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kb", {}).get("eval", {})
+    unknown = set(table) - set(THRESHOLDS)
+    if unknown:
+        raise ValueError(f"{pyproject}: unknown [tool.kb.eval] keys {sorted(unknown)}; known: {sorted(THRESHOLDS)}")
+    return {key: float(value) for key, value in table.items()}
+
+
+def below(figures: dict, thresholds: dict[str, float]) -> list[str]:
+    """'hit@5 0.91 < 0.95' for each figure under its threshold."""
+    return [
+        f"{THRESHOLDS[key]} {figures[THRESHOLDS[key]]} < {minimum}"
+        for key, minimum in thresholds.items()
+        if figures.get(THRESHOLDS[key]) is not None and figures[THRESHOLDS[key]] < minimum
+    ]

@@ -11,6 +11,7 @@ from kb.chunk import CHUNKER_VERSION, Chunk, chunk_document
 from kb.embed import Embedder
 from kb.errors import KbError, UnreadableDocument
 from kb.ingest import SUFFIXES, file_sha256, read_document
+from kb.keyword import sync as sync_keyword
 from kb.settings import Settings
 from kb.store import Manifest, Store
 
@@ -24,6 +25,7 @@ class Summary:
     failed: list[tuple[str, str]] = field(default_factory=list)
     chunks_embedded: int = 0
     rebuilt: bool = False
+    keyword_rebuilt: bool = False
 
     def line(self) -> str:
         counts = ", ".join(
@@ -108,4 +110,7 @@ def reindex(
         store.replace_document(name, chunks, vectors)
         summary.chunks_embedded += len(chunks)
         (summary.updated if name in indexed else summary.added).append(name)
+    # The keyword index and learned acronyms are derived from what the store now holds.
+    keyword, summary.keyword_rebuilt = sync_keyword(store, settings.index_dir)
+    keyword.close()
     return summary

@@ -3,13 +3,24 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
+from kb.agencies import AgencyPrior
 from kb.chunk import CHUNKER_VERSION, Chunk
 from kb.embed import Embedder
-from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency
+from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument
+from kb.keyword import KeywordIndex, query_terms
+from kb.keyword import sync as sync_keyword
 from kb.store import Manifest, Store
 from kb.vocabulary import Glossary, default_glossary
+
+
+# Each side offers this many candidates to the fusion; RRF's k is the value its authors found robust.
+CANDIDATES = 50
+RRF_K = 60
+# What naming an agency ("the hospital") is worth: at full weight, as much as a first place in one list.
+AGENCY_BONUS = 1.0 / (RRF_K + 1)
 
 
 @dataclass(frozen=True)
@@ -74,37 +85,128 @@ def resolve_agency(name: str, agencies: list[str]) -> list[str]:
     raise UnknownAgency(f"no agency matches {name!r}; the index holds: {choices}")
 
 
+def resolve_document(name: str, documents: list[str]) -> str:
+    """The document a user named: its file name exactly, or a file name case-insensitively."""
+    wanted = name.strip()
+    if wanted in documents:
+        return wanted
+    folded = [document for document in documents if document.casefold() == wanted.casefold()]
+    if len(folded) == 1:
+        return folded[0]
+    choices = "; ".join(documents) or "none (the index is empty)"
+    raise UnknownDocument(f"no document is called {name!r}; the index holds: {choices}")
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
+    """Cormack, Clarke and Buettcher (SIGIR 2009): each list gives 1 / (k + rank) to what it ranks."""
+    fused: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            fused[item] = fused.get(item, 0.0) + 1.0 / (k + rank)
+    return fused
+
+
+@dataclass(frozen=True)
+class Retrieval:
+    """Which parts of the ranking are used; all of them by default. `kb eval --compare` turns them off in turn."""
+
+    dense: bool = True
+    keyword: bool = True
+    vocabulary: bool = True
+    agency_aware: bool = True
+
+
+RETRIEVALS = {
+    "bm25": Retrieval(dense=False, vocabulary=False, agency_aware=False),
+    "dense": Retrieval(keyword=False, vocabulary=False, agency_aware=False),
+    "hybrid": Retrieval(vocabulary=False, agency_aware=False),
+    "hybrid+vocabulary": Retrieval(agency_aware=False),
+    "hybrid+vocabulary+agency": Retrieval(),
+}
+
+
 class Searcher:
-    """Built once per process: the store and model stay loaded between queries."""
+    """Built once per process: the store, keyword index and model stay loaded between queries."""
 
     def __init__(
-        self, store: Store, embedder: Embedder, max_query_chars: int = 1000, glossary: Glossary | None = None
+        self,
+        store: Store,
+        embedder: Embedder,
+        max_query_chars: int = 1000,
+        glossary: Glossary | None = None,
+        keyword: KeywordIndex | None = None,
+        retrieval: Retrieval = Retrieval(),
     ) -> None:
         store.check(Manifest(embedder.name, embedder.dimension, CHUNKER_VERSION))
         self.store = store
         self.embedder = embedder
         self.max_query_chars = max_query_chars
-        self.glossary = glossary or default_glossary()
-        self._agencies = store.agencies()
+        self.retrieval = retrieval
+        self.keyword = keyword if keyword is not None else sync_keyword(store, store.index_dir)[0]
+        self.glossary = (glossary or default_glossary()).with_learned(self.keyword.definitions())
+        self.prior = AgencyPrior.from_index(self.keyword)
+        self._catalogue = store.catalogue()
+        self._agencies = sorted({agency for row in self._catalogue for agency in row["agencies"]})
         embedder.encode(["warm up"])  # the first call into the model is slow; pay it before a user waits
 
     @property
     def agencies(self) -> list[str]:
         return list(self._agencies)
 
-    def search(self, query: str, k: int = 10, agency: str | None = None) -> Results:
+    @property
+    def documents(self) -> list[dict]:
+        """One row per indexed document: document, title, agency (most of it), agencies, pages, chunks."""
+        return [dict(row) for row in self._catalogue]
+
+    def search(self, query: str, k: int = 10, agency: str | None = None, document: str | None = None) -> Results:
         started = time.perf_counter()
         query = clean_query(query, self.max_query_chars)
         k = max(1, min(int(k), 100))
-        where = None
-        if agency:
-            names = resolve_agency(agency, self._agencies)
-            where = {"agency": names[0]} if len(names) == 1 else {"agency": {"$in": names}}
-        expanded = self.glossary.expand(query)
-        hits: list[Hit] = []
-        if self.store.count():
+        agencies = resolve_agency(agency, self._agencies) if agency else None
+        if document:
+            document = resolve_document(document, [row["document"] for row in self._catalogue])
+        use = self.retrieval
+        expanded = self.glossary.expand(query) if use.vocabulary else []
+        if not self.store.count():
+            return Results(query, [], expanded, _ms_since(started))
+
+        depth = max(CANDIDATES, k)
+        rankings: list[list[str]] = []
+        chunks: dict[str, Chunk] = {}
+        if use.dense:
             # The model reads the practitioner's words and what they stand for ("DA" -> "domestic abuse").
             vector = self.embedder.encode([" ".join([query, *expanded])])[0]
-            hits = [Hit.from_chunk(chunk, score) for chunk, score in self.store.query(vector, k, where)]
-        took_ms = round((time.perf_counter() - started) * 1000, 1)
-        return Results(query, hits, expanded, took_ms)
+            found = self.store.query(vector, depth, _where(agencies, document))
+            chunks.update((chunk.id, chunk) for chunk, _ in found)
+            rankings.append([chunk.id for chunk, _ in found])
+        if use.keyword:
+            found_ids = self.keyword.search(query_terms(query), expanded, depth, agencies, document)
+            rankings.append([chunk_id for chunk_id, _ in found_ids])
+        fused = reciprocal_rank_fusion(rankings)
+        if use.agency_aware and not agencies:
+            weights = self.prior.weights(query)
+            if weights:
+                missing = [chunk_id for chunk_id in fused if chunk_id not in chunks]
+                chunks.update(self.store.get(missing))
+                for chunk_id, score in fused.items():
+                    chunk = chunks.get(chunk_id)
+                    if chunk is not None:
+                        fused[chunk_id] = score + AGENCY_BONUS * weights.get(chunk.agency, 0.0)
+        best = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))[:k]
+        chunks.update(self.store.get([chunk_id for chunk_id in best if chunk_id not in chunks]))
+        hits = [Hit.from_chunk(chunks[chunk_id], fused[chunk_id]) for chunk_id in best if chunk_id in chunks]
+        return Results(query, hits, expanded, _ms_since(started))
+
+
+def _where(agencies: list[str] | None, document: str | None) -> dict | None:
+    """The same filters as the keyword side, in Chroma's terms."""
+    filters = []
+    if agencies:
+        filters.append({"agency": agencies[0]} if len(agencies) == 1 else {"agency": {"$in": agencies}})
+    if document:
+        filters.append({"document": document})
+    return filters[0] if len(filters) == 1 else ({"$and": filters} if filters else None)
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)

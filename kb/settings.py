@@ -26,6 +26,8 @@ class Settings:
         "Comma-separated file-name patterns in the corpus that are not reports.",
         default=("README*", "SOURCES*", ".*"),
     )
+    host: str = _help("Address kb serve listens on; 127.0.0.1 keeps the page on this machine.", default="127.0.0.1")
+    port: int = _help("Port kb serve listens on (0 picks a free one).", default=5000)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -127,12 +128,36 @@ class Store:
     def _all_metadata(self) -> list[dict]:
         return [m for got in self._rows(["metadatas"]) for m in got["metadatas"] or []]
 
+    def fingerprint_rows(self) -> list[tuple[str, str]]:
+        """(chunk id, document hash) for every chunk: what derived indexes are checked against."""
+        return [
+            (chunk_id, metadata.get("sha256", ""))
+            for got in self._rows(["metadatas"])
+            for chunk_id, metadata in zip(got["ids"], got["metadatas"] or [])
+        ]
+
     def documents(self) -> dict[str, str]:
         """{document name: content hash} for every document in the index."""
         return {m["document"]: m.get("sha256", "") for m in self._all_metadata()}
 
     def agencies(self) -> list[str]:
         return sorted({m["agency"] for m in self._all_metadata() if m.get("agency")})
+
+    def catalogue(self) -> list[dict]:
+        """One row per document, by name: title, agency (the one most of it is from), agencies, pages, chunks."""
+        rows: dict[str, dict] = {}
+        for m in self._all_metadata():
+            row = rows.setdefault(m["document"], {"document": m["document"], "title": m.get("title", ""),
+                                                  "agencies": Counter(), "pages": 0, "chunks": 0})
+            row["chunks"] += 1
+            row["pages"] = max(row["pages"], int(m.get("page_end") or m.get("page") or 0))
+            if m.get("agency"):
+                row["agencies"][m["agency"]] += 1
+        for row in rows.values():
+            counts = row.pop("agencies")
+            row["agency"] = counts.most_common(1)[0][0] if counts else ""
+            row["agencies"] = sorted(counts)
+        return [rows[name] for name in sorted(rows)]
 
     def add(self, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         """Write chunks in batches below the client's maximum batch size."""
@@ -171,6 +196,13 @@ class Store:
                 result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
             )
         ]
+
+    def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """{id: chunk} for the ids that exist."""
+        if not ids:
+            return {}
+        got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
+        return {row[0]: _chunk(*row) for row in zip(got["ids"], got["documents"], got["metadatas"])}
 
     def chunks(self) -> Iterable[Chunk]:
         """Every stored chunk (for the keyword index, which is derived from these)."""

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,33 +18,51 @@ class Entry:
     expansions: tuple[str, ...]
 
 
-def _pattern(phrase: str, case_sensitive: bool) -> re.Pattern:
+@lru_cache(maxsize=4096)
+def phrase_pattern(phrase: str, case_sensitive: bool) -> re.Pattern:
     flags = 0 if case_sensitive else re.IGNORECASE
-    plural = r"(?:s|'s|’s)?" if case_sensitive else ""  # "HVs", "CIN's"
+    # "HVs", "CIN's"; "parents" for "parent" (a word already ending in s takes no more).
+    plural = r"(?:s|'s|’s)?" if case_sensitive else ("" if phrase.endswith("s") else r"(?:s|es)?")
     return re.compile(rf"(?<![\w&-]){re.escape(phrase)}{plural}(?![\w&-])", flags)
+
+
+def written_as_is(phrase: str) -> bool:
+    """An acronym or a name of one word ("DA", "Prevent") matches only as written; other phrases in any case."""
+    return not any(c.isspace() for c in phrase) and phrase != phrase.lower()
 
 
 class Glossary:
     """'DA' finds 'domestic abuse', and 'domestic abuse' finds 'DA'."""
 
     def __init__(self, entries: list[Entry]) -> None:
-        self.entries = entries
+        self.entries = list(entries)
         # An acronym is matched as written ("Prevent" is not "prevent"); a plain word in any case.
-        self._forward = [(_pattern(e.term, e.term != e.term.lower()), e) for e in entries]
-        self._reverse = [(_pattern(e.expansions[0], False), e) for e in entries if e.expansions]
+        self._forward = [(phrase_pattern(e.term, written_as_is(e.term)), e) for e in self.entries]
+        self._reverse = [
+            (phrase_pattern(expansion, written_as_is(expansion)), e) for e in self.entries for expansion in e.expansions
+        ]
 
     @classmethod
     def load(cls, path: Path = GLOSSARY) -> Glossary:
-        entries = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        entries, lines = [], {}
+        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
             if not line.strip() or line.lstrip().startswith("#"):
                 continue
             term, sep, expansions = line.partition("\t")
-            if not sep:
+            term = term.strip()
+            if not sep or not term:
                 raise ValueError(f"{path}:{number}: expected TERM<TAB>EXPANSION|EXPANSION")
+            if term in lines:
+                raise ValueError(f"{path}:{number}: {term!r} is already defined on line {lines[term]}")
+            lines[term] = number
             options = tuple(option.strip() for option in expansions.split("|") if option.strip())
-            entries.append(Entry(term.strip(), options))
+            entries.append(Entry(term, options))
         return cls(entries)
+
+    def with_learned(self, learned: Iterable[Entry]) -> Glossary:
+        """This glossary plus acronyms an index's documents define; the data file wins a clash."""
+        known = {entry.term for entry in self.entries}
+        return Glossary(self.entries + [entry for entry in learned if entry.term not in known])
 
     def expand(self, query: str) -> list[str]:
         """Phrases to search for as well, in the order found; nothing the query already says."""
@@ -51,7 +71,7 @@ class Glossary:
 
         def add(phrase: str) -> None:
             nonlocal seen
-            if not _pattern(phrase, False).search(seen):
+            if not phrase_pattern(phrase, False).search(seen):
                 added.append(phrase)
                 seen += f" | {phrase.casefold()}"
 
@@ -61,7 +81,76 @@ class Glossary:
         for pattern, entry in self._reverse:
             if pattern.search(query):
                 add(entry.term)
+                if entry.term == entry.term.lower() and entry.expansions:
+                    add(entry.expansions[0])  # a word for the same thing ("timeline" for "chronology")
         return added
+
+
+# A short form in brackets: "(MARAC)", "(CP-IS)", "(EHCPs)".
+_SHORT_IN_BRACKETS = re.compile(r"\(\s*([A-Z][A-Za-z0-9&/-]{1,11}?)(s?)\s*\)")
+_LONG_WORDS_BEFORE = re.compile(r"([\w'’&,/-]+[ \t]+){1,12}$")
+
+
+def _is_short_form(text: str) -> bool:
+    capitals = sum(c.isupper() for c in text)
+    return capitals >= 2 and capitals * 2 >= len(text.replace("-", "").replace("&", "")) and not text.isdigit()
+
+
+def best_long_form(short: str, candidate: str) -> str | None:
+    """The long form that a short form abbreviates, from the words before it, or None.
+
+    Schwartz and Hearst, "A simple algorithm for identifying abbreviation definitions in
+    biomedical text" (PSB 2003): match the short form's letters right to left in the candidate;
+    its first letter must begin a word.
+    """
+    s, c = len(short) - 1, len(candidate) - 1
+    while s >= 0:
+        letter = short[s].lower()
+        if not letter.isalnum():
+            s -= 1
+            continue
+        while c >= 0 and (candidate[c].lower() != letter or (s == 0 and c > 0 and candidate[c - 1].isalnum())):
+            c -= 1
+        if c < 0:
+            return None
+        c -= 1
+        s -= 1
+    start = max(candidate.rfind(" ", 0, c + 1), candidate.rfind("\t", 0, c + 1)) + 1
+    long = candidate[start:].strip(" ,;:-'‘’\"“”")
+    words = long.split()
+    letters = sum(ch.isalnum() for ch in short)
+    if len(words) < 2 or len(words) > min(letters + 5, letters * 2) or short.casefold() in long.casefold():
+        return None
+    return long
+
+
+def definitions_in(text: str) -> Iterable[tuple[str, str]]:
+    """(short form, long form) for each "Long Form Words (LFW)" the text contains."""
+    for match in _SHORT_IN_BRACKETS.finditer(text):
+        short = match.group(1)
+        if not _is_short_form(short):
+            continue
+        before = text[: match.start()].rsplit("\n", 1)[-1]
+        before = re.split(r"[.;:!?()]\s", before)[-1]
+        words = _LONG_WORDS_BEFORE.search(before + " ")
+        if not words:
+            continue
+        long = best_long_form(short, words.group(0).strip())
+        if long:
+            yield short, " ".join(long.split())
+
+
+def learn_definitions(texts: Iterable[tuple[str, str]]) -> list[tuple[str, str, int]]:
+    """(term, long form, documents defining it) from (document, text) pairs, for the keyword index."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    spelling: dict[tuple[str, str], Counter] = {}
+    for document, text in texts:
+        for short, long in definitions_in(text):
+            key = (short, long.casefold())
+            seen.setdefault(key, set()).add(document)
+            spelling.setdefault(key, Counter())[long] += 1
+    return [(short, spelling[(short, folded)].most_common(1)[0][0], len(documents))
+            for (short, folded), documents in sorted(seen.items())]
 
 
 @lru_cache(maxsize=1)

@@ -68,3 +68,11 @@ def test_noop_reindex_on_the_real_index_embeds_nothing(real_index):
     )
     assert result.returncode == 0
     assert "Nothing changed" in result.stdout and "6 unchanged" in result.stdout
+
+
+def test_kb_eval_meets_the_project_thresholds_on_the_golden_set(real_index):
+    """CI's retrieval gate: `kb eval` exits 1 below the figures in pyproject.toml [tool.kb.eval]."""
+    result = kb(real_index, "eval", "--json")
+    figures = json.loads(result.stdout)
+    assert result.returncode == 0, f"{figures}\n{result.stderr}"
+    assert figures["queries"] >= 50 and figures["below_thresholds"] == []

@@ -1,0 +1,97 @@
+"""Agency-aware ranking: a query that names a kind of agency, or an organisation, favours its passages.
+
+Which indexed organisations are hospitals, police or councils is read from the index itself (their
+names, document titles, section headings and passages), never from a list of organisations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from kb.keyword import KeywordIndex, query_terms
+from kb.vocabulary import phrase_pattern
+
+KINDS = Path(__file__).parent / "data" / "agency_kinds.tsv"
+
+# An organisation is of a kind when at least this share of its passages (the agency name and
+# document title count as part of each) carries one of the kind's markers.
+MIN_SHARE = 0.25
+# A word of an organisation's name names it when this share of the passages using it are its own.
+MIN_OWNERSHIP = 0.8
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    cues: tuple[str, ...]
+    markers: tuple[str, ...]
+
+
+def load_kinds(path: Path = KINDS) -> list[Kind]:
+    kinds = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != 3:
+            raise ValueError(f"{path}:{number}: expected KIND<TAB>CUE|CUE<TAB>MARKER|MARKER")
+        split = lambda text: tuple(part.strip() for part in text.split("|") if part.strip())  # noqa: E731
+        kinds.append(Kind(fields[0].strip(), split(fields[1]), split(fields[2])))
+    return kinds
+
+
+@lru_cache(maxsize=1)
+def default_kinds() -> tuple[Kind, ...]:
+    return tuple(load_kinds())
+
+
+def _cue_pattern(cue: str):
+    return phrase_pattern(cue, cue != cue.lower())  # "ED" and "LA" as written; "hospital" in any case
+
+
+class AgencyPrior:
+    """How strongly a query points at each indexed agency, from 0 (not at all) to 1."""
+
+    def __init__(self, kinds_of: dict[str, dict[str, float]], names: dict[str, str], kinds: tuple[Kind, ...]) -> None:
+        self.kinds_of = kinds_of  # kind -> {agency: share of its passages marked as that kind}
+        self.names = names  # distinctive word of an organisation's name -> agency
+        self.kinds = kinds
+
+    @classmethod
+    def from_index(cls, keyword: KeywordIndex, kinds: tuple[Kind, ...] | None = None) -> AgencyPrior:
+        kinds = default_kinds() if kinds is None else kinds
+        sizes = keyword.agency_counts()
+        kinds_of: dict[str, dict[str, float]] = {}
+        for kind in kinds:
+            counts = keyword.agency_counts(kind.markers)
+            shares = {agency: counts.get(agency, 0) / size for agency, size in sizes.items() if agency and size}
+            strongest = max(shares.values(), default=0.0)
+            kinds_of[kind.name] = {
+                agency: share / strongest for agency, share in shares.items() if share >= MIN_SHARE
+            }
+        names: dict[str, str] = {}
+        for agency in sizes:
+            for word in query_terms(agency):
+                if len(word) < 4:
+                    continue
+                counts = keyword.agency_counts([word])
+                if counts.get(agency, 0) >= MIN_OWNERSHIP * sum(counts.values()):
+                    names[word] = agency
+        return cls(kinds_of, names, kinds)
+
+    def named_kinds(self, query: str) -> list[str]:
+        return [kind.name for kind in self.kinds if any(_cue_pattern(cue).search(query) for cue in kind.cues)]
+
+    def weights(self, query: str) -> dict[str, float]:
+        """{agency: weight} for the agencies a query points at; empty when it names none."""
+        weights: dict[str, float] = {}
+        for kind in self.named_kinds(query):
+            for agency, strength in self.kinds_of.get(kind, {}).items():
+                weights[agency] = max(weights.get(agency, 0.0), strength)
+        for word in query_terms(query):
+            agency = self.names.get(word)
+            if agency:
+                weights[agency] = 1.0
+        return weights

@@ -1,0 +1,129 @@
+import sqlite3
+
+import pytest
+
+from kb import keyword
+from kb.chunk import Chunk
+from kb.keyword import KeywordIndex, build, fingerprint, match_expression, query_terms
+
+
+def chunk(id_, text, agency="Hospital Trust", document="a.pdf", section="Domestic Abuse") -> Chunk:
+    return Chunk(id=id_, text=text, document=document, title="Report", agency=agency, section=section,
+                 page=1, page_end=1, position=int(id_[1:]), sha256="s")
+
+
+CHUNKS = [
+    chunk("c1", "The Domestic Abuse Clinic runs each week for staff who need advice out of hours."),
+    chunk("c2", "Neglect training uses the graded care profile.", section="Neglect"),
+    chunk("c3", "Health visitors ask about domestic abuse at every contact.", agency="Community Health"),
+    chunk("c4", "Domestic abuse is a priority for the partnership.", agency="Community Health", document="b.pdf"),
+    chunk("c5", "The Multi-agency Risk Assessment Conference (MARAC) hears high risk cases.", section="MARAC"),
+]
+
+
+@pytest.fixture
+def index(tmp_path) -> KeywordIndex:
+    path = tmp_path / "keyword.sqlite"
+    build(path, CHUNKS, "print")
+    return KeywordIndex(path)
+
+
+def test_query_terms_drop_stopwords_and_repeats_but_keep_domain_words():
+    assert query_terms("What does the hospital do for DA out of hours? DA!") == ["hospital", "da", "out", "hours"]
+    assert query_terms("early help") == ["early", "help"]
+
+
+@pytest.mark.parametrize("hostile", ['"', 'NEAR(a b)', "a* OR", "-x", "col:term", "^start", "(unbalanced"])
+def test_fts_syntax_in_a_query_is_only_ever_words(index, hostile):
+    expression = match_expression(query_terms(hostile), [hostile])
+    assert index.search(query_terms(hostile), [hostile]) is not None  # no sqlite3.OperationalError
+    assert all(part.startswith('"') and part.endswith('"') for part in expression.split(" OR ") if part)
+
+
+def test_bm25_ranks_the_passage_with_the_rarer_words_first(index):
+    ids = [chunk_id for chunk_id, _ in index.search(["clinic", "domestic", "abuse"])]
+    assert ids[0] == "c1"
+    assert set(ids) == {"c1", "c3", "c4"}
+
+
+def test_stemming_matches_other_forms_of_a_word(index):
+    assert [chunk_id for chunk_id, _ in index.search(["visitor"])] == ["c3"]  # "visitors"
+    assert [chunk_id for chunk_id, _ in index.search(["trained"])] == ["c2"]  # "training"
+
+
+def test_phrases_from_expansion_are_searched_as_phrases(index):
+    ids = [chunk_id for chunk_id, _ in index.search([], ["risk assessment conference"])]
+    assert ids == ["c5"]
+    assert index.search([], ["conference risk assessment"]) == []  # the words, but not the phrase
+
+
+def test_filters_narrow_the_keyword_side(index):
+    assert {c for c, _ in index.search(["domestic"], agencies=["Community Health"])} == {"c3", "c4"}
+    assert {c for c, _ in index.search(["domestic"], document="b.pdf")} == {"c4"}
+    assert {c for c, _ in index.search(["domestic"], agencies=["Community Health"], document="a.pdf")} == {"c3"}
+    assert index.search(["domestic"], agencies=["Police"]) == []
+
+
+def test_learned_definitions_come_with_the_index(index):
+    assert [(entry.term, entry.expansions) for entry in index.definitions()] == [
+        ("MARAC", ("Multi-agency Risk Assessment Conference",))
+    ]
+
+
+def test_agency_counts(index):
+    assert index.agency_counts() == {"Hospital Trust": 3, "Community Health": 2}
+    assert index.agency_counts(["health visitors", "neglect"]) == {"Hospital Trust": 1, "Community Health": 1}
+
+
+def test_fingerprint_changes_with_any_chunk_or_document_hash():
+    rows = [("c1", "s"), ("c2", "s")]
+    assert fingerprint(rows) == fingerprint(list(reversed(rows)))
+    assert fingerprint(rows) != fingerprint([("c1", "s"), ("c2", "t")])
+    assert fingerprint(rows) != fingerprint(rows[:1])
+
+
+class FakeStore:
+    """What sync needs of the store: the rows it fingerprints and the chunks it copies."""
+
+    def __init__(self, chunks):
+        self.items = list(chunks)
+        self.reads = 0
+
+    def fingerprint_rows(self):
+        return [(c.id, c.sha256) for c in self.items]
+
+    def chunks(self):
+        self.reads += 1
+        return iter(self.items)
+
+
+def test_sync_rebuilds_only_when_the_store_changed(tmp_path):
+    store = FakeStore(CHUNKS)
+    first, rebuilt = keyword.sync(store, tmp_path)
+    assert rebuilt and store.reads == 1
+    first.close()
+    again, rebuilt = keyword.sync(store, tmp_path)
+    assert not rebuilt and store.reads == 1
+    again.close()
+    store.items = CHUNKS[:2]
+    smaller, rebuilt = keyword.sync(store, tmp_path)
+    assert rebuilt and {c for c, _ in smaller.search(["domestic"])} == {"c1"}
+
+
+@pytest.mark.parametrize("damage", ["delete", "garbage", "empty-meta"])
+def test_a_missing_or_damaged_keyword_index_is_rebuilt(tmp_path, damage):
+    store = FakeStore(CHUNKS)
+    keyword.sync(store, tmp_path)[0].close()
+    path = tmp_path / keyword.FILENAME
+    if damage == "delete":
+        path.unlink()
+    elif damage == "garbage":
+        path.write_bytes(b"not a database at all" * 100)
+    else:
+        with sqlite3.connect(path) as db:
+            db.execute("DELETE FROM meta")
+        db.close()
+    index, rebuilt = keyword.sync(store, tmp_path)
+    assert rebuilt
+    assert index.search(["clinic"])[0][0] == "c1"
+    assert not list(tmp_path.glob(".*partial"))  # the build left nothing behind

@@ -1,0 +1,138 @@
+import pytest
+
+from conftest import FakeEmbedder
+from kb.agencies import AgencyPrior, Kind
+from kb.errors import UnknownAgency, UnknownDocument
+from kb.search import RETRIEVALS, Retrieval, Searcher, reciprocal_rank_fusion
+from kb.store import Store
+
+HOSPITAL = "Bedfordshire Hospitals Foundation Trust"
+COMMUNITY = "Cambridgeshire Community Services"
+FOUNDING = "luton-lscp-yearly-report-2023-24-partners-snapshot.txt"
+BRADFORD_PDF = "bradford__childrens_services_inspection_-_21_may_2026.pdf"
+
+
+def test_fusion_favours_what_both_lists_rank():
+    fused = reciprocal_rank_fusion([["a", "b", "c"], ["c", "d", "a"]], k=60)
+    assert sorted(fused, key=fused.get, reverse=True)[:2] == ["a", "c"]
+    assert fused["a"] == pytest.approx(1 / 61 + 1 / 63)
+    assert fused["b"] == pytest.approx(1 / 62) and fused["d"] == pytest.approx(1 / 62)
+
+
+def test_fusion_of_one_list_keeps_its_order_and_of_none_is_empty():
+    fused = reciprocal_rank_fusion([["x", "y", "z"]])
+    assert sorted(fused, key=fused.get, reverse=True) == ["x", "y", "z"]
+    assert reciprocal_rank_fusion([]) == {} and reciprocal_rank_fusion([[], []]) == {}
+
+
+@pytest.mark.parametrize("mode", list(RETRIEVALS))
+def test_agency_and_document_filters_hold_on_every_side(searcher, mode):
+    searcher.retrieval = RETRIEVALS[mode]
+    by_agency = searcher.search("domestic abuse training for staff", k=20, agency="Community").hits
+    assert by_agency and {hit.agency for hit in by_agency} == {COMMUNITY}
+    by_document = searcher.search("leaders and social workers", k=20, document=BRADFORD_PDF).hits
+    assert by_document and {hit.document for hit in by_document} == {BRADFORD_PDF}
+    both = searcher.search("domestic abuse", k=20, agency="Hospitals", document=FOUNDING).hits
+    assert both and {(hit.agency, hit.document) for hit in both} == {(HOSPITAL, FOUNDING)}
+
+
+def test_keyword_side_alone_finds_exact_words_the_fake_model_has_never_seen(searcher):
+    searcher.retrieval = RETRIEVALS["bm25"]
+    hits = searcher.search("Domestic Abuse Clinic available each week", k=3).hits
+    assert "Domestic Abuse Clinic available each week" in hits[0].text
+
+
+def test_unknown_filters_name_the_choices(searcher):
+    with pytest.raises(UnknownDocument, match="the index holds: .*notes.md"):
+        searcher.search("abuse", document="../etc/passwd")
+    with pytest.raises(UnknownAgency, match="the index holds"):
+        searcher.search("abuse", agency="Metropolitan Police")
+    assert searcher.search("abuse", document=FOUNDING.upper()).hits  # a file name in any case
+
+
+def test_documents_lists_each_indexed_file_with_its_counts(searcher):
+    rows = {row["document"]: row for row in searcher.documents}
+    assert set(rows) == {FOUNDING, BRADFORD_PDF, "notes.md"}
+    assert rows[BRADFORD_PDF]["pages"] >= 10 and rows[BRADFORD_PDF]["chunks"] > 10
+    assert rows[FOUNDING]["agency"] in searcher.agencies or rows[FOUNDING]["agency"] == ""
+
+
+def test_agency_kinds_are_read_from_the_index_not_from_a_list(searcher):
+    prior = searcher.prior
+    assert set(prior.kinds_of["hospital"]) == {HOSPITAL}
+    assert set(prior.kinds_of["community health"]) == {COMMUNITY}
+    assert "ELFT" in prior.kinds_of["mental health trust"]  # no "mental health" in its name: its passages say it
+    assert HOSPITAL not in prior.kinds_of["council"]
+    assert prior.names.get("bradford", "").startswith("Bradford")  # a local authority's own name
+
+
+@pytest.mark.parametrize(
+    "query, favoured",
+    [
+        ("what does the hospital do for DA out of hours?", HOSPITAL),
+        ("health visitors and neglect", COMMUNITY),
+        ("CAMHS waiting times", "ELFT"),
+        ("Bradford care leavers", "Bradford"),
+    ],
+)
+def test_a_query_naming_a_kind_of_agency_points_at_it(searcher, query, favoured):
+    weights = searcher.prior.weights(query)
+    assert max(weights, key=weights.get).startswith(favoured)
+
+
+def test_a_query_naming_no_agency_points_at_none(searcher):
+    assert searcher.prior.weights("neglect screening tool") == {}
+
+
+def test_naming_the_hospital_brings_its_passages_up(searcher):
+    query = "the hospital and domestic abuse"
+    searcher.retrieval = Retrieval(agency_aware=False)
+    plain = [hit.agency for hit in searcher.search(query, k=5).hits]
+    searcher.retrieval = Retrieval()
+    aware = [hit.agency for hit in searcher.search(query, k=5).hits]
+    assert aware.count(HOSPITAL) > plain.count(HOSPITAL)
+    assert aware[0] == HOSPITAL
+
+
+def test_an_agency_filter_overrides_the_named_kind(searcher):
+    hits = searcher.search("what does the hospital do for DA out of hours?", agency="Community", k=5).hits
+    assert {hit.agency for hit in hits} == {COMMUNITY}
+
+
+def test_prior_from_a_custom_kinds_table(searcher):
+    kinds = (Kind("trust", ("the trust",), ("Foundation Trust",)),)
+    prior = AgencyPrior.from_index(searcher.keyword, kinds)
+    assert set(prior.kinds_of["trust"]) == {HOSPITAL}
+    assert prior.named_kinds("what did the trust do") == ["trust"]
+
+
+def test_acronyms_a_document_defines_are_learned_at_reindex(settings, count_tokens):
+    from kb.reindex import reindex
+
+    (settings.corpus_dir / "panel.md").write_text(
+        "# Panels\n\nThe Widget Assessment Panel (WAP) meets monthly to review referrals.\n", encoding="utf-8"
+    )
+    assert not reindex(settings, FakeEmbedder, count_tokens).failed
+    searcher = Searcher(Store(settings.index_dir), FakeEmbedder())
+    results = searcher.search("when does the WAP meet")
+    assert "Widget Assessment Panel" in results.expanded
+    assert "WAP" in searcher.search("widget assessment panel").expanded
+    assert results.hits[0].document == "panel.md"
+
+    (settings.corpus_dir / "panel.md").unlink()  # the definition goes with its document
+    reindex(settings, FakeEmbedder, count_tokens)
+    searcher = Searcher(Store(settings.index_dir), FakeEmbedder())
+    assert "Widget Assessment Panel" not in searcher.search("when does the WAP meet").expanded
+
+
+def test_keyword_index_follows_the_store_through_a_reindex(settings, count_tokens):
+    from kb.reindex import reindex
+
+    first = reindex(settings, FakeEmbedder, count_tokens)
+    assert first.keyword_rebuilt
+    assert not reindex(settings, FakeEmbedder, count_tokens).keyword_rebuilt  # nothing changed
+    (settings.corpus_dir / "notes.md").write_text("# Notes\n\nZanzibar protocol for escalation.\n", encoding="utf-8")
+    assert reindex(settings, FakeEmbedder, count_tokens).keyword_rebuilt
+    searcher = Searcher(Store(settings.index_dir), FakeEmbedder(), retrieval=RETRIEVALS["bm25"])
+    assert searcher.search("zanzibar").hits[0].document == "notes.md"
+    assert not searcher.search("policy when agencies disagree", document="notes.md").hits  # the old text is gone

@@ -1,0 +1,105 @@
+import pytest
+
+from kb.vocabulary import Entry, Glossary, best_long_form, definitions_in, learn_definitions
+
+
+@pytest.fixture(scope="module")
+def glossary():
+    return Glossary.load()
+
+
+@pytest.mark.parametrize(
+    "query, added",
+    [
+        ("what does the hospital do for DA out of hours?", "domestic abuse"),  # acronym -> words
+        ("domestic abuse training", "DA"),  # words -> acronym
+        ("HVs and neglect", "health visitor"),  # a plural acronym
+        ("child sexual exploitation in parks", "CSE"),
+        ("radicalisation referrals", "Prevent"),  # any expansion, not only the first, finds the term
+        ("timeline of events", "chronology"),  # a practitioner's word for the report's
+        ("support for parents", "parent or carer"),  # a plural word
+    ],
+)
+def test_expansion_works_both_ways(glossary, query, added):
+    assert added in glossary.expand(query)
+
+
+def test_expansion_adds_nothing_the_query_already_says(glossary):
+    expanded = glossary.expand("DA and domestic abuse")
+    assert "domestic abuse" not in expanded and "DA" not in expanded
+    assert len(expanded) == len(set(phrase.casefold() for phrase in expanded))
+    assert glossary.expand("weather in Luton today") == []
+
+
+def test_acronyms_match_as_written_and_plain_words_in_any_case(glossary):
+    assert "Prevent" not in glossary.expand("how to prevent falls")  # the duty, not the verb
+    assert "domestic abuse" not in glossary.expand("da capo")  # "DA" is an acronym
+    assert "domestic violence" not in glossary.expand("da capo")  # also where it is an expansion
+    assert "local authority" in glossary.expand("Council tax")  # a plain word in any case
+
+
+def test_a_term_defined_twice_in_the_data_file_is_refused(tmp_path):
+    data = tmp_path / "glossary.tsv"
+    data.write_text("# comment\nDA\tdomestic abuse\nCIN\tchild in need\nDA\tdrug abuse\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"glossary.tsv:4: 'DA' is already defined on line 2"):
+        Glossary.load(data)
+
+
+def test_a_line_without_a_tab_is_refused_with_its_number(tmp_path):
+    data = tmp_path / "glossary.tsv"
+    data.write_text("DA domestic abuse\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r":1: expected TERM<TAB>"):
+        Glossary.load(data)
+
+
+@pytest.mark.parametrize(
+    "text, found",
+    [
+        ("The Multi-agency Risk Assessment Conference (MARAC) meets weekly.", ("MARAC", "Multi-agency Risk Assessment Conference")),
+        ("across Bedfordshire, Luton and Milton Keynes (BLMK) we", ("BLMK", "Bedfordshire, Luton and Milton Keynes")),
+        ("Child Protection Information Sharing (CP-IS) is live", ("CP-IS", "Child Protection Information Sharing")),
+        ("we use the Graded Care Profile 2 (GCP2) tool", ("GCP2", "Graded Care Profile 2")),
+        ("our Independent Domestic Violence Advisors (IDVAs) support", ("IDVA", "Independent Domestic Violence Advisors")),
+        ("It said. Then the Serious Case Review (SCR) began", ("SCR", "Serious Case Review")),
+    ],
+)
+def test_definitions_the_documents_make_are_found(text, found):
+    assert list(definitions_in(text)) == [found]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "the Trust (NHS) said",  # the letters are not the words before it
+        "we met (Tuesday) again",  # not a short form
+        "on page 4 (2023)",
+        "(MARAC) at the start of a line",
+        "the unit (ED) opened",  # E and D do not begin and end the words before
+    ],
+)
+def test_text_that_defines_nothing_gives_nothing(text):
+    assert list(definitions_in(text)) == []
+
+
+def test_best_long_form_starts_at_a_word_and_refuses_a_long_stretch():
+    assert best_long_form("DAC", "the weekly Domestic Abuse Clinic") == "Domestic Abuse Clinic"
+    assert best_long_form("CP", "a long sentence about many things that are child protection") == "child protection"
+    assert best_long_form("AB", "Apple " + "tree " * 20 + "Banana") is None
+    assert best_long_form("AB", "an Apple Banana") == "Apple Banana"
+
+
+def test_learned_definitions_count_the_documents_that_make_them():
+    texts = [
+        ("a.pdf", "The Widget Assessment Panel (WAP) met."),
+        ("b.pdf", "See the widget assessment panel (WAP) minutes, and the Widget Assessment Panel (WAP) again."),
+    ]
+    assert learn_definitions(texts) == [("WAP", "Widget Assessment Panel", 2)]
+
+
+def test_learned_acronyms_join_the_glossary_and_the_data_file_wins_a_clash(glossary):
+    learned = [Entry("WAP", ("Widget Assessment Panel",)), Entry("DA", ("Data Analysis",))]
+    combined = glossary.with_learned(learned)
+    assert "Widget Assessment Panel" in combined.expand("when does the WAP meet")
+    assert "WAP" in combined.expand("widget assessment panel dates")
+    assert "domestic abuse" in combined.expand("DA clinic") and "Data Analysis" not in combined.expand("DA clinic")
+    assert "Widget Assessment Panel" not in glossary.expand("when does the WAP meet")  # the original is unchanged
