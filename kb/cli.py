@@ -115,11 +115,12 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
 @click.argument("query", required=False)
 @click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="How many passages [KB_TOP_K, 10].")
 @click.option("--agency", help="Only passages from this agency (a part of its name will do).")
+@click.option("--document", help="Only passages from this document (its file name).")
 @click.option("--batch", "batch_file", type=click.File("r", encoding="utf-8"), help="Answer one query per line of FILE ('-' for stdin).")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query, one line each.")
 @index_option
 @chroma_option
-def search(query, k, agency, batch_file, as_json, index_dir, chroma_url) -> None:
+def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_url) -> None:
     """Find the passages that answer QUERY, cited by agency, document, page and section.
 
     Examples:
@@ -144,7 +145,7 @@ def search(query, k, agency, batch_file, as_json, index_dir, chroma_url) -> None
     failures = 0
     for text in queries:
         try:
-            results = searcher.search(text, k=k, agency=agency)
+            results = searcher.search(text, k=k, agency=agency, document=document)
         except UsageError as error:
             if batch_file is None:
                 raise

@@ -147,7 +147,8 @@ class Searcher:
         self.prior = AgencyPrior.from_index(self.keyword)
         self._catalogue = store.catalogue()
         self._agencies = sorted({agency for row in self._catalogue for agency in row["agencies"]})
-        embedder.encode(["warm up"])  # the first call into the model is slow; pay it before a user waits
+        # The first call into the model and the store is slow; pay it before a user waits.
+        self.search("warm up the domestic abuse clinic", k=1)
 
     @property
     def agencies(self) -> list[str]:

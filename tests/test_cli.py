@@ -98,3 +98,12 @@ def test_bad_setting_is_a_usage_error(index, monkeypatch):
     monkeypatch.setenv("KB_TOP_K", "ten")
     exit_code, _, err = run("search", "neglect")
     assert exit_code == 2 and "KB_TOP_K must be a whole number" in err
+
+
+def test_document_filter_and_an_unknown_document(index):
+    pdf = "bradford__childrens_services_inspection_-_21_may_2026.pdf"
+    code, out, _ = run("search", "care leavers", "--document", pdf, "--json")
+    assert code == 0
+    assert {hit["document"] for hit in json.loads(out)["results"]} == {pdf}
+    code, _, err = run("search", "care leavers", "--document", "../../etc/passwd")
+    assert code == 2 and "no document is called '../../etc/passwd'; the index holds:" in err
