@@ -1,0 +1,275 @@
+"""The page as a practitioner uses it: a real `kb serve` on the real index, in Debian's headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import urllib.error
+from concurrent.futures import ThreadPoolExecutor
+import urllib.request
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+import pytest
+from playwright.sync_api import sync_playwright
+
+from conftest import BRADFORD, CORPUS, FOUNDING, ROOT
+
+pytestmark = pytest.mark.slow
+
+KB = str(Path(sys.executable).with_name("kb"))
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+MISSION = "what does the hospital do for DA out of hours?"
+STARTUP_SECONDS = 180
+
+
+def wait_for(check, what: str, timeout: float = STARTUP_SECONDS):
+    """Poll check() until it returns something true; fail with `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`kb serve` on a free port, over an index of the real corpus built with the real model."""
+    root = tmp_path_factory.mktemp("browser")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    built = subprocess.run(
+        [KB, "reindex", "--corpus", str(CORPUS), "--index", str(root / "index")],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
+    )
+    assert built.returncode == 0, built.stderr
+    out, err = root / "serve.out", root / "serve.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(
+            [KB, "serve", "--port", "0", "--index", str(root / "index"), "--corpus", str(CORPUS)],
+            stdout=stdout, stderr=stderr, env=env, cwd=ROOT,
+        )
+    try:
+        def printed_url():
+            if process.poll() is not None:
+                pytest.fail(f"kb serve exited with {process.returncode}: {err.read_text()}")
+            found = re.search(r"http://127\.0\.0\.1:\d+/", out.read_text())
+            return found and found.group(0)
+
+        url = wait_for(printed_url, "kb serve to print its URL")
+        wait_for(lambda: _health(url), "/healthz to answer ok")
+        yield {"url": url, "log": err}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _health(url: str) -> dict | None:
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=5) as response:
+            answer = json.load(response)
+    except (urllib.error.URLError, ConnectionError):
+        return None
+    return answer if answer.get("status") == "ok" else None
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as driver:
+        chromium = driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, request):
+    """A fresh page; console errors (a CSP violation among them) fail the test; a screenshot is kept."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    tab = context.new_page()
+    errors = []
+    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    tab.on("pageerror", lambda error: errors.append(str(error)))
+    yield tab
+    ARTIFACTS.mkdir(exist_ok=True)
+    if tab.url.startswith("http"):
+        name = re.sub(r"[^\w.-]+", "-", request.node.name)
+        tab.screenshot(path=ARTIFACTS / f"{name}.png")
+    context.close()
+    assert not errors, errors
+
+
+def search(page, server, query: str, **filters):
+    page.goto(server["url"] + "?" + urlencode({"q": query, **filters}))
+
+
+def hit_fields(hit) -> dict:
+    return {name: hit.locator(f".{name}").inner_text() for name in ("agency", "section", "page")}
+
+
+def test_health_counts_the_real_passages(server):
+    assert _health(server["url"])["chunks"] > 500
+
+
+def test_mission_query_finds_the_domestic_abuse_clinic_with_its_citation(page, server):
+    page.goto(server["url"])
+    page.get_by_label("Search the reports").press_sequentially(MISSION)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Search").click()
+    assert "q=what+does+the+hospital" in page.url
+    assert "domestic abuse" in page.locator(".expanded").inner_text()
+    top = page.locator("li.hit").all()[:3]
+    clinics = [hit for hit in top if "Domestic Abuse Clinic" in hit.locator(".passage").inner_text()]
+    assert clinics, [hit.inner_text()[:120] for hit in top]
+    cited = {"agency": "Bedfordshire Hospitals Foundation Trust", "section": "Domestic Abuse", "page": "page 1"}
+    assert hit_fields(clinics[0]) == cited
+    assert clinics[0].locator("mark", has_text="Abuse").count()  # the query's words are marked
+
+
+def test_an_agency_facet_narrows_to_that_agency(page, server):
+    search(page, server, MISSION)
+    first = page.locator("li.hit .agency").first.inner_text()
+    facets = page.locator(".facets ul").first.locator("a")
+    other = next(link for link in facets.all() if not link.inner_text().startswith(first))
+    agency = re.sub(r"\s*\(\d+\)$", "", other.inner_text())
+    with page.expect_navigation():
+        other.click()
+    assert set(page.locator("li.hit .agency").all_inner_texts()) == {agency}
+    assert agency in page.locator(".facets a[aria-current=true]").first.inner_text()
+    assert "agency=" in page.url
+
+
+def test_open_on_a_pdf_result_shows_the_pdf_at_its_page(page, server):
+    search(page, server, "Bradford inspection leaders")
+    bradford = page.locator(".facets a", has_text="Inspection of Bradford")
+    with page.expect_navigation():
+        bradford.click()
+    assert set(page.locator("li.hit .agency").all_inner_texts()) == {"Bradford Children and Families Trust"}
+    hit = page.locator("li.hit").first
+    cited = hit.locator(".page").inner_text()  # "page N"
+    link = hit.get_by_role("link", name=re.compile(r"Open the PDF at page \d+"))
+    with page.expect_response(lambda response: "/documents/" in response.url) as opened:
+        link.click()
+    response = opened.value
+    assert response.status == 200 and response.headers["content-type"] == "application/pdf"
+    page.wait_for_url(re.compile(r"#page=\d+$"))
+    assert page.url.endswith(f"/documents/{BRADFORD.name}#page={cited.split()[-1]}")
+
+
+def test_open_on_a_text_result_scrolls_to_the_passage(page, server):
+    search(page, server, MISSION, k=3)
+    hit = next(hit for hit in page.locator("li.hit").all() if "Domestic Abuse Clinic" in hit.inner_text())
+    link = hit.get_by_role("link", name=re.compile("Open the passage"))
+    anchor = link.get_attribute("href").split("#")[1]
+    assert anchor.startswith("chunk-")
+    with page.expect_navigation():
+        link.click()
+    assert page.url.endswith("/text#" + anchor)
+    target = page.locator(":target")
+    assert target.get_attribute("id") == anchor
+    assert "Domestic Abuse Clinic" in target.inner_text()
+    box, height = target.bounding_box(), page.viewport_size["height"]
+    assert 0 <= box["y"] < height  # scrolled into view, not left at the top of the report
+
+
+def focused(page) -> dict:
+    return page.evaluate(
+        """() => {
+            const el = document.activeElement, style = getComputedStyle(el);
+            return {id: el.id, tag: el.tagName, text: el.innerText, cls: el.className,
+                    outline: style.outlineStyle, width: parseFloat(style.outlineWidth), href: el.getAttribute('href')};
+        }"""
+    )
+
+
+def test_keyboard_alone_reaches_the_box_the_button_and_the_results_with_visible_focus(page, server):
+    search(page, server, MISSION)
+    first_link = page.locator("li.hit a").first.get_attribute("href")
+    order = []
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        order.append(focused(page))
+    skip, home, box, button, result = order
+    assert skip["text"] == "Skip to results" and skip["href"] == "#results"
+    assert home["text"] == "Safeguarding reports search" and home["href"] == "/"
+    assert box["id"] == "q"
+    assert button["tag"] == "BUTTON" and button["text"] == "Search"
+    assert result["href"] == first_link
+    for element in order:
+        assert element["outline"] != "none" and element["width"] >= 2, element
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=ARTIFACTS / "keyboard-focus-on-first-result.png")
+
+    # The skip link itself: from the top, Tab and Enter, and the next Tab is the first result.
+    page.goto(page.url.split("#")[0])
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    assert focused(page)["href"] == first_link
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["", "?" + urlencode({"q": MISSION}), f"documents/{quote(FOUNDING.name)}/text"],
+    ids=["start", "results", "text-view"],
+)
+def test_readable_at_360_px_with_aa_contrast_and_no_sideways_scrolling(page, server, path):
+    page.set_viewport_size({"width": 360, "height": 740})
+    page.goto(server["url"] + path)
+    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    assert widths[0] <= widths[1] == 360
+    assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 16
+    assert page.evaluate(LOW_CONTRAST_TEXT) == []
+
+
+# Every element that holds visible text, with its colour against the first opaque background behind it.
+LOW_CONTRAST_TEXT = """() => {
+    const rgba = colour => colour.match(/[\\d.]+/g).map(Number);
+    const channel = v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    const behind = el => {
+        for (; el; el = el.parentElement) {
+            const colour = rgba(getComputedStyle(el).backgroundColor);
+            if (colour.length < 4 || colour[3] > 0) return colour;
+        }
+        return [255, 255, 255];
+    };
+    const failing = [];
+    for (const el of document.querySelectorAll("body *")) {
+        const ownText = [...el.childNodes].some(node => node.nodeType === 3 && node.textContent.trim());
+        if (!ownText || !el.getClientRects().length || el.closest(".visually-hidden")) continue;
+        const [hi, lo] = [luminance(rgba(getComputedStyle(el).color)), luminance(behind(el))].sort((a, b) => b - a);
+        const ratio = (hi + 0.05) / (lo + 0.05);
+        if (ratio < 4.5) failing.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)}`);
+    }
+    return failing;
+}"""
+
+
+def test_concurrent_searches_get_the_same_answers_as_one_at_a_time(server):
+    queries = [MISSION, "Bradford inspection leaders", "children missing education", "sharing information without consent"]
+
+    def ask(query: str) -> list[str]:
+        with urllib.request.urlopen(server["url"] + "api/search?" + urlencode({"q": query, "k": 5}), timeout=60) as response:
+            return [hit["id"] for hit in json.load(response)["results"]]
+
+    alone = [ask(query) for query in queries]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(ask, queries * 3))
+    assert together == alone * 3
+
+
+def test_the_server_log_holds_paths_but_no_query_text(server):
+    with urllib.request.urlopen(server["url"] + "?" + urlencode({"q": "zanzibar " + MISSION})) as response:
+        assert response.status == 200
+    log = server["log"].read_text()
+    assert "GET / 200" in log
+    assert "zanzibar" not in log and "hospital" not in log and "q=" not in log

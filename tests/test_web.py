@@ -1,0 +1,471 @@
+"""The search page, the documents and the JSON API, through Flask's test client on a small index."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from click.testing import CliRunner
+from markupsafe import escape
+
+from conftest import BRADFORD, FOUNDING, FakeEmbedder
+from kb.cli import cli
+from kb.embed import token_counter
+from kb.search import Searcher
+from kb.settings import Settings
+from kb.store import Store
+from web import create_app
+from web.highlight import highlight, query_pattern
+
+ROOT = Path(__file__).resolve().parent.parent
+PDF = BRADFORD.name
+NOTES = "# Practice notes\n\n## Escalation\n\nUse the escalation policy when agencies disagree.\n"  # as in conftest
+NOTES_QUERY = "escalation policy when agencies disagree"
+SCRIPT, IMG = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
+ESCAPED_SCRIPT, ESCAPED_IMG = "&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=alert(1)&gt;"
+
+
+@pytest.fixture(scope="module")
+def shared_index(tmp_path_factory) -> Settings:
+    """conftest's small corpus, indexed once for the tests here that only read it (an index per test costs 0.6 s)."""
+    from kb.reindex import reindex
+
+    root = tmp_path_factory.mktemp("web")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for source in (FOUNDING, BRADFORD):
+        shutil.copy(source, corpus)
+    (corpus / "notes.md").write_text(NOTES, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
+    summary = reindex(settings, FakeEmbedder, token_counter())
+    assert not summary.failed, summary.failed
+    # Beside the corpus and inside it but not indexed: neither may ever be served.
+    (root / "secret.txt").write_text("the secret next to the corpus")
+    (corpus / "README.md").write_text("# Not a report\n\nthe secret in the corpus folder\n")
+    return settings
+
+
+@pytest.fixture(scope="module")
+def app(shared_index):
+    searcher = Searcher(Store(shared_index.index_dir), FakeEmbedder(), shared_index.max_query_chars)
+    return create_app(shared_index, searcher)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
+
+def url_for_search(**args) -> str:
+    return "/?" + urlencode(args)
+
+
+def hrefs(html: str) -> list[str]:
+    return [href.replace("&amp;", "&") for href in re.findall(r'href="([^"]*)"', html)]
+
+
+def hits_of(client, query: str, **args) -> list[dict]:
+    response = client.get("/api/search", query_string={"q": query, **args})
+    assert response.status_code == 200, response.json
+    return response.json["results"]
+
+
+# --- the search page ---------------------------------------------------------------------------
+
+
+def test_empty_state_has_a_labelled_box_examples_and_the_documents(client):
+    html = client.get("/").get_data(as_text=True)
+    assert '<label for="q">Search the reports</label>' in html
+    assert '<input id="q" name="q" type="search" value=""' in html
+    assert 'method="get"' in html
+    assert html.index('class="skip-link" href="#main"') < html.index('id="q"')
+    assert "/?q=what+does+the+hospital+do+for+DA+out+of+hours?" in hrefs(html)
+    assert f"/documents/{PDF}#page=1" in hrefs(html)
+    assert "/documents/notes.md/text" in hrefs(html)
+    assert 'id="results"' not in html
+
+
+def test_a_query_shows_cited_passages_with_words_marked(client):
+    expected = hits_of(client, NOTES_QUERY, k=3)
+    response = client.get("/", query_string={"q": NOTES_QUERY, "k": 3})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert '<a class="skip-link" href="#results">Skip to results</a>' in html
+    assert f"3 passages for “{NOTES_QUERY}”" in html
+    assert re.search(r"Took \d+ ms\.", html)
+    assert html.count('<li class="hit">') == 3
+    first = expected[0]
+    assert first["document"] == "notes.md"
+    assert '<span class="agency">Unknown agency</span>' in html
+    assert '<span class="section">Escalation</span>' in html
+    assert '<span class="page">page 1</span>' in html
+    marked = "Use the <mark>escalation</mark> <mark>policy</mark> when <mark>agencies</mark> <mark>disagree</mark>."
+    assert marked in html
+    assert f"/documents/notes.md/text#chunk-{first['id']}" in hrefs(html)
+    assert '<input id="q" name="q" type="search" value="escalation policy when agencies disagree"' in html
+
+
+def test_open_links_go_to_the_pdf_page_or_the_passage(client):
+    html = client.get("/", query_string={"q": "Bradford leaders", "document": PDF, "k": 5}).get_data(as_text=True)
+    hits = hits_of(client, "Bradford leaders", document=PDF, k=5)
+    assert {hit["document"] for hit in hits} == {PDF}
+    for hit in hits:
+        assert f"/documents/{PDF}#page={hit['page']}" in hrefs(html)
+    assert f"Open the PDF at page {hits[0]['page']}" in html
+
+
+def test_expanded_query_says_what_else_was_searched(client):
+    html = client.get("/", query_string={"q": "DA clinic"}).get_data(as_text=True)
+    assert re.search(r"Also searched for: [^<]*\bdomestic abuse\b", html)
+    assert "<mark>Domestic</mark> <mark>Abuse</mark> <mark>Clinic</mark>" in html
+
+
+def test_facets_count_the_top_passages_and_narrow_the_search(client):
+    html = client.get("/", query_string={"q": "training"}).get_data(as_text=True)
+    top = hits_of(client, "training", k=50)
+    by_agency = Counter(hit["agency"] for hit in top if hit["agency"])
+    by_title = Counter(hit["title"] for hit in top)
+    assert len(by_agency) > 1 and len(by_title) > 1
+    for name, count in [*by_agency.items(), *by_title.items()]:
+        assert f'{escape(name)} <span class="count">({count})</span>' in html
+
+    agency = by_agency.most_common()[-1][0]  # the smallest, so narrowing visibly removes passages
+    link = url_for_search(q="training", agency=agency)
+    assert link in hrefs(html)
+    narrowed = client.get(link).get_data(as_text=True)
+    assert set(re.findall(r'<span class="agency">([^<]*)</span>', narrowed)) == {str(escape(agency))}
+    assert narrowed.count('<li class="hit">') >= min(by_agency[agency], 10)  # beyond the top 50 there may be more
+    assert f'<input type="hidden" name="agency" value="{escape(agency)}">' in narrowed  # a new query keeps it
+    assert '<a href="/?q=training" aria-current="true">' in narrowed  # the selected facet removes it
+
+
+def test_k_in_the_url_sets_how_many_passages(client):
+    html = client.get("/?q=training&k=2").get_data(as_text=True)
+    assert html.count('<li class="hit">') == 2
+    assert '<input type="hidden" name="k" value="2">' in html
+
+
+def test_no_results_suggests_fewer_words_and_removing_filters(client):
+    args = {"q": "training", "agency": "Bradford", "document": "notes.md"}  # no Bradford passage is in the notes
+    html = client.get("/", query_string=args).get_data(as_text=True)
+    assert "0 passages for" in html and "No passages found" in html
+    assert "Try fewer words, or more general ones." in html
+    assert "/?q=training&document=notes.md" in hrefs(html)
+    assert "/?q=training&agency=Bradford" in hrefs(html)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({"q": "x" * 10_000}, "the query is 10000 characters long; the limit is 1000"),
+        ({"q": "neglect", "agency": "Police"}, "no agency matches &#39;Police&#39;; the index holds: Bedfordshire"),
+        ({"q": "neglect", "document": "missing.pdf"}, "no document is called &#39;missing.pdf&#39;"),
+        ({"q": "neglect", "k": "ten"}, "k must be a whole number from 1 to 100, not &#39;ten&#39;"),
+        ({"q": "neglect", "k": "0"}, "k must be a whole number from 1 to 100"),
+        ({"q": "neglect", "k": "101"}, "k must be a whole number from 1 to 100"),
+    ],
+)
+def test_bad_input_on_the_page_is_a_400_that_says_why(client, args, message):
+    response = client.get("/", query_string=args)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert '<div class="error" role="alert">' in html and message in html
+    assert '<label for="q">' in html  # the form is still there to try again
+
+
+@pytest.mark.parametrize("q", ["", "   "])
+def test_an_empty_query_on_the_page_is_the_start_page(client, q):
+    response = client.get("/", query_string={"q": q})
+    assert response.status_code == 200 and "What you can search" in response.get_data(as_text=True)
+
+
+def test_the_icon_is_served_where_browsers_look_for_it(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+
+
+def test_unknown_page_is_a_404_page(client):
+    response = client.get("/nowhere")
+    assert response.status_code == 404
+    assert response.mimetype == "text/html" and "Go to the search page" in response.get_data(as_text=True)
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def test_a_pdf_is_served_as_the_original_file(client):
+    response = client.get(f"/documents/{PDF}")
+    assert response.status_code == 200
+    assert response.mimetype == "application/pdf"
+    assert response.data == BRADFORD.read_bytes()
+
+
+def test_a_text_document_is_served_as_plain_text(client):
+    response = client.get("/documents/notes.md")
+    assert response.status_code == 200
+    assert response.mimetype == "text/plain"
+    assert response.get_data(as_text=True) == NOTES
+
+
+def test_text_view_has_an_anchor_per_passage_in_order(client, shared_index):
+    name = FOUNDING.name
+    chunks = sorted((c for c in Store(shared_index.index_dir).chunks() if c.document == name), key=lambda c: c.position)
+    html = client.get(f"/documents/{name}/text").get_data(as_text=True)
+    anchors = re.findall(r'id="chunk-([0-9a-f]+)"', html)
+    assert len(anchors) > 10 and anchors == [chunk.id for chunk in chunks]
+    notes = client.get("/documents/notes.md/text").get_data(as_text=True)
+    assert "<h1>Practice notes</h1>" in notes and "<h3>Escalation</h3>" in notes
+    assert "Use the escalation policy when agencies disagree." in notes
+
+
+def test_every_open_link_on_a_results_page_resolves(client):
+    html = client.get("/", query_string={"q": "domestic abuse clinic", "k": 20}).get_data(as_text=True)
+    links = [href for href in hrefs(html) if href.startswith("/documents/")]
+    assert links
+    for link in links:
+        path, _, anchor = link.partition("#")
+        response = client.get(path)
+        assert response.status_code == 200, link
+        if anchor.startswith("chunk-"):
+            assert f'id="{anchor}"' in response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/documents/missing.pdf",
+        "/documents/missing.pdf/text",
+        "/documents/../secret.txt",
+        "/documents/%2e%2e/secret.txt",
+        "/documents/%2e%2e%2fsecret.txt",
+        "/documents/..%5csecret.txt",
+        "/documents/%2e%2e/%2e%2e/pyproject.toml",
+        "/documents/../corpus/notes.md",
+        "/documents//etc/passwd",
+        "/documents/%2fetc%2fpasswd",
+        "/documents/%2Fetc%2Fpasswd/text",
+        "/documents/README.md",  # in the corpus folder, but not an indexed document
+    ],
+)
+def test_only_indexed_documents_are_served(client, path):
+    response = client.get(path, follow_redirects=True)
+    assert response.status_code == 404
+    assert b"secret" not in response.data.replace(b"secret.txt", b"")
+    assert b"root:" not in response.data
+
+
+# --- the JSON API ------------------------------------------------------------------------------
+
+
+def test_api_search_answers_as_kb_search_json(client, shared_index, monkeypatch):
+    monkeypatch.setenv("KB_MODEL", FakeEmbedder.name)
+    args = ["search", NOTES_QUERY, "--json", "-k", "3", "--index", str(shared_index.index_dir)]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    cli_answer = json.loads(result.stdout)
+    response = client.get("/api/search", query_string={"q": NOTES_QUERY, "k": 3})
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    answer = response.json
+    assert list(answer) == ["query", "expanded", "results", "took_ms"]
+    assert {**answer, "took_ms": 0} == {**cli_answer, "took_ms": 0}
+
+
+def test_api_search_filters_by_agency_and_document(client):
+    bradford = hits_of(client, "training", agency="bradford", k=5)  # a part of the name
+    assert {hit["agency"] for hit in bradford} == {"Bradford Children and Families Trust"}
+    assert {hit["document"] for hit in hits_of(client, "training", document=PDF, k=5)} == {PDF}
+    assert len(hits_of(client, "training")) == 10
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ({}, "give a query: /api/search?q="),
+        ({"q": ""}, "the query is empty"),
+        ({"q": "  \n "}, "the query is empty"),
+        ({"q": "x" * 10_000}, "the query is 10000 characters long; the limit is 1000"),
+        ({"q": "neglect", "agency": "Police"}, "no agency matches 'Police'; the index holds: Bedfordshire Hospitals"),
+        ({"q": "neglect", "document": "../pyproject.toml"}, "no document is called '../pyproject.toml'; the index"),
+        ({"q": "neglect", "k": "ten"}, "k must be a whole number from 1 to 100, not 'ten'"),
+        ({"q": "neglect", "k": "1.5"}, "k must be a whole number from 1 to 100, not '1.5'"),
+        ({"q": "neglect", "k": "0"}, "k must be a whole number from 1 to 100, not '0'"),
+        ({"q": "neglect", "k": "101"}, "k must be a whole number from 1 to 100, not '101'"),
+        ({"q": "neglect", "k": "-3"}, "k must be a whole number from 1 to 100, not '-3'"),
+    ],
+)
+def test_api_bad_input_is_a_400_with_a_json_message(client, args, message):
+    response = client.get("/api/search", query_string=args)
+    assert response.status_code == 400
+    assert response.mimetype == "application/json"
+    assert list(response.json) == ["error"] and message in response.json["error"]
+
+
+def test_api_documents_lists_what_is_indexed(client):
+    answer = client.get("/api/documents").json
+    assert [row["document"] for row in answer["documents"]] == sorted([PDF, FOUNDING.name, "notes.md"])
+    notes = next(row for row in answer["documents"] if row["document"] == "notes.md")
+    expected = {"document": "notes.md", "title": "Practice notes", "agency": "", "pages": 1, "chunks": 1}
+    assert {name: notes[name] for name in expected} == expected
+    assert {"Bedfordshire Hospitals Foundation Trust", "Bradford Children and Families Trust"} <= set(answer["agencies"])
+
+
+def test_healthz_counts_the_passages(client, shared_index):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "chunks": Store(shared_index.index_dir).count()}
+    assert response.json["chunks"] > 10
+
+
+@pytest.mark.parametrize("path, method", [("/api/nothing", "get"), ("/api/search", "post"), ("/healthz/x", "get")])
+def test_api_errors_are_json(client, path, method):
+    response = getattr(client, method)(path)
+    assert response.status_code in (404, 405)
+    assert response.mimetype == "application/json" and response.json["error"]
+
+
+def test_openapi_description_is_valid_and_matches_the_routes(client, app):
+    from openapi_spec_validator import validate
+
+    spec = client.get("/api/openapi.json").json
+    validate(spec)
+    json_routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")}
+    assert set(spec["paths"]) == json_routes
+    assert spec["paths"]["/api/search"]["get"]["parameters"][0]["schema"]["maxLength"] == 1000
+
+
+@pytest.mark.parametrize(
+    "path, schema",
+    [
+        ("/api/search?q=training&k=3", "Results"),
+        ("/api/search?q=neglect&agency=Police", "Error"),
+        ("/api/documents", "Catalogue"),
+        ("/healthz", "Health"),
+    ],
+)
+def test_answers_match_their_openapi_schemas(client, path, schema):
+    from jsonschema import Draft202012Validator
+
+    components = client.get("/api/openapi.json").json["components"]
+    validator = Draft202012Validator({"$ref": f"#/components/schemas/{schema}", "components": components})
+    validator.validate(client.get(path).json)
+
+
+# --- security ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/?q=training", "/?q=x&k=0", "/api/search?q=training", "/api/search", "/healthz",
+     f"/documents/{PDF}", "/documents/notes.md/text", "/nowhere", "/static/kb.css"],
+)
+def test_every_response_carries_the_security_headers(client, path):
+    headers = client.get(path).headers
+    csp = headers["Content-Security-Policy"]
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    directives = ("default-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'")
+    assert all(directive in csp for directive in directives), csp
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Referrer-Policy"] == "no-referrer"
+
+
+def test_pages_hold_no_inline_script_or_style(client):
+    for path in ("/", "/?q=training", "/?q=x&k=0", "/documents/notes.md/text", "/nowhere"):
+        html = client.get(path).get_data(as_text=True)
+        assert "<script" not in html and "<style" not in html and " style=" not in html
+        assert not re.search(r"\son\w+=", html)
+
+
+@pytest.fixture
+def hostile_client(index, corpus_dir, count_tokens):
+    """A report whose text holds script and image tags, raw and as entities (which ingest unescapes)."""
+    from kb.reindex import reindex
+
+    (corpus_dir / "hostile.md").write_text(
+        f"# Zebra &lt;script&gt;alert(1)&lt;/script&gt; report\n\n"
+        f"## Zebra section &lt;img src=x onerror=alert(1)&gt;\n\n"
+        f"Zebra crossings {SCRIPT} near &lt;script&gt;alert(1)&lt;/script&gt; and "
+        f"&lt;img src=x onerror=alert(1)&gt; {IMG} Tom &amp; Jerry.\n",
+        encoding="utf-8",
+    )
+    summary = reindex(index, FakeEmbedder, count_tokens)
+    assert summary.added == ["hostile.md"], summary
+    return create_app(index).test_client()
+
+
+def test_a_hostile_document_is_escaped_everywhere(hostile_client):
+    (hit,) = hits_of(hostile_client, "zebra crossings alert script onerror", document="hostile.md")
+    assert SCRIPT in hit["text"] and IMG in hit["text"]  # the tags reach the web layer as text
+    assert SCRIPT in hit["title"] and IMG in hit["section"]
+
+    pages = {
+        "results": hostile_client.get("/", query_string={"q": "zebra crossings alert script onerror img"}),
+        "text view": hostile_client.get("/documents/hostile.md/text"),
+        "start page": hostile_client.get("/"),
+        "filtered": hostile_client.get("/", query_string={"q": "zebra", "document": "hostile.md"}),
+    }
+    for name, response in pages.items():
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, name
+        assert "<script" not in html and "<img" not in html and "onerror=alert(1)>" not in html, name
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html or "&lt;<mark>script</mark>&gt;" in html, name
+    results = pages["results"].get_data(as_text=True)
+    assert "&lt;<mark>script</mark>&gt;<mark>alert</mark>(1)&lt;/<mark>script</mark>&gt;" in results
+    assert "&lt;<mark>img</mark> src=x <mark>onerror</mark>=<mark>alert</mark>(1)&gt;" in results
+    assert "Tom &amp; Jerry" in results
+    assert ESCAPED_SCRIPT in pages["text view"].get_data(as_text=True)
+    assert ESCAPED_IMG in pages["text view"].get_data(as_text=True)
+
+
+def test_a_hostile_query_is_escaped_where_it_is_shown(client):
+    for args in ({"q": f"training {SCRIPT}"}, {"q": SCRIPT, "agency": IMG}, {"q": IMG, "k": SCRIPT}):
+        html = client.get("/", query_string=args).get_data(as_text=True)
+        assert "<script" not in html and "<img" not in html
+        assert ESCAPED_SCRIPT in html or ESCAPED_IMG in html
+
+
+def test_query_text_is_not_logged(client, caplog):
+    caplog.set_level(logging.DEBUG)
+    client.get("/", query_string={"q": "zanzibar hospital rota"})
+    client.get("/api/search", query_string={"q": "zanzibar clinic rota"})
+    client.get("/", query_string={"q": "zanzibar " * 300})  # refused as too long
+    assert "GET / 200" in caplog.text and "GET /api/search 200" in caplog.text and "GET / 400" in caplog.text
+    assert "zanzibar" not in caplog.text
+
+
+# --- the pieces --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "phrases, text, marked",
+    [
+        (["DA hours"], "The DA clinic is open out of hours.", "The <mark>DA</mark> clinic is open out of <mark>hours</mark>."),
+        (["hospital"], "Hospitals and hospital staff", "<mark>Hospitals</mark> and <mark>hospital</mark> staff"),
+        (["GP"], "GPs and a GP", "GPs and a <mark>GP</mark>"),  # short words are marked only whole
+        (["what does the"], "what does the report say", "what does the report say"),
+        (["amp"], "Tom & Jerry amp", "Tom &amp; Jerry <mark>amp</mark>"),  # never inside an entity
+        (["script"], "<script>x</script>", "&lt;<mark>script</mark>&gt;x&lt;/<mark>script</mark>&gt;"),
+        (["a+b (c)"], "a+b (c) x", "a+b (c) x"),  # regex characters in a query are words, not syntax
+    ],
+)
+def test_highlight_escapes_then_marks_query_words(phrases, text, marked):
+    assert str(highlight(text, query_pattern(phrases))) == marked
+
+
+def test_serve_without_an_index_says_to_reindex(settings):
+    result = CliRunner().invoke(cli, ["serve", "--port", "0"])
+    assert result.exit_code == 1
+    assert "no index at" in result.stderr and "run `kb reindex` first" in result.stderr
+
+
+def test_templates_and_css_ship_with_the_package():
+    import tomllib
+
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["web"]
+    shipped = {path for pattern in package_data for path in (ROOT / "web").glob(pattern)}
+    assert {ROOT / "web/templates/base.html", ROOT / "web/static/kb.css"} <= shipped

@@ -1,0 +1,133 @@
+"""A hand-written OpenAPI 3.1 description of the JSON routes."""
+
+from __future__ import annotations
+
+from web.params import MAX_K
+
+
+def _json(schema: str, description: str) -> dict:
+    schema_ref = {"$ref": f"#/components/schemas/{schema}"}
+    return {"description": description, "content": {"application/json": {"schema": schema_ref}}}
+
+
+def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+def openapi_spec(max_query_chars: int) -> dict:
+    """The description, with the query length limit this server enforces."""
+    error = _json("Error", "A missing, empty or too long query, an unknown agency or document, or a bad k.")
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "kb: cited search over safeguarding reports",
+            "version": "1",
+            "description": "Passages from Local Safeguarding Children Partnership reports, inspections and "
+            "guidance, each cited by agency, document, section and page.",
+        },
+        "paths": {
+            "/api/search": {
+                "get": {
+                    "operationId": "search",
+                    "summary": "Passages that answer a query, best first (the object `kb search --json` prints).",
+                    "parameters": [
+                        _query("q", "The query.", {"type": "string", "minLength": 1, "maxLength": max_query_chars}, True),
+                        _query("k", "How many passages.", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}),
+                        _query("agency", "Only this agency's passages; part of its name will do.", {"type": "string"}),
+                        _query("document", "Only this document's passages, by file name.", {"type": "string"}),
+                    ],
+                    "responses": {"200": _json("Results", "The passages found."), "400": error},
+                }
+            },
+            "/api/documents": {
+                "get": {
+                    "operationId": "documents",
+                    "summary": "Every indexed document and every agency.",
+                    "responses": {"200": _json("Catalogue", "The documents and agencies in the index.")},
+                }
+            },
+            "/api/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This description.",
+                    "responses": {
+                        "200": {"description": "An OpenAPI 3.1 document.", "content": {"application/json": {}}}
+                    },
+                }
+            },
+            "/healthz": {
+                "get": {
+                    "operationId": "health",
+                    "summary": "OK once the index and the model are loaded.",
+                    "responses": {
+                        "200": _json("Health", "Ready, with the number of passages indexed."),
+                        "503": _json("Health", "The index cannot be read."),
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": {
+                "Hit": {
+                    "type": "object",
+                    "required": ["id", "text", "agency", "document", "title", "section", "page", "score"],
+                    "properties": {
+                        "id": {"type": "string"},
+                        "text": {"type": "string", "description": "The passage as plain text: escape it to show it as HTML."},
+                        "agency": {"type": "string", "description": "Empty when the document names none."},
+                        "document": {"type": "string", "description": "File name; /documents/{document} serves it."},
+                        "title": {"type": "string"},
+                        "section": {"type": "string"},
+                        "page": {"type": "integer", "minimum": 1, "description": "The page a PDF viewer shows."},
+                        "score": {"type": "number"},
+                    },
+                },
+                "Results": {
+                    "type": "object",
+                    "required": ["query", "expanded", "results", "took_ms"],
+                    "properties": {
+                        "query": {"type": "string", "description": "The query as searched, spaces collapsed."},
+                        "expanded": {
+                            "type": "array", "items": {"type": "string"}, "description": "What was also searched for."
+                        },
+                        "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
+                        "took_ms": {"type": "number"},
+                    },
+                },
+                "Document": {
+                    "type": "object",
+                    "required": ["document", "title", "agency", "pages", "chunks"],
+                    "properties": {
+                        "document": {"type": "string"},
+                        "title": {"type": "string"},
+                        "agency": {"type": "string", "description": "The agency most of its passages are from."},
+                        "agencies": {"type": "array", "items": {"type": "string"}},
+                        "pages": {"type": "integer", "minimum": 0},
+                        "chunks": {"type": "integer", "minimum": 0, "description": "Passages indexed."},
+                    },
+                },
+                "Catalogue": {
+                    "type": "object",
+                    "required": ["documents", "agencies"],
+                    "properties": {
+                        "documents": {"type": "array", "items": {"$ref": "#/components/schemas/Document"}},
+                        "agencies": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "Health": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {
+                        "status": {"type": "string", "enum": ["ok", "unavailable"]},
+                        "chunks": {"type": "integer", "minimum": 0},
+                        "error": {"type": "string"},
+                    },
+                },
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": {"type": "string", "description": "What was wrong, in one line."}},
+                },
+            }
+        },
+    }

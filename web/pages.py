@@ -1,0 +1,141 @@
+"""The HTML pages: the search page, and each indexed document as its original file or as text."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
+from werkzeug.exceptions import HTTPException
+
+from kb.errors import UsageError
+from web.highlight import highlight, query_pattern
+from web.params import SearchParams
+
+bp = Blueprint("pages", __name__)
+
+FACET_K = 50  # facets count over this many passages, so they show where else the answer may be
+EXAMPLES = (
+    "what does the hospital do for DA out of hours?",
+    "children missing education",
+    "sharing information without consent",
+    "Bradford inspection leaders",
+)
+
+
+@dataclass(frozen=True)
+class Facet:
+    label: str
+    count: int
+    url: str
+    selected: bool
+
+
+@bp.get("/")
+def search_page():
+    """The search box; with a query, the passages that answer it and facets to narrow them."""
+    searcher = current_app.extensions["kb"]
+    settings = current_app.config["KB_SETTINGS"]
+    params = SearchParams(q=request.args.get("q", ""), default_k=settings.top_k)  # shown again if the rest is bad
+    context = {"params": params, "catalogue": searcher.documents}
+    try:
+        params = context["params"] = SearchParams.from_args(request.args, settings.top_k)
+        if not params.q.strip():
+            return render_template("search.html", examples=EXAMPLES, **context)
+        results = searcher.search(params.q, params.k, params.agency or None, params.document or None)
+        agencies, documents = _facets(searcher, params)
+    except UsageError as error:
+        return render_template("search.html", error=str(error), **context), 400
+    pattern = query_pattern([results.query, *results.expanded])
+    return render_template(
+        "search.html", results=results, agency_facets=agencies, document_facets=documents,
+        facet_k=FACET_K, mark=lambda text: highlight(text, pattern), **context,
+    )
+
+
+def _facets(searcher, params: SearchParams) -> tuple[list[Facet], list[Facet]]:
+    """Counts by agency and by document among the top passages, each under the other facet's filter.
+
+    So a count is what following its link would find among the top passages, and never zero.
+    """
+    wide: dict[tuple[str, str], list] = {}
+
+    def hits(agency: str, document: str) -> list:
+        if (agency, document) not in wide:
+            wide[agency, document] = searcher.search(params.q, FACET_K, agency or None, document or None).hits
+        return wide[agency, document]
+
+    titles = {row["document"]: row["title"] or row["document"] for row in searcher.documents}
+    by_agency = Counter(hit.agency for hit in hits("", params.document) if hit.agency)
+    by_document = Counter(hit.document for hit in hits(params.agency, ""))
+    agencies = [
+        _facet(name, name, count, params.agency.casefold() == name.casefold(), params, "agency")
+        for name, count in _ranked(by_agency)
+    ]
+    documents = [
+        _facet(titles.get(name, name), name, count, params.document == name, params, "document")
+        for name, count in _ranked(by_document)
+    ]
+    return agencies, documents
+
+
+def _ranked(counts: Counter) -> list[tuple[str, int]]:
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))
+
+
+def _facet(label: str, value: str, count: int, selected: bool, params: SearchParams, name: str) -> Facet:
+    # A selected facet links to the search without it, so following it again removes the filter.
+    args = params.url_args(**{name: "" if selected else value})
+    return Facet(label, count, url_for("pages.search_page", **args), selected)
+
+
+@bp.app_template_global()
+def search_url(params: SearchParams, **changes) -> str:
+    return url_for("pages.search_page", **params.url_args(**changes))
+
+
+@bp.app_template_global()
+def open_url(document: str, page: int, chunk_id: str | None = None) -> str:
+    """Where "open" goes: a PDF at its page, a text document scrolled to the passage."""
+    if document.lower().endswith(".pdf"):
+        return url_for("pages.original", name=document, _anchor=f"page={page}")
+    return url_for("pages.text", name=document, _anchor=f"chunk-{chunk_id}" if chunk_id else None)
+
+
+def _indexed(name: str) -> dict:
+    """The catalogue row of an indexed document; any other name, a path that leaves the corpus included, is a 404."""
+    for row in current_app.extensions["kb"].documents:
+        if row["document"] == name:
+            return row
+    abort(404, description=f"no document called {name!r} is in the index")
+
+
+@bp.get("/documents/<path:name>")
+def original(name: str):
+    """The original file, as it lies in the corpus folder."""
+    row = _indexed(name)
+    corpus = Path(current_app.config["KB_SETTINGS"].corpus_dir).resolve()
+    mimetype = "application/pdf" if name.lower().endswith(".pdf") else "text/plain"
+    # send_from_directory refuses a name that would resolve outside the folder, as a second guard.
+    return send_from_directory(corpus, row["document"], mimetype=mimetype, max_age=0)
+
+
+@bp.get("/documents/<path:name>/text")
+def text(name: str):
+    """The document's passages in order, escaped, each with an anchor "open" can scroll to."""
+    row = _indexed(name)
+    store = current_app.extensions["kb"].store
+    passages = sorted((chunk for chunk in store.chunks() if chunk.document == name), key=lambda chunk: chunk.position)
+    return render_template("document.html", document=row, passages=passages)
+
+
+@bp.get("/favicon.ico")
+def favicon():
+    """Browsers ask for it on pages that name no icon, such as a PDF."""
+    return current_app.send_static_file("favicon.svg")
+
+
+def error_page(error: HTTPException):
+    """An HTTP error as a page that says what happened and where to go."""
+    return render_template("error.html", error=error), error.code
