@@ -115,11 +115,11 @@ class Store:
     def count(self) -> int:
         return self.collection.count()
 
-    def _rows(self, include: list[str]):
-        """Every stored row, a page at a time: (ids, documents, metadatas) per page."""
+    def _rows(self, include: list[str], where: dict | None = None):
+        """Every stored row (or those matching where), a page at a time: (ids, documents, metadatas) per page."""
         offset, page = 0, 5000
         while True:
-            got = self.collection.get(include=include, limit=page, offset=offset)
+            got = self.collection.get(where=where, include=include, limit=page, offset=offset)
             yield got
             if len(got["ids"]) < page:
                 return
@@ -139,9 +139,6 @@ class Store:
     def documents(self) -> dict[str, str]:
         """{document name: content hash} for every document in the index."""
         return {m["document"]: m.get("sha256", "") for m in self._all_metadata()}
-
-    def agencies(self) -> list[str]:
-        return sorted({m["agency"] for m in self._all_metadata() if m.get("agency")})
 
     def catalogue(self) -> list[dict]:
         """One row per document, by name: title, agency (the one most of it is from), agencies, pages, chunks."""
@@ -204,9 +201,9 @@ class Store:
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
         return {row[0]: _chunk(*row) for row in zip(got["ids"], got["documents"], got["metadatas"])}
 
-    def chunks(self) -> Iterable[Chunk]:
-        """Every stored chunk (for the keyword index, which is derived from these)."""
-        for got in self._rows(["documents", "metadatas"]):
+    def chunks(self, document: str | None = None) -> Iterable[Chunk]:
+        """Every stored chunk, or one document's (the keyword index is derived from these)."""
+        for got in self._rows(["documents", "metadatas"], {"document": document} if document else None):
             yield from (_chunk(*row) for row in zip(got["ids"], got["documents"], got["metadatas"]))
 
 

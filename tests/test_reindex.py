@@ -110,3 +110,13 @@ def test_an_index_built_differently_is_refused_then_rebuilt(index, monkeypatch):
 def test_missing_corpus_folder(settings, tmp_path):
     code, out = run("reindex", "--corpus", str(tmp_path / "nowhere"))
     assert code == 1 and "does not exist" in out
+
+
+def test_store_lists_one_documents_chunks(index):
+    from kb.store import Store
+
+    store = Store(index.index_dir)
+    notes = list(store.chunks(document="notes.md"))
+    assert notes and {chunk.document for chunk in notes} == {"notes.md"}
+    assert len(list(store.chunks())) > len(notes)
+    assert list(store.chunks(document="absent.pdf")) == []

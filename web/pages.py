@@ -126,7 +126,7 @@ def text(name: str):
     """The document's passages in order, escaped, each with an anchor "open" can scroll to."""
     row = _indexed(name)
     store = current_app.extensions["kb"].store
-    passages = sorted((chunk for chunk in store.chunks() if chunk.document == name), key=lambda chunk: chunk.position)
+    passages = sorted(store.chunks(document=name), key=lambda chunk: chunk.position)
     return render_template("document.html", document=row, passages=passages)
 
 
