@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kb.keyword import KeywordIndex, query_terms
-from kb.vocabulary import phrase_pattern
+from kb.vocabulary import phrase_pattern, written_as_is
 
 KINDS = Path(__file__).parent / "data" / "agency_kinds.tsv"
 
@@ -48,7 +48,7 @@ def default_kinds() -> tuple[Kind, ...]:
 
 
 def _cue_pattern(cue: str):
-    return phrase_pattern(cue, cue != cue.lower())  # "ED" and "LA" as written; "hospital" in any case
+    return phrase_pattern(cue, written_as_is(cue))  # "ED" and "LA" as written; "hospital" in any case
 
 
 class AgencyPrior:
