@@ -469,3 +469,16 @@ def test_templates_and_css_ship_with_the_package():
     package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["web"]
     shipped = {path for pattern in package_data for path in (ROOT / "web").glob(pattern)}
     assert {ROOT / "web/templates/base.html", ROOT / "web/static/kb.css"} <= shipped
+
+
+@pytest.mark.parametrize("args", [{"q": "domestic abuse"}, {"q": "neglect", "agency": "Community", "k": "3"},
+                                  {"q": "leaders", "document": BRADFORD.name, "k": "60"}])
+def test_the_page_shows_the_same_passages_in_the_same_order_as_the_api(client, args):
+    """The page takes its results from the facets' wider search; they must be the API's own."""
+    api = client.get("/api/search", query_string=args).get_json()["results"]
+    html = client.get("/", query_string=args).get_data(as_text=True)
+    pages = re.findall(r'<span class="page">page (\d+)</span>', html)
+    passages = re.findall(r'<p class="passage">(.*?)</p>', html, re.S)
+    assert api and len(pages) == len(passages) == len(api)
+    assert [int(page) for page in pages] == [hit["page"] for hit in api]
+    assert [re.sub(r"</?mark>", "", text) for text in passages] == [str(escape(hit["text"])) for hit in api]

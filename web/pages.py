@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException
 
 from kb.errors import UsageError
+from kb.search import CANDIDATES
 from web.highlight import highlight, query_pattern
 from web.params import SearchParams
 
 bp = Blueprint("pages", __name__)
 
-FACET_K = 50  # facets count over this many passages, so they show where else the answer may be
+# Facets count over this many passages, so they show where else the answer may be. It is the
+# searcher's candidate depth, so the page's results can be the top of the facets' search.
+FACET_K = CANDIDATES
 EXAMPLES = (
     "what does the hospital do for DA out of hours?",
     "children missing education",
@@ -43,8 +46,11 @@ def search_page():
         params = context["params"] = SearchParams.from_args(request.args, settings.top_k)
         if not params.q.strip():
             return render_template("search.html", examples=EXAMPLES, **context)
-        results = searcher.search(params.q, params.k, params.agency or None, params.document or None)
-        agencies, documents = _facets(searcher, params)
+        # One search serves the results and the facets under both filters: for k up to FACET_K both
+        # rank the same candidates, so the top k of the wider search are the top k.
+        wide = searcher.search(params.q, max(params.k, FACET_K), params.agency or None, params.document or None)
+        results = replace(wide, hits=wide.hits[: params.k])
+        agencies, documents = _facets(searcher, params, wide.hits[:FACET_K])
     except UsageError as error:
         return render_template("search.html", error=str(error), **context), 400
     pattern = query_pattern([results.query, *results.expanded])
@@ -54,12 +60,13 @@ def search_page():
     )
 
 
-def _facets(searcher, params: SearchParams) -> tuple[list[Facet], list[Facet]]:
+def _facets(searcher, params: SearchParams, top: list) -> tuple[list[Facet], list[Facet]]:
     """Counts by agency and by document among the top passages, each under the other facet's filter.
 
     So a count is what following its link would find among the top passages, and never zero.
+    `top` is the top passages under both filters, already searched.
     """
-    wide: dict[tuple[str, str], list] = {}
+    wide: dict[tuple[str, str], list] = {(params.agency, params.document): top}
 
     def hits(agency: str, document: str) -> list:
         if (agency, document) not in wide:
