@@ -15,7 +15,8 @@ from kb.settings import Settings
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 # The names of kb.search.RETRIEVALS, here so that `kb --help` does not import the search stack.
-RETRIEVAL_NAMES = ("bm25", "dense", "hybrid", "hybrid+vocabulary", "hybrid+vocabulary+agency")
+RETRIEVAL_NAMES = ("bm25", "dense", "hybrid", "hybrid+vocabulary", "hybrid+vocabulary+agency", "rrf")
+DEFAULT_RETRIEVAL = "hybrid+vocabulary+agency"
 
 
 class KbGroup(click.Group):
@@ -165,7 +166,7 @@ def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_ur
               help="Golden queries, one JSON object per line [tests/golden_queries.jsonl].")
 @click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True, help="Passages per query.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-@click.option("--retrieval", type=click.Choice(list(RETRIEVAL_NAMES)), default=RETRIEVAL_NAMES[-1], show_default=True,
+@click.option("--retrieval", type=click.Choice(list(RETRIEVAL_NAMES)), default=DEFAULT_RETRIEVAL, show_default=True,
               help="Which parts of the ranking to use.")
 @click.option("--compare", is_flag=True, help="Print a Markdown table with each kind of retrieval in turn.")
 @click.option("--check/--no-check", default=None,
@@ -205,7 +206,7 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
     report = run(searcher, queries, k=k)
     figures = report.figures()
     if check is None:
-        check = queries_file is None and retrieval == RETRIEVAL_NAMES[-1]
+        check = queries_file is None and retrieval == DEFAULT_RETRIEVAL
     failing = below(figures, load_thresholds()) if check else []
     if as_json:
         click.echo(json.dumps({**figures, "below_thresholds": failing}))

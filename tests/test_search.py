@@ -3,7 +3,7 @@ import pytest
 from conftest import FakeEmbedder
 from kb.agencies import AgencyPrior, Kind
 from kb.errors import UnknownAgency, UnknownDocument
-from kb.search import RETRIEVALS, Retrieval, Searcher, reciprocal_rank_fusion
+from kb.search import RETRIEVALS, Retrieval, Searcher, convex_fusion, reciprocal_rank_fusion
 from kb.store import Store
 
 HOSPITAL = "Bedfordshire Hospitals Foundation Trust"
@@ -23,6 +23,34 @@ def test_fusion_of_one_list_keeps_its_order_and_of_none_is_empty():
     fused = reciprocal_rank_fusion([["x", "y", "z"]])
     assert sorted(fused, key=fused.get, reverse=True) == ["x", "y", "z"]
     assert reciprocal_rank_fusion([]) == {} and reciprocal_rank_fusion([[], []]) == {}
+
+
+def test_convex_fusion_scales_each_list_by_its_best_and_weighs_the_sides():
+    dense = [("a", 0.8), ("b", 0.4)]
+    keyword = [("b", 12.0), ("c", 3.0)]
+    fused = convex_fusion([dense, keyword], [0.6, 0.4])
+    assert fused["a"] == pytest.approx(0.6 * 1.0 + 0.4 * 0.25)  # missing from BM25: its last score there
+    assert fused["b"] == pytest.approx(0.6 * 0.5 + 0.4 * 1.0)
+    assert fused["c"] == pytest.approx(0.6 * 0.5 + 0.4 * 0.25)  # missing from dense: its last score there
+    assert sorted(fused, key=fused.get, reverse=True) == ["a", "b", "c"]
+
+
+def test_convex_fusion_keeps_a_lead_that_rank_fusion_loses():
+    # BM25 is sure of "rare" (a rare word, far ahead); the model never listed it. Rank fusion
+    # puts "both", middling in each list, first; convex fusion keeps the sure passage first.
+    dense = [("x", 0.52), ("both", 0.50), ("y", 0.49)]
+    keyword = [("rare", 20.0), ("z", 4.0), ("both", 3.9)]
+    by_rank = reciprocal_rank_fusion([[item for item, _ in dense], [item for item, _ in keyword]])
+    by_score = convex_fusion([dense, keyword], [0.5, 0.5])
+    assert max(by_rank, key=by_rank.get) == "both"
+    assert max(by_score, key=by_score.get) == "rare"
+
+
+def test_convex_fusion_of_empty_or_scoreless_lists():
+    assert convex_fusion([], []) == {} and convex_fusion([[], []], [0.6, 0.4]) == {}
+    assert convex_fusion([[("a", 0.0), ("b", -0.2)]], [1.0]) == {"a": 0.0, "b": 0.0}
+    with pytest.raises(ValueError):
+        convex_fusion([[("a", 1.0)]], [0.6, 0.4])
 
 
 @pytest.mark.parametrize("mode", list(RETRIEVALS))
