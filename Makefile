@@ -31,4 +31,4 @@ test: setup
 	$(BIN)/python -m pytest
 
 clean-index:
-	rm -rf index/chroma
+	rm -rf index/chroma index/keyword.sqlite index/generations index/CURRENT  # packs.sqlite is kept

@@ -307,6 +307,9 @@ def _split_text(text: str, count: TokenCounter, budget: int) -> list[str]:
             if line and count(" ".join([*line, word])) > budget:
                 parts.append(" ".join(line))
                 line = []
+            if count(word) > budget:
+                parts.extend(_split_word(word, count, budget))
+                continue
             line.append(word)
         if line:
             parts.append(" ".join(line))
@@ -317,6 +320,23 @@ def _split_text(text: str, count: TokenCounter, budget: int) -> list[str]:
         else:
             out.append(part)
     return out
+
+
+def _split_word(word: str, count: TokenCounter, budget: int) -> list[str]:
+    """A run with no space longer than the budget ('=====…', dot leaders, a pasted blob), cut between characters."""
+    pieces: list[str] = []
+    start = 0
+    while start < len(word):
+        fits, too_long = start + 1, len(word) + 1  # word[start:fits] fits; word[start:too_long] is past the end
+        while too_long - fits > 1:
+            middle = (fits + too_long) // 2
+            if count(word[start:middle]) <= budget:
+                fits = middle
+            else:
+                too_long = middle
+        pieces.append(word[start:fits])
+        start = fits
+    return pieces
 
 
 def _fit(chunk: Chunk, count: TokenCounter, max_tokens: int) -> Chunk:

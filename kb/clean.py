@@ -45,8 +45,14 @@ def split_inline_bullets(text: str) -> str:
     return _INLINE_BULLET.sub("\n- ", text)
 
 
+# A broken font map can make a lone surrogate, which the tokenizer and the store refuse.
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def normalise_whitespace(text: str) -> str:
+    """One space for each run of spaces and tabs, '\\n' for each line end, U+FFFD for a lone surrogate."""
     text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\r\n", "\n").replace("\r", "\n")
+    text = _LONE_SURROGATE.sub("\ufffd", text)
     return re.sub(r"[ \t\f\v]+", " ", text)
 
 

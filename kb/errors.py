@@ -35,3 +35,7 @@ class IndexMismatch(KbError):
 
 class UnreadableDocument(KbError):
     """A file that cannot be indexed; the message is the reason, on one line."""
+
+
+class IndexLocked(KbError):
+    """Another kb reindex is writing the index; the message says which process."""

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import pickle
 import re
+import signal
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -65,8 +70,22 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_document(path: Path, name: str | None = None, sha256: str | None = None) -> Document:
-    """Read one report; raises UnreadableDocument with a one-line reason."""
+@dataclass(frozen=True)
+class Limits:
+    """What parsing one PDF may take in its own process (KB_PDF_TIMEOUT, KB_PDF_MEMORY_MB)."""
+
+    seconds: float
+    memory_mb: int
+
+
+def read_document(
+    path: Path, name: str | None = None, sha256: str | None = None, limits: Limits | None = None
+) -> Document:
+    """Read one report; raises UnreadableDocument with a one-line reason.
+
+    With limits, a PDF is parsed in a child process that is killed when it runs over them, so a
+    file that makes pypdf loop or balloon costs one failed file, not the reindex.
+    """
     path = Path(path)
     name = name or path.name
     if not path.is_file():
@@ -76,7 +95,7 @@ def read_document(path: Path, name: str | None = None, sha256: str | None = None
     sha256 = sha256 or file_sha256(path)
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        document = _read_pdf(path, name, sha256)
+        document = _read_pdf_isolated(path, name, sha256, limits) if limits else _read_pdf(path, name, sha256)
     elif suffix in (".txt", ".md"):
         document = _read_text(path, name, sha256, markdown=suffix == ".md")
     else:
@@ -84,6 +103,57 @@ def read_document(path: Path, name: str | None = None, sha256: str | None = None
     if not any(line.text.strip() for page in document.pages for line in page.lines):
         raise UnreadableDocument("no text found (empty, or images without a text layer)")
     return document
+
+
+# --- PDF in a child process -------------------------------------------------------------------
+
+# The child imports only this module and pypdf (no torch, no chromadb): about 0.15 s to start.
+_CHILD = "import sys; from kb.ingest import _parse_in_child; sys.exit(_parse_in_child(sys.argv[1:]))"
+
+
+def _read_pdf_isolated(path: Path, name: str, sha256: str, limits: Limits) -> Document:
+    package_root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    command = [sys.executable, "-c", _CHILD, str(path), name, sha256, str(limits.memory_mb)]
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=limits.seconds, env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:  # run() has killed the child
+        raise UnreadableDocument(
+            f"parsing took longer than {limits.seconds:g} s (KB_PDF_TIMEOUT), so it was stopped"
+        ) from None
+    if done.returncode == 0:
+        # The child is this module's own code; what it pickles is a Document or a reason.
+        outcome = pickle.loads(done.stdout)
+        if isinstance(outcome, Document):
+            return outcome
+        raise UnreadableDocument(str(outcome))
+    if done.returncode < 0:
+        raise UnreadableDocument(
+            f"the PDF parser was killed ({signal.Signals(-done.returncode).name}); "
+            f"it may have needed more than {limits.memory_mb} MB (KB_PDF_MEMORY_MB)"
+        )
+    lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
+    raise UnreadableDocument(f"the PDF parser failed ({lines[-1][:160] if lines else f'exit code {done.returncode}'})")
+
+
+def _parse_in_child(args: list[str]) -> int:
+    """The child's side: cap memory, parse one PDF, write the pickled Document or reason to stdout."""
+    import resource
+
+    import pypdf  # noqa: F401 - imported before the cap, which then bounds parsing alone
+
+    path, name, sha256, memory_mb = args
+    out, sys.stdout = sys.stdout.buffer, sys.stderr  # stdout carries the result and nothing else
+    cap = int(memory_mb) * 1024 * 1024
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+    try:
+        outcome: Document | str = _read_pdf(Path(path), name, sha256)
+    except UnreadableDocument as error:
+        outcome = str(error)
+    except MemoryError:
+        outcome = f"parsing needed more than {memory_mb} MB (KB_PDF_MEMORY_MB), so it was stopped"
+    out.write(pickle.dumps(outcome))
+    return 0
 
 
 # --- PDF ---------------------------------------------------------------------------------------
@@ -104,7 +174,7 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
         reader = pypdf.PdfReader(path)
         encrypted = reader.is_encrypted
     except (PdfReadError, ValueError, TypeError, KeyError, IndexError, OSError) as error:
-        raise UnreadableDocument(f"not a readable PDF ({_short(error)})") from None
+        raise UnreadableDocument(f"not a readable PDF{_why_not_a_pdf(path)} ({_short(error)})") from None
     if encrypted:
         try:
             opened = reader.decrypt("")
@@ -123,6 +193,8 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
     for index in range(page_count):
         try:
             pages_segments.append(_page_segments(reader.pages[index]))
+        except MemoryError:
+            raise
         except Exception as error:  # noqa: BLE001 - a broken page stream can raise anything
             raise UnreadableDocument(f"page {index + 1} could not be read ({_short(error)})") from None
     if not any(text.strip() for segments in pages_segments for text, _, _ in segments):
@@ -145,6 +217,17 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
     for number, (lines, agency) in enumerate(zip(kept_pages, page_agencies), start=1):
         pages.append(Page(number, [_classify(line, body, agency) for line in lines]))
     return Document(name, title, organisation, pages, sha256, wrapped=True)
+
+
+def _why_not_a_pdf(path: Path) -> str:
+    """A PDF opens with %PDF- (near its start) and closes with %%EOF; say which end is missing."""
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+        handle.seek(max(0, path.stat().st_size - 2048))
+        tail = handle.read()
+    if b"%PDF-" not in head:
+        return ": it has no %PDF- header"
+    return ": it looks truncated, with no %%EOF at its end" if b"%%EOF" not in tail else ""
 
 
 def _page_segments(page) -> list[tuple[str, float, bool]]:
@@ -243,7 +326,9 @@ def _classify(line: _RawLine, body: float, agency: str) -> Line:
 def _metadata(reader) -> dict[str, str]:
     try:
         info = reader.metadata or {}
-        return {key: str(info.get(f"/{key.title()}") or "").strip() for key in ("title", "author")}
+        return {
+            key: clean.normalise_whitespace(str(info.get(f"/{key.title()}") or "")).strip() for key in ("title", "author")
+        }
     except Exception:  # noqa: BLE001 - broken metadata is not worth refusing a report for
         return {}
 
@@ -290,12 +375,21 @@ def _pdf_agencies(page_headers: list[list[str]], title: str, author: str) -> tup
 # --- Text and Markdown -------------------------------------------------------------------------
 
 
+_BINARY = "binary content, not text (or text in an encoding kb cannot tell: save it as UTF-8)"
+
+
 def _decode(data: bytes) -> str:
-    if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        raise UnreadableDocument("binary content, not text")
-    for encoding in ("utf-8-sig", "utf-16", "cp1252"):
-        if encoding == "utf-16" and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            continue
+    """UTF-8, UTF-16 (with a byte-order mark, or without one if mostly Latin script), else Windows-1252."""
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encodings = ["utf-16"]
+    elif b"\x00" in data:
+        encoding = _utf16_without_bom(data)
+        if not encoding:
+            raise UnreadableDocument(_BINARY)
+        encodings = [encoding]
+    else:
+        encodings = ["utf-8-sig", "cp1252"]
+    for encoding in encodings:
         try:
             text = data.decode(encoding)
             break
@@ -305,8 +399,18 @@ def _decode(data: bytes) -> str:
         text = data.decode("latin-1")
     controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f")
     if controls > max(8, len(text) // 100):
-        raise UnreadableDocument("binary content, not text")
+        raise UnreadableDocument(_BINARY)
     return text
+
+
+def _utf16_without_bom(data: bytes) -> str:
+    """'utf-16-le' or 'utf-16-be' when nearly every other byte is zero, as in UTF-16 Latin text."""
+    if len(data) % 2:
+        return ""
+    for encoding, high_bytes in (("utf-16-le", data[1::2]), ("utf-16-be", data[0::2])):
+        if high_bytes.count(0) >= 0.9 * len(high_bytes):
+            return encoding
+    return ""
 
 
 def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:

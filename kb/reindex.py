@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import fcntl
 import fnmatch
-from collections.abc import Callable
+import os
+import socket
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from kb.chunk import CHUNKER_VERSION, Chunk, chunk_document
 from kb.embed import Embedder
-from kb.errors import KbError, UnreadableDocument
-from kb.ingest import SUFFIXES, file_sha256, read_document
+from kb.errors import IndexLocked, IndexMissing, KbError, UnreadableDocument
+from kb.ingest import SUFFIXES, Limits, file_sha256, read_document
 from kb.keyword import sync as sync_keyword
 from kb.settings import Settings
 from kb.store import Manifest, Store
@@ -57,8 +62,54 @@ def reindex(
     on_start: Callable[[int], None] | None = None,
 ) -> Summary:
     """Index what changed. The model is loaded only if something needs embedding."""
+    with writer_lock(settings.index_dir):
+        return _reindex(settings, embedder_factory, count_tokens, progress, on_start)
+
+
+LOCK_FILE = "reindex.lock"
+
+
+@contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """One writer at a time: hold an flock on index/reindex.lock, which says who holds it.
+
+    The kernel drops the lock when its process dies, so a killed reindex never blocks the next.
+    """
+    index_dir = Path(index_dir)
+    index_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(index_dir / LOCK_FILE, "a+", encoding="utf-8")  # "a+": never empties the holder's note
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "a process that has not yet written its name"
+        handle.close()
+        raise IndexLocked(
+            f"another kb reindex is writing {index_dir} ({holder}); run it again when that one has finished"
+        ) from None
+    try:
+        started = datetime.now().astimezone().isoformat(timespec="seconds")
+        handle.truncate(0)
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.truncate(0)
+        handle.close()
+
+
+def _reindex(
+    settings: Settings,
+    embedder_factory: Callable[[], Embedder],
+    count_tokens: Callable[[str], int],
+    progress: Callable[[int], None] | None,
+    on_start: Callable[[int], None] | None,
+) -> Summary:
     files = corpus_files(settings.corpus_dir, settings.ignore)
-    store = Store(settings.index_dir, settings.chroma_url, create=True)
+    try:
+        served: Store | None = Store(settings.index_dir, settings.chroma_url)
+    except IndexMissing:
+        served = None
     summary = Summary()
     embedder: Embedder | None = None
 
@@ -70,15 +121,13 @@ def reindex(
 
     # Only the model knows its vector size; an index it built already records it, so a no-op
     # reindex never loads the model.
-    manifest = store.manifest
+    manifest = served.manifest if served else None
     if manifest is None or (manifest.model, manifest.chunker) != (settings.model, CHUNKER_VERSION):
         manifest = Manifest(settings.model, model().dimension, CHUNKER_VERSION)
-    summary.rebuilt = store.open_for_writing(manifest)
-    indexed = store.documents()
-
-    for name in sorted(set(indexed) - set(files)):
-        store.delete_document(name)
-        summary.removed.append(name)
+    summary.rebuilt = served is not None and served.manifest != manifest
+    kept = served is not None and not summary.rebuilt
+    indexed = served.documents() if kept else {}
+    summary.removed = sorted(set(indexed) - set(files))
 
     todo: list[tuple[str, list[Chunk]]] = []
     for name, path in files.items():
@@ -91,7 +140,7 @@ def reindex(
             summary.unchanged.append(name)
             continue
         try:
-            document = read_document(path, name, sha)
+            document = read_document(path, name, sha, Limits(settings.pdf_timeout, settings.pdf_memory_mb))
             chunks = chunk_document(document, count_tokens)
         except UnreadableDocument as error:
             summary.failed.append((name, str(error)))  # what was indexed of it before stays
@@ -101,6 +150,19 @@ def reindex(
             continue
         todo.append((name, chunks))
 
+    if served is not None and not (summary.rebuilt or summary.removed or todo):
+        # Nothing to change: the served generation stays, with its keyword index brought up to date.
+        keyword, summary.keyword_rebuilt = sync_keyword(served, served.home)
+        keyword.close()
+        return summary
+
+    # The served generation is never written to: the changes go into a copy, published when complete.
+    store = Store.begin(settings.index_dir, settings.chroma_url, manifest, served if kept else None)
+    chunks_before = {row["document"]: row["chunks"] for row in served.catalogue()} if kept else {}
+    changed = {name for name, _ in todo} | set(summary.removed)
+    expected = sum(count for name, count in chunks_before.items() if name not in changed)
+    for name in summary.removed:
+        store.delete_document(name)
     if on_start:
         on_start(sum(len(chunks) for _, chunks in todo))
     for name, chunks in todo:
@@ -108,9 +170,11 @@ def reindex(
         if progress:
             progress(len(chunks))
         store.replace_document(name, chunks, vectors)
+        expected += len(chunks)
         summary.chunks_embedded += len(chunks)
         (summary.updated if name in indexed else summary.added).append(name)
-    # The keyword index and learned acronyms are derived from what the store now holds.
-    keyword, summary.keyword_rebuilt = sync_keyword(store, settings.index_dir)
+    # The keyword index and learned acronyms are derived from what the new generation holds.
+    keyword, summary.keyword_rebuilt = sync_keyword(store, store.home)
     keyword.close()
+    store.publish(expected)
     return summary

@@ -171,7 +171,7 @@ class Searcher:
         self.embedder = embedder
         self.max_query_chars = max_query_chars
         self.retrieval = retrieval
-        self.keyword = keyword if keyword is not None else sync_keyword(store, store.index_dir)[0]
+        self.keyword = keyword if keyword is not None else sync_keyword(store, store.home)[0]
         self.glossary = (glossary or default_glossary()).with_learned(self.keyword.definitions())
         self.prior = AgencyPrior.from_index(self.keyword)
         self._catalogue = store.catalogue()

@@ -16,8 +16,11 @@ def _help(text: str, **kwargs):
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = _help("Folder of reports to index (PDF, .txt, .md).", default=Path("corpus"))
-    index_dir: Path = _help("Folder where the index is kept; generated, safe to delete.", default=Path("index"))
-    chroma_url: str = _help("URL of a Chroma server (chroma run); empty for the embedded store.", default="")
+    index_dir: Path = _help("Folder where the index is kept; generated from the corpus, except packs.sqlite.", default=Path("index"))
+    chroma_url: str = _help(
+        "URL of a Chroma server (chroma run), optionally with a database: http://host:8000/lscp; empty for the embedded store.",
+        default="",
+    )
     model: str = _help("Embedding model; the only one shipped is all-MiniLM-L6-v2.", default="all-MiniLM-L6-v2")
     batch_size: int = _help("Passages embedded per batch.", default=32)
     max_query_chars: int = _help("Longest query accepted, in characters.", default=1000)
@@ -28,6 +31,8 @@ class Settings:
     )
     host: str = _help("Address kb serve listens on; 127.0.0.1 keeps the page on this machine.", default="127.0.0.1")
     port: int = _help("Port kb serve listens on (0 picks a free one).", default=5000)
+    pdf_timeout: float = _help("Seconds that parsing one PDF may take before it is named as failed.", default=60.0)
+    pdf_memory_mb: int = _help("Memory, in MB, that parsing one PDF may take before it is named as failed.", default=1024)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:
@@ -61,6 +66,11 @@ def _parse(f: dataclasses.Field, raw: str):
             return int(raw)
         except ValueError:
             raise ValueError(f"KB_{f.name.upper()} must be a whole number, not {raw!r}") from None
+    if f.type in ("float", float):
+        try:
+            return float(raw)
+        except ValueError:
+            raise ValueError(f"KB_{f.name.upper()} must be a number, not {raw!r}") from None
     if f.type.startswith("tuple"):
         return tuple(part.strip() for part in raw.split(",") if part.strip())
     return raw

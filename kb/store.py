@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+import time
+import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -15,6 +19,11 @@ from kb.errors import IndexMismatch, IndexMissing, KbError
 
 COLLECTION = "kb_chunks"
 METADATA_FIELDS = ("document", "title", "agency", "section", "page", "page_end", "position", "sha256")
+# A reindex writes a new generation and then points at it; searches read the generation pointed at.
+GENERATIONS = "generations"  # index/generations/<name>/: its Chroma store (embedded) and keyword index
+POINTER = "CURRENT"  # index/CURRENT: the served generation's name, replaced in one rename
+POINTER_COLLECTION = "kb_current"  # on a Chroma server, this collection's metadata is the pointer
+COPY_PAGE = 1000  # rows copied from the served generation into a new one at a time
 
 
 @dataclass(frozen=True)
@@ -36,45 +45,178 @@ class Manifest:
         return cls(str(metadata["kb_model"]), int(metadata["kb_dimension"]), str(metadata["kb_chunker"]))
 
 
-def _client(index_dir: Path, chroma_url: str = ""):
-    import chromadb
+def _chroma_settings(**more):
     from chromadb.config import Settings as ChromaSettings
 
-    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if chroma_url:
-        url = urlparse(chroma_url)
-        if url.scheme not in ("http", "https") or not url.hostname:
-            raise KbError(f"KB_CHROMA_URL must look like http://host:port, not {chroma_url!r}")
+    return ChromaSettings(anonymized_telemetry=False, allow_reset=False, **more)
+
+
+def _server(chroma_url: str, create: bool = False):
+    """A client of a Chroma server; the URL's path names a database on it (http://host:8000/lscp)."""
+    import chromadb
+    from chromadb.config import DEFAULT_DATABASE
+    from chromadb.errors import NotFoundError
+
+    url = urlparse(chroma_url)
+    if url.scheme not in ("http", "https") or not url.hostname:
+        raise KbError(f"KB_CHROMA_URL must look like http://host:port or http://host:port/database, not {chroma_url!r}")
+    database = url.path.strip("/") or DEFAULT_DATABASE
+    address = {"host": url.hostname, "port": url.port or (443 if url.scheme == "https" else 8000), "ssl": url.scheme == "https"}
+    try:
         try:
-            return chromadb.HttpClient(
-                host=url.hostname, port=url.port or (443 if url.scheme == "https" else 8000),
-                ssl=url.scheme == "https", settings=chroma_settings,
-            )
-        except Exception as error:  # noqa: BLE001 - connection errors come in many types
-            raise KbError(f"cannot reach the Chroma server at {chroma_url}: {error}") from None
-    return chromadb.PersistentClient(path=str(Path(index_dir) / "chroma"), settings=chroma_settings)
+            return chromadb.HttpClient(**address, database=database, settings=_chroma_settings())
+        except NotFoundError:
+            if not create:
+                raise IndexMissing(f"no index at {chroma_url} (no database {database!r}): run `kb reindex`") from None
+            admin = chromadb.AdminClient(_chroma_settings(
+                chroma_api_impl="chromadb.api.fastapi.FastAPI", chroma_server_host=address["host"],
+                chroma_server_http_port=address["port"], chroma_server_ssl_enabled=address["ssl"],
+            ))
+            admin.create_database(database)
+            return chromadb.HttpClient(**address, database=database, settings=_chroma_settings())
+    except KbError:
+        raise
+    except Exception as error:  # noqa: BLE001 - connection errors come in many types
+        raise KbError(f"cannot reach the Chroma server at {chroma_url}: {error}") from None
+
+
+def _embedded(path: Path):
+    import chromadb
+
+    return chromadb.PersistentClient(path=str(path), settings=_chroma_settings())
+
+
+def _get_collection(client, name: str):
+    from chromadb.errors import NotFoundError
+
+    try:
+        return client.get_collection(name, embedding_function=None)
+    except (NotFoundError, ValueError):
+        return None
+
+
+def current_generation(index_dir: Path, chroma_url: str = "") -> str | None:
+    """The name of the generation searches read, or None before the first reindex. Cheap: call it often."""
+    if chroma_url:
+        try:
+            pointer = _get_collection(_server(chroma_url), POINTER_COLLECTION)
+        except IndexMissing:
+            return None
+        return (pointer.metadata or {}).get("generation") if pointer is not None else None
+    try:
+        return (Path(index_dir) / POINTER).read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def _new_generation_name() -> str:
+    return f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
 
 
 class Store:
-    """Chunks with their vectors and citations, in one Chroma collection with a manifest."""
+    """Chunks with their vectors and citations: one generation of the index, in one Chroma collection.
 
-    def __init__(self, index_dir: Path, chroma_url: str = "", create: bool = False) -> None:
+    Store(index_dir) reads the generation being served. A reindex never writes to it: it calls
+    Store.begin() for a new generation holding a copy of the served one's passages, changes that,
+    and publish() points searches at it in one step. A reindex killed half-way leaves an
+    unpublished generation, which the next reindex deletes.
+    """
+
+    def __init__(self, index_dir: Path, chroma_url: str = "", generation: str | None = None) -> None:
         self.index_dir = Path(index_dir)
+        self.chroma_url = chroma_url
         self.location = chroma_url or str(self.index_dir)
-        if not chroma_url and not create and not (self.index_dir / "chroma").is_dir():
-            raise IndexMissing(f"no index at {self.index_dir}: run `kb reindex` first")
-        self._client = _client(self.index_dir, chroma_url)
-        self._collection = self._existing()
-        if self._collection is None and not create:
+        self.generation = generation or current_generation(self.index_dir, chroma_url)
+        if self.generation is None:
             raise IndexMissing(f"no index at {self.location}: run `kb reindex` first")
+        self._client, self._collection = self._open()
+        if self._collection is None:
+            raise IndexMissing(f"the index at {self.location} has lost generation {self.generation}: run `kb reindex`")
 
-    def _existing(self):
-        from chromadb.errors import NotFoundError
+    @property
+    def home(self) -> Path:
+        """This generation's folder on this machine: its keyword index, and its Chroma store if embedded."""
+        return self.index_dir / GENERATIONS / self.generation
 
-        try:
-            return self._client.get_collection(COLLECTION, embedding_function=None)
-        except (NotFoundError, ValueError):
-            return None
+    @property
+    def _collection_name(self) -> str:
+        # Embedded, each generation has a store of its own; on a server, a collection of its own.
+        return f"{COLLECTION}_{self.generation}" if self.chroma_url else COLLECTION
+
+    def _open(self, manifest: Manifest | None = None):
+        if self.chroma_url:
+            client = _server(self.chroma_url, create=manifest is not None)
+        elif manifest is None and not (self.home / "chroma").is_dir():
+            return None, None
+        else:
+            client = _embedded(self.home / "chroma")
+        if manifest is None:
+            return client, _get_collection(client, self._collection_name)
+        collection = client.create_collection(
+            self._collection_name, configuration={"hnsw": {"space": "cosine"}},
+            metadata=manifest.as_metadata(), embedding_function=None,
+        )
+        return client, collection
+
+    @classmethod
+    def begin(cls, index_dir: Path, chroma_url: str, manifest: Manifest, copy_of: Store | None = None) -> Store:
+        """A new, unpublished generation to write: empty, or holding copy_of's passages and vectors.
+
+        Copying the served generation lets a reindex embed only what changed. Generations that
+        no pointer names (a killed reindex's) are deleted first; the caller holds the writer lock.
+        """
+        served = current_generation(index_dir, chroma_url)
+        store = cls.__new__(cls)
+        store.index_dir, store.chroma_url = Path(index_dir), chroma_url
+        store.location = chroma_url or str(store.index_dir)
+        store.generation = _new_generation_name()
+        store.home.mkdir(parents=True, exist_ok=True)
+        store._client, store._collection = store._open(manifest)
+        store._prune(keep={served} - {None})
+        if copy_of is not None:
+            for got in copy_of._rows(["embeddings", "documents", "metadatas"], page=COPY_PAGE):
+                if len(got["ids"]):
+                    store._collection.add(ids=got["ids"], embeddings=got["embeddings"],
+                                          documents=got["documents"], metadatas=got["metadatas"])
+        return store
+
+    def publish(self, expected_chunks: int) -> None:
+        """Check this generation, then point searches at it; the one it replaces is kept for readers still on it."""
+        found = self.count()
+        if found != expected_chunks:
+            raise KbError(f"the new index holds {found} passages where {expected_chunks} were written; "
+                          "the index being served is unchanged")
+        if found:
+            probe = self.collection.get(limit=1, include=["embeddings"])
+            if not self.collection.query(query_embeddings=[probe["embeddings"][0]], n_results=1)["ids"][0]:
+                raise KbError("the new index does not answer a query; the index being served is unchanged")
+        previous = current_generation(self.index_dir, self.chroma_url)
+        if self.chroma_url:
+            pointer = self._client.get_or_create_collection(POINTER_COLLECTION, embedding_function=None)
+            pointer.modify(metadata={"generation": self.generation})
+        else:
+            _replace_file(self.index_dir / POINTER, self.generation + "\n")
+        self._prune(keep={self.generation, previous} - {None})
+
+    def _prune(self, keep: set[str]) -> None:
+        """Delete generations other than keep (and this one): killed reindexes' and those two reindexes old."""
+        keep = keep | {self.generation}
+        folder = self.index_dir / GENERATIONS
+        if folder.is_dir():
+            for old in folder.iterdir():
+                if old.name not in keep:
+                    shutil.rmtree(old, ignore_errors=True)
+        if self.chroma_url:
+            client = self._client
+            for collection in client.list_collections():
+                name = getattr(collection, "name", collection)
+                if name.startswith(f"{COLLECTION}_") and name.removeprefix(f"{COLLECTION}_") not in keep:
+                    client.delete_collection(name)
+        else:
+            # The layout before generations: one store at index/chroma. Its replacement is complete.
+            if (self.index_dir / POINTER).is_file():
+                shutil.rmtree(self.index_dir / "chroma", ignore_errors=True)
+                (self.index_dir / "keyword.sqlite").unlink(missing_ok=True)
 
     @property
     def manifest(self) -> Manifest | None:
@@ -92,20 +234,6 @@ class Store:
                 f"{expected.dimension} dimensions, chunker {expected.chunker}: run `kb reindex`"
             )
 
-    def open_for_writing(self, manifest: Manifest) -> bool:
-        """Open the collection to write; rebuild it empty if it was built differently. True if rebuilt."""
-        rebuilt = False
-        if self._collection is not None and self.manifest != manifest:
-            self._client.delete_collection(COLLECTION)
-            rebuilt = True
-        self._collection = self._client.get_or_create_collection(
-            COLLECTION,
-            configuration={"hnsw": {"space": "cosine"}},
-            metadata=manifest.as_metadata(),
-            embedding_function=None,
-        )
-        return rebuilt
-
     @property
     def collection(self):
         if self._collection is None:
@@ -115,9 +243,9 @@ class Store:
     def count(self) -> int:
         return self.collection.count()
 
-    def _rows(self, include: list[str], where: dict | None = None):
+    def _rows(self, include: list[str], where: dict | None = None, page: int = 5000):
         """Every stored row (or those matching where), a page at a time: (ids, documents, metadatas) per page."""
-        offset, page = 0, 5000
+        offset = 0
         while True:
             got = self.collection.get(where=where, include=include, limit=page, offset=offset)
             yield got
@@ -205,6 +333,28 @@ class Store:
         """Every stored chunk, or one document's (the keyword index is derived from these)."""
         for got in self._rows(["documents", "metadatas"], {"document": document} if document else None):
             yield from (_chunk(*row) for row in zip(got["ids"], got["documents"], got["metadatas"]))
+
+    def vector(self, chunk_id: str) -> np.ndarray | None:
+        """The stored vector of one chunk, or None if the index does not hold it ("more like this" starts here)."""
+        got = self.collection.get(ids=[chunk_id], include=["embeddings"])
+        if not len(got["ids"]):
+            return None
+        return np.asarray(got["embeddings"][0], dtype=np.float32)
+
+
+def _replace_file(path: Path, text: str) -> None:
+    """Write a file so that a reader, or a crash, sees the old content or the new, never a part."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    with open(partial, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(partial, path)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
 
 
 def _metadata(chunk: Chunk) -> dict:

@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +63,48 @@ def fake_model(monkeypatch):
     return FakeEmbedder
 
 
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory):
+    """A real Chroma server: the one .ci/run started (KB_TEST_CHROMA_URL), else one of our own."""
+    if url := os.environ.get("KB_TEST_CHROMA_URL"):
+        yield url.rstrip("/")
+        return
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    log = (tmp_path_factory.mktemp("chroma") / "chroma.log").open("w")
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(tmp_path_factory.mktemp("chroma-data")),
+         "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"chroma run did not start: see {log.name}")
+                time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(params=["embedded", "chroma-server"])
+def backend(request, monkeypatch):
+    """Run a test twice: on the embedded store, and on a real `chroma run` server (a database of its own)."""
+    if request.param == "chroma-server":
+        server = request.getfixturevalue("chroma_server")
+        monkeypatch.setenv("KB_CHROMA_URL", f"{server}/kb-test-{uuid.uuid4().hex[:12]}")
+    return request.param
+
+
 @pytest.fixture
 def count_tokens():
     return token_counter()
@@ -96,4 +145,4 @@ def searcher(index):
     from kb.search import Searcher
     from kb.store import Store
 
-    return Searcher(Store(index.index_dir), FakeEmbedder())
+    return Searcher(Store(index.index_dir, index.chroma_url), FakeEmbedder())

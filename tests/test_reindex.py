@@ -1,5 +1,10 @@
 import json
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -9,6 +14,9 @@ from kb.store import Store
 
 from conftest import INFO_SHARING, FakeEmbedder
 
+# Each test runs on the embedded store and again on a real `chroma run` server.
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def run(*args):
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
@@ -16,7 +24,7 @@ def run(*args):
 
 
 def indexed(settings):
-    return Store(settings.index_dir).documents()
+    return Store(settings.index_dir, settings.chroma_url).documents()
 
 
 def test_first_reindex_adds_every_file(settings):
@@ -31,13 +39,13 @@ def test_first_reindex_adds_every_file(settings):
 
 
 def test_reindex_with_nothing_changed_embeds_nothing_and_loads_no_model(index):
-    before = Store(index.index_dir).count()
+    before = Store(index.index_dir, index.chroma_url).count()
     FakeEmbedder.loads = 0
     code, out = run("reindex")
     assert code == 0
     assert "Nothing changed" in out and "3 unchanged" in out and "0 passages embedded" in out
     assert FakeEmbedder.loads == 0
-    assert Store(index.index_dir).count() == before
+    assert Store(index.index_dir, index.chroma_url).count() == before
 
 
 def test_changed_file_replaces_its_chunks(index, corpus_dir):
@@ -46,7 +54,7 @@ def test_changed_file_replaces_its_chunks(index, corpus_dir):
     code, out = run("reindex")
     assert code == 0, out
     assert "0 added, 1 updated, 0 removed, 2 unchanged" in out
-    texts = [c.text for c in Store(index.index_dir).chunks() if c.document == "notes.md"]
+    texts = [c.text for c in Store(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"]
     assert texts == ["Early help assessments are offered by family hubs."]
 
 
@@ -56,7 +64,7 @@ def test_deleted_file_loses_its_chunks(index, corpus_dir):
     assert code == 0
     assert "0 added, 0 updated, 1 removed, 2 unchanged" in out
     assert "notes.md" not in indexed(index)
-    assert not [c for c in Store(index.index_dir).chunks() if c.document == "notes.md"]
+    assert not [c for c in Store(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"]
 
 
 def test_new_file_is_added_beside_the_rest(index, corpus_dir):
@@ -76,11 +84,11 @@ def test_an_unreadable_file_is_named_the_rest_indexed_and_the_exit_code_is_1(set
 
 
 def test_a_file_that_turns_unreadable_keeps_what_was_indexed(index, corpus_dir):
-    before = [c.text for c in Store(index.index_dir).chunks() if c.document == "notes.md"]
+    before = [c.text for c in Store(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"]
     (corpus_dir / "notes.md").write_bytes(b"\x00\x01" * 100)
     code, out = run("reindex")
     assert code == 1 and "failed: notes.md: binary content" in out
-    assert [c.text for c in Store(index.index_dir).chunks() if c.document == "notes.md"] == before
+    assert [c.text for c in Store(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"] == before
 
 
 def test_files_matching_ignore_patterns_are_not_reports(settings, corpus_dir):
@@ -115,8 +123,105 @@ def test_missing_corpus_folder(settings, tmp_path):
 def test_store_lists_one_documents_chunks(index):
     from kb.store import Store
 
-    store = Store(index.index_dir)
+    store = Store(index.index_dir, index.chroma_url)
     notes = list(store.chunks(document="notes.md"))
     assert notes and {chunk.document for chunk in notes} == {"notes.md"}
     assert len(list(store.chunks())) > len(notes)
     assert list(store.chunks(document="absent.pdf")) == []
+
+
+HOLD_THE_LOCK = (
+    "import sys; from pathlib import Path; from kb.reindex import writer_lock\n"
+    "with writer_lock(Path(sys.argv[1])):\n"
+    "    print('holding', flush=True); sys.stdin.read()\n"
+)
+
+
+def test_a_second_reindex_says_who_holds_the_lock_and_a_dead_holder_blocks_nobody(settings):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_THE_LOCK, str(settings.index_dir)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline() == "holding\n"
+        second = subprocess.run(
+            [sys.executable, "-m", "kb.cli", "reindex"], capture_output=True, text=True, timeout=60,
+            env={**os.environ, "KB_CORPUS_DIR": str(settings.corpus_dir), "KB_INDEX_DIR": str(settings.index_dir)},
+        )
+        assert second.returncode == 1, second.stderr
+        assert f"kb: another kb reindex is writing {settings.index_dir} (pid {holder.pid} on {socket.gethostname()}, " \
+               f"started " in second.stderr
+        assert "run it again when that one has finished" in second.stderr
+        assert [path.name for path in settings.index_dir.iterdir()] == ["reindex.lock"]  # the index untouched
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+
+    # The kernel released the dead holder's lock; its note is still in the file, and is replaced.
+    assert f"pid {holder.pid}" in (settings.index_dir / "reindex.lock").read_text()
+    code, out = run("reindex")
+    assert code == 0 and "3 added" in out
+    assert (settings.index_dir / "reindex.lock").read_text() == ""
+
+
+def generations(settings):
+    return sorted(path.name for path in (settings.index_dir / "generations").iterdir())
+
+
+def test_a_reindex_writes_a_new_generation_and_readers_of_the_old_one_keep_it(index, corpus_dir):
+    reader = Store(index.index_dir, index.chroma_url)
+    before = reader.documents()
+    (corpus_dir / "notes.md").unlink()
+    code, out = run("reindex")
+    assert code == 0, out
+    after = Store(index.index_dir, index.chroma_url)
+    assert after.generation != reader.generation and "notes.md" not in after.documents()
+    # A search already open on the old generation answers from it, whole, until it reopens.
+    assert reader.documents() == before and reader.count() == sum(1 for _ in reader.chunks())
+    assert generations(index) == sorted([reader.generation, after.generation])
+
+
+def test_a_no_op_reindex_keeps_the_served_generation(index):
+    served = Store(index.index_dir, index.chroma_url).generation
+    assert run("reindex")[0] == 0
+    assert Store(index.index_dir, index.chroma_url).generation == served and generations(index) == [served]
+
+
+def test_a_reindex_that_dies_half_way_leaves_the_served_index_whole(index, corpus_dir, count_tokens, monkeypatch):
+    from kb.reindex import reindex
+
+    served = Store(index.index_dir, index.chroma_url)
+    before = (served.generation, served.documents(), served.count())
+    (corpus_dir / "notes.md").write_text("# Notes\n\nNew words about family hubs.\n", encoding="utf-8")
+    shutil.copy(INFO_SHARING, corpus_dir)
+
+    class DiesOnSecondBatch(FakeEmbedder):
+        def encode(self, texts, batch_size=32):
+            if self.encoded:
+                raise RuntimeError("killed")
+            return super().encode(texts, batch_size)
+
+    with pytest.raises(RuntimeError, match="killed"):
+        reindex(index, DiesOnSecondBatch, count_tokens)
+    again = Store(index.index_dir, index.chroma_url)
+    assert (again.generation, again.documents(), again.count()) == before
+    assert len(generations(index)) == 2  # the served one and the unfinished one
+
+    summary = reindex(index, FakeEmbedder, count_tokens)  # the next reindex completes and clears up
+    assert sorted(summary.added + summary.updated) == ["Info_sharing_advice_content_May_2024.pdf", "notes.md"]
+    final = Store(index.index_dir, index.chroma_url)
+    assert generations(index) == sorted([before[0], final.generation])
+    assert final.count() > before[2]
+
+
+def test_publishing_an_incomplete_generation_is_refused(index):
+    from kb.errors import KbError
+    from kb.store import Manifest
+
+    served = Store(index.index_dir, index.chroma_url)
+    manifest = Manifest(FakeEmbedder.name, FakeEmbedder.dimension, served.manifest.chunker)
+    new = Store.begin(index.index_dir, index.chroma_url, manifest, copy_of=served)
+    assert new.count() == served.count()
+    with pytest.raises(KbError, match="the index being served is unchanged"):
+        new.publish(served.count() + 1)
+    assert Store(index.index_dir, index.chroma_url).generation == served.generation

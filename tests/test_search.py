@@ -6,6 +6,9 @@ from kb.errors import UnknownAgency, UnknownDocument
 from kb.search import RETRIEVALS, Retrieval, Searcher, convex_fusion, reciprocal_rank_fusion
 from kb.store import Store
 
+# Each test runs on the embedded store and again on a real `chroma run` server.
+pytestmark = pytest.mark.usefixtures("backend")
+
 HOSPITAL = "Bedfordshire Hospitals Foundation Trust"
 COMMUNITY = "Cambridgeshire Community Services"
 FOUNDING = "luton-lscp-yearly-report-2023-24-partners-snapshot.txt"
@@ -141,7 +144,7 @@ def test_acronyms_a_document_defines_are_learned_at_reindex(settings, count_toke
         "# Panels\n\nThe Widget Assessment Panel (WAP) meets monthly to review referrals.\n", encoding="utf-8"
     )
     assert not reindex(settings, FakeEmbedder, count_tokens).failed
-    searcher = Searcher(Store(settings.index_dir), FakeEmbedder())
+    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), FakeEmbedder())
     results = searcher.search("when does the WAP meet")
     assert "Widget Assessment Panel" in results.expanded
     assert "WAP" in searcher.search("widget assessment panel").expanded
@@ -149,7 +152,7 @@ def test_acronyms_a_document_defines_are_learned_at_reindex(settings, count_toke
 
     (settings.corpus_dir / "panel.md").unlink()  # the definition goes with its document
     reindex(settings, FakeEmbedder, count_tokens)
-    searcher = Searcher(Store(settings.index_dir), FakeEmbedder())
+    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), FakeEmbedder())
     assert "Widget Assessment Panel" not in searcher.search("when does the WAP meet").expanded
 
 
@@ -161,6 +164,6 @@ def test_keyword_index_follows_the_store_through_a_reindex(settings, count_token
     assert not reindex(settings, FakeEmbedder, count_tokens).keyword_rebuilt  # nothing changed
     (settings.corpus_dir / "notes.md").write_text("# Notes\n\nZanzibar protocol for escalation.\n", encoding="utf-8")
     assert reindex(settings, FakeEmbedder, count_tokens).keyword_rebuilt
-    searcher = Searcher(Store(settings.index_dir), FakeEmbedder(), retrieval=RETRIEVALS["bm25"])
+    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), FakeEmbedder(), retrieval=RETRIEVALS["bm25"])
     assert searcher.search("zanzibar").hits[0].document == "notes.md"
     assert not searcher.search("policy when agencies disagree", document="notes.md").hits  # the old text is gone

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
+from web import searcher
 from kb.errors import UsageError
 from web.openapi import openapi_spec
 from web.params import SearchParams
@@ -20,15 +21,15 @@ def search():
     if "q" not in request.args:
         raise UsageError("give a query: /api/search?q=domestic+abuse+clinic")
     params = SearchParams.from_args(request.args, settings.top_k)
-    results = current_app.extensions["kb"].search(params.q, params.k, params.agency or None, params.document or None)
+    results = searcher().search(params.q, params.k, params.agency or None, params.document or None)
     return jsonify(results.as_dict())
 
 
 @bp.get("/api/documents")
 def documents():
     """Every indexed document (file name, title, agency, pages, passages) and every agency."""
-    searcher = current_app.extensions["kb"]
-    return {"documents": searcher.documents, "agencies": searcher.agencies}
+    answering = searcher()
+    return {"documents": answering.documents, "agencies": answering.agencies}
 
 
 @bp.get("/api/openapi.json")
@@ -38,12 +39,13 @@ def openapi():
 
 @bp.get("/healthz")
 def healthz():
-    """OK with the number of passages once the index and model are loaded (they are before serving)."""
+    """OK with the number of passages and the index generation being served."""
+    store = searcher().store
     try:
-        chunks = current_app.extensions["kb"].store.count()
+        chunks = store.count()
     except Exception as error:  # noqa: BLE001 - a health check reports any failure of the store
         return {"status": "unavailable", "error": str(error)}, 503
-    return {"status": "ok", "chunks": chunks}
+    return {"status": "ok", "chunks": chunks, "generation": store.generation}
 
 
 @bp.errorhandler(UsageError)

@@ -120,6 +120,7 @@ def openapi_spec(max_query_chars: int) -> dict:
                     "properties": {
                         "status": {"type": "string", "enum": ["ok", "unavailable"]},
                         "chunks": {"type": "integer", "minimum": 0},
+                        "generation": {"type": "string", "description": "The index build being served; a reindex makes a new one."},
                         "error": {"type": "string"},
                     },
                 },
