@@ -250,13 +250,14 @@ def serve(host, port, corpus_dir, index_dir, chroma_url) -> None:
 
     from waitress import create_server
 
-    from web import create_app
+    from web import create_app, follow_reindex
 
     settings = _settings(host=host, port=port, corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("kb.web").setLevel(logging.INFO)
     click.echo("Loading the index and the model…", err=True)
     app = create_app(settings)
+    follow_reindex(app, settings)  # a reindex's new index is served once complete, without a restart
     try:
         server = create_server(app, host=settings.host, port=settings.port, threads=SERVE_THREADS)
     except OSError as error:
@@ -269,6 +270,180 @@ def serve(host, port, corpus_dir, index_dir, chroma_url) -> None:
         server.run()
     finally:
         server.close()
+
+
+format_option = click.option(
+    "--format", "format_name", metavar="md|csv|docx", help="Markdown, CSV or Word [the suffix of FILE]."
+)
+output_option = click.option(
+    "-o", "--output", "output", required=True, metavar="FILE", help="File to write ('-' for standard output)."
+)
+
+
+@cli.command("export")
+@click.option("--query", "-q", help="What to search for.")
+@click.option("--theme", help="A theme from kb/data/themes.tsv instead of a query (its name, e.g. neglect).")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="How many passages [KB_TOP_K, 10].")
+@click.option("--agency", help="Only passages from this agency (a part of its name will do).")
+@click.option("--document", help="Only passages from this document (its file name).")
+@click.option("--by-agency", is_flag=True, help="Each agency's best passages under its own heading, as the compare page.")
+@format_option
+@output_option
+@index_option
+@chroma_option
+def export_search(query, theme, k, agency, document, by_agency, format_name, output, index_dir, chroma_url) -> None:
+    """Export a search's passages with their citations, as Markdown, CSV or Word.
+
+    Each passage carries its agency, report title, section and page; a list of sources closes
+    the file. With --by-agency, the best passages of each agency the query reaches, side by side
+    in the compare page, are grouped under the agency's name.
+
+    Examples:
+
+      kb export --query "neglect screening tool" -k 5 --format docx -o neglect.docx
+
+      kb export --theme neglect --by-agency -o neglect-by-agency.md
+    """
+    from kb.export import exported_on, find_format, render, sheet
+    from kb.explore import PER_AGENCY, compare_agencies, find_theme
+    from kb.packs import unsaved
+    from kb.search import clean_query
+
+    if (query is None) == (theme is None):
+        raise UsageError("give --query Q or --theme NAME (one of the two)")
+    if by_agency and (agency or document):
+        raise UsageError("--by-agency compares every agency; leave out --agency and --document")
+    _check_output(output)
+    format_name = find_format(format_name, None if output == "-" else output)
+    settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
+    found_theme = find_theme(theme) if theme else None
+    query = clean_query(found_theme.query if found_theme else query, settings.max_query_chars)
+    searcher = _searcher(settings)
+    name = found_theme.title if found_theme else query
+    if by_agency:
+        comparison = compare_agencies(searcher, query, k or PER_AGENCY)
+        hits, what = comparison.hits, f"The best passages of each of {len(comparison.columns)} agencies"
+    else:
+        hits = searcher.search(query, k=k or settings.top_k, agency=agency, document=document).hits
+        narrowed = "".join(f", {label} {value}" for label, value in (("agency", agency), ("document", document)) if value)
+        what = f"The top {len(hits)} passages{narrowed}"
+    description = f"{what} for the search \u201c{query}\u201d, exported on {exported_on()}."
+    _write(output, render(sheet(name, unsaved(name, hits).passages, description, by_agency), format_name))
+    if output != "-":
+        click.echo(f"Wrote {len(hits)} passages to {output}.", err=True)
+
+
+@cli.group()
+def pack() -> None:
+    """Session packs: passages saved from the search page, with the trainer's notes, in their order.
+
+    Packs live in packs.sqlite in the index folder; a reindex keeps them, and marks a passage whose
+    report changed as possibly out of date.
+    """
+
+
+@pack.command("list")
+@index_option
+def pack_list(index_dir) -> None:
+    """List the packs, the most recently changed first.
+
+    Example: kb pack list
+    """
+    from kb.packs import Packs
+
+    packs = Packs(_settings(index_dir=index_dir).index_dir).names()
+    if not packs:
+        click.echo("No packs yet. Add passages to one from the search page (kb serve).")
+    for name, count, updated in packs:
+        when = updated[:16].replace("T", " ")  # to the minute, in UTC
+        click.echo(f"{name}\t{count} passage{'' if count == 1 else 's'}\tchanged {when} UTC")
+
+
+@pack.command("show")
+@click.argument("name")
+@index_option
+@chroma_option
+def pack_show(name, index_dir, chroma_url) -> None:
+    """Print a pack's passages in order, each with its citation and note.
+
+    Example: kb pack show "Neglect level 3"
+    """
+    settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
+    found, checked = _pack(settings, name)
+    click.secho(f"{found.name}: {len(found.passages)} passage{'' if len(found.passages) == 1 else 's'}", bold=True)
+    if not checked:
+        click.echo("(The index cannot be opened, so whether each passage is up to date is not checked.)")
+    for number, passage in enumerate(found.passages, start=1):
+        click.echo()
+        click.secho(f"{number}. {passage.agency or 'Unknown agency'} | {passage.document} | page {passage.page}", bold=True)
+        if passage.section:
+            click.echo(f"   {passage.section}")
+        if passage.out_of_date:
+            click.echo("   May be out of date: the report has changed since this passage was saved.")
+        for line in passage.text.splitlines():
+            click.echo(textwrap.fill(line, width=100, initial_indent="   ", subsequent_indent="     "))
+        if passage.note:
+            click.echo(textwrap.fill(f"Note: {passage.note}", width=100, initial_indent="   ", subsequent_indent="     "))
+
+
+@pack.command("export")
+@click.argument("name")
+@format_option
+@output_option
+@index_option
+@chroma_option
+def pack_export(name, format_name, output, index_dir, chroma_url) -> None:
+    """Export a pack as Markdown, CSV or Word: each passage cited, with its note; the sources at the end.
+
+    Example: kb pack export "Neglect level 3" --format docx -o neglect.docx
+    """
+    from kb.export import exported_on, find_format, render, sheet
+
+    _check_output(output)
+    format_name = find_format(format_name, None if output == "-" else output)
+    settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
+    found, _ = _pack(settings, name)
+    count = len(found.passages)
+    description = f"A session pack of {count} passage{'' if count == 1 else 's'}, exported on {exported_on()}."
+    _write(output, render(sheet(found.name, found.passages, description), format_name))
+    if output != "-":
+        click.echo(f"Wrote {count} passages to {output}.", err=True)
+
+
+def _pack(settings: Settings, name: str):
+    """(the pack with its passages checked against the index, whether they could be checked)."""
+    from kb.errors import IndexMissing
+    from kb.packs import Packs, check
+    from kb.store import Store
+
+    found = Packs(settings.index_dir).get(name)
+    try:
+        store = Store(settings.index_dir, settings.chroma_url)
+    except IndexMissing:
+        return found, False
+    return check(found, store), True
+
+
+def _check_output(output: str) -> None:
+    """Refuse an output path that cannot be written before any searching is done."""
+    if output == "-":
+        return
+    path = Path(output)
+    if path.is_dir():
+        raise UsageError(f"cannot write {output}: it is a folder; give a file name")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {output}: the folder {path.parent} does not exist")
+
+
+def _write(output: str, data: bytes) -> None:
+    if output == "-":
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_bytes(data)
+    except OSError as error:
+        raise KbError(f"cannot write {output}: {error.strerror or error}") from None
 
 
 def _searcher(settings: Settings):

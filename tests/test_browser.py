@@ -15,7 +15,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from conftest import BRADFORD, CORPUS, FOUNDING, ROOT
 
@@ -194,12 +194,13 @@ def test_keyboard_alone_reaches_the_box_the_button_and_the_results_with_visible_
     search(page, server, MISSION)
     first_link = page.locator("li.hit a").first.get_attribute("href")
     order = []
-    for _ in range(5):
+    for _ in range(7):
         page.keyboard.press("Tab")
         order.append(focused(page))
-    skip, home, box, button, result = order
+    skip, home, compare, packs, box, button, result = order
     assert skip["text"] == "Skip to results" and skip["href"] == "#results"
     assert home["text"] == "Safeguarding reports search" and home["href"] == "/"
+    assert (compare["href"], packs["href"]) == ("/compare", "/packs")
     assert box["id"] == "q"
     assert button["tag"] == "BUTTON" and button["text"] == "Search"
     assert result["href"] == first_link
@@ -218,8 +219,8 @@ def test_keyboard_alone_reaches_the_box_the_button_and_the_results_with_visible_
 
 @pytest.mark.parametrize(
     "path",
-    ["", "?" + urlencode({"q": MISSION}), f"documents/{quote(FOUNDING.name)}/text"],
-    ids=["start", "results", "text-view"],
+    ["", "?" + urlencode({"q": MISSION}), f"documents/{quote(FOUNDING.name)}/text", "compare?theme=neglect"],
+    ids=["start", "results", "text-view", "compare"],
 )
 def test_readable_at_360_px_with_aa_contrast_and_no_sideways_scrolling(page, server, path):
     page.set_viewport_size({"width": 360, "height": 740})
@@ -273,3 +274,72 @@ def test_the_server_log_holds_paths_but_no_query_text(server):
     log = server["log"].read_text()
     assert "GET / 200" in log
     assert "zanzibar" not in log and "hospital" not in log and "q=" not in log
+
+
+# --- trainers: a session pack ------------------------------------------------------------------
+
+
+def read_docx(path) -> list[str]:
+    from docx import Document
+
+    return [paragraph.text for paragraph in Document(path).paragraphs]
+
+
+def test_a_trainer_adds_two_passages_notes_reorders_and_downloads_the_pack_as_word(page, server):
+    search(page, server, MISSION)
+    first, second = page.locator("li.hit").nth(0), page.locator("li.hit").nth(1)
+    chosen = [{**hit_fields(hit), "text": hit.locator(".passage").inner_text(), "title": hit.locator(".hit-title").inner_text()}
+              for hit in (first, second)]
+    searched_at = page.url
+
+    first.get_by_label("Add to pack").fill("Out of hours DA")
+    first.get_by_role("button", name="Add passage 1 to the pack").click()
+    expect(first.locator(".add-status")).to_contain_text("Added to “Out of hours DA” (1 passage).")
+    assert page.url == searched_at  # the script added it without leaving the page
+    assert second.get_by_label("Add to pack").input_value() == "Out of hours DA"  # the next add goes there too
+    second.get_by_role("button", name="Add passage 2 to the pack").click()
+    expect(second.locator(".add-status")).to_contain_text("(2 passages)")
+
+    with page.expect_navigation():
+        second.locator(".add-status").get_by_role("link", name="Open the pack").click()
+    assert page.locator("h1").inner_text() == "Out of hours DA"
+    page.get_by_label("Your note on passage 1").fill("Ask: who would you call at 2 a.m.?")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save note on passage 1").click()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Move up passage 2").click()
+    shown = page.locator("li.pack-passage .passage").all_inner_texts()
+    assert shown == [chosen[1]["text"], chosen[0]["text"]]
+    assert page.get_by_label("Your note on passage 2").input_value() == "Ask: who would you call at 2 a.m.?"
+
+    with page.expect_download() as downloading:
+        page.get_by_role("link", name=re.compile(r"^Word")).click()
+    download = downloading.value
+    assert download.suggested_filename == "Out-of-hours-DA.docx"
+    lines = read_docx(download.path())
+    text = "\n".join(lines)
+    assert lines[0] == "Out of hours DA"
+    later, earlier = (text.index(hit["text"].splitlines()[0]) for hit in chosen)
+    assert earlier < later  # in the trainer's order, not the search's
+    assert "Note: Ask: who would you call at 2 a.m.?" in text
+    for hit in chosen:
+        assert all(hit[name].removeprefix("page ") in text for name in ("agency", "section", "page", "title"))
+    assert "Sources" in lines and any("File: luton-lscp-yearly-report" in line for line in lines)
+
+
+def test_adding_to_a_pack_works_without_javascript(browser, server):
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        search(page, server, MISSION)
+        hit = page.locator("li.hit").nth(2)
+        hit.get_by_label("Add to pack").fill("No script")
+        with page.expect_navigation():
+            hit.get_by_role("button", name="Add passage 3 to the pack").click()
+        assert "added=No+script" in page.url and page.url.endswith("#" + hit.locator("article").get_attribute("id"))
+        assert "Added to the pack “No script”." in page.locator(".added").inner_text()
+        with page.expect_navigation():
+            page.locator(".added").get_by_role("link", name="Open the pack").click()
+        assert page.locator("li.pack-passage").count() == 1
+    finally:
+        context.close()

@@ -28,6 +28,7 @@ PDF = BRADFORD.name
 NOTES = "# Practice notes\n\n## Escalation\n\nUse the escalation policy when agencies disagree.\n"  # as in conftest
 NOTES_QUERY = "escalation policy when agencies disagree"
 SCRIPT, IMG = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
+OWN_SCRIPT = '<script src="/static/kb.js" defer></script>'  # the one script, a static file; pages work without it
 ESCAPED_SCRIPT, ESCAPED_IMG = "&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=alert(1)&gt;"
 
 
@@ -318,7 +319,8 @@ def test_api_documents_lists_what_is_indexed(client):
 def test_healthz_counts_the_passages(client, shared_index):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json == {"status": "ok", "chunks": Store(shared_index.index_dir).count()}
+    store = Store(shared_index.index_dir)
+    assert response.json == {"status": "ok", "chunks": store.count(), "generation": store.generation}
     assert response.json["chunks"] > 10
 
 
@@ -376,7 +378,7 @@ def test_every_response_carries_the_security_headers(client, path):
 
 def test_pages_hold_no_inline_script_or_style(client):
     for path in ("/", "/?q=training", "/?q=x&k=0", "/documents/notes.md/text", "/nowhere"):
-        html = client.get(path).get_data(as_text=True)
+        html = client.get(path).get_data(as_text=True).replace(OWN_SCRIPT, "")
         assert "<script" not in html and "<style" not in html and " style=" not in html
         assert not re.search(r"\son\w+=", html)
 
@@ -410,7 +412,7 @@ def test_a_hostile_document_is_escaped_everywhere(hostile_client):
         "filtered": hostile_client.get("/", query_string={"q": "zebra", "document": "hostile.md"}),
     }
     for name, response in pages.items():
-        html = response.get_data(as_text=True)
+        html = response.get_data(as_text=True).replace(OWN_SCRIPT, "")
         assert response.status_code == 200, name
         assert "<script" not in html and "<img" not in html and "onerror=alert(1)>" not in html, name
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html or "&lt;<mark>script</mark>&gt;" in html, name
@@ -424,7 +426,7 @@ def test_a_hostile_document_is_escaped_everywhere(hostile_client):
 
 def test_a_hostile_query_is_escaped_where_it_is_shown(client):
     for args in ({"q": f"training {SCRIPT}"}, {"q": SCRIPT, "agency": IMG}, {"q": IMG, "k": SCRIPT}):
-        html = client.get("/", query_string=args).get_data(as_text=True)
+        html = client.get("/", query_string=args).get_data(as_text=True).replace(OWN_SCRIPT, "")
         assert "<script" not in html and "<img" not in html
         assert ESCAPED_SCRIPT in html or ESCAPED_IMG in html
 

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from typing import TYPE_CHECKING
 
 from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
+from kb.packs import Packs
 from kb.settings import Settings
 
 if TYPE_CHECKING:  # the search stack (chromadb, the model) is imported only when a searcher is built
     from kb.search import Searcher
+    from web.follow import IndexFollower
 
 # No 'unsafe-inline' anywhere: the pages have no inline script or style to allow.
 CONTENT_SECURITY_POLICY = (
@@ -35,16 +38,22 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.json.ensure_ascii = False
     app.config["KB_SETTINGS"] = settings
     app.extensions["kb"] = searcher or build_searcher(settings)
+    app.extensions["kb_packs"] = Packs(settings.index_dir)
+    # Every form carries this; a page on another site cannot read it. A restart makes a new one.
+    app.config["KB_CSRF_TOKEN"] = secrets.token_urlsafe(32)
 
-    from web import api, pages
+    from web import api, pages, trainers
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(trainers.bp)
     app.register_error_handler(HTTPException, _http_error)
 
     @app.before_request
     def start_timer() -> None:
         g.started = time.perf_counter()
+        # One searcher for the whole request: after a reindex, the next request gets the new one.
+        g.searcher = app.extensions["kb"]
 
     @app.after_request
     def secure_and_log(response):
@@ -55,6 +64,26 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         return response
 
     return app
+
+
+def searcher() -> Searcher:
+    """The searcher answering this request (the index generation it started on)."""
+    return g.searcher
+
+
+def follow_reindex(app: Flask, settings: Settings) -> IndexFollower:
+    """Start moving the app onto each generation a reindex publishes, with the model already loaded."""
+    from kb.search import Searcher
+    from kb.store import Store, current_generation
+    from web.follow import IndexFollower
+
+    embedder = app.extensions["kb"].embedder
+
+    def open_generation(generation: str) -> Searcher:
+        store = Store(settings.index_dir, settings.chroma_url, generation)
+        return Searcher(store, embedder, settings.max_query_chars)
+
+    return IndexFollower(app, lambda: current_generation(settings.index_dir, settings.chroma_url), open_generation).start()
 
 
 def _http_error(error: HTTPException):

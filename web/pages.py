@@ -11,6 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from kb.errors import UsageError
 from kb.search import CANDIDATES
+from web import searcher
 from web.highlight import highlight, query_pattern
 from web.params import SearchParams
 
@@ -38,19 +39,19 @@ class Facet:
 @bp.get("/")
 def search_page():
     """The search box; with a query, the passages that answer it and facets to narrow them."""
-    searcher = current_app.extensions["kb"]
+    answering = searcher()
     settings = current_app.config["KB_SETTINGS"]
     params = SearchParams(q=request.args.get("q", ""), default_k=settings.top_k)  # shown again if the rest is bad
-    context = {"params": params, "catalogue": searcher.documents}
+    context = {"params": params, "catalogue": answering.documents}
     try:
         params = context["params"] = SearchParams.from_args(request.args, settings.top_k)
         if not params.q.strip():
             return render_template("search.html", examples=EXAMPLES, **context)
         # One search serves the results and the facets under both filters: for k up to FACET_K both
         # rank the same candidates, so the top k of the wider search are the top k.
-        wide = searcher.search(params.q, max(params.k, FACET_K), params.agency or None, params.document or None)
+        wide = answering.search(params.q, max(params.k, FACET_K), params.agency or None, params.document or None)
         results = replace(wide, hits=wide.hits[: params.k])
-        agencies, documents = _facets(searcher, params, wide.hits[:FACET_K])
+        agencies, documents = _facets(answering, params, wide.hits[:FACET_K])
     except UsageError as error:
         return render_template("search.html", error=str(error), **context), 400
     pattern = query_pattern([results.query, *results.expanded])
@@ -112,7 +113,7 @@ def open_url(document: str, page: int, chunk_id: str | None = None) -> str:
 
 def _indexed(name: str) -> dict:
     """The catalogue row of an indexed document; any other name, a path that leaves the corpus included, is a 404."""
-    for row in current_app.extensions["kb"].documents:
+    for row in searcher().documents:
         if row["document"] == name:
             return row
     abort(404, description=f"no document called {name!r} is in the index")
@@ -132,7 +133,7 @@ def original(name: str):
 def text(name: str):
     """The document's passages in order, escaped, each with an anchor "open" can scroll to."""
     row = _indexed(name)
-    store = current_app.extensions["kb"].store
+    store = searcher().store
     passages = sorted(store.chunks(document=name), key=lambda chunk: chunk.position)
     return render_template("document.html", document=row, passages=passages)
 

@@ -1,0 +1,231 @@
+"""Packs and searches exported to Markdown, CSV and Word, read back with every citation present; kb export and kb pack."""
+
+import csv
+import io
+import re
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from conftest import BRADFORD, FOUNDING
+from kb.cli import cli
+from kb.errors import UsageError
+from kb.export import CSV_COLUMNS, OUT_OF_DATE, FORMATS, csv_cell, find_format, file_name, render, sheet
+from kb.packs import Packs, Passage
+from kb.store import Store
+
+
+def read_markdown(data: bytes) -> str:
+    """The text a reader sees: bold marks dropped, escaped characters as themselves."""
+    return re.sub(r"\\(.)", r"\1", re.sub(r"(?<!\\)\*\*", "", data.decode("utf-8")))
+
+
+def read_csv(data: bytes) -> list[dict]:
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    return [{name: value[1:] if value.startswith("'") else value for name, value in row.items()} for row in rows]
+
+
+def read_docx(data: bytes) -> str:
+    from docx import Document
+
+    return "\n".join(paragraph.text for paragraph in Document(io.BytesIO(data)).paragraphs)
+
+
+READ_BACK = {"md": read_markdown, "docx": read_docx}
+
+
+@pytest.fixture
+def passages(index) -> list[Passage]:
+    """One passage from each of three documents, with notes, one of them out of date."""
+    store = Store(index.index_dir)
+    chosen = []
+    for document in (FOUNDING.name, BRADFORD.name, "notes.md"):
+        chunk = next(c for c in store.chunks(document=document) if c.section and c.page)
+        packs = Packs(index.index_dir)
+        passage, _ = packs.add("Round trip", chunk)
+        chosen.append(passage)
+    notes = ["Ask: who else should know?", "", "Compare with the <b>Luton</b> & =SUM(A1) approach"]
+    chosen = [replace(p, note=note) for p, note in zip(chosen, notes)]
+    chosen[1] = replace(chosen[1], out_of_date=True)
+    return chosen
+
+
+def citations(passage: Passage) -> list[str]:
+    return [passage.agency or "Unknown agency", passage.title, passage.section, f"page {passage.page}", passage.document]
+
+
+@pytest.mark.parametrize("format_name", ["md", "docx"])
+def test_a_pack_read_back_holds_every_passage_citation_and_note(passages, format_name):
+    text = READ_BACK[format_name](render(sheet("Round trip", passages, "A session pack of 3 passages."), format_name))
+    assert text.splitlines()[0].lstrip("# ") == "Round trip"
+    positions = []
+    for passage in passages:
+        for cited in citations(passage)[:4]:
+            assert cited in text, (format_name, cited)
+        first_line = passage.text.splitlines()[0]
+        assert first_line in text
+        positions.append(text.index(first_line))
+        if passage.note:
+            assert f"Note: {passage.note}" in text
+    assert positions == sorted(positions)  # in the pack's order
+    assert text.count(OUT_OF_DATE) == 1
+    sources = text[text.index("Sources"):]
+    for passage in passages:
+        assert passage.document in sources and (passage.title or passage.document) in sources
+        assert f"{passage.page}" in sources
+
+
+def test_a_pack_as_csv_has_a_row_per_passage_with_its_full_citation(passages):
+    data = render(sheet("Round trip", passages), "csv")
+    assert data.startswith(b"\xef\xbb\xbf")  # Excel reads UTF-8 when it is marked
+    rows = read_csv(data)
+    assert list(rows[0]) == list(CSV_COLUMNS)
+    assert len(rows) == len(passages)
+    for number, (row, passage) in enumerate(zip(rows, passages), start=1):
+        assert row["number"] == str(number)
+        assert (row["agency"], row["report"], row["section"], row["page"]) == (
+            passage.agency, passage.title, passage.section, str(passage.page))
+        assert (row["note"], row["passage"], row["document"], row["chunk_id"]) == (
+            passage.note, passage.text, passage.document, passage.chunk_id)
+        assert passage.document in row["source"] and row["source"].startswith("[")
+        assert row["out_of_date"] == ("yes" if passage.out_of_date else "")
+
+
+@pytest.mark.parametrize("value, cell", [("=SUM(A1)", "'=SUM(A1)"), ("+44 1234", "'+44 1234"), ("-x", "'-x"),
+                                         ("@cmd", "'@cmd"), ("plain - text", "plain - text"), (12, "12")])
+def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(value, cell):
+    assert csv_cell(value) == cell
+
+
+def hostile(passage: Passage) -> Passage:
+    return replace(passage, text="<script>alert(1)</script>\n# not a heading [link](javascript:x) \x07bell",
+                   section="*bold* <img src=x onerror=alert(1)>", note="`code` | pipe")
+
+
+def test_report_text_cannot_become_markup_in_markdown_or_break_word(passages):
+    evil = [hostile(passages[0])]
+    markdown = render(sheet("T <i>", evil), "md").decode("utf-8")
+    assert not re.search(r"(?<!\\)[<>\[\]`|]", markdown.replace("\n>", "\n")), markdown  # all escaped, bar quotes
+    assert "\\<script\\>alert(1)\\</script\\>" in markdown and "> \\# not a heading \\[link\\]" in markdown
+    word = read_docx(render(sheet("T", evil), "docx"))  # a control character would make invalid XML
+    assert "<script>alert(1)</script>" in word and "bell" in word and "\x07" not in word
+
+
+def test_a_comparison_exports_under_each_agency(passages):
+    word = read_docx(render(sheet("Neglect", passages, by_agency=True), "docx")).splitlines()
+    assert [line for line in word if line in {p.agency or "Unknown agency" for p in passages}] == [
+        p.agency or "Unknown agency" for p in passages]  # each agency a heading of its own, in order
+    markdown = read_markdown(render(sheet("Neglect", passages, by_agency=True), "md"))
+    headings = re.findall(r"^## (.+)$", markdown, re.M)
+    assert headings[:-1] == [p.agency or "Unknown agency" for p in passages] and headings[-1] == "Sources"
+
+
+@pytest.mark.parametrize(
+    "name, filename, expected",
+    [("md", None, "md"), ("DOCX", None, "docx"), (".csv", None, "csv"), (None, "out/pack.docx", "docx"),
+     ("md", "pack.docx", "md")],
+)
+def test_the_format_comes_from_the_option_or_the_file_name(name, filename, expected):
+    assert find_format(name, filename) == expected
+
+
+@pytest.mark.parametrize(
+    "name, filename, message",
+    [("pdf", None, "unknown format 'pdf'; choose from: md, csv, docx"),
+     (None, "pack.pdf", "say which format with --format (md, csv, docx); the file name 'pack.pdf' does not say"),
+     (None, None, "say which format: one of md, csv, docx")],
+)
+def test_an_unknown_format_is_refused_with_the_choices(name, filename, message):
+    with pytest.raises(UsageError, match=re.escape(message)):
+        find_format(name, filename)
+
+
+def test_download_names_are_safe():
+    assert file_name("Neglect – level 3 / ../x", "docx") == "Neglect-level-3-..-x.docx"
+    assert file_name("<>", "md") == "kb-export.md"
+    assert set(FORMATS) == {"md", "csv", "docx"}
+
+
+# --- the CLI -----------------------------------------------------------------------------------
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.stdout_bytes, result.stderr
+
+
+@pytest.mark.parametrize("format_name", ["md", "csv", "docx"])
+def test_kb_export_writes_a_search_in_each_format(index, tmp_path, format_name):
+    out = tmp_path / f"search.{format_name}"
+    code, _, err = run("export", "--query", "escalation policy when agencies disagree", "-k", "3", "-o", str(out))
+    assert code == 0, err
+    assert "Wrote 3 passages to" in err
+    data = out.read_bytes()
+    text = read_csv(data) if format_name == "csv" else READ_BACK[format_name](data)
+    if format_name == "csv":
+        assert len(text) == 3 and text[0]["document"] == "notes.md" and text[0]["section"] == "Escalation"
+    else:
+        assert "Use the escalation policy when agencies disagree." in text
+        assert "notes.md" in text and "Sources" in text and "for the search “escalation policy" in text
+
+
+def test_kb_export_by_agency_and_by_theme(index, tmp_path):
+    code, out, err = run("export", "--theme", "training", "--by-agency", "-k", "2", "--format", "md", "-o", "-")
+    # -o - writes to standard output
+    assert code == 0, err
+    markdown = read_markdown(out)
+    assert markdown.startswith("# Training\n")
+    agencies = re.findall(r"^## (.+)$", markdown, re.M)[:-1]
+    assert len(agencies) >= 3 and len(set(agencies)) == len(agencies)
+    assert "ELFT" in agencies and "Bradford Children and Families Trust" in agencies
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["export", "-q", "neglect", "--format", "pdf", "-o", "x.pdf"], 2, "unknown format 'pdf'; choose from: md, csv, docx"),
+        (["export", "-q", "neglect", "-o", "x.txt"], 2, "say which format with --format (md, csv, docx)"),
+        (["export", "-q", "neglect", "-o", "{tmp}"], 2, "it is a folder; give a file name"),
+        (["export", "-q", "neglect", "-o", "{tmp}/missing/x.md"], 2, "the folder {tmp}/missing does not exist"),
+        (["export", "-o", "x.md"], 2, "give --query Q or --theme NAME (one of the two)"),
+        (["export", "--theme", "cooking", "-o", "x.md"], 2, "no theme is called 'cooking'; the themes are: domestic-abuse, neglect"),
+        (["export", "-q", "neglect", "--agency", "Police", "-o", "{tmp}/x.md"], 2, "no agency matches 'Police'"),
+        (["export", "-q", "neglect", "--by-agency", "--agency", "ELFT", "-o", "x.md"], 2, "--by-agency compares every agency"),
+        (["export", "-q", "  ", "-o", "x.md"], 2, "the query is empty"),
+        (["pack", "show", "Missing"], 2, "no pack is called 'Missing'; the packs are: none yet"),
+        (["pack", "export", "Missing", "-o", "{tmp}/x.md"], 2, "no pack is called 'Missing'"),
+        (["pack", "export", "Missing", "--format", "odt", "-o", "x.odt"], 2, "unknown format 'odt'"),
+    ],
+)
+def test_bad_export_input_gets_one_clear_line(index, tmp_path, args, code, message):
+    args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
+    exit_code, _, err = run(*args)
+    assert exit_code == code, err
+    assert message.replace("{tmp}", str(tmp_path)) in err
+    assert err.count("\n") == 1
+
+
+def test_kb_pack_list_show_and_export(index, passages, tmp_path):
+    Packs(index.index_dir).set_note("Round trip", passages[0].id, "Ask: who else should know?")
+    code, out, _ = run("pack", "list")
+    assert code == 0 and re.match(r"Round trip\t3 passages\tchanged \d{4}-\d\d-\d\d \d\d:\d\d UTC\n$", out.decode())
+
+    code, out, _ = run("pack", "show", "round trip")
+    shown = out.decode()
+    assert code == 0 and shown.startswith("Round trip: 3 passages\n")
+    assert f"1. {passages[0].agency} | {passages[0].document} | page {passages[0].page}" in shown
+    assert "Note: Ask: who else should know?" in shown
+    assert "out of date" not in shown  # nothing has changed in the index
+
+    out_file = tmp_path / "pack.docx"
+    code, _, err = run("pack", "export", "Round trip", "-o", str(out_file))
+    assert code == 0 and "Wrote 3 passages" in err
+    word = read_docx(out_file.read_bytes())
+    for passage in passages:
+        assert all(cited in word for cited in citations(passage))
+
+
+def test_kb_pack_list_with_no_packs_says_how_to_make_one(settings):
+    code, out, _ = run("pack", "list")
+    assert code == 0 and "No packs yet" in out.decode()

@@ -1,0 +1,372 @@
+"""Packs, comparing agencies, themes, more like this and downloads, through Flask's test client on a small index."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import pytest
+from markupsafe import escape
+
+from conftest import BRADFORD, FOUNDING, FakeEmbedder
+from kb.embed import token_counter
+from kb.explore import default_themes
+from kb.packs import Packs
+from kb.search import Searcher
+from kb.settings import Settings
+from kb.store import Store
+from web import create_app
+
+NOTES_QUERY = "escalation policy when agencies disagree"
+OWN_SCRIPT = '<script src="/static/kb.js" defer></script>'
+SCRIPT, IMG = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def small_index(tmp_path_factory) -> Settings:
+    from kb.reindex import reindex
+
+    root = tmp_path_factory.mktemp("trainers")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for source in (FOUNDING, BRADFORD):
+        shutil.copy(source, corpus)
+    (corpus / "notes.md").write_text(
+        "# Practice notes\n\n## Escalation\n\nUse the escalation policy when agencies disagree.\n", encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
+    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    return settings
+
+
+@pytest.fixture(scope="module")
+def app(small_index):
+    searcher = Searcher(Store(small_index.index_dir), FakeEmbedder(), small_index.max_query_chars)
+    return create_app(small_index, searcher)
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def token(app) -> str:
+    return app.config["KB_CSRF_TOKEN"]
+
+
+def html_of(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def hits(client, query: str, **args) -> list[dict]:
+    return client.get("/api/search", query_string={"q": query, **args}).json["results"]
+
+
+def add(client, token, pack: str, chunk_id: str, next: str):
+    """Add as a browser's form does, without the script."""
+    data = {"csrf_token": token, "pack": pack, "chunk": chunk_id, "next": next}
+    return client.post("/packs/add", data=data, headers={"Accept": "text/html,*/*;q=0.8"})
+
+
+def add_json(client, token, pack: str, chunk_id: str):
+    response = client.post("/packs/add", data={"csrf_token": token, "pack": pack, "chunk": chunk_id},
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.json
+
+
+def passage_ids(html: str) -> list[int]:
+    return [int(found) for found in re.findall(r'<li class="pack-passage" id="passage-(\d+)">', html)]
+
+
+def read_docx(data: bytes) -> str:
+    from docx import Document
+
+    return "\n".join(paragraph.text for paragraph in Document(io.BytesIO(data)).paragraphs)
+
+
+# --- the results page offers the trainer's actions ---------------------------------------------
+
+
+def test_each_result_has_an_add_to_pack_form_and_more_like_this(client, token):
+    found = hits(client, "training", k=3)
+    html = html_of(client.get("/", query_string={"q": "training", "k": 3}))
+    forms = re.findall(r'<form class="add-to-pack" method="post" action="/packs/add">(.*?)</form>', html, re.S)
+    assert len(forms) == 3
+    for form, hit in zip(forms, found):
+        assert f'name="csrf_token" value="{token}"' in form
+        assert f'name="chunk" value="{hit["id"]}"' in form
+        assert 'name="next" value="/?q=training&amp;k=3"' in form
+        assert re.search(r'<label for="pack-\d">Add to pack</label>', form)
+    for hit in found:
+        assert f'href="/passages/{hit["id"]}/similar"' in html
+    assert '<datalist id="pack-names">' in html
+    assert 'href="/export.docx?q=training&amp;k=3"' in html and 'href="/export.csv?q=training&amp;k=3"' in html
+    assert 'href="/compare?q=training"' in html
+    assert OWN_SCRIPT in html  # the enhancement; the form works without it
+
+
+def test_the_start_page_offers_the_themes(client):
+    html = html_of(client.get("/"))
+    for theme in default_themes():
+        assert f'<a href="/compare?theme={theme.name}">{theme.title}</a>' in html
+
+
+# --- adding, without and with JavaScript -------------------------------------------------------
+
+
+def test_adding_without_javascript_comes_back_to_the_results_saying_where_it_went(client, token):
+    hit = hits(client, NOTES_QUERY, k=1)[0]
+    response = add(client, token, "No script pack", hit["id"], next="/?q=escalation&k=3&added=Old")
+    assert response.status_code == 303
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/" and location.fragment == f"result-{hit['id']}"
+    assert parse_qs(location.query) == {"q": ["escalation"], "k": ["3"], "added": ["No script pack"]}
+    html = html_of(client.get(f"{location.path}?{location.query}"))
+    assert "Added to the pack “No script pack”." in html
+    assert 'href="/packs/No%20script%20pack"' in html
+    assert 'value="No script pack"' in html  # the next add goes to the same pack
+    assert f'id="result-{hit["id"]}"' in html
+
+
+def test_adding_with_javascript_answers_json_and_keeps_one_copy(client, token):
+    hit = hits(client, "training", k=1)[0]
+    first = add_json(client, token, "Script pack", hit["id"])
+    again = add_json(client, token, "script PACK", hit["id"])
+    assert first == {"pack": "Script pack", "passages": 1, "added": True, "url": "/packs/Script%20pack"}
+    assert again == {**first, "added": False}
+
+
+@pytest.mark.parametrize(
+    "data, headers, status, message",
+    [
+        ({"pack": "X", "chunk": "feedface"}, {}, 403, "This form did not come from this page"),  # no token
+        ({"pack": "X", "chunk": "feedface", "csrf_token": "guess"}, {}, 403, "reload the page"),
+        ({"pack": "X", "chunk": "feedface", "csrf_token": "{token}"}, {"Sec-Fetch-Site": "cross-site"}, 403, "reload"),
+        ({"pack": "X", "chunk": "feedface", "csrf_token": "{token}"}, {}, 400, "that passage is no longer in the index"),
+        ({"pack": "a/b", "chunk": "{chunk}", "csrf_token": "{token}"}, {}, 400, "cannot name a pack: use 1 to 60"),
+        ({"pack": "", "chunk": "{chunk}", "csrf_token": "{token}"}, {}, 400, "&#39;(empty)&#39; cannot name a pack"),
+    ],
+)
+def test_a_bad_or_foreign_add_is_refused_and_nothing_is_saved(client, token, app, data, headers, status, message):
+    chunk = hits(client, "training", k=1)[0]["id"]
+    data = {name: value.format(token=token, chunk=chunk) for name, value in data.items()}
+    before = app.extensions["kb_packs"].names()
+    response = client.post("/packs/add", data=data, headers=headers)
+    assert response.status_code == status
+    assert message in html_of(response)
+    assert app.extensions["kb_packs"].names() == before
+
+
+def test_a_refusal_to_the_script_is_json(client, token):
+    response = client.post("/packs/add", data={"csrf_token": token, "pack": "<b>", "chunk": "x"},
+                           headers={"Accept": "application/json"})
+    assert response.status_code == 400 and "no longer in the index" in response.json["error"]
+
+
+@pytest.mark.parametrize("next_url", ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"])
+def test_adding_never_redirects_off_the_site(client, token, next_url):
+    hit = hits(client, "training", k=1)[0]
+    response = add(client, token, "Redirects", hit["id"], next=next_url)
+    assert response.status_code == 303 and response.headers["Location"] == "/packs/Redirects"
+
+
+# --- the pack page: notes, order, remove, delete ------------------------------------------------
+
+
+def test_a_trainer_orders_notes_and_trims_a_pack(client, token):
+    found = hits(client, "training", k=3)
+    for hit in found:
+        add_json(client, token, "Level 3 neglect", hit["id"])
+    html = html_of(client.get("/packs/Level%203%20neglect"))
+    first, second, third = passage_ids(html)
+    assert "3 passages, in the order they will be exported." in html
+    for hit in found:
+        assert str(escape(hit["text"])) in html
+        assert f'<span class="page">page {hit["page"]}</span>' in html
+    assert html.count(f'name="csrf_token" value="{token}"') == 3 * 3 + 1  # note, move, remove each; delete
+    assert "disabled>Move up" in html and "disabled>Move down" in html  # the first can't go up, the last down
+
+    response = client.post(f"/packs/Level%203%20neglect/passages/{second}/note",
+                           data={"csrf_token": token, "note": "Ask: who should the nurse tell?"})
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"#passage-{second}")
+    client.post(f"/packs/Level%203%20neglect/passages/{third}/move", data={"csrf_token": token, "direction": "up"})
+    client.post(f"/packs/Level%203%20neglect/passages/{first}/move", data={"csrf_token": token, "direction": "down"})
+    html = html_of(client.get("/packs/Level%203%20neglect"))
+    assert passage_ids(html) == [third, first, second]
+    assert f'<textarea id="note-{second}" name="note" rows="3" maxlength="4000">Ask: who should the nurse tell?</textarea>' in html
+
+    client.post(f"/packs/Level%203%20neglect/passages/{first}/remove", data={"csrf_token": token})
+    assert passage_ids(html_of(client.get("/packs/Level%203%20neglect"))) == [third, second]
+    assert "Level 3 neglect" in html_of(client.get("/packs"))
+    assert client.post("/packs/Level%203%20neglect/delete", data={"csrf_token": token}).status_code == 303
+    assert client.get("/packs/Level%203%20neglect").status_code == 404
+    assert "Level 3 neglect" not in html_of(client.get("/packs"))
+
+
+def test_a_new_pack_from_the_packs_page(client, token):
+    response = client.post("/packs", data={"csrf_token": token, "name": "  Empty   one "})
+    assert response.status_code == 303 and response.headers["Location"] == "/packs/Empty%20one"
+    html = html_of(client.get("/packs/empty%20ONE", follow_redirects=True))
+    assert "<h1>Empty one</h1>" in html and "This pack is empty." in html
+
+
+@pytest.mark.parametrize(
+    "method, path, data, status, message",
+    [
+        ("get", "/packs/Nobody", {}, 404, "no pack is called &#39;Nobody&#39;"),
+        ("get", "/packs/Nobody/export.docx", {}, 404, "no pack is called"),
+        ("post", "/packs/Moves/passages/99999/note", {"note": "x"}, 404, "holds no passage 99999"),
+        ("post", "/packs/Moves/passages/{id}/move", {"direction": "sideways"}, 400, "move a passage up or down, not &#39;sideways&#39;"),
+        ("post", "/packs/Moves/passages/{id}/note", {"note": "n" * 4001}, 400, "the limit is 4000"),
+        ("post", "/packs/Moves/passages/{id}/remove", {"csrf_token": "stale"}, 403, "reload the page"),
+        ("get", "/packs/Moves/export.pdf", {}, 404, "unknown format &#39;pdf&#39;; choose from: md, csv, docx"),
+    ],
+)
+def test_pack_requests_that_cannot_be_done_say_why(client, token, method, path, data, status, message):
+    passage = add_json(client, token, "Moves", hits(client, "training", k=1)[0]["id"])
+    pid = passage_ids(html_of(client.get("/packs/Moves")))[0]
+    kwargs = {"data": {"csrf_token": token, **data}} if method == "post" else {}
+    response = getattr(client, method)(path.format(id=pid), **kwargs)
+    assert response.status_code == status
+    assert message in html_of(response)
+    assert passage["passages"] == 1 and len(passage_ids(html_of(client.get("/packs/Moves")))) == 1
+
+
+# --- downloads and the print view --------------------------------------------------------------
+
+
+@pytest.fixture
+def exported_pack(client, token):
+    found = hits(client, "training", k=2) + hits(client, NOTES_QUERY, k=1)
+    for hit in found:
+        add_json(client, token, "Exported", hit["id"])
+    pid = passage_ids(html_of(client.get("/packs/Exported")))[-1]
+    client.post(f"/packs/Exported/passages/{pid}/note", data={"csrf_token": token, "note": "Use as a warm-up."})
+    return found
+
+
+@pytest.mark.parametrize("format_name, mimetype", [("md", "text/markdown"), ("csv", "text/csv"),
+                                                   ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")])
+def test_a_pack_downloads_in_each_format_with_every_citation(client, exported_pack, format_name, mimetype):
+    response = client.get(f"/packs/Exported/export.{format_name}")
+    assert response.status_code == 200 and response.mimetype == mimetype
+    assert response.headers["Content-Disposition"] == f"attachment; filename=Exported.{format_name}"
+    text = read_docx(response.data) if format_name == "docx" else response.data.decode("utf-8-sig")
+    text = re.sub(r"\\(.)", r"\1", text) if format_name == "md" else text
+    for hit in exported_pack:
+        for cited in (hit["agency"] or "Unknown agency", hit["title"], hit["section"], f"{hit['page']}", hit["document"]):
+            assert cited in text, (format_name, cited)
+    assert "Use as a warm-up." in text
+
+
+def test_the_print_view_has_one_card_per_passage_and_the_sources(client, exported_pack):
+    html = html_of(client.get("/packs/Exported/print"))
+    cards = re.findall(r'<article class="card".*?</article>', html, re.S)
+    assert len(cards) == 3
+    assert "Use as a warm-up." in cards[2]
+    for card, hit in zip(cards, exported_pack):
+        assert str(escape(hit["text"])) in card and f"page {hit['page']}" in card
+    assert "<h2 id=\"sources-heading\">Sources</h2>" in html and "File: notes.md. Page cited: 1." in html
+
+
+def test_a_search_downloads_with_its_citations(client):
+    response = client.get("/export.docx", query_string={"q": NOTES_QUERY, "k": 2})
+    assert response.status_code == 200
+    assert response.headers["Content-Disposition"].startswith("attachment; filename=escalation-policy-when")
+    text = read_docx(response.data)
+    assert "Use the escalation policy when agencies disagree." in text and "notes.md" in text
+    assert client.get("/export.md", query_string={"q": ""}).status_code == 400
+
+
+# --- comparing agencies, themes, more like this ------------------------------------------------
+
+
+def test_compare_shows_each_agency_side_by_side(client):
+    html = html_of(client.get("/compare", query_string={"theme": "training"}))
+    assert "<h1>Compare agencies: Training</h1>" in html
+    agencies = re.findall(r'<h3 id="agency-\d+">([^<]*)</h3>', html)
+    assert len(agencies) >= 3 and "ELFT" in agencies
+    assert html.count('<article class="hit-card"') <= 3 * len(agencies)
+    assert 'href="/compare/export.docx?theme=training"' in html
+    assert '<a href="/compare?theme=training" aria-current="page">Training</a>' in html
+
+    word = read_docx(client.get("/compare/export.docx?theme=training").data)
+    assert word.startswith("Training\n")
+    assert all(agency in word for agency in agencies)
+
+
+def test_compare_with_nothing_asked_lists_the_themes_and_an_unknown_theme_says_which_exist(client):
+    html = html_of(client.get("/compare"))
+    assert all(theme.title in html for theme in default_themes()) and 'class="columns"' not in html
+    response = client.get("/compare", query_string={"theme": "cooking"})
+    assert response.status_code == 400 and "no theme is called &#39;cooking&#39;; the themes are: domestic-abuse" in html_of(response)
+
+
+def test_more_like_this_shows_other_agencies_first(client):
+    start = hits(client, "domestic abuse clinic", agency="Bedfordshire", k=1)[0]
+    html = html_of(client.get(f"/passages/{start['id']}/similar"))
+    assert str(escape(start["text"])) in html
+    others = html[html.index("From other agencies"):html.index("From Bedfordshire")]
+    own = html[html.index("From Bedfordshire"):]
+    assert re.findall(r'<span class="agency">([^<]*)</span>', others)
+    assert "Bedfordshire" not in "".join(re.findall(r'<span class="agency">([^<]*)</span>', others))
+    assert set(re.findall(r'<span class="agency">([^<]*)</span>', own)) == {start["agency"]}
+    assert client.get("/passages/feedface/similar").status_code == 404
+
+
+# --- safety ------------------------------------------------------------------------------------
+
+
+TRAINER_PAGES = ["/packs", "/packs/Safe", "/packs/Safe/print", "/compare", "/compare?theme=neglect", "/?q=training"]
+
+
+@pytest.mark.parametrize("path", TRAINER_PAGES)
+def test_trainer_pages_carry_the_headers_and_no_inline_script_or_style(client, token, path):
+    add_json(client, token, "Safe", hits(client, "training", k=1)[0]["id"])
+    response = client.get(path)
+    assert response.status_code == 200
+    assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
+    html = html_of(response).replace(OWN_SCRIPT, "")
+    assert "<script" not in html and "<style" not in html and " style=" not in html
+    assert not re.search(r"\son\w+=", html)
+
+
+def test_hostile_document_text_and_notes_are_escaped_on_every_trainer_page(tmp_path, count_tokens, corpus_dir, index):
+    from kb.reindex import reindex
+
+    (corpus_dir / "hostile.md").write_text(
+        # As entities, which ingest unescapes into tags in the text (raw tags it strips).
+        "# Zebra &lt;script&gt;alert(1)&lt;/script&gt; report\n\n## Zebra section &lt;img src=x onerror=alert(1)&gt;\n\n"
+        "Zebra crossings &lt;script&gt;alert(1)&lt;/script&gt; near &lt;img src=x onerror=alert(1)&gt; Tom &amp; Jerry.\n",
+        encoding="utf-8")
+    assert reindex(index, FakeEmbedder, count_tokens).added == ["hostile.md"]
+    hostile_app = create_app(index)
+    client, token = hostile_app.test_client(), hostile_app.config["KB_CSRF_TOKEN"]
+    (hit,) = hits(client, "zebra crossings", document="hostile.md")
+    assert SCRIPT in hit["text"]
+    add_json(client, token, "Hostile", hit["id"])
+    pid = passage_ids(html_of(client.get("/packs/Hostile")))[0]
+    client.post(f"/packs/Hostile/passages/{pid}/note", data={"csrf_token": token, "note": f"note {SCRIPT} {IMG}"})
+
+    pages = ["/packs/Hostile", "/packs/Hostile/print", f"/passages/{hit['id']}/similar",
+             "/compare?" + urlencode({"q": f"zebra {SCRIPT}"}),  # the hostile report has no agency to compare; its query is hostile
+             "/?" + urlencode({"q": "zebra crossings", "added": SCRIPT}), "/packs"]
+    for path in pages:
+        response = client.get(path)
+        html = html_of(response).replace(OWN_SCRIPT, "")
+        assert response.status_code == 200, path
+        assert "<script" not in html and "<img" not in html, path
+        assert "&lt;script&gt;" in html or "&lt;<mark>script</mark>&gt;" in html or path == "/packs", path
+    markdown = client.get("/packs/Hostile/export.md").get_data(as_text=True)
+    assert "<script>" not in markdown and "\\<script\\>" in markdown
+
+
+def test_packs_outlive_the_app(small_index, client, token):
+    add_json(client, token, "Kept", hits(client, "training", k=1)[0]["id"])
+    restarted = create_app(small_index, Searcher(Store(small_index.index_dir), FakeEmbedder()))
+    assert "Kept" in [name for name, _, _ in Packs(small_index.index_dir).names()]
+    assert restarted.config["KB_CSRF_TOKEN"] != client.application.config["KB_CSRF_TOKEN"]
+    assert restarted.test_client().get("/packs/Kept").status_code == 200

@@ -1,0 +1,254 @@
+"""Pages for trainers: session packs, agencies compared on a theme, passages like one, and downloads."""
+
+from __future__ import annotations
+
+import hmac
+import io
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
+from werkzeug.exceptions import BadRequest, NotFound
+
+from kb.errors import UsageError
+from kb.explore import UnknownChunk, compare_agencies, default_themes, find_theme, more_like_this
+from kb.export import FORMATS, exported_on, file_name, find_format, render, sheet
+from kb.packs import Packs, UnknownPack, UnknownPassage, check, clean_name, unsaved
+from web import searcher
+from web.highlight import highlight, query_pattern
+from web.pages import error_page
+from web.params import SearchParams
+
+bp = Blueprint("trainers", __name__)
+
+FORM_EXPIRED = "This form did not come from this page, or kb was restarted since it was shown: reload the page and try again."
+
+
+def _packs() -> Packs:
+    return current_app.extensions["kb_packs"]
+
+
+@bp.before_request
+def same_origin_forms_only() -> None:
+    """A POST must carry this process's token (the pages' forms do) and not come from another site.
+
+    The token is in every form and nowhere else, so another site cannot read or guess it; browsers
+    that send Sec-Fetch-Site say where the request came from as well.
+    """
+    if request.method != "POST":
+        return
+    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
+        abort(403, description=FORM_EXPIRED)
+    if not hmac.compare_digest(request.form.get("csrf_token", ""), current_app.config["KB_CSRF_TOKEN"]):
+        abort(403, description=FORM_EXPIRED)
+
+
+def wants_json() -> bool:
+    """The page's script asks for JSON; a browser's form (and a request that says nothing) gets a page."""
+    accept = request.accept_mimetypes
+    return accept.quality("application/json") > accept.quality("text/html")
+
+
+@bp.errorhandler(UsageError)
+def refused(error: UsageError):
+    status = 404 if isinstance(error, (UnknownPack, UnknownPassage, UnknownChunk)) else 400
+    if wants_json():
+        return jsonify({"error": str(error)}), status
+    return error_page((NotFound if status == 404 else BadRequest)(description=str(error)))
+
+
+@bp.app_template_global()
+def csrf_token() -> str:
+    return current_app.config["KB_CSRF_TOKEN"]
+
+
+@bp.app_template_global()
+def pack_choices() -> dict:
+    """The packs a passage can be added to, and the one offered first: the last used."""
+    names = [name for name, _, _ in _packs().names()]
+    current = request.args.get("added", "").strip() or (names[0] if names else "")
+    return {"names": names, "current": current}
+
+
+@bp.app_template_global()
+def export_formats() -> dict:
+    return FORMATS
+
+
+@bp.app_template_global()
+def themes():
+    return default_themes()
+
+
+# --- adding to a pack, and the packs' pages -----------------------------------------------------
+
+
+def _local(url: str | None, default: str) -> str:
+    """A redirect target on this site only: a path, never another host."""
+    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+        return default
+    return url
+
+
+def _with_added(url: str, pack: str, chunk_id: str) -> str:
+    """The page the passage was added from, saying which pack it went to and scrolled back to the passage."""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "added"] + [("added", pack)]
+    return urlunsplit(("", "", parts.path, urlencode(query), f"result-{chunk_id}"))
+
+
+@bp.post("/packs/add")
+def add_to_pack():
+    """Save a copy of an indexed passage in a pack (made if new); JSON for the page's script, else back to the page."""
+    chunk_id = request.form.get("chunk", "")
+    chunk = searcher().store.get([chunk_id]).get(chunk_id) if chunk_id else None
+    if chunk is None:
+        raise UsageError("that passage is no longer in the index: search again and add it from the results")
+    _, added = _packs().add(clean_name(request.form.get("pack")), chunk)
+    pack = _packs().get(clean_name(request.form.get("pack")))
+    url = url_for("trainers.pack_page", name=pack.name)
+    if wants_json():
+        return {"pack": pack.name, "passages": len(pack.passages), "added": added, "url": url}
+    back = _local(request.form.get("next"), url)
+    return redirect(_with_added(back, pack.name, chunk.id) if back != url else url, code=303)
+
+
+@bp.get("/packs")
+def packs_page():
+    return render_template("packs.html", packs=_packs().names())
+
+
+@bp.post("/packs")
+def create_pack():
+    name = _packs().create(request.form.get("name", ""))
+    return redirect(url_for("trainers.pack_page", name=name), code=303)
+
+
+def _checked(name: str):
+    return check(_packs().get(name), searcher().store)
+
+
+@bp.get("/packs/<name>")
+def pack_page(name: str):
+    pack = _checked(name)
+    if pack.name != name:  # the name as stored, so links and the title match it
+        return redirect(url_for("trainers.pack_page", name=pack.name), code=301)
+    indexed = {row["document"] for row in searcher().documents}
+    return render_template("pack.html", pack=pack, indexed=indexed)
+
+
+@bp.get("/packs/<name>/print")
+def pack_print(name: str):
+    pack = _checked(name)
+    sources = sheet(pack.name, pack.passages).sources()
+    source_of = {source.document: source.number for source in sources}
+    return render_template("pack_print.html", pack=pack, sources=sources, source_of=source_of)
+
+
+@bp.get("/packs/<name>/export.<format_name>")
+def pack_export(name: str, format_name: str):
+    pack = _checked(name)
+    count = len(pack.passages)
+    description = f"A session pack of {count} passage{'' if count == 1 else 's'}, exported on {exported_on()}."
+    return _download(sheet(pack.name, pack.passages, description), format_name)
+
+
+def _back_to(name: str, passage_id: int | None = None):
+    anchor = f"passage-{passage_id}" if passage_id else None
+    return redirect(url_for("trainers.pack_page", name=name, _anchor=anchor), code=303)
+
+
+@bp.post("/packs/<name>/passages/<int:passage_id>/note")
+def save_note(name: str, passage_id: int):
+    _packs().set_note(name, passage_id, request.form.get("note", ""))
+    return _back_to(name, passage_id)
+
+
+MOVES = {"up": -1, "down": 1}
+
+
+@bp.post("/packs/<name>/passages/<int:passage_id>/move")
+def move(name: str, passage_id: int):
+    direction = request.form.get("direction", "")
+    if direction not in MOVES:
+        raise UsageError(f"move a passage {' or '.join(MOVES)}, not {direction[:20]!r}")
+    _packs().move(name, passage_id, MOVES[direction])
+    return _back_to(name, passage_id)
+
+
+@bp.post("/packs/<name>/passages/<int:passage_id>/remove")
+def remove(name: str, passage_id: int):
+    _packs().remove(name, passage_id)
+    return _back_to(name)
+
+
+@bp.post("/packs/<name>/delete")
+def delete_pack(name: str):
+    _packs().delete(name)
+    return redirect(url_for("trainers.packs_page"), code=303)
+
+
+# --- comparing agencies, themes, more like this, and a search's download -------------------------
+
+
+def _compare_query() -> tuple[str, str]:
+    """(heading, query) from ?theme= or ?q=; ("", "") when neither is given."""
+    theme = request.args.get("theme", "").strip()
+    if theme:
+        found = find_theme(theme)
+        return found.title, found.query
+    query = request.args.get("q", "")
+    return (query.strip(), query) if query.strip() else ("", "")
+
+
+@bp.get("/compare")
+def compare_page():
+    """For a theme or query, the best passages of each agency side by side; with neither, the themes."""
+    heading, query = _compare_query()
+    if not query:
+        return render_template("compare.html", heading="", q="")
+    comparison = compare_agencies(searcher(), query)
+    pattern = query_pattern([comparison.query, *comparison.expanded])
+    return render_template("compare.html", heading=heading, q=request.args.get("q", ""), comparison=comparison,
+                           download_args={k: v for k, v in request.args.items() if k in ("q", "theme")},
+                           mark=lambda text: highlight(text, pattern))
+
+
+@bp.get("/compare/export.<format_name>")
+def compare_export(format_name: str):
+    heading, query = _compare_query()
+    if not query:
+        raise UsageError("give a query (q) or a theme to compare agencies on")
+    comparison = compare_agencies(searcher(), query)
+    description = (f"The best passages of each of {len(comparison.columns)} agencies for the search "
+                   f"\u201c{comparison.query}\u201d, exported on {exported_on()}.")
+    passages = unsaved(heading, comparison.hits).passages
+    return _download(sheet(heading, passages, description, by_agency=True), format_name)
+
+
+@bp.get("/passages/<chunk_id>/similar")
+def similar(chunk_id: str):
+    """Passages near this one by meaning, other agencies' first."""
+    neighbours = more_like_this(searcher().store, chunk_id)
+    return render_template("similar.html", neighbours=neighbours)
+
+
+@bp.get("/export.<format_name>")
+def search_export(format_name: str):
+    """The search's passages as a file, with citations and a list of sources."""
+    settings = current_app.config["KB_SETTINGS"]
+    params = SearchParams.from_args(request.args, settings.top_k)
+    results = searcher().search(params.q, params.k, params.agency or None, params.document or None)
+    narrowed = "".join(f", {label} {value}" for label, value in (("agency", params.agency), ("document", params.document)) if value)
+    description = (f"The top {len(results.hits)} passages{narrowed} for the search \u201c{results.query}\u201d, "
+                   f"exported on {exported_on()}.")
+    return _download(sheet(results.query, unsaved(results.query, results.hits).passages, description), format_name)
+
+
+def _download(exported, format_name: str):
+    try:
+        format_name = find_format(format_name)
+    except UsageError as error:
+        raise NotFound(description=str(error)) from None
+    data = render(exported, format_name)
+    return send_file(io.BytesIO(data), mimetype=FORMATS[format_name].mimetype, as_attachment=True,
+                     download_name=file_name(exported.title, format_name), max_age=0)
