@@ -110,17 +110,42 @@ def count_tokens():
     return token_counter()
 
 
-@pytest.fixture
-def corpus_dir(tmp_path) -> Path:
-    corpus = tmp_path / "corpus"
+NOTES = "# Practice notes\n\n## Escalation\n\nUse the escalation policy when agencies disagree.\n"
+
+
+def small_corpus(root: Path) -> Path:
+    """The founding report, one real PDF and a short Markdown note, in root/corpus."""
+    corpus = root / "corpus"
     corpus.mkdir()
     shutil.copy(FOUNDING, corpus)
     shutil.copy(BRADFORD, corpus)
-    (corpus / "notes.md").write_text(
-        "# Practice notes\n\n## Escalation\n\nUse the escalation policy when agencies disagree.\n",
-        encoding="utf-8",
-    )
+    (corpus / "notes.md").write_text(NOTES, encoding="utf-8")
     return corpus
+
+
+def small_index(root: Path) -> Settings:
+    """small_corpus indexed with the fake model, for a module's tests to share (one index costs 0.6 s)."""
+    from kb.reindex import reindex
+
+    settings = Settings(corpus_dir=small_corpus(root), index_dir=root / "index", model=FakeEmbedder.name)
+    summary = reindex(settings, FakeEmbedder, token_counter())
+    assert not summary.failed, summary.failed
+    return settings
+
+
+def wait_for(check, what: str, timeout: float = 180):
+    """Poll check() until it returns something true; fail with `what` after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.fixture
+def corpus_dir(tmp_path) -> Path:
+    return small_corpus(tmp_path)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 import urllib.request
@@ -17,7 +16,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import BRADFORD, CORPUS, FOUNDING, ROOT
+from conftest import BRADFORD, CORPUS, FOUNDING, ROOT, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -29,17 +28,6 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "test-artifacts"
 MISSION = "what does the hospital do for DA out of hours?"
-STARTUP_SECONDS = 180
-
-
-def wait_for(check, what: str, timeout: float = STARTUP_SECONDS):
-    """Poll check() until it returns something true; fail with `what` after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 @pytest.fixture(scope="module")

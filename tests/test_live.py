@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from conftest import INFO_SHARING, ROOT
+from conftest import INFO_SHARING, ROOT, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -27,15 +27,6 @@ QUERY = "escalation policy version"
 OLD = "The escalation policy in force is version one."
 NEW = "The escalation policy in force is version two."
 APPENDIX = "An appendix to the escalation policy, version two, lists who to call."
-
-
-def wait_for(check, what: str, timeout: float = 180):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if found := check():
-            return found
-        time.sleep(0.1)
-    pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
 def get(url: str) -> tuple[int, dict]:

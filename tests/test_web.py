@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import shutil
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
@@ -14,9 +13,8 @@ import pytest
 from click.testing import CliRunner
 from markupsafe import escape
 
-from conftest import BRADFORD, FOUNDING, FakeEmbedder
+from conftest import BRADFORD, FOUNDING, NOTES, FakeEmbedder, small_index
 from kb.cli import cli
-from kb.embed import token_counter
 from kb.search import Searcher
 from kb.settings import Settings
 from kb.store import Store
@@ -25,7 +23,6 @@ from web.highlight import highlight, query_pattern
 
 ROOT = Path(__file__).resolve().parent.parent
 PDF = BRADFORD.name
-NOTES = "# Practice notes\n\n## Escalation\n\nUse the escalation policy when agencies disagree.\n"  # as in conftest
 NOTES_QUERY = "escalation policy when agencies disagree"
 SCRIPT, IMG = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
 OWN_SCRIPT = '<script src="/static/kb.js" defer></script>'  # the one script, a static file; pages work without it
@@ -34,18 +31,10 @@ ESCAPED_SCRIPT, ESCAPED_IMG = "&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img 
 
 @pytest.fixture(scope="module")
 def shared_index(tmp_path_factory) -> Settings:
-    """conftest's small corpus, indexed once for the tests here that only read it (an index per test costs 0.6 s)."""
-    from kb.reindex import reindex
-
+    """conftest's small corpus, indexed once for the tests here that only read it."""
     root = tmp_path_factory.mktemp("web")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for source in (FOUNDING, BRADFORD):
-        shutil.copy(source, corpus)
-    (corpus / "notes.md").write_text(NOTES, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
-    summary = reindex(settings, FakeEmbedder, token_counter())
-    assert not summary.failed, summary.failed
+    settings = small_index(root)
+    corpus = settings.corpus_dir
     # Beside the corpus and inside it but not indexed: neither may ever be served.
     (root / "secret.txt").write_text("the secret next to the corpus")
     (corpus / "README.md").write_text("# Not a report\n\nthe secret in the corpus folder\n")

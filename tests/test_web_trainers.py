@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import re
-import shutil
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from markupsafe import escape
 
-from conftest import BRADFORD, FOUNDING, FakeEmbedder
-from kb.embed import token_counter
+from conftest import FakeEmbedder
+from conftest import small_index as build_small_index
 from kb.explore import default_themes
 from kb.packs import Packs
 from kb.search import Searcher
@@ -26,18 +25,7 @@ SCRIPT, IMG = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
 
 @pytest.fixture(scope="module")
 def small_index(tmp_path_factory) -> Settings:
-    from kb.reindex import reindex
-
-    root = tmp_path_factory.mktemp("trainers")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for source in (FOUNDING, BRADFORD):
-        shutil.copy(source, corpus)
-    (corpus / "notes.md").write_text(
-        "# Practice notes\n\n## Escalation\n\nUse the escalation policy when agencies disagree.\n", encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
-    assert not reindex(settings, FakeEmbedder, token_counter()).failed
-    return settings
+    return build_small_index(tmp_path_factory.mktemp("trainers"))
 
 
 @pytest.fixture(scope="module")
