@@ -473,3 +473,10 @@ def test_the_page_shows_the_same_passages_in_the_same_order_as_the_api(client, a
     assert api and len(pages) == len(passages) == len(api)
     assert [int(page) for page in pages] == [hit["page"] for hit in api]
     assert [re.sub(r"</?mark>", "", text) for text in passages] == [str(escape(hit["text"])) for hit in api]
+
+
+@pytest.mark.parametrize("path", ["/api/search", "/"])
+def test_a_method_a_path_does_not_take_is_a_405_naming_the_ones_it_does(client, path):
+    response = client.delete(path)
+    assert response.status_code == 405
+    assert "GET" in response.headers["Allow"] and "DELETE" not in response.headers["Allow"]

@@ -7,7 +7,7 @@ import secrets
 import time
 from typing import TYPE_CHECKING
 
-from flask import Flask, g, request
+from flask import Flask, g, make_response, request
 from werkzeug.exceptions import HTTPException
 
 from kb.packs import Packs
@@ -91,8 +91,14 @@ def _http_error(error: HTTPException):
     from web import api, pages
 
     if request.path.startswith(api.JSON_PATHS):
-        return api.error_json(error.description, error.code)
-    return pages.error_page(error)
+        response = api.error_json(error.description, error.code)
+    else:
+        response = pages.error_page(error)
+    allowed = getattr(error, "valid_methods", None)
+    if allowed:  # a 405 says which methods the path takes (RFC 9110)
+        response = make_response(response)
+        response.headers["Allow"] = ", ".join(allowed)
+    return response
 
 
 def build_searcher(settings: Settings) -> Searcher:

@@ -31,8 +31,13 @@ def openapi_spec(max_query_chars: int) -> dict:
                     "operationId": "search",
                     "summary": "Passages that answer a query, best first (the object `kb search --json` prints).",
                     "parameters": [
-                        _query("q", "The query.", {"type": "string", "minLength": 1, "maxLength": max_query_chars}, True),
-                        _query("k", "How many passages.", {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}),
+                        _query("q", "The query; not only spaces.",
+                               {"type": "string", "minLength": 1, "maxLength": max_query_chars, "pattern": r"\S"}, True),
+                        {
+                            **_query("k", "How many passages; empty means the default.",
+                                     {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}),
+                            "allowEmptyValue": True,  # k= counts as no k (web/params.py, parse_k)
+                        },
                         _query("agency", "Only this agency's passages; part of its name will do.", {"type": "string"}),
                         _query("document", "Only this document's passages, by file name.", {"type": "string"}),
                     ],

@@ -44,9 +44,10 @@ def parse_k(raw: str | None, default: int) -> int:
     if raw is None or raw.strip() == "":
         return default
     try:
-        k = int(raw)
+        number = float(raw)  # 7, and 7.0 or 7e0 too: JSON Schema's "integer" (web/openapi.py) allows them
     except ValueError:
-        k = 0
+        number = 0.0
+    k = int(number) if number.is_integer() else 0
     if not 1 <= k <= MAX_K:
         raise UsageError(f"k must be a whole number from 1 to {MAX_K}, not {raw[:20]!r}")
     return k
