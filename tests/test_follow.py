@@ -11,18 +11,21 @@ from kb.store import Store, current_generation
 from web import create_app
 from web.follow import IndexFollower
 
+# Each test runs on the embedded store and again on a real `chroma run` server.
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 @pytest.fixture
 def app(index):
-    return create_app(index, Searcher(Store(index.index_dir), FakeEmbedder()))
+    return create_app(index, Searcher(Store(index.index_dir, index.chroma_url), FakeEmbedder()))
 
 
 def follower(app, settings, opened: list):
     def open_generation(generation):
         opened.append(generation)
-        return Searcher(Store(settings.index_dir, "", generation), FakeEmbedder())
+        return Searcher(Store(settings.index_dir, settings.chroma_url, generation), FakeEmbedder())
 
-    return IndexFollower(app, lambda: current_generation(settings.index_dir), open_generation)
+    return IndexFollower(app, lambda: current_generation(settings.index_dir, settings.chroma_url), open_generation)
 
 
 def test_after_a_reindex_the_app_answers_from_the_new_generation(app, index, corpus_dir, count_tokens):
@@ -31,7 +34,7 @@ def test_after_a_reindex_the_app_answers_from_the_new_generation(app, index, cor
     assert follow.check() is False and opened == []  # nothing new yet
     (corpus_dir / "notes.md").write_text("# Notes\n\nFamily hubs run a weekly drop-in.\n", encoding="utf-8")
     reindex(index, FakeEmbedder, count_tokens)
-    new = current_generation(index.index_dir)
+    new = current_generation(index.index_dir, index.chroma_url)
     assert follow.check() is True and opened == [new]
     assert app.extensions["kb"].store.generation == new
     answer = app.test_client().get("/api/search?q=family+hubs+drop-in&k=3").json
@@ -49,7 +52,7 @@ def test_a_generation_that_will_not_open_leaves_the_old_one_serving(app, index, 
         attempts.append(generation)
         raise OSError("disk gone")
 
-    follow = IndexFollower(app, lambda: current_generation(index.index_dir), broken)
+    follow = IndexFollower(app, lambda: current_generation(index.index_dir, index.chroma_url), broken)
     assert follow.check() is False and follow.check() is False
     assert len(attempts) == 1  # not retried every second
     assert app.extensions["kb"].store.generation == serving
@@ -59,13 +62,13 @@ def test_a_generation_that_will_not_open_leaves_the_old_one_serving(app, index, 
 
 def test_the_follower_thread_moves_by_itself(app, index, corpus_dir, count_tokens):
     follow = IndexFollower(
-        app, lambda: current_generation(index.index_dir),
-        lambda generation: Searcher(Store(index.index_dir, "", generation), FakeEmbedder()), interval=0.05,
+        app, lambda: current_generation(index.index_dir, index.chroma_url),
+        lambda generation: Searcher(Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()), interval=0.05,
     ).start()
     try:
         (corpus_dir / "notes.md").unlink()
         reindex(index, FakeEmbedder, count_tokens)
-        new = current_generation(index.index_dir)
+        new = current_generation(index.index_dir, index.chroma_url)
         deadline = time.monotonic() + 10
         while app.extensions["kb"].store.generation != new and time.monotonic() < deadline:
             time.sleep(0.05)
