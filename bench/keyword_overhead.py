@@ -30,7 +30,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     settings = Settings.from_env(index_dir=args.index)
-    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), load_embedder(settings.model))
+    # answers_kept=0: each query is ranked anew, not answered from memory.
+    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), load_embedder(settings.model), answers_kept=0)
     queries = [query["query"] for query in load_queries(GOLDEN)]
     timings: dict[str, list[float]] = {"dense": [], "hybrid+vocabulary+agency": []}
     extra: list[float] = []

@@ -452,7 +452,7 @@ def _searcher(settings: Settings):
     from kb.store import Store
 
     store = Store(settings.index_dir, settings.chroma_url)  # fails fast, before the model loads
-    return Searcher(store, load_embedder(settings.model), settings.max_query_chars)
+    return Searcher(store, load_embedder(settings.model), settings.max_query_chars, answers_kept=settings.answer_cache)
 
 
 def _print_error(query: str, error: Exception, as_json: bool) -> None:

@@ -8,9 +8,12 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+import numpy as np
 
 from kb.chunk import CHUNKER_VERSION, Chunk, chunk_document
 from kb.embed import Embedder
@@ -98,6 +101,31 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
         handle.close()
 
 
+EMBED_SLICE = 256  # passages per call to the model: large enough for full batches, small enough for progress
+
+
+def _embed(chunks: list[Chunk], embedder: Embedder | None, batch_size: int, count_tokens: Callable[[str], int],
+           progress: Callable[[int], None] | None, on_start: Callable[[int], None] | None) -> np.ndarray:
+    """Vectors for every changed passage, in their order. Passages of like length are embedded together
+    across documents, so that batches carry little padding."""
+    if on_start:
+        on_start(len(chunks))
+    if not chunks:
+        return np.zeros((0, 0), dtype=np.float32)
+    texts = [chunk.embedding_text() for chunk in chunks]
+    order = sorted(range(len(texts)), key=lambda at: count_tokens(texts[at]))
+    vectors: np.ndarray | None = None
+    for start in range(0, len(order), EMBED_SLICE):
+        positions = order[start : start + EMBED_SLICE]
+        encoded = embedder.encode([texts[at] for at in positions], batch_size=batch_size)
+        if vectors is None:
+            vectors = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
+        vectors[positions] = encoded
+        if progress:
+            progress(len(positions))
+    return vectors
+
+
 def _reindex(
     settings: Settings,
     embedder_factory: Callable[[], Embedder],
@@ -111,50 +139,49 @@ def _reindex(
     except IndexMissing:
         served = None
     summary = Summary()
-    embedder: Embedder | None = None
-
-    def model() -> Embedder:
-        nonlocal embedder
-        if embedder is None:
-            embedder = embedder_factory()
-        return embedder
-
-    # Only the model knows its vector size; an index it built already records it, so a no-op
-    # reindex never loads the model.
+    # An index built by this model and chunker keeps its passages; one built otherwise is rebuilt.
     manifest = served.manifest if served else None
-    if manifest is None or (manifest.model, manifest.chunker) != (settings.model, CHUNKER_VERSION):
-        manifest = Manifest(settings.model, model().dimension, CHUNKER_VERSION)
-    summary.rebuilt = served is not None and served.manifest != manifest
-    kept = served is not None and not summary.rebuilt
+    kept = manifest is not None and (manifest.model, manifest.chunker) == (settings.model, CHUNKER_VERSION)
     indexed = served.documents() if kept else {}
+    summary.rebuilt = served is not None and not kept
     summary.removed = sorted(set(indexed) - set(files))
 
-    todo: list[tuple[str, list[Chunk]]] = []
+    hashes: dict[str, str] = {}
     for name, path in files.items():
         try:
-            sha = file_sha256(path)
+            hashes[name] = file_sha256(path)
         except OSError as error:
             summary.failed.append((name, f"cannot read the file ({error.strerror})"))
-            continue
-        if indexed.get(name) == sha:
-            summary.unchanged.append(name)
-            continue
-        try:
-            document = read_document(path, name, sha, Limits(settings.pdf_timeout, settings.pdf_memory_mb))
-            chunks = chunk_document(document, count_tokens)
-        except UnreadableDocument as error:
-            summary.failed.append((name, str(error)))  # what was indexed of it before stays
-            continue
-        if not chunks:
-            summary.failed.append((name, "no passages found in it"))
-            continue
-        todo.append((name, chunks))
+    summary.unchanged = [name for name, sha in hashes.items() if indexed.get(name) == sha]
+    to_read = [name for name in hashes if indexed.get(name) != hashes[name]]
 
-    if served is not None and not (summary.rebuilt or summary.removed or todo):
-        # Nothing to change: the served generation stays, with its keyword index brought up to date.
-        keyword, summary.keyword_rebuilt = sync_keyword(served, served.home)
-        keyword.close()
-        return summary
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-model") as background:
+        # The model loads (seconds, mostly importing torch) while the files are parsed, PDFs in
+        # child processes on the other core. Nothing to read: it is never loaded.
+        loading = background.submit(embedder_factory) if to_read else None
+        todo: list[tuple[str, list[Chunk]]] = []
+        for name in to_read:
+            try:
+                document = read_document(files[name], name, hashes[name], Limits(settings.pdf_timeout, settings.pdf_memory_mb))
+                chunks = chunk_document(document, count_tokens)
+            except UnreadableDocument as error:
+                summary.failed.append((name, str(error)))  # what was indexed of it before stays
+                continue
+            if not chunks:
+                summary.failed.append((name, "no passages found in it"))
+                continue
+            todo.append((name, chunks))
+
+        if served is not None and not (summary.rebuilt or summary.removed or todo):
+            # Nothing to change: the served generation stays, with its keyword index brought up to date.
+            keyword, summary.keyword_rebuilt = sync_keyword(served, served.home)
+            keyword.close()
+            return summary
+        embedder = loading.result() if loading else None
+        if not kept:
+            if embedder is None:  # a rebuild with nothing readable still records how it was built
+                embedder = embedder_factory()
+            manifest = Manifest(settings.model, embedder.dimension, CHUNKER_VERSION)
 
     # The served generation is never written to: the changes go into a copy, published when complete.
     store = Store.begin(settings.index_dir, settings.chroma_url, manifest, served if kept else None)
@@ -163,13 +190,12 @@ def _reindex(
     expected = sum(count for name, count in chunks_before.items() if name not in changed)
     for name in summary.removed:
         store.delete_document(name)
-    if on_start:
-        on_start(sum(len(chunks) for _, chunks in todo))
+    vectors = _embed([chunk for _, chunks in todo for chunk in chunks], embedder, settings.batch_size, count_tokens,
+                     progress, on_start)
+    offset = 0
     for name, chunks in todo:
-        vectors = model().encode([chunk.embedding_text() for chunk in chunks], batch_size=settings.batch_size)
-        if progress:
-            progress(len(chunks))
-        store.replace_document(name, chunks, vectors)
+        store.replace_document(name, chunks, vectors[offset : offset + len(chunks)])
+        offset += len(chunks)
         expected += len(chunks)
         summary.chunks_embedded += len(chunks)
         (summary.updated if name in indexed else summary.added).append(name)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from kb.agencies import AgencyPrior
 from kb.chunk import CHUNKER_VERSION, Chunk
@@ -165,6 +167,7 @@ class Searcher:
         glossary: Glossary | None = None,
         keyword: KeywordIndex | None = None,
         retrieval: Retrieval = Retrieval(),
+        answers_kept: int = 1024,
     ) -> None:
         store.check(Manifest(embedder.name, embedder.dimension, CHUNKER_VERSION))
         self.store = store
@@ -174,10 +177,14 @@ class Searcher:
         self.keyword = keyword if keyword is not None else sync_keyword(store, store.home)[0]
         self.glossary = (glossary or default_glossary()).with_learned(self.keyword.definitions())
         self.prior = AgencyPrior.from_index(self.keyword)
+        # A searcher reads one published generation, which never changes: what start-up derives from
+        # its passages' citations (one read of them) and the answers it gives stay true.
         self._catalogue = store.catalogue()
         self._agencies = sorted({agency for row in self._catalogue for agency in row["agencies"]})
+        self._agency_of = {chunk_id: metadata.get("agency", "") for chunk_id, metadata in store.metadata()}
+        self._answers = Answers(answers_kept)  # repeated queries answered from memory; 0 turns it off
         # The first call into the model and the store is slow; pay it before a user waits.
-        self.search("warm up the domestic abuse clinic", k=1)
+        self._search("warm up the domestic abuse clinic", 1, None, None)
 
     @property
     def agencies(self) -> list[str]:
@@ -189,15 +196,25 @@ class Searcher:
         return [dict(row) for row in self._catalogue]
 
     def search(self, query: str, k: int = 10, agency: str | None = None, document: str | None = None) -> Results:
+        """The k best passages for a query, optionally from one agency or document; a repeated query is answered from memory."""
         started = time.perf_counter()
         query = clean_query(query, self.max_query_chars)
         k = max(1, min(int(k), 100))
         agencies = resolve_agency(agency, self._agencies) if agency else None
         if document:
             document = resolve_document(document, [row["document"] for row in self._catalogue])
+        key = (query, k, tuple(agencies or ()), document, self.retrieval)
+        results = self._answers.get(key)
+        if results is None:
+            results = self._search(query, k, agencies, document)
+            self._answers.put(key, results)
+        return replace(results, hits=list(results.hits), took_ms=_ms_since(started))
+
+    def _search(self, query: str, k: int, agencies: list[str] | None, document: str | None) -> Results:
+        started = time.perf_counter()
         use = self.retrieval
         expanded = self.glossary.expand(query) if use.vocabulary else []
-        if not self.store.count():
+        if not self._agency_of:
             return Results(query, [], expanded, _ms_since(started))
 
         depth = max(CANDIDATES, k)
@@ -221,16 +238,36 @@ class Searcher:
         if use.agency_aware and not agencies:
             kinds = self.prior.weights(query)
             if kinds:
-                missing = [chunk_id for chunk_id in fused if chunk_id not in chunks]
-                chunks.update(self.store.get(missing))
                 for chunk_id, score in fused.items():
-                    chunk = chunks.get(chunk_id)
-                    if chunk is not None:
-                        fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * kinds.get(chunk.agency, 0.0)
+                    agency = self._agency_of.get(chunk_id, "")
+                    fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * kinds.get(agency, 0.0)
         best = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))[:k]
         chunks.update(self.store.get([chunk_id for chunk_id in best if chunk_id not in chunks]))
         hits = [Hit.from_chunk(chunks[chunk_id], fused[chunk_id]) for chunk_id in best if chunk_id in chunks]
         return Results(query, hits, expanded, _ms_since(started))
+
+
+class Answers:
+    """A small least-recently-used memory of answers, shared by the server's threads."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._kept: OrderedDict[tuple, Results] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Results | None:
+        with self._lock:
+            results = self._kept.get(key)
+            if results is not None:
+                self._kept.move_to_end(key)
+            return results
+
+    def put(self, key: tuple, results: Results) -> None:
+        with self._lock:
+            self._kept[key] = results
+            self._kept.move_to_end(key)
+            while len(self._kept) > self.size:
+                self._kept.popitem(last=False)
 
 
 def _where(agencies: list[str] | None, document: str | None) -> dict | None:

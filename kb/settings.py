@@ -25,6 +25,7 @@ class Settings:
     batch_size: int = _help("Passages embedded per batch.", default=32)
     max_query_chars: int = _help("Longest query accepted, in characters.", default=1000)
     top_k: int = _help("Passages returned when -k is not given.", default=10)
+    answer_cache: int = _help("Answers kept in memory for repeated queries, per index generation (0: none).", default=1024)
     ignore: tuple[str, ...] = _help(
         "Comma-separated file-name patterns in the corpus that are not reports.",
         default=("README*", "SOURCES*", ".*"),

@@ -127,6 +127,7 @@ class Store:
         self.chroma_url = chroma_url
         self.location = chroma_url or str(self.index_dir)
         self.generation = generation or current_generation(self.index_dir, chroma_url)
+        self._writable, self._published_rows = False, None
         if self.generation is None:
             raise IndexMissing(f"no index at {self.location}: run `kb reindex` first")
         self._client, self._collection = self._open()
@@ -170,6 +171,7 @@ class Store:
         store.index_dir, store.chroma_url = Path(index_dir), chroma_url
         store.location = chroma_url or str(store.index_dir)
         store.generation = _new_generation_name()
+        store._writable, store._published_rows = True, None
         store.home.mkdir(parents=True, exist_ok=True)
         store._client, store._collection = store._open(manifest)
         store._prune(keep={served} - {None})
@@ -241,6 +243,8 @@ class Store:
         return self._collection
 
     def count(self) -> int:
+        if self._published_rows is not None:
+            return len(self._published_rows)
         return self.collection.count()
 
     def _rows(self, include: list[str], where: dict | None = None, page: int = 5000):
@@ -253,16 +257,25 @@ class Store:
                 return
             offset += page
 
-    def _all_metadata(self) -> list[dict]:
-        return [m for got in self._rows(["metadatas"]) for m in got["metadatas"] or []]
-
-    def fingerprint_rows(self) -> list[tuple[str, str]]:
-        """(chunk id, document hash) for every chunk: what derived indexes are checked against."""
-        return [
-            (chunk_id, metadata.get("sha256", ""))
+    def metadata(self) -> list[tuple[str, dict]]:
+        """(chunk id, citation metadata) for every chunk. A published generation never changes, so it is read once."""
+        if self._published_rows is not None:
+            return self._published_rows
+        rows = [
+            (chunk_id, metadata)
             for got in self._rows(["metadatas"])
             for chunk_id, metadata in zip(got["ids"], got["metadatas"] or [])
         ]
+        if not self._writable:
+            self._published_rows = rows
+        return rows
+
+    def _all_metadata(self) -> list[dict]:
+        return [metadata for _, metadata in self.metadata()]
+
+    def fingerprint_rows(self) -> list[tuple[str, str]]:
+        """(chunk id, document hash) for every chunk: what derived indexes are checked against."""
+        return [(chunk_id, metadata.get("sha256", "")) for chunk_id, metadata in self.metadata()]
 
     def documents(self) -> dict[str, str]:
         """{document name: content hash} for every document in the index."""

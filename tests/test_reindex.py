@@ -195,14 +195,12 @@ def test_a_reindex_that_dies_half_way_leaves_the_served_index_whole(index, corpu
     (corpus_dir / "notes.md").write_text("# Notes\n\nNew words about family hubs.\n", encoding="utf-8")
     shutil.copy(INFO_SHARING, corpus_dir)
 
-    class DiesOnSecondBatch(FakeEmbedder):
+    class DiesWhileEmbedding(FakeEmbedder):  # by then the new generation holds a copy of the served one
         def encode(self, texts, batch_size=32):
-            if self.encoded:
-                raise RuntimeError("killed")
-            return super().encode(texts, batch_size)
+            raise RuntimeError("killed")
 
     with pytest.raises(RuntimeError, match="killed"):
-        reindex(index, DiesOnSecondBatch, count_tokens)
+        reindex(index, DiesWhileEmbedding, count_tokens)
     again = Store(index.index_dir, index.chroma_url)
     assert (again.generation, again.documents(), again.count()) == before
     assert len(generations(index)) == 2  # the served one and the unfinished one
@@ -225,3 +223,17 @@ def test_publishing_an_incomplete_generation_is_refused(index):
     with pytest.raises(KbError, match="the index being served is unchanged"):
         new.publish(served.count() + 1)
     assert Store(index.index_dir, index.chroma_url).generation == served.generation
+
+
+def test_passages_embedded_by_length_across_documents_come_back_in_their_order(monkeypatch, count_tokens):
+    from kb import reindex as module
+    from kb.chunk import Chunk
+
+    monkeypatch.setattr(module, "EMBED_SLICE", 2)
+    texts = ["a much longer passage about the domestic abuse clinic each week", "neglect", "early help hubs", "MASH"]
+    chunks = [Chunk(f"id{n}", "doc.md", "", "", "", 1, 1, n, text) for n, text in enumerate(texts)]
+    seen = []
+    vectors = module._embed(chunks, FakeEmbedder(), 32, count_tokens, progress=seen.append, on_start=None)
+    expected = FakeEmbedder().encode([chunk.embedding_text() for chunk in chunks])
+    assert vectors.shape == expected.shape and (vectors == expected).all()
+    assert seen == [2, 2]

@@ -167,3 +167,28 @@ def test_keyword_index_follows_the_store_through_a_reindex(settings, count_token
     searcher = Searcher(Store(settings.index_dir, settings.chroma_url), FakeEmbedder(), retrieval=RETRIEVALS["bm25"])
     assert searcher.search("zanzibar").hits[0].document == "notes.md"
     assert not searcher.search("policy when agencies disagree", document="notes.md").hits  # the old text is gone
+
+
+def test_a_repeated_query_is_answered_from_memory_without_the_model(searcher):
+    first = searcher.search("domestic abuse clinic", k=5)
+    encoded = searcher.embedder.encoded
+    again = searcher.search("  domestic   abuse clinic ", k=5)  # the same query, as searched
+    assert again.hits == first.hits and searcher.embedder.encoded == encoded
+    again.hits.clear()  # what a caller does with its answer does not reach the memory
+    assert searcher.search("domestic abuse clinic", k=5).hits == first.hits
+    narrowed = searcher.search("domestic abuse clinic", k=5, agency="Community")
+    assert searcher.embedder.encoded == encoded + 1 and {hit.agency for hit in narrowed.hits} == {COMMUNITY}
+    searcher.retrieval = RETRIEVALS["dense"]  # another ranking: computed, not taken from memory
+    searcher.search("domestic abuse clinic", k=5)
+    assert searcher.embedder.encoded == encoded + 2
+
+
+def test_the_memory_of_answers_keeps_the_most_recent():
+    from kb.search import Answers, Results
+
+    answers = Answers(2)
+    for name in ("a", "b"):
+        answers.put((name,), Results(name, []))
+    assert answers.get(("a",)).query == "a"  # "a" is now the most recent
+    answers.put(("c",), Results("c", []))
+    assert answers.get(("b",)) is None and answers.get(("a",)) and answers.get(("c",))

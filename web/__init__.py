@@ -81,7 +81,7 @@ def follow_reindex(app: Flask, settings: Settings) -> IndexFollower:
 
     def open_generation(generation: str) -> Searcher:
         store = Store(settings.index_dir, settings.chroma_url, generation)
-        return Searcher(store, embedder, settings.max_query_chars)
+        return Searcher(store, embedder, settings.max_query_chars, answers_kept=settings.answer_cache)
 
     return IndexFollower(app, lambda: current_generation(settings.index_dir, settings.chroma_url), open_generation).start()
 
@@ -108,4 +108,4 @@ def build_searcher(settings: Settings) -> Searcher:
     from kb.store import Store
 
     store = Store(settings.index_dir, settings.chroma_url)  # fails fast, before the model loads
-    return Searcher(store, load_embedder(settings.model), settings.max_query_chars)
+    return Searcher(store, load_embedder(settings.model), settings.max_query_chars, answers_kept=settings.answer_cache)
