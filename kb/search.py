@@ -220,13 +220,10 @@ class Searcher:
         depth = max(CANDIDATES, k)
         scored: list[list[tuple[str, float]]] = []
         weights: list[float] = []
-        chunks: dict[str, Chunk] = {}
         if use.dense:
             # The model reads the practitioner's words and what they stand for ("DA" -> "domestic abuse").
             vector = self.embedder.encode([" ".join([query, *expanded])])[0]
-            found = self.store.query(vector, depth, _where(agencies, document))
-            chunks.update((chunk.id, chunk) for chunk, _ in found)
-            scored.append([(chunk.id, similarity) for chunk, similarity in found])
+            scored.append(self.store.nearest(vector, depth, _where(agencies, document)))
             weights.append(DENSE_WEIGHT if use.keyword else 1.0)
         if use.keyword:
             scored.append(self.keyword.search(query_terms(query), expanded, depth, agencies, document))
@@ -242,7 +239,7 @@ class Searcher:
                     agency = self._agency_of.get(chunk_id, "")
                     fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * kinds.get(agency, 0.0)
         best = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))[:k]
-        chunks.update(self.store.get([chunk_id for chunk_id in best if chunk_id not in chunks]))
+        chunks = self.store.get(best)
         hits = [Hit.from_chunk(chunks[chunk_id], fused[chunk_id]) for chunk_id in best if chunk_id in chunks]
         return Results(query, hits, expanded, _ms_since(started))
 

@@ -22,6 +22,10 @@ class Settings:
         default="",
     )
     model: str = _help("Embedding model; the only one shipped is all-MiniLM-L6-v2.", default="all-MiniLM-L6-v2")
+    embedder: str = _help(
+        "How the model runs: onnx (ONNX Runtime, exported once to ~/.cache/kb/onnx) or torch; the vectors are the same.",
+        default="onnx",
+    )
     batch_size: int = _help("Passages embedded per batch.", default=32)
     max_query_chars: int = _help("Longest query accepted, in characters.", default=1000)
     top_k: int = _help("Passages returned when -k is not given.", default=10)
