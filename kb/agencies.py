@@ -72,11 +72,14 @@ class AgencyPrior:
                 agency: share / strongest for agency, share in shares.items() if share >= MIN_SHARE
             }
         names: dict[str, str] = {}
+        counted: dict[str, dict[str, int]] = {}  # a word many names share ("Trust") is counted once
         for agency in sizes:
             for word in query_terms(agency):
                 if len(word) < 4:
                     continue
-                counts = keyword.agency_counts([word])
+                if word not in counted:
+                    counted[word] = keyword.agency_counts([word])
+                counts = counted[word]
                 if counts.get(agency, 0) >= MIN_OWNERSHIP * sum(counts.values()):
                     names[word] = agency
         return cls(kinds_of, names, kinds)

@@ -46,6 +46,15 @@ def test_bm25_ranks_the_passage_with_the_rarer_words_first(index):
     assert set(ids) == {"c1", "c3", "c4"}
 
 
+def test_in_a_large_index_words_most_passages_hold_are_left_to_the_rarer_ones(index, monkeypatch):
+    monkeypatch.setattr(keyword, "COMMON_AFTER", 0)  # as if the five passages were thousands
+    assert index.share("domestic") == pytest.approx(3 / 5) and index.share("clinic") == pytest.approx(1 / 5)
+    assert index.telling(["clinic", "domestic", "abuse"]) == ["clinic"]
+    assert [chunk_id for chunk_id, _ in index.search(["clinic", "domestic", "abuse"])] == ["c1"]
+    # A query of common words only keeps them all.
+    assert {chunk_id for chunk_id, _ in index.search(["domestic", "abuse"])} == {"c1", "c3", "c4"}
+
+
 def test_stemming_matches_other_forms_of_a_word(index):
     assert [chunk_id for chunk_id, _ in index.search(["visitor"])] == ["c3"]  # "visitors"
     assert [chunk_id for chunk_id, _ in index.search(["trained"])] == ["c2"]  # "training"
