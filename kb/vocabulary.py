@@ -26,6 +26,20 @@ def phrase_pattern(phrase: str, case_sensitive: bool) -> re.Pattern:
     return re.compile(rf"(?<![\w&-]){re.escape(phrase)}{plural}(?![\w&-])", flags)
 
 
+OPENING = 3  # letters of a phrase looked up before its pattern is run
+_WORD_START = re.compile(r"(?<![\w&-])")
+
+
+def _opening(phrase: str) -> str:
+    return phrase[:OPENING].lower()
+
+
+def _openings(text: str) -> set[str]:
+    """The first one, two and three letters at every place a phrase_pattern match can begin."""
+    starts = [match.start() for match in _WORD_START.finditer(text)]
+    return {text[at : at + size].lower() for at in starts for size in range(1, OPENING + 1)}
+
+
 def written_as_is(phrase: str) -> bool:
     """An acronym or a name of one word ("DA", "Prevent") matches only as written; other phrases in any case."""
     return not any(c.isspace() for c in phrase) and phrase != phrase.lower()
@@ -37,9 +51,10 @@ class Glossary:
     def __init__(self, entries: list[Entry]) -> None:
         self.entries = list(entries)
         # An acronym is matched as written ("Prevent" is not "prevent"); a plain word in any case.
-        self._forward = [(phrase_pattern(e.term, written_as_is(e.term)), e) for e in self.entries]
+        self._forward = [(_opening(e.term), phrase_pattern(e.term, written_as_is(e.term)), e) for e in self.entries]
         self._reverse = [
-            (phrase_pattern(expansion, written_as_is(expansion)), e) for e in self.entries for expansion in e.expansions
+            (_opening(expansion), phrase_pattern(expansion, written_as_is(expansion)), e)
+            for e in self.entries for expansion in e.expansions
         ]
 
     @classmethod
@@ -75,11 +90,14 @@ class Glossary:
                 added.append(phrase)
                 seen += f" | {phrase.casefold()}"
 
-        for pattern, entry in self._forward:
-            if entry.expansions and pattern.search(query):
+        # A phrase can only match where a word of the query begins with its first letters; looking
+        # those up first leaves a few of the thousand patterns to run (0.5 ms a query before).
+        openings = _openings(query)
+        for opening, pattern, entry in self._forward:
+            if entry.expansions and opening in openings and pattern.search(query):
                 add(entry.expansions[0])
-        for pattern, entry in self._reverse:
-            if pattern.search(query):
+        for opening, pattern, entry in self._reverse:
+            if opening in openings and pattern.search(query):
                 add(entry.term)
                 if entry.term == entry.term.lower() and entry.expansions:
                     add(entry.expansions[0])  # a word for the same thing ("timeline" for "chronology")

@@ -1,6 +1,8 @@
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from kb.vocabulary import Entry, Glossary, best_long_form, definitions_in, learn_definitions
+from kb.vocabulary import Entry, Glossary, best_long_form, default_glossary, definitions_in, learn_definitions
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +105,28 @@ def test_learned_acronyms_join_the_glossary_and_the_data_file_wins_a_clash(gloss
     assert "WAP" in combined.expand("widget assessment panel dates")
     assert "domestic abuse" in combined.expand("DA clinic") and "Data Analysis" not in combined.expand("DA clinic")
     assert "Widget Assessment Panel" not in glossary.expand("when does the WAP meet")  # the original is unchanged
+
+
+class _Everything:
+    def __contains__(self, opening) -> bool:
+        return True
+
+
+_PHRASES = sorted({phrase for entry in default_glossary().entries for phrase in (entry.term, *entry.expansions)})
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["", "(", "/", "x", "-"]), st.sampled_from(_PHRASES),
+                          st.sampled_from(["", "s", "'s", "-", "&", ",", "?", "X"])), min_size=1, max_size=4))
+def test_looking_up_openings_first_finds_what_running_every_pattern_finds(parts):
+    import kb.vocabulary as vocabulary
+
+    query = " ".join(before + phrase + after for before, phrase, after in parts)
+    glossary = default_glossary()
+    quick = glossary.expand(query)
+    original = vocabulary._openings
+    vocabulary._openings = lambda text: _Everything()  # every pattern run, as before the look-up
+    try:
+        assert quick == glossary.expand(query)
+    finally:
+        vocabulary._openings = original
