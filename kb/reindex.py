@@ -21,7 +21,7 @@ from kb.errors import IndexLocked, IndexMissing, KbError, UnreadableDocument
 from kb.ingest import SUFFIXES, Limits, file_sha256, read_document
 from kb.keyword import sync as sync_keyword
 from kb.settings import Settings
-from kb.store import Manifest, Store
+from kb.store import Manifest, Store, preload as preload_store
 
 
 @dataclass
@@ -101,7 +101,14 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
         handle.close()
 
 
+PARSERS = 2  # files parsed at once: one per core
+
 EMBED_SLICE = 256  # passages per call to the model: large enough for full batches, small enough for progress
+
+
+def _load(embedder_factory: Callable[[], Embedder]) -> Embedder:
+    preload_store()
+    return embedder_factory()
 
 
 def _embed(chunks: list[Chunk], embedder: Embedder | None, batch_size: int, count_tokens: Callable[[str], int],
@@ -155,15 +162,16 @@ def _reindex(
     summary.unchanged = [name for name, sha in hashes.items() if indexed.get(name) == sha]
     to_read = [name for name in hashes if indexed.get(name) != hashes[name]]
 
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="kb-model") as background:
-        # The model loads (seconds, mostly importing torch) while the files are parsed, PDFs in
-        # child processes on the other core. Nothing to read: it is never loaded.
-        loading = background.submit(embedder_factory) if to_read else None
+    limits = Limits(settings.pdf_timeout, settings.pdf_memory_mb)
+    with ThreadPoolExecutor(max_workers=1 + PARSERS, thread_name_prefix="kb-reindex") as background:
+        # While the files are parsed, PARSERS at a time (a PDF in a child process of its own), the
+        # model and the vector store load. Nothing to read: the model is never loaded.
+        loading = background.submit(_load, embedder_factory) if to_read else None
+        parsed = {name: background.submit(read_document, files[name], name, hashes[name], limits) for name in to_read}
         todo: list[tuple[str, list[Chunk]]] = []
         for name in to_read:
             try:
-                document = read_document(files[name], name, hashes[name], Limits(settings.pdf_timeout, settings.pdf_memory_mb))
-                chunks = chunk_document(document, count_tokens)
+                chunks = chunk_document(parsed[name].result(), count_tokens)
             except UnreadableDocument as error:
                 summary.failed.append((name, str(error)))  # what was indexed of it before stays
                 continue

@@ -45,6 +45,11 @@ class Manifest:
         return cls(str(metadata["kb_model"]), int(metadata["kb_dimension"]), str(metadata["kb_chunker"]))
 
 
+def preload() -> None:
+    """Import Chroma (most of a second), for a caller that has something else to do meanwhile."""
+    import chromadb  # noqa: F401 - imported for its side: loaded once, later imports are free
+
+
 def _chroma_settings(**more):
     from chromadb.config import Settings as ChromaSettings
 
