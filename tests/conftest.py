@@ -133,6 +133,15 @@ def small_index(root: Path) -> Settings:
     return settings
 
 
+def small_app(settings: Settings):
+    """The web app over an index, searched with the fake model."""
+    from kb.search import Searcher
+    from kb.store import Store
+    from web import create_app
+
+    return create_app(settings, Searcher(Store(settings.index_dir), FakeEmbedder(), settings.max_query_chars))
+
+
 def wait_for(check, what: str, timeout: float = 180):
     """Poll check() until it returns something true; fail with `what` after timeout seconds."""
     deadline = time.monotonic() + timeout

@@ -15,11 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from conftest import FakeEmbedder, small_index
-from kb.search import Searcher
+from conftest import small_app, small_index
 from kb.settings import Settings
-from kb.store import Store
-from web import create_app
 
 
 @pytest.fixture(scope="module")
@@ -30,8 +27,7 @@ def shared_index(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def app(shared_index):
-    searcher = Searcher(Store(shared_index.index_dir), FakeEmbedder(), shared_index.max_query_chars)
-    return create_app(shared_index, searcher)
+    return small_app(shared_index)
 
 
 @pytest.fixture(scope="module")

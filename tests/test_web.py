@@ -13,9 +13,8 @@ import pytest
 from click.testing import CliRunner
 from markupsafe import escape
 
-from conftest import BRADFORD, FOUNDING, NOTES, FakeEmbedder, small_index
+from conftest import BRADFORD, FOUNDING, NOTES, FakeEmbedder, small_app, small_index
 from kb.cli import cli
-from kb.search import Searcher
 from kb.settings import Settings
 from kb.store import Store
 from web import create_app
@@ -43,8 +42,7 @@ def shared_index(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def app(shared_index):
-    searcher = Searcher(Store(shared_index.index_dir), FakeEmbedder(), shared_index.max_query_chars)
-    return create_app(shared_index, searcher)
+    return small_app(shared_index)
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from markupsafe import escape
 
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, small_app
 from conftest import small_index as build_small_index
 from kb.explore import default_themes
 from kb.packs import Packs
@@ -30,8 +30,7 @@ def small_index(tmp_path_factory) -> Settings:
 
 @pytest.fixture(scope="module")
 def app(small_index):
-    searcher = Searcher(Store(small_index.index_dir), FakeEmbedder(), small_index.max_query_chars)
-    return create_app(small_index, searcher)
+    return small_app(small_index)
 
 
 @pytest.fixture(scope="module")
