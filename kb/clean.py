@@ -56,6 +56,33 @@ def normalise_whitespace(text: str) -> str:
     return re.sub(r"[ \t\f\v]+", " ", text)
 
 
+FOOTNOTE_START = re.compile(r"^\s*(\d{1,3})\s+\S")
+
+
+def footnote_number(line: str) -> int | None:
+    """The number a footnote line opens with ("6 See the statutory guidance" -> 6), or None."""
+    match = FOOTNOTE_START.match(line)
+    return int(match.group(1)) if match else None
+
+
+def strip_footnote_marks(text: str, numbers: set[int]) -> str:
+    """Drop footnote marks that text extraction glued to the word before them ("duty3" -> "duty").
+
+    Only the numbers of footnotes on the same page, and only after a lower-case letter or closing
+    punctuation, so that "GCP2", "Year 11" and "s47" stay as written.
+    """
+    if not numbers:
+        return text
+
+    def unglue(match: re.Match) -> str:
+        return match.group(1) if int(match.group(2)) in numbers else match.group(0)
+
+    return _GLUED_MARK.sub(unglue, text)
+
+
+_GLUED_MARK = re.compile(r"(?<=[a-z])([a-z][.,;:)’'\"]{0,2}|[.,;:)’'\"]{1,2})(\d{1,3})(?![\w.,]\d)(?!\w)")
+
+
 def is_page_number(line: str) -> bool:
     return bool(_PAGE_NUMBER.match(line))
 

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kb import clean
@@ -215,8 +215,17 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
 
     pages = []
     for number, (lines, agency) in enumerate(zip(kept_pages, page_agencies), start=1):
-        pages.append(Page(number, [_classify(line, body, agency) for line in lines]))
+        pages.append(Page(number, _unglue_marks([_classify(line, body, agency) for line in lines])))
     return Document(name, title, organisation, pages, sha256, wrapped=True)
+
+
+def _unglue_marks(lines: list[Line]) -> list[Line]:
+    """A page's footnote marks that extraction glued to words ("duty3") go, where its footnotes are numbered."""
+    numbers = {number for line in lines if line.kind == "footnote" and (number := clean.footnote_number(line.text))}
+    return [
+        replace(line, text=clean.strip_footnote_marks(line.text, numbers)) if line.kind in ("text", "heading") else line
+        for line in lines
+    ]
 
 
 def _why_not_a_pdf(path: Path) -> str:

@@ -68,3 +68,21 @@ def test_running_lines_finds_headers_with_page_numbers_but_not_body():
 @pytest.mark.parametrize("line, expected", [("2", True), ("Page 3 of 14", True), ("12 to 23 January 2026", False)])
 def test_is_page_number(line, expected):
     assert clean.is_page_number(line) is expected
+
+
+@pytest.mark.parametrize("glued, numbers, clean_text", [
+    ("the duty3 of schools", {3}, "the duty of schools"),
+    ("sixth school day of exclusion2,", {2}, "sixth school day of exclusion,"),
+    ("improve school attendance’.10", {10}, "improve school attendance’."),
+    ("regularly7, and", {7}, "regularly, and"),
+    ("the duty3 of schools", {4}, "the duty3 of schools"),  # no footnote 3 on the page
+    ("GCP2 and DPIA23", {2, 23}, "GCP2 and DPIA23"),  # acronyms keep their digits
+    ("s47 enquiries, Year 11 and 2.5 million", {47, 11, 5}, "s47 enquiries, Year 11 and 2.5 million"),
+])
+def test_footnote_marks_glued_to_words_go_only_where_the_page_numbers_a_footnote(glued, numbers, clean_text):
+    assert clean.strip_footnote_marks(glued, numbers) == clean_text
+
+
+def test_a_footnote_line_says_its_number():
+    assert clean.footnote_number("6 Section 443 of the Education Act 1996") == 6
+    assert clean.footnote_number("Regulations 2024") is None

@@ -152,3 +152,15 @@ def test_text_in_a_western_encoding_is_read(tmp_path):
     path.write_bytes("Café – “quoted” £5 consent\n".encode("cp1252"))
     document = read_document(path)
     assert document.title == "Café – “quoted” £5 consent"
+
+
+def test_footnote_marks_glued_to_words_are_dropped_where_the_page_has_those_footnotes():
+    from conftest import CORPUS
+
+    document = read_document(CORPUS / "Children_missing_education_guidance_-_August_2024.pdf", "cme.pdf")
+    page = next(page for page in document.pages if page.number == 6)
+    text = " ".join(line.text for line in page.lines if line.kind == "text")
+    assert "sixth school day of exclusion," in text and "exclusion2" not in text
+    assert "school attendance’." in text and "attendance’.10" not in text
+    footnotes = [line.text for line in page.lines if line.kind == "footnote"]
+    assert any(note.startswith("2 The Education (Provision of Full-Time") for note in footnotes)  # kept whole
