@@ -11,6 +11,7 @@ Needs an index (`kb reindex`). Starts its own `kb serve` on a free loopback port
 from __future__ import annotations
 
 import argparse
+import http.client
 import os
 import re
 import statistics
@@ -88,11 +89,20 @@ def main() -> None:
 
     process, url, ready = start_server(Path(settings.index_dir), cache=0)
     try:
-        def fetch(query: str) -> None:
+        def fetch(query: str) -> None:  # a new connection each time
             with urllib.request.urlopen(f"{url}/api/search?q={urllib.parse.quote(query)}", timeout=30) as response:
                 response.read()
 
-        rows.append(("HTTP /api/search, full ranking", over_queries(queries, args.rounds, fetch)))
+        address = urllib.parse.urlparse(url)
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+
+        def fetch_kept(query: str) -> None:  # one connection kept open, as a browser does
+            connection.request("GET", f"/api/search?q={urllib.parse.quote(query)}")
+            connection.getresponse().read()
+
+        rows.append(("HTTP /api/search, new connection each", over_queries(queries, args.rounds, fetch)))
+        rows.append(("HTTP /api/search, connection kept open", over_queries(queries, args.rounds, fetch_kept)))
+        connection.close()
     finally:
         process.terminate()
         process.wait(timeout=30)

@@ -7,7 +7,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 from kb.agencies import AgencyPrior
 from kb.chunk import CHUNKER_VERSION, Chunk
@@ -49,7 +49,8 @@ class Hit:
         return cls(chunk.id, chunk.text, chunk.agency, chunk.document, chunk.title, chunk.section, chunk.page, round(score, 4))
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # Every field is a str, int or float: no deep copy (dataclasses.asdict) is needed.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass(frozen=True)
