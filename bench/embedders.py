@@ -32,7 +32,8 @@ COLD = """
 import time
 started = time.perf_counter()
 from kb.embed import load_embedder
-embedder = load_embedder(runtime={runtime!r})
+from kb.settings import Settings
+embedder = load_embedder(runtime={runtime!r}, cache=Settings.from_env().model_cache)
 loaded = time.perf_counter()
 embedder.encode(["warm up the domestic abuse clinic"])
 print(loaded - started, time.perf_counter() - started)
@@ -50,7 +51,7 @@ def cold_load(runtime: str, cache: str | None = None) -> tuple[float, float]:
     if cache is not None:
         import os
 
-        env = {**os.environ, "XDG_CACHE_HOME": cache}
+        env = {**os.environ, "KB_MODEL_CACHE": cache}
     out = subprocess.run([sys.executable, "-c", COLD.format(runtime=runtime)], capture_output=True, text=True,
                          check=True, env=env)
     loaded, first = out.stdout.split()[-2:]
@@ -102,7 +103,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             export = cold_load("onnx", cache)
 
-    embedders = {runtime: load_embedder(settings.model, runtime) for runtime in runtimes}
+    embedders = {runtime: load_embedder(settings.model, runtime, settings.model_cache) for runtime in runtimes}
     for embedder in embedders.values():
         embedder.encode(golden[:4])
 

@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.from_env(index_dir=args.index)
     # answers_kept=0: each query is ranked anew, not answered from memory.
-    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), load_embedder(settings.model, settings.embedder), answers_kept=0)
+    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), load_embedder(settings.model, settings.embedder, settings.model_cache), answers_kept=0)
     queries = [query["query"] for query in load_queries(GOLDEN)]
     timings: dict[str, list[float]] = {"dense": [], "hybrid+vocabulary+agency": []}
     extra: list[float] = []

@@ -75,7 +75,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.from_env(index_dir=args.index)
     queries = [query["query"] for query in load_queries(GOLDEN)]
-    embedder = load_embedder(settings.model, settings.embedder)
+    embedder = load_embedder(settings.model, settings.embedder, settings.model_cache)
     fresh = Searcher(Store(settings.index_dir, settings.chroma_url), embedder, answers_kept=0)
     remembered = Searcher(Store(settings.index_dir, settings.chroma_url), embedder)
 

@@ -38,7 +38,7 @@ def main() -> None:
     texts = [chunk.embedding_text() for chunk in chunks]
 
     started = time.perf_counter()
-    embedder = load_embedder(settings.model, settings.embedder)
+    embedder = load_embedder(settings.model, settings.embedder, settings.model_cache)
     loaded = time.perf_counter() - started
     embedder.encode(texts[:32])  # the first call pays one-off costs
     started = time.perf_counter()

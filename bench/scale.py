@@ -190,7 +190,7 @@ def child_memory(index_dir: str) -> dict:
     from kb.search import Searcher
     from kb.store import Store
 
-    embedder = load_embedder(runtime=Settings.from_env().embedder)
+    embedder = load_embedder(runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache)
     embedder.encode(["warm up the model"])
     memory = {"model": proc_status()["VmRSS"]}
     started = time.perf_counter()
@@ -235,7 +235,7 @@ def child_queries(rounds: str, *index_dirs: str) -> dict:
     from kb.search import CANDIDATES, Searcher
     from kb.store import Store
 
-    embedder = load_embedder(runtime=Settings.from_env().embedder)
+    embedder = load_embedder(runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache)
     searchers = [Searcher(Store(Path(path)), embedder) for path in index_dirs]
     queries = [query["query"] for query in load_queries(GOLDEN)]
     timings = [{"search": [], "repeat": [], "encode": [], "dense": [], "keyword": []} for _ in searchers]
@@ -316,7 +316,7 @@ def run(args: argparse.Namespace) -> None:
     host = machine()
     try:
         say(f"working in {work}; loading the model and indexing the bundled corpus…")
-        embedder = load_embedder(runtime=Settings.from_env().embedder)
+        embedder = load_embedder(runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache)
         base, base_vectors, manifest, base_took = base_collection(work, embedder)
         chunks, origin = replicate(base, args.chunks)
         say(f"{len(base)} base passages, {len(chunks)} in the large collection; vectors: {args.embed}")

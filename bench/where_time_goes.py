@@ -24,7 +24,7 @@ from kb.store import Store
 
 
 def profile_search(settings: Settings, rounds: int) -> Profiler:
-    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), load_embedder(settings.model, settings.embedder), answers_kept=0)
+    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), load_embedder(settings.model, settings.embedder, settings.model_cache), answers_kept=0)
     queries = [query["query"] for query in load_queries(GOLDEN)]
     profiler = Profiler(interval=0.0005)
     with profiler:
@@ -38,7 +38,7 @@ def profile_reindex(settings: Settings) -> Profiler:
     profiler = Profiler(interval=0.001)
     with tempfile.TemporaryDirectory() as scratch, profiler:
         scratch_settings = Settings.from_env(corpus_dir=settings.corpus_dir, index_dir=Path(scratch))
-        reindex(scratch_settings, lambda: load_embedder(settings.model, settings.embedder), token_counter())
+        reindex(scratch_settings, lambda: load_embedder(settings.model, settings.embedder, settings.model_cache), token_counter())
     return profiler
 
 

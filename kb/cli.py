@@ -93,7 +93,7 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
     started = time.perf_counter()
     try:
         summary = run(
-            settings, lambda: load_embedder(settings.model, settings.embedder), token_counter(),
+            settings, lambda: load_embedder(settings.model, settings.embedder, settings.model_cache), token_counter(),
             progress=lambda n: bar.update(n) if bar else None, on_start=on_start,
         )
     finally:
@@ -452,7 +452,7 @@ def _searcher(settings: Settings):
     from kb.store import Store
 
     store = Store(settings.index_dir, settings.chroma_url)  # fails fast, before the model loads
-    return Searcher(store, load_embedder(settings.model, settings.embedder), settings.max_query_chars, answers_kept=settings.answer_cache)
+    return Searcher(store, load_embedder(settings.model, settings.embedder, settings.model_cache), settings.max_query_chars, answers_kept=settings.answer_cache)
 
 
 def _print_error(query: str, error: Exception, as_json: bool) -> None:

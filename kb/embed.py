@@ -92,7 +92,7 @@ class OnnxEmbedder:
     dimension = 384
     max_tokens = 256  # sentence_bert_config.json's max_seq_length, not tokenizer.json's 128
 
-    def __init__(self, threads: int | None = None) -> None:
+    def __init__(self, threads: int | None = None, cache: Path | None = None) -> None:
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -109,7 +109,7 @@ class OnnxEmbedder:
         # Threads that spin while waiting take CPU from the web server and Chroma on a small machine.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
-            str(onnx_model(folder)), options, providers=["CPUExecutionProvider"]
+            str(onnx_model(folder, cache)), options, providers=["CPUExecutionProvider"]
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
 
@@ -150,17 +150,12 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+DEFAULT_CACHE = Path("~/.cache/kb")  # Settings.model_cache gives the folder; this when none is given
 ONNX_EXPORT_VERSION = "2"  # bump when the export below changes, so cached graphs are remade
 
 
-def onnx_cache_dir() -> Path:
-    """Where exported graphs are kept: $XDG_CACHE_HOME/kb/onnx, else ~/.cache/kb/onnx (not site-packages)."""
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "kb" / "onnx"
-
-
-def onnx_model(folder: Path | None = None) -> Path:
-    """The model as an ONNX graph: shipped in the package if it has one, else exported once and cached."""
+def onnx_model(folder: Path | None = None, cache: Path | None = None) -> Path:
+    """The model as an ONNX graph: shipped in the package if it has one, else exported once into cache/onnx."""
     folder = folder or model_dir()
     shipped = folder / "onnx" / "model.onnx"
     if shipped.is_file():
@@ -171,7 +166,7 @@ def onnx_model(folder: Path | None = None) -> Path:
         f"{ONNX_EXPORT_VERSION}\0{weights.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
         + (folder / "config.json").read_bytes()
     ).hexdigest()[:16]
-    cached = onnx_cache_dir() / f"{MODEL_NAME}-{key}.onnx"
+    cached = Path(cache or DEFAULT_CACHE).expanduser() / "onnx" / f"{MODEL_NAME}-{key}.onnx"
     if cached.is_file():
         return cached
     try:
@@ -182,7 +177,7 @@ def onnx_model(folder: Path | None = None) -> Path:
     except OSError as error:
         raise KbError(
             f"cannot write the ONNX model to {cached.parent} ({error.strerror or error}); "
-            "set XDG_CACHE_HOME to a folder kb may write, or KB_EMBEDDER=torch"
+            "set KB_MODEL_CACHE to a folder kb may write, or KB_EMBEDDER=torch"
         ) from None
     try:
         export_onnx(folder, Path(part.name))
@@ -250,8 +245,8 @@ MODELS = {MODEL_NAME: SentenceTransformerEmbedder}
 RUNTIMES = {"torch": SentenceTransformerEmbedder, "onnx": OnnxEmbedder}
 
 
-def load_embedder(name: str = MODEL_NAME, runtime: str = "onnx") -> Embedder:
-    """The model by name; the shipped one runs on ONNX Runtime or torch (Settings.embedder, KB_EMBEDDER)."""
+def load_embedder(name: str = MODEL_NAME, runtime: str = "onnx", cache: Path | None = None) -> Embedder:
+    """The model by name; the shipped one runs on ONNX Runtime (its graph kept in cache) or torch."""
     try:
         factory = MODELS[name]
     except KeyError:
@@ -261,4 +256,6 @@ def load_embedder(name: str = MODEL_NAME, runtime: str = "onnx") -> Embedder:
             factory = RUNTIMES[runtime]
         except KeyError:
             raise KbError(f"unknown embedder {runtime!r}; choose from: {', '.join(RUNTIMES)}") from None
+        if factory is OnnxEmbedder:
+            return OnnxEmbedder(cache=cache)
     return factory()

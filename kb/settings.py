@@ -23,8 +23,12 @@ class Settings:
     )
     model: str = _help("Embedding model; the only one shipped is all-MiniLM-L6-v2.", default="all-MiniLM-L6-v2")
     embedder: str = _help(
-        "How the model runs: onnx (ONNX Runtime, exported once to ~/.cache/kb/onnx) or torch; the vectors are the same.",
+        "How the model runs: onnx (ONNX Runtime, its graph exported once into the model cache) or torch; same vectors.",
         default="onnx",
+    )
+    model_cache: Path = _help(
+        "Folder for the model's exported ONNX graph (made once, about 90 MB).",
+        default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kb",
     )
     batch_size: int = _help("Passages embedded per batch.", default=32)
     max_query_chars: int = _help("Longest query accepted, in characters.", default=1000)
@@ -49,7 +53,7 @@ class Settings:
             if raw is not None and raw != "":
                 values[f.name] = _parse(f, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})
-        for name in ("corpus_dir", "index_dir"):
+        for name in ("corpus_dir", "index_dir", "model_cache"):
             if name in values:
                 values[name] = Path(values[name])
         return cls(**values)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -47,29 +49,37 @@ def test_mean_pool_keeps_only_the_masked_tokens_and_normalises():
 def test_a_shipped_onnx_graph_is_used_as_it_is(tmp_path, monkeypatch):
     (tmp_path / "onnx").mkdir()
     (tmp_path / "onnx" / "model.onnx").write_bytes(b"graph")
-    monkeypatch.setattr(embed, "onnx_cache_dir", lambda: pytest.fail("nothing to export"))
-    assert embed.onnx_model(tmp_path) == tmp_path / "onnx" / "model.onnx"
+    monkeypatch.setattr(embed, "export_onnx", lambda *args: pytest.fail("nothing to export"))
+    assert embed.onnx_model(tmp_path, tmp_path / "cache") == tmp_path / "onnx" / "model.onnx"
+    assert not (tmp_path / "cache").exists()
 
 
-def test_a_cache_that_cannot_be_written_says_what_to_do(tmp_path, monkeypatch):
+def test_a_cache_that_cannot_be_written_says_what_to_do(tmp_path):
     blocker = tmp_path / "a file"
     blocker.write_text("")
-    monkeypatch.setattr(embed, "onnx_cache_dir", lambda: blocker / "onnx")
-    with pytest.raises(KbError, match="cannot write the ONNX model to .*KB_EMBEDDER=torch"):
-        embed.onnx_model()
+    with pytest.raises(KbError, match="cannot write the ONNX model to .*KB_MODEL_CACHE.*KB_EMBEDDER=torch"):
+        embed.onnx_model(cache=blocker)
+
+
+def test_the_model_cache_follows_the_setting_and_xdg():
+    assert Settings.from_env({"KB_MODEL_CACHE": "/srv/kb-cache"}).model_cache == Path("/srv/kb-cache")
+    assert Settings.from_env({}).model_cache.name == "kb"
 
 
 @pytest.fixture(scope="module")
-def onnx_cache(tmp_path_factory):
+def model_cache(tmp_path_factory):
     """A cache of this module's own, so the export from the installed weights is tested too."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
-        yield embed.onnx_cache_dir()
+    return tmp_path_factory.mktemp("cache")
 
 
 @pytest.fixture(scope="module")
-def runtimes(onnx_cache):
-    return {name: load_embedder(runtime=name) for name in RUNTIMES}
+def onnx_cache(model_cache):
+    return model_cache / "onnx"
+
+
+@pytest.fixture(scope="module")
+def runtimes(model_cache):
+    return {name: load_embedder(runtime=name, cache=model_cache) for name in RUNTIMES}
 
 
 @pytest.mark.slow
@@ -104,6 +114,6 @@ def test_the_export_is_cached_and_shares_the_model_name(runtimes, onnx_cache):
     cached = list(onnx_cache.glob("*.onnx"))
     assert len(cached) == 1 and not list(onnx_cache.glob("*.part"))
     before = cached[0].stat().st_mtime_ns
-    again = load_embedder(runtime="onnx")
+    again = load_embedder(runtime="onnx", cache=onnx_cache.parent)
     assert cached[0].stat().st_mtime_ns == before  # loaded, not exported again
     assert again.name == runtimes["torch"].name and again.dimension == runtimes["torch"].dimension

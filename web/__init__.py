@@ -108,4 +108,4 @@ def build_searcher(settings: Settings) -> Searcher:
     from kb.store import Store
 
     store = Store(settings.index_dir, settings.chroma_url)  # fails fast, before the model loads
-    return Searcher(store, load_embedder(settings.model, settings.embedder), settings.max_query_chars, answers_kept=settings.answer_cache)
+    return Searcher(store, load_embedder(settings.model, settings.embedder, settings.model_cache), settings.max_query_chars, answers_kept=settings.answer_cache)
