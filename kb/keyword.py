@@ -17,7 +17,7 @@ from pathlib import Path
 from kb.chunk import Chunk
 from kb.vocabulary import Entry, learn_definitions
 
-KEYWORD_VERSION = "1"
+KEYWORD_VERSION = "2"  # 2: long forms whose initials spell the acronym are learned whole
 FILENAME = "keyword.sqlite"
 
 # Words that carry no meaning for ranking. Short on purpose: "help", "risk", "care" and "out"

@@ -114,13 +114,35 @@ def _is_short_form(text: str) -> bool:
     return capitals >= 2 and capitals * 2 >= len(text.replace("-", "").replace("&", "")) and not text.isdigit()
 
 
+# Words a long form may hold that its short form skips: "education, employment and training" (EET).
+_SKIPPED = frozenset("a an and for in of on or the to with &".split())
+_PUNCTUATION = " ,;:-'‘’\"“”"
+
+
+def _by_initials(short: str, candidate: str) -> str | None:
+    """The fewest last words of the candidate whose initials, minor words aside, spell the short form."""
+    letters = [ch.lower() for ch in short if ch.isalnum()]
+    words = candidate.split()
+    for start in range(len(words) - 1, -1, -1):
+        kept = [word.strip(_PUNCTUATION).lower() for word in words[start:]]
+        initials = [word[:1] for word in kept if word and word not in _SKIPPED]
+        if initials == letters and kept[0] not in _SKIPPED:
+            return " ".join(words[start:]).strip(_PUNCTUATION)
+        if len(initials) > len(letters):
+            return None
+    return None
+
+
 def best_long_form(short: str, candidate: str) -> str | None:
     """The long form that a short form abbreviates, from the words before it, or None.
 
-    Schwartz and Hearst, "A simple algorithm for identifying abbreviation definitions in
-    biomedical text" (PSB 2003): match the short form's letters right to left in the candidate;
-    its first letter must begin a word.
+    First the words whose initials spell it; else Schwartz and Hearst, "A simple algorithm for
+    identifying abbreviation definitions in biomedical text" (PSB 2003): match the short form's
+    letters right to left in the candidate; its first letter must begin a word. (Their match is
+    the shortest, which loses "education" from "education, employment and training (EET)".)
     """
+    if by_initials := _by_initials(short, candidate):
+        return by_initials
     s, c = len(short) - 1, len(candidate) - 1
     while s >= 0:
         letter = short[s].lower()
@@ -134,7 +156,7 @@ def best_long_form(short: str, candidate: str) -> str | None:
         c -= 1
         s -= 1
     start = max(candidate.rfind(" ", 0, c + 1), candidate.rfind("\t", 0, c + 1)) + 1
-    long = candidate[start:].strip(" ,;:-'‘’\"“”")
+    long = candidate[start:].strip(_PUNCTUATION)
     words = long.split()
     letters = sum(ch.isalnum() for ch in short)
     if len(words) < 2 or len(words) > min(letters + 5, letters * 2) or short.casefold() in long.casefold():

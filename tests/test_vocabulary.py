@@ -83,6 +83,17 @@ def test_text_that_defines_nothing_gives_nothing(text):
     assert list(definitions_in(text)) == []
 
 
+@pytest.mark.parametrize("short, before, long", [
+    ("EET", "young people not in education, employment and training", "education, employment and training"),
+    ("NEET", "children not in education, employment or training", "not in education, employment or training"),
+    ("SEND", "pupils with special educational needs and disabilities", "special educational needs and disabilities"),
+    # Initials that do not spell it ("Multi-agency" is one word): Schwartz and Hearst's match instead.
+    ("MARAC", "referred to the Multi-agency Risk Assessment Conference", "Multi-agency Risk Assessment Conference"),
+])
+def test_a_long_form_whose_initials_spell_the_short_form_keeps_every_word(short, before, long):
+    assert best_long_form(short, before) == long
+
+
 def test_best_long_form_starts_at_a_word_and_refuses_a_long_stretch():
     assert best_long_form("DAC", "the weekly Domestic Abuse Clinic") == "Domestic Abuse Clinic"
     assert best_long_form("CP", "a long sentence about many things that are child protection") == "child protection"
