@@ -471,7 +471,7 @@ def _print_results(results) -> None:
         click.echo("No passages found. Try fewer or more general words, or drop --agency.")
     for rank, hit in enumerate(hits, start=1):
         click.echo()
-        click.secho(f"{rank}. {hit.agency or 'Unknown agency'} | {hit.document} | page {hit.page}", bold=True)
+        click.secho(f"{rank}. {hit.agency or 'Unknown agency'} | {hit.document} | {hit.pages}", bold=True)
         if hit.section:
             click.echo(f"   {hit.section}")
         for line in hit.text.splitlines():

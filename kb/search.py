@@ -43,10 +43,17 @@ class Hit:
     section: str
     page: int
     score: float
+    page_end: int = 0  # the last page the passage runs onto; 0 when not known (then it is page)
 
     @classmethod
     def from_chunk(cls, chunk: Chunk, score: float) -> Hit:
-        return cls(chunk.id, chunk.text, chunk.agency, chunk.document, chunk.title, chunk.section, chunk.page, round(score, 4))
+        return cls(chunk.id, chunk.text, chunk.agency, chunk.document, chunk.title, chunk.section, chunk.page,
+                   round(score, 4), max(chunk.page_end, chunk.page))
+
+    @property
+    def pages(self) -> str:
+        """How a citation names its pages: "page 4", or "pages 4–5" for a passage a page break cuts."""
+        return pages(self.page, self.page_end)
 
     def as_dict(self) -> dict:
         # Every field is a str, int or float: no deep copy (dataclasses.asdict) is needed.
@@ -69,6 +76,10 @@ class Results:
             "results": [hit.as_dict() for hit in self.hits],
             "took_ms": self.took_ms,
         }
+
+
+def pages(page: int, page_end: int = 0) -> str:
+    return f"pages {page}–{page_end}" if page_end > page else f"page {page}"
 
 
 def clean_query(query: str | None, max_chars: int) -> str:

@@ -466,10 +466,10 @@ def test_the_page_shows_the_same_passages_in_the_same_order_as_the_api(client, a
     """The page takes its results from the facets' wider search; they must be the API's own."""
     api = client.get("/api/search", query_string=args).get_json()["results"]
     html = client.get("/", query_string=args).get_data(as_text=True)
-    pages = re.findall(r'<span class="page">page (\d+)</span>', html)
+    pages = re.findall(r'<span class="page">pages? (\d+)(?:–(\d+))?</span>', html)
     passages = re.findall(r'<p class="passage">(.*?)</p>', html, re.S)
     assert api and len(pages) == len(passages) == len(api)
-    assert [int(page) for page in pages] == [hit["page"] for hit in api]
+    assert [(int(first), int(last or first)) for first, last in pages] == [(hit["page"], hit["page_end"]) for hit in api]
     assert [re.sub(r"</?mark>", "", text) for text in passages] == [str(escape(hit["text"])) for hit in api]
 
 
@@ -478,3 +478,14 @@ def test_a_method_a_path_does_not_take_is_a_405_naming_the_ones_it_does(client, 
     response = client.delete(path)
     assert response.status_code == 405
     assert "GET" in response.headers["Allow"] and "DELETE" not in response.headers["Allow"]
+
+
+def test_a_passage_a_page_break_cuts_is_cited_with_both_pages(client, shared_index):
+    spanning = next(chunk for chunk in Store(shared_index.index_dir).chunks() if chunk.page_end > chunk.page)
+    query = " ".join(spanning.text.split()[:25])
+    answer = client.get("/api/search?" + urlencode({"q": query, "k": 20})).json
+    found = next(hit for hit in answer["results"] if hit["id"] == spanning.id)
+    assert (found["page"], found["page_end"]) == (spanning.page, spanning.page_end)
+    assert all(hit["page_end"] >= hit["page"] for hit in answer["results"])
+    page = client.get("/?" + urlencode({"q": query, "k": 20})).get_data(as_text=True)
+    assert f"pages {spanning.page}–{spanning.page_end}" in page

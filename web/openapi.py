@@ -75,7 +75,7 @@ def openapi_spec(max_query_chars: int) -> dict:
             "schemas": {
                 "Hit": {
                     "type": "object",
-                    "required": ["id", "text", "agency", "document", "title", "section", "page", "score"],
+                    "required": ["id", "text", "agency", "document", "title", "section", "page", "score", "page_end"],
                     "properties": {
                         "id": {"type": "string"},
                         "text": {"type": "string", "description": "The passage as plain text: escape it to show it as HTML."},
@@ -84,6 +84,8 @@ def openapi_spec(max_query_chars: int) -> dict:
                         "title": {"type": "string"},
                         "section": {"type": "string"},
                         "page": {"type": "integer", "minimum": 1, "description": "The page a PDF viewer shows."},
+                        "page_end": {"type": "integer", "minimum": 1,
+                                     "description": "The last page the passage runs onto (page when it fits on one)."},
                         "score": {"type": "number"},
                     },
                 },
