@@ -335,18 +335,10 @@ class Store:
             self.collection.delete(ids=stale[start : start + 1000])
 
     def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[Chunk, float]]:
-        """Nearest chunks by cosine similarity, best first."""
-        k = max(1, min(k, self.count()))
-        result = self.collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
-            n_results=k, where=where, include=["documents", "metadatas", "distances"],
-        )
-        return [
-            (_chunk(chunk_id, text, metadata), 1.0 - float(distance))
-            for chunk_id, text, metadata, distance in zip(
-                result["ids"][0], result["documents"][0], result["metadatas"][0], result["distances"][0]
-            )
-        ]
+        """Nearest chunks by cosine similarity, best first, with their text and citations."""
+        found = self.nearest(vector, k, where)
+        chunks = self.get([chunk_id for chunk_id, _ in found])
+        return [(chunks[chunk_id], similarity) for chunk_id, similarity in found if chunk_id in chunks]
 
     def nearest(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the k nearest chunks, best first; ids alone are three times faster to fetch."""
