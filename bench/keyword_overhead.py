@@ -12,11 +12,9 @@ import argparse
 import statistics
 import time
 
-from kb.embed import load_embedder
 from kb.evaluate import GOLDEN, load_queries
-from kb.search import RETRIEVALS, Searcher
+from kb.search import RETRIEVALS, open_searcher
 from kb.settings import Settings
-from kb.store import Store
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -29,9 +27,8 @@ def main() -> None:
     parser.add_argument("--index", default=None)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    settings = Settings.from_env(index_dir=args.index)
-    # answers_kept=0: each query is ranked anew, not answered from memory.
-    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), load_embedder(settings.model, settings.embedder, settings.model_cache), answers_kept=0)
+    # answer_cache=0: each query is ranked anew, not answered from memory.
+    searcher = open_searcher(Settings.from_env(index_dir=args.index, answer_cache=0))
     queries = [query["query"] for query in load_queries(GOLDEN)]
     timings: dict[str, list[float]] = {"dense": [], "hybrid+vocabulary+agency": []}
     extra: list[float] = []

@@ -20,13 +20,12 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
-from kb.embed import load_embedder
 from kb.evaluate import GOLDEN, load_queries
-from kb.search import Searcher
+from kb.search import open_searcher
 from kb.settings import Settings
-from kb.store import Store
 
 KB = str(Path(sys.executable).with_name("kb"))
 
@@ -75,9 +74,9 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.from_env(index_dir=args.index)
     queries = [query["query"] for query in load_queries(GOLDEN)]
-    embedder = load_embedder(settings.model, settings.embedder, settings.model_cache)
-    fresh = Searcher(Store(settings.index_dir, settings.chroma_url), embedder, answers_kept=0)
-    remembered = Searcher(Store(settings.index_dir, settings.chroma_url), embedder)
+    remembered = open_searcher(settings)
+    embedder = remembered.embedder
+    fresh = open_searcher(replace(settings, answer_cache=0), embedder)  # each query ranked anew
 
     rows: list[tuple[str, list[float]]] = []
     floor = over_queries(queries, args.rounds, lambda query: embedder.encode([query]))

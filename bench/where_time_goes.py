@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from pyinstrument import Profiler
@@ -18,13 +19,12 @@ from pyinstrument import Profiler
 from kb.embed import load_embedder, token_counter
 from kb.evaluate import GOLDEN, load_queries
 from kb.reindex import reindex
-from kb.search import Searcher
+from kb.search import open_searcher
 from kb.settings import Settings
-from kb.store import Store
 
 
 def profile_search(settings: Settings, rounds: int) -> Profiler:
-    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), load_embedder(settings.model, settings.embedder, settings.model_cache), answers_kept=0)
+    searcher = open_searcher(replace(settings, answer_cache=0))  # each query ranked anew
     queries = [query["query"] for query in load_queries(GOLDEN)]
     profiler = Profiler(interval=0.0005)
     with profiler:

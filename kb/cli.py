@@ -447,12 +447,9 @@ def _write(output: str, data: bytes) -> None:
 
 
 def _searcher(settings: Settings):
-    from kb.embed import load_embedder
-    from kb.search import Searcher
-    from kb.store import Store
+    from kb.search import open_searcher
 
-    store = Store(settings.index_dir, settings.chroma_url)  # fails fast, before the model loads
-    return Searcher(store, load_embedder(settings.model, settings.embedder, settings.model_cache), settings.max_query_chars, answers_kept=settings.answer_cache)
+    return open_searcher(settings)
 
 
 def _print_error(query: str, error: Exception, as_json: bool) -> None:

@@ -15,6 +15,7 @@ from kb.embed import Embedder
 from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument
 from kb.keyword import KeywordIndex, query_terms
 from kb.keyword import sync as sync_keyword
+from kb.settings import Settings
 from kb.store import Manifest, Store
 from kb.vocabulary import Glossary, default_glossary
 
@@ -262,6 +263,16 @@ class Searcher:
         chunks = self.store.get(best)
         hits = [Hit.from_chunk(chunks[chunk_id], fused[chunk_id]) for chunk_id in best if chunk_id in chunks]
         return Results(query, hits, expanded, _ms_since(started))
+
+
+def open_searcher(settings: Settings, embedder: Embedder | None = None, generation: str | None = None) -> Searcher:
+    """The searcher the settings describe: the served generation (or the one named), the model loaded
+    unless one is given (a server moving to a new generation keeps its own)."""
+    from kb.embed import load_embedder
+
+    store = Store(settings.index_dir, settings.chroma_url, generation)  # fails fast, before the model loads
+    embedder = embedder or load_embedder(settings.model, settings.embedder, settings.model_cache)
+    return Searcher(store, embedder, settings.max_query_chars, answers_kept=settings.answer_cache)
 
 
 class Answers:

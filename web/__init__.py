@@ -73,17 +73,15 @@ def searcher() -> Searcher:
 
 def follow_reindex(app: Flask, settings: Settings) -> IndexFollower:
     """Start moving the app onto each generation a reindex publishes, with the model already loaded."""
-    from kb.search import Searcher
-    from kb.store import Store, current_generation
+    from kb.search import open_searcher
+    from kb.store import current_generation
     from web.follow import IndexFollower
 
     embedder = app.extensions["kb"].embedder
-
-    def open_generation(generation: str) -> Searcher:
-        store = Store(settings.index_dir, settings.chroma_url, generation)
-        return Searcher(store, embedder, settings.max_query_chars, answers_kept=settings.answer_cache)
-
-    return IndexFollower(app, lambda: current_generation(settings.index_dir, settings.chroma_url), open_generation).start()
+    return IndexFollower(
+        app, lambda: current_generation(settings.index_dir, settings.chroma_url),
+        lambda generation: open_searcher(settings, embedder, generation),
+    ).start()
 
 
 def _http_error(error: HTTPException):
@@ -103,9 +101,6 @@ def _http_error(error: HTTPException):
 
 def build_searcher(settings: Settings) -> Searcher:
     """Load the index and the model once, as `kb search` does."""
-    from kb.embed import load_embedder
-    from kb.search import Searcher
-    from kb.store import Store
+    from kb.search import open_searcher
 
-    store = Store(settings.index_dir, settings.chroma_url)  # fails fast, before the model loads
-    return Searcher(store, load_embedder(settings.model, settings.embedder, settings.model_cache), settings.max_query_chars, answers_kept=settings.answer_cache)
+    return open_searcher(settings)
