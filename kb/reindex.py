@@ -111,16 +111,16 @@ def _load(embedder_factory: Callable[[], Embedder]) -> Embedder:
     return embedder_factory()
 
 
-def _embed(chunks: list[Chunk], embedder: Embedder | None, batch_size: int, count_tokens: Callable[[str], int],
+def _embed(chunks: list[Chunk], embedder: Embedder | None, batch_size: int,
            progress: Callable[[int], None] | None, on_start: Callable[[int], None] | None) -> np.ndarray:
-    """Vectors for every changed passage, in their order. Passages of like length are embedded together
-    across documents, so that batches carry little padding."""
+    """Vectors for every changed passage, in their order. Passages of like length (in characters, as
+    the model's encode orders them) are embedded together across documents, so batches carry little padding."""
     if on_start:
         on_start(len(chunks))
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
     texts = [chunk.embedding_text() for chunk in chunks]
-    order = sorted(range(len(texts)), key=lambda at: count_tokens(texts[at]))
+    order = sorted(range(len(texts)), key=lambda at: len(texts[at]))
     vectors: np.ndarray | None = None
     for start in range(0, len(order), EMBED_SLICE):
         positions = order[start : start + EMBED_SLICE]
@@ -198,8 +198,7 @@ def _reindex(
     expected = sum(count for name, count in chunks_before.items() if name not in changed)
     for name in summary.removed:
         store.delete_document(name)
-    vectors = _embed([chunk for _, chunks in todo for chunk in chunks], embedder, settings.batch_size, count_tokens,
-                     progress, on_start)
+    vectors = _embed([chunk for _, chunks in todo for chunk in chunks], embedder, settings.batch_size, progress, on_start)
     offset = 0
     for name, chunks in todo:
         store.replace_document(name, chunks, vectors[offset : offset + len(chunks)])

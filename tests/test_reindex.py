@@ -225,7 +225,7 @@ def test_publishing_an_incomplete_generation_is_refused(index):
     assert Store(index.index_dir, index.chroma_url).generation == served.generation
 
 
-def test_passages_embedded_by_length_across_documents_come_back_in_their_order(monkeypatch, count_tokens):
+def test_passages_embedded_by_length_across_documents_come_back_in_their_order(monkeypatch):
     from kb import reindex as module
     from kb.chunk import Chunk
 
@@ -233,7 +233,7 @@ def test_passages_embedded_by_length_across_documents_come_back_in_their_order(m
     texts = ["a much longer passage about the domestic abuse clinic each week", "neglect", "early help hubs", "MASH"]
     chunks = [Chunk(f"id{n}", "doc.md", "", "", "", 1, 1, n, text) for n, text in enumerate(texts)]
     seen = []
-    vectors = module._embed(chunks, FakeEmbedder(), 32, count_tokens, progress=seen.append, on_start=None)
+    vectors = module._embed(chunks, FakeEmbedder(), 32, progress=seen.append, on_start=None)
     expected = FakeEmbedder().encode([chunk.embedding_text() for chunk in chunks])
     assert vectors.shape == expected.shape and (vectors == expected).all()
     assert seen == [2, 2]
