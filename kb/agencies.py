@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from kb import datafile
 from kb.keyword import KeywordIndex, query_terms
 from kb.vocabulary import phrase_pattern, written_as_is
 
@@ -31,14 +32,10 @@ class Kind:
 
 def load_kinds(path: Path = KINDS) -> list[Kind]:
     kinds = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        fields = line.split("\t")
+    for number, fields in datafile.rows(path):
         if len(fields) != 3:
             raise ValueError(f"{path}:{number}: expected KIND<TAB>CUE|CUE<TAB>MARKER|MARKER")
-        split = lambda text: tuple(part.strip() for part in text.split("|") if part.strip())  # noqa: E731
-        kinds.append(Kind(fields[0].strip(), split(fields[1]), split(fields[2])))
+        kinds.append(Kind(fields[0], datafile.options(fields[1]), datafile.options(fields[2])))
     return kinds
 
 

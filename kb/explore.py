@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from kb import datafile
 from kb.chunk import Chunk
 from kb.errors import UsageError
 from kb.search import CANDIDATES, Hit, Searcher
@@ -32,10 +33,7 @@ class Theme:
 
 def load_themes(path: Path = THEMES) -> list[Theme]:
     themes = []
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        fields = [field.strip() for field in line.split("\t")]
+    for number, fields in datafile.rows(path):
         if len(fields) != 3 or not all(fields):
             raise ValueError(f"{path}:{number}: expected NAME<TAB>TITLE<TAB>QUERY")
         themes.append(Theme(*fields))

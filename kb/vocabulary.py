@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
+from kb import datafile
+
 GLOSSARY = Path(__file__).parent / "data" / "glossary.tsv"
 
 
@@ -60,18 +62,13 @@ class Glossary:
     @classmethod
     def load(cls, path: Path = GLOSSARY) -> Glossary:
         entries, lines = [], {}
-        for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            term, sep, expansions = line.partition("\t")
-            term = term.strip()
-            if not sep or not term:
+        for number, (term, *expansions) in datafile.rows(path):
+            if not expansions or not term:
                 raise ValueError(f"{path}:{number}: expected TERM<TAB>EXPANSION|EXPANSION")
             if term in lines:
                 raise ValueError(f"{path}:{number}: {term!r} is already defined on line {lines[term]}")
             lines[term] = number
-            options = tuple(option.strip() for option in expansions.split("|") if option.strip())
-            entries.append(Entry(term, options))
+            entries.append(Entry(term, datafile.options("\t".join(expansions))))
         return cls(entries)
 
     def with_learned(self, learned: Iterable[Entry]) -> Glossary:
