@@ -88,11 +88,14 @@ def main() -> None:
 
     process, url, ready = start_server(Path(settings.index_dir), cache=0)
     try:
-        def fetch(query: str) -> None:  # a new connection each time
-            with urllib.request.urlopen(f"{url}/api/search?q={urllib.parse.quote(query)}", timeout=30) as response:
-                response.read()
-
         address = urllib.parse.urlparse(url)
+
+        def fetch(query: str) -> None:  # a new connection each time (http.client: urllib's opener adds 0.5 ms of its own)
+            fresh_connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+            fresh_connection.request("GET", f"/api/search?q={urllib.parse.quote(query)}")
+            fresh_connection.getresponse().read()
+            fresh_connection.close()
+
         connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
 
         def fetch_kept(query: str) -> None:  # one connection kept open, as a browser does

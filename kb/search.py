@@ -270,7 +270,7 @@ def open_searcher(settings: Settings, embedder: Embedder | None = None, generati
     unless one is given (a server moving to a new generation keeps its own)."""
     from kb.embed import load_embedder
 
-    store = Store(settings.index_dir, settings.chroma_url, generation)  # fails fast, before the model loads
+    store = Store(settings.index_dir, settings.chroma_url, generation, settings.exact_search_up_to)  # fails fast, before the model loads
     embedder = embedder or load_embedder(settings.model, settings.embedder, settings.model_cache)
     return Searcher(store, embedder, settings.max_query_chars, answers_kept=settings.answer_cache)
 

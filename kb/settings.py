@@ -30,6 +30,11 @@ class Settings:
         "Folder for the model's exported ONNX graph (made once, about 90 MB).",
         default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kb",
     )
+    exact_search_up_to: int = _help(
+        "An index of up to this many passages is searched exactly in memory, faster than through Chroma; "
+        "larger ones (and all, with 0) are searched by Chroma's graph index.",
+        default=40_000,
+    )
     batch_size: int = _help("Passages embedded per batch.", default=32)
     max_query_chars: int = _help("Longest query accepted, in characters.", default=1000)
     top_k: int = _help("Passages returned when -k is not given.", default=10)

@@ -16,6 +16,7 @@ import numpy as np
 
 from kb.chunk import Chunk
 from kb.errors import IndexMismatch, IndexMissing, KbError
+from kb.settings import Settings
 
 COLLECTION = "kb_chunks"
 METADATA_FIELDS = ("document", "title", "agency", "section", "page", "page_end", "position", "sha256")
@@ -24,6 +25,7 @@ GENERATIONS = "generations"  # index/generations/<name>/: its Chroma store (embe
 POINTER = "CURRENT"  # index/CURRENT: the served generation's name, replaced in one rename
 POINTER_COLLECTION = "kb_current"  # on a Chroma server, this collection's metadata is the pointer
 COPY_PAGE = 1000  # rows copied from the served generation into a new one at a time
+FILTERED_FIELDS = ("agency", "document")  # what searches filter on, in either way of searching
 
 
 @dataclass(frozen=True)
@@ -127,12 +129,15 @@ class Store:
     unpublished generation, which the next reindex deletes.
     """
 
-    def __init__(self, index_dir: Path, chroma_url: str = "", generation: str | None = None) -> None:
+    def __init__(
+        self, index_dir: Path, chroma_url: str = "", generation: str | None = None, exact_up_to: int = Settings.exact_search_up_to
+    ) -> None:
         self.index_dir = Path(index_dir)
         self.chroma_url = chroma_url
         self.location = chroma_url or str(self.index_dir)
         self.generation = generation or current_generation(self.index_dir, chroma_url)
-        self._writable, self._published_rows = False, None
+        self.exact_up_to = exact_up_to
+        self._writable, self._published_rows, self._published_vectors = False, None, None
         if self.generation is None:
             raise IndexMissing(f"no index at {self.location}: run `kb reindex` first")
         self._client, self._collection = self._open()
@@ -176,7 +181,8 @@ class Store:
         store.index_dir, store.chroma_url = Path(index_dir), chroma_url
         store.location = chroma_url or str(store.index_dir)
         store.generation = _new_generation_name()
-        store._writable, store._published_rows = True, None
+        store.exact_up_to = 0
+        store._writable, store._published_rows, store._published_vectors = True, None, None
         store.home.mkdir(parents=True, exist_ok=True)
         store._client, store._collection = store._open(manifest)
         store._prune(keep={served} - {None})
@@ -283,6 +289,36 @@ class Store:
             }
         return self._published_rows
 
+    def _scan(self, vector: np.ndarray, k: int, where: dict | None) -> list[tuple[str, float]]:
+        ids, matrix, columns = self._vectors()
+        if not ids:
+            return []
+        similarity = matrix @ np.asarray(vector, dtype=np.float32)
+        if where is not None:
+            similarity[~_mask(columns, where)] = -np.inf
+        k = min(k, len(ids))
+        best = np.argpartition(-similarity, k - 1)[:k]
+        best = best[np.argsort(-similarity[best], kind="stable")]
+        return [(ids[at], float(similarity[at])) for at in best if similarity[at] > -np.inf]
+
+    def _vectors(self) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+        """The published generation's ids, unit vectors (1.5 KB a passage) and the fields filters
+        name, in the same order; read once."""
+        if self._published_vectors is None:
+            rows = self._published()
+            ids: list[str] = []
+            pages: list[np.ndarray] = []
+            for got in self._rows(["embeddings"], page=COPY_PAGE):
+                ids.extend(got["ids"])
+                if len(got["ids"]):
+                    pages.append(np.asarray(got["embeddings"], dtype=np.float32))
+            matrix = np.vstack(pages) if pages else np.zeros((0, 0), dtype=np.float32)
+            matrix /= np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
+            columns = {name: np.array([rows[chunk_id][1].get(name, "") for chunk_id in ids], dtype=object)
+                       for name in FILTERED_FIELDS}
+            self._published_vectors = (ids, matrix, columns)
+        return self._published_vectors
+
     def _all_metadata(self) -> list[dict]:
         return [metadata for _, metadata in self.metadata()]
 
@@ -341,8 +377,15 @@ class Store:
         return [(chunks[chunk_id], similarity) for chunk_id, similarity in found if chunk_id in chunks]
 
     def nearest(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the k nearest chunks, best first; ids alone are three times faster to fetch."""
+        """(chunk id, cosine similarity) of the k nearest chunks, best first.
+
+        A published generation no larger than exact_up_to is scanned in memory: exact, and faster
+        than a query through Chroma at that size (at 20,000 passages 0.5 ms against 1.1 ms; at
+        100,000 the scan takes 3.3 ms). Otherwise Chroma's graph index answers, fetching ids alone.
+        """
         k = max(1, min(k, self.count()))
+        if not self._writable and self.count() <= self.exact_up_to:
+            return self._scan(vector, k, where)
         result = self.collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()], n_results=k, where=where,
             include=["distances"],
@@ -390,6 +433,21 @@ def _replace_file(path: Path, text: str) -> None:
         os.fsync(folder)
     finally:
         os.close(folder)
+
+
+def _mask(columns: dict[str, np.ndarray], where: dict) -> np.ndarray:
+    """Which rows pass a Chroma where filter of the kinds kb writes (equality, $in, $and), over columns of metadata."""
+    ((name, condition),) = where.items()
+    if name == "$and":
+        return np.logical_and.reduce([_mask(columns, part) for part in condition])
+    if name not in columns:
+        raise ValueError(f"kb does not filter on {name!r}")
+    if isinstance(condition, dict):
+        ((operator, operand),) = condition.items()
+        if operator != "$in":
+            raise ValueError(f"kb does not filter with {operator!r}")
+        return np.isin(columns[name], list(operand))
+    return columns[name] == condition
 
 
 def _metadata(chunk: Chunk) -> dict:

@@ -179,4 +179,4 @@ def searcher(index):
     from kb.search import Searcher
     from kb.store import Store
 
-    return Searcher(Store(index.index_dir, index.chroma_url), FakeEmbedder())
+    return Searcher(Store(index.index_dir, index.chroma_url, exact_up_to=index.exact_search_up_to), FakeEmbedder())

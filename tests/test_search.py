@@ -4,6 +4,7 @@ from conftest import FakeEmbedder
 from kb.agencies import AgencyPrior, Kind
 from kb.errors import UnknownAgency, UnknownDocument
 from kb.search import RETRIEVALS, Retrieval, Searcher, convex_fusion, reciprocal_rank_fusion
+from kb.settings import Settings
 from kb.store import Store
 
 # Each test runs on the embedded store and again on a real `chroma run` server.
@@ -56,15 +57,51 @@ def test_convex_fusion_of_empty_or_scoreless_lists():
         convex_fusion([[("a", 1.0)]], [0.6, 0.4])
 
 
+@pytest.mark.parametrize("exact_up_to", [Settings.exact_search_up_to, 0], ids=["scan", "chroma-index"])
 @pytest.mark.parametrize("mode", list(RETRIEVALS))
-def test_agency_and_document_filters_hold_on_every_side(searcher, mode):
+def test_agency_and_document_filters_hold_on_every_side(searcher, mode, exact_up_to):
     searcher.retrieval = RETRIEVALS[mode]
+    searcher.store.exact_up_to = exact_up_to
     by_agency = searcher.search("domestic abuse training for staff", k=20, agency="Community").hits
     assert by_agency and {hit.agency for hit in by_agency} == {COMMUNITY}
     by_document = searcher.search("leaders and social workers", k=20, document=BRADFORD_PDF).hits
     assert by_document and {hit.document for hit in by_document} == {BRADFORD_PDF}
     both = searcher.search("domestic abuse", k=20, agency="Hospitals", document=FOUNDING).hits
     assert both and {(hit.agency, hit.document) for hit in both} == {(HOSPITAL, FOUNDING)}
+
+
+def test_the_exact_scan_finds_what_chromas_index_finds(index):
+    """A small index is scanned in memory. The scan is exact and Chroma's graph index approximate (on a
+    server it can miss a neighbour), so the scan must find all the index finds, and nothing less similar."""
+    scanned = Store(index.index_dir, index.chroma_url)
+    indexed = Store(index.index_dir, index.chroma_url, exact_up_to=0)
+    assert scanned.count() <= scanned.exact_up_to
+    filters = [None, {"agency": HOSPITAL}, {"agency": {"$in": [HOSPITAL, COMMUNITY]}}, {"document": BRADFORD_PDF},
+               {"$and": [{"agency": HOSPITAL}, {"document": FOUNDING}]}, {"agency": "no such agency"}]
+    embedder = FakeEmbedder()
+    for query in ("domestic abuse clinic", "leaders and social workers", "training", "neglect toolkit"):
+        vector = embedder.encode([query])[0]
+        for where in filters:
+            by_scan, by_index = scanned.nearest(vector, 20, where), indexed.nearest(vector, 20, where)
+            assert len(by_scan) == len(by_index)
+            assert all(s >= t - 1e-5 for (_, s), (_, t) in zip(by_scan, by_index))  # rank by rank
+            if by_scan:  # passages tied on similarity may come in either order
+                cutoff = by_scan[-1][1] + 1e-5
+                assert {i for i, t in by_index if t > cutoff} <= {i for i, _ in by_scan}
+                assert by_scan[0][1] == pytest.approx(by_index[0][1], abs=1e-5)
+            passing = {chunk.id for chunk in scanned.chunks() if _passes(chunk, where)}
+            assert {i for i, _ in by_scan} <= passing
+    assert indexed._published_vectors is None  # the index above its limit never read the vectors
+
+
+def _passes(chunk, where):
+    if where is None:
+        return True
+    (name, condition), = where.items()
+    if name == "$and":
+        return all(_passes(chunk, part) for part in condition)
+    value = getattr(chunk, name)
+    return value in condition["$in"] if isinstance(condition, dict) else value == condition
 
 
 def test_keyword_side_alone_finds_exact_words_the_fake_model_has_never_seen(searcher):
