@@ -49,6 +49,7 @@ def token_counter():
     tokenizer.no_truncation()
     tokenizer.no_padding()
 
+    @lru_cache(maxsize=8192)  # the chunker asks about most texts twice: once to split, once to pack
     def count(text: str) -> int:
         return len(tokenizer.encode(text).ids)
 

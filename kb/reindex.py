@@ -8,7 +8,7 @@ import os
 import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -154,9 +154,10 @@ def _reindex(
     summary.removed = sorted(set(indexed) - set(files))
 
     hashes: dict[str, str] = {}
+    sizes: dict[str, int] = {}
     for name, path in files.items():
         try:
-            hashes[name] = file_sha256(path)
+            hashes[name], sizes[name] = file_sha256(path), path.stat().st_size
         except OSError as error:
             summary.failed.append((name, f"cannot read the file ({error.strerror})"))
     summary.unchanged = [name for name, sha in hashes.items() if indexed.get(name) == sha]
@@ -167,11 +168,14 @@ def _reindex(
         # While the files are parsed, PARSERS at a time (a PDF in a child process of its own), the
         # model and the vector store load. Nothing to read: the model is never loaded.
         loading = background.submit(_load, embedder_factory) if to_read else None
-        parsed = {name: background.submit(read_document, files[name], name, hashes[name], limits) for name in to_read}
+        # Largest files first, so the last to finish is a small one; each is chunked as soon as it is read.
+        largest_first = sorted(to_read, key=lambda name: -sizes[name])
+        parsed = {background.submit(read_document, files[name], name, hashes[name], limits): name for name in largest_first}
         todo: list[tuple[str, list[Chunk]]] = []
-        for name in to_read:
+        for done in as_completed(parsed):
+            name = parsed[done]
             try:
-                chunks = chunk_document(parsed[name].result(), count_tokens)
+                chunks = chunk_document(done.result(), count_tokens)
             except UnreadableDocument as error:
                 summary.failed.append((name, str(error)))  # what was indexed of it before stays
                 continue
@@ -179,6 +183,8 @@ def _reindex(
                 summary.failed.append((name, "no passages found in it"))
                 continue
             todo.append((name, chunks))
+        todo.sort(key=lambda item: item[0])
+        summary.failed.sort()
 
         if served is not None and not (summary.rebuilt or summary.removed or todo):
             # Nothing to change: the served generation stays, with its keyword index brought up to date.
