@@ -322,7 +322,7 @@ def export_search(query, theme, k, agency, document, by_agency, format_name, out
     name = found_theme.title if found_theme else query
     if by_agency:
         comparison = compare_agencies(searcher, query, k or PER_AGENCY)
-        hits, what = comparison.hits, f"The best passages of each of {len(comparison.columns)} agencies"
+        hits, what = comparison.hits, f"The best passages of each of {len(comparison.agencies)} agencies"
     else:
         hits = searcher.search(query, k=k or settings.top_k, agency=agency, document=document).hits
         narrowed = "".join(f", {label} {value}" for label, value in (("agency", agency), ("document", document)) if value)
@@ -375,7 +375,7 @@ def pack_show(name, index_dir, chroma_url) -> None:
         click.echo("(The index cannot be opened, so whether each passage is up to date is not checked.)")
     for number, passage in enumerate(found.passages, start=1):
         click.echo()
-        click.secho(f"{number}. {passage.agency or 'Unknown agency'} | {passage.document} | page {passage.page}", bold=True)
+        click.secho(f"{number}. {passage.agency or 'Unknown agency'} | {passage.document} | {passage.pages}", bold=True)
         if passage.section:
             click.echo(f"   {passage.section}")
         if passage.out_of_date:

@@ -57,11 +57,16 @@ def find_theme(name: str, themes: tuple[Theme, ...] | None = None) -> Theme:
 
 @dataclass(frozen=True)
 class Comparison:
-    """For one query, each agency it reaches with that agency's best passages, the agency reached most first."""
+    """For one query, each agency it reaches with that agency's best passages, the agency reached most first;
+    last, under the agency "", the best passages that name no agency, if any are reached."""
 
     query: str
     expanded: list[str]
     columns: list[tuple[str, list[Hit]]]
+
+    @property
+    def agencies(self) -> list[str]:
+        return [agency for agency, _ in self.columns if agency]
 
     @property
     def hits(self) -> list[Hit]:
@@ -69,11 +74,14 @@ class Comparison:
 
 
 def compare_agencies(searcher: Searcher, query: str, per_agency: int = PER_AGENCY) -> Comparison:
-    """The best passages of each agency found among the query's top candidates, searched within that agency."""
-    wide = searcher.search(query, k=CANDIDATES)
+    """The best passages of each agency found among the query's top candidates, searched within that agency;
+    then the best of the candidates that name no agency, which no search within an agency can find."""
+    vector = searcher.query_vector(query)  # one reading by the model serves every agency's search
+    wide = searcher.search(query, k=CANDIDATES, vector=vector)
     # An agency that is nowhere among the candidates has nothing to say on this; its best would be noise.
     reached = list(dict.fromkeys(hit.agency for hit in wide.hits if hit.agency))
-    columns = [(agency, searcher.search(query, k=per_agency, agency=agency).hits) for agency in reached]
+    columns = [(agency, searcher.search(query, k=per_agency, agency=agency, vector=vector).hits) for agency in reached]
+    columns.append(("", [hit for hit in wide.hits if not hit.agency][:per_agency]))
     return Comparison(wide.query, wide.expanded, [(agency, hits) for agency, hits in columns if hits])
 
 

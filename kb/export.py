@@ -1,6 +1,6 @@
 """A pack, a search or an agency comparison as a file: Markdown, CSV or Word, every passage cited.
 
-Each passage carries its agency, report title, section and page, the trainer's note, and the
+Each passage carries its agency, report title, section and pages, the trainer's note, and the
 number of its source; a list of sources (report, file, agencies, pages cited) closes the file.
 """
 
@@ -18,6 +18,7 @@ from kb.packs import Passage
 
 OUT_OF_DATE = "May be out of date: the report has changed since this passage was saved; check the source."
 UNKNOWN_AGENCY = "Unknown agency"
+NO_AGENCY = "No agency named"  # a comparison's heading over passages whose report names no agency, after the rest
 
 
 @dataclass(frozen=True)
@@ -51,17 +52,17 @@ class Sheet:
             entry = found.setdefault(passage.document, {"title": passage.title, "agencies": {}, "pages": set()})
             if passage.agency:
                 entry["agencies"][passage.agency] = None
-            entry["pages"].add(passage.page)
+            entry["pages"].update(range(passage.page, passage.page_end + 1))
         return [
             Source(number, entry["title"], document, tuple(entry["agencies"]), tuple(sorted(entry["pages"])))
             for number, (document, entry) in enumerate(found.items(), start=1)
         ]
 
     def groups(self) -> list[tuple[str, list[tuple[int, Passage]]]]:
-        """(agency, [(number, passage)]) in order of first appearance; one unnamed group unless by_agency."""
+        """(agency, [(number, passage)]) in order of first appearance; unless by_agency, one group with no heading."""
         groups: dict[str, list[tuple[int, Passage]]] = {}
         for number, passage in enumerate(self.passages, start=1):
-            key = (passage.agency or UNKNOWN_AGENCY) if self.by_agency else ""
+            key = (passage.agency or NO_AGENCY) if self.by_agency else ""
             groups.setdefault(key, []).append((number, passage))
         return list(groups.items())
 
@@ -74,7 +75,7 @@ def _cite(passage: Passage, source: int) -> str:
     parts = [passage.agency or UNKNOWN_AGENCY, passage.title or passage.document]
     if passage.section:
         parts.append(passage.section)
-    parts.append(f"page {passage.page}")
+    parts.append(passage.pages)
     return " · ".join(parts) + f" (source {source})"
 
 
@@ -120,7 +121,7 @@ def to_markdown(sheet: Sheet) -> bytes:
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-CSV_COLUMNS = ("number", "agency", "report", "section", "page", "note", "passage", "source", "document",
+CSV_COLUMNS = ("number", "agency", "report", "section", "page", "page_end", "note", "passage", "source", "document",
                "out_of_date", "chunk_id")
 # A spreadsheet runs a cell that opens with one of these as a formula (OWASP, "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -140,8 +141,8 @@ def to_csv(sheet: Sheet) -> bytes:
     writer.writerow(CSV_COLUMNS)
     for number, passage in enumerate(sheet.passages, start=1):
         source = sources[passage.document]
-        row = (number, passage.agency, passage.title, passage.section, passage.page, passage.note, passage.text,
-               f"[{source.number}] {source.reference()}", passage.document,
+        row = (number, passage.agency, passage.title, passage.section, passage.page, passage.page_end, passage.note,
+               passage.text, f"[{source.number}] {source.reference()}", passage.document,
                "yes" if passage.out_of_date else "", passage.chunk_id)
         writer.writerow([csv_cell(value) for value in row])
     return out.getvalue().encode("utf-8-sig")

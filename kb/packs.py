@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kb.chunk import Chunk
 from kb.errors import KbError, UsageError
+from kb.search import pages
 
 FILENAME = "packs.sqlite"
 MAX_NAME = 60
@@ -43,13 +44,15 @@ CREATE TABLE IF NOT EXISTS passages (
     agency TEXT NOT NULL,
     section TEXT NOT NULL,
     page INTEGER NOT NULL,
+    page_end INTEGER NOT NULL,
     text TEXT NOT NULL,
     note TEXT NOT NULL DEFAULT '',
     added TEXT NOT NULL,
     UNIQUE (pack, chunk_id)
 );
 """
-PASSAGE_COLUMNS = ("id", "chunk_id", "document", "sha256", "title", "agency", "section", "page", "text", "note", "added")
+PASSAGE_COLUMNS = ("id", "chunk_id", "document", "sha256", "title", "agency", "section", "page", "page_end", "text",
+                   "note", "added")
 
 
 class UnknownPack(UsageError):
@@ -76,10 +79,16 @@ class Passage:
     agency: str
     section: str
     page: int
+    page_end: int  # the last page the passage runs onto: page, unless a page break cuts it
     text: str
     note: str = ""
     added: str = ""
     out_of_date: bool = False
+
+    @property
+    def pages(self) -> str:
+        """How its citation names its pages, as a search hit's does: "page 4" or "pages 4–5"."""
+        return pages(self.page, self.page_end)
 
 
 @dataclass(frozen=True)
@@ -122,6 +131,7 @@ class Packs:
                 db.execute("PRAGMA foreign_keys = ON")
                 if write:
                     db.executescript(SCHEMA)
+                _upgrade(db)
                 with db:
                     yield db
         except sqlite3.OperationalError as error:
@@ -162,10 +172,10 @@ class Packs:
             now = _now()
             cursor = db.execute(
                 "INSERT OR IGNORE INTO passages (pack, position, chunk_id, document, sha256, title, agency, section, "
-                "page, text, added) VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM passages WHERE pack = ?), "
-                "?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "page, page_end, text, added) VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM passages "
+                "WHERE pack = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (pack, pack, chunk.id, chunk.document, chunk.sha256, chunk.title, chunk.agency, chunk.section,
-                 chunk.page, chunk.text, now),
+                 chunk.page, max(chunk.page_end, chunk.page), chunk.text, now),
             )
             added = cursor.rowcount == 1
             if added:
@@ -203,6 +213,24 @@ class Packs:
     def delete(self, name: str) -> None:
         with self._db(write=True) as db:
             db.execute("DELETE FROM packs WHERE id = ?", (_pack_row(db, name)["id"],))
+
+
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Bring a packs file from before passages kept their last page up to date, in place.
+
+    Its passages are taken to end on the page they start on, as their citations always said.
+    """
+    if "page_end" in _passage_columns(db):
+        return
+    db.execute("BEGIN IMMEDIATE")  # another connection may be upgrading the same file; one does it
+    if "page_end" not in _passage_columns(db):
+        db.execute("ALTER TABLE passages ADD COLUMN page_end INTEGER NOT NULL DEFAULT 0")
+        db.execute("UPDATE passages SET page_end = page")
+    db.commit()
+
+
+def _passage_columns(db: sqlite3.Connection) -> set[str]:
+    return {row["name"] for row in db.execute("PRAGMA table_info(passages)")}
 
 
 def _pack_row(db: sqlite3.Connection | None, name: str) -> sqlite3.Row:
@@ -243,6 +271,7 @@ def _out_of_date(passage: Passage, indexed: dict[str, str], current: dict[str, C
 def unsaved(name: str, found: Sequence) -> Pack:
     """A pack of search hits or chunks that is not stored, so a search exports the same way as a pack."""
     return Pack(name, "", "", tuple(
-        Passage(0, c.id, c.document, getattr(c, "sha256", ""), c.title, c.agency, c.section, c.page, c.text)
+        Passage(0, c.id, c.document, getattr(c, "sha256", ""), c.title, c.agency, c.section, c.page,
+                max(c.page_end, c.page), c.text)
         for c in found
     ))

@@ -9,6 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 
+import numpy as np
+
 from kb.agencies import AgencyPrior
 from kb.chunk import CHUNKER_VERSION, Chunk
 from kb.embed import Embedder
@@ -210,8 +212,12 @@ class Searcher:
         """One row per indexed document: document, title, agency (most of it), agencies, pages, chunks."""
         return [dict(row) for row in self._catalogue]
 
-    def search(self, query: str, k: int = 10, agency: str | None = None, document: str | None = None) -> Results:
-        """The k best passages for a query, optionally from one agency or document; a repeated query is answered from memory."""
+    def search(self, query: str, k: int = 10, agency: str | None = None, document: str | None = None,
+               vector: np.ndarray | None = None) -> Results:
+        """The k best passages for a query, optionally from one agency or document; a repeated query is answered from memory.
+
+        vector, from query_vector(query), spares the model reading the same query again when it is searched several ways.
+        """
         started = time.perf_counter()
         query = clean_query(query, self.max_query_chars)
         k = max(1, min(int(k), 100))
@@ -221,11 +227,21 @@ class Searcher:
         key = (query, k, tuple(agencies or ()), document, self.retrieval)
         results = self._answers.get(key)
         if results is None:
-            results = self._search(query, k, agencies, document)
+            results = self._search(query, k, agencies, document, vector)
             self._answers.put(key, results)
         return replace(results, hits=list(results.hits), took_ms=_ms_since(started))
 
-    def _search(self, query: str, k: int, agencies: list[str] | None, document: str | None) -> Results:
+    def query_vector(self, query: str) -> np.ndarray:
+        """The model's vector for a query, as search() makes it."""
+        query = clean_query(query, self.max_query_chars)
+        return self._encode(query, self.glossary.expand(query) if self.retrieval.vocabulary else [])
+
+    def _encode(self, query: str, expanded: list[str]) -> np.ndarray:
+        # The model reads the practitioner's words and what they stand for ("DA" -> "domestic abuse").
+        return self.embedder.encode([" ".join([query, *expanded])])[0]
+
+    def _search(self, query: str, k: int, agencies: list[str] | None, document: str | None,
+                vector: np.ndarray | None = None) -> Results:
         started = time.perf_counter()
         use = self.retrieval
         expanded = self.glossary.expand(query) if use.vocabulary else []
@@ -242,8 +258,7 @@ class Searcher:
             if use.keyword else None
         )
         if use.dense:
-            # The model reads the practitioner's words and what they stand for ("DA" -> "domestic abuse").
-            vector = self.embedder.encode([" ".join([query, *expanded])])[0]
+            vector = self._encode(query, expanded) if vector is None else vector
             scored.append(self.store.nearest(vector, depth, _where(agencies, document)))
             weights.append(DENSE_WEIGHT if use.keyword else 1.0)
         if keyword is not None:

@@ -443,7 +443,7 @@ def _replace_file(path: Path, text: str) -> None:
 
 
 def _mask(columns: dict[str, np.ndarray], where: dict) -> np.ndarray:
-    """Which rows pass a Chroma where filter of the kinds kb writes (equality, $in, $and), over columns of metadata."""
+    """Which rows pass a Chroma where filter of the kinds kb writes (equality, $in, $ne, $and), over columns of metadata."""
     ((name, condition),) = where.items()
     if name == "$and":
         return np.logical_and.reduce([_mask(columns, part) for part in condition])
@@ -451,9 +451,11 @@ def _mask(columns: dict[str, np.ndarray], where: dict) -> np.ndarray:
         raise ValueError(f"kb does not filter on {name!r}")
     if isinstance(condition, dict):
         ((operator, operand),) = condition.items()
-        if operator != "$in":
-            raise ValueError(f"kb does not filter with {operator!r}")
-        return np.isin(columns[name], list(operand))
+        if operator == "$in":
+            return np.isin(columns[name], list(operand))
+        if operator == "$ne":
+            return columns[name] != operand
+        raise ValueError(f"kb does not filter with {operator!r}")
     return columns[name] == condition
 
 

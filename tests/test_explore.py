@@ -32,13 +32,32 @@ def test_a_malformed_themes_file_names_its_line(tmp_path):
 
 def test_compare_gives_each_agency_reached_its_own_best_passages(searcher):
     comparison = compare_agencies(searcher, "safeguarding training", per_agency=2)
-    agencies = [agency for agency, _ in comparison.columns]
+    agencies = comparison.agencies
     assert len(agencies) >= 3 and len(set(agencies)) == len(agencies)
-    for agency, hits in comparison.columns:
+    assert [agency for agency, _ in comparison.columns if agency] == agencies
+    for agency, hits in comparison.columns[:len(agencies)]:
         assert 1 <= len(hits) <= 2 and {hit.agency for hit in hits} == {agency}
         assert hits == searcher.search("safeguarding training", k=2, agency=agency).hits
     reached_first = [hit.agency for hit in searcher.search("safeguarding training", k=50).hits if hit.agency]
     assert agencies == list(dict.fromkeys(reached_first))  # the agency the query reaches most comes first
+
+
+def test_passages_that_name_no_agency_come_last_in_a_group_of_their_own(searcher):
+    query = "escalation policy when agencies disagree"
+    comparison = compare_agencies(searcher, query, per_agency=2)
+    assert len(comparison.agencies) >= 3
+    unnamed, hits = comparison.columns[-1]
+    assert unnamed == "" and "" not in comparison.agencies
+    assert [hit.text for hit in hits] == ["Use the escalation policy when agencies disagree."]  # notes.md names no agency
+    assert hits == [hit for hit in searcher.search(query, k=50).hits if not hit.agency][:2]
+    assert comparison.hits[-1] == hits[0]
+
+
+def test_a_comparison_asks_the_model_to_read_the_query_once_however_many_agencies_it_reaches(searcher):
+    before = searcher.embedder.encoded
+    comparison = compare_agencies(searcher, "health visitors and school nurses")
+    assert len(comparison.agencies) >= 3
+    assert searcher.embedder.encoded - before == 1
 
 
 def test_more_like_this_puts_other_agencies_first_and_leaves_out_the_passage_itself(searcher):

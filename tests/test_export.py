@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from conftest import BRADFORD, FOUNDING
 from kb.cli import cli
 from kb.errors import UsageError
-from kb.export import CSV_COLUMNS, OUT_OF_DATE, FORMATS, csv_cell, find_format, file_name, render, sheet
+from kb.export import CSV_COLUMNS, NO_AGENCY, OUT_OF_DATE, FORMATS, csv_cell, find_format, file_name, render, sheet
 from kb.packs import Packs, Passage
 from kb.store import Store
 
@@ -84,8 +84,8 @@ def test_a_pack_as_csv_has_a_row_per_passage_with_its_full_citation(passages):
     assert len(rows) == len(passages)
     for number, (row, passage) in enumerate(zip(rows, passages), start=1):
         assert row["number"] == str(number)
-        assert (row["agency"], row["report"], row["section"], row["page"]) == (
-            passage.agency, passage.title, passage.section, str(passage.page))
+        assert (row["agency"], row["report"], row["section"], row["page"], row["page_end"]) == (
+            passage.agency, passage.title, passage.section, str(passage.page), str(passage.page_end))
         assert (row["note"], row["passage"], row["document"], row["chunk_id"]) == (
             passage.note, passage.text, passage.document, passage.chunk_id)
         assert passage.document in row["source"] and row["source"].startswith("[")
@@ -113,12 +113,37 @@ def test_report_text_cannot_become_markup_in_markdown_or_break_word(passages):
 
 
 def test_a_comparison_exports_under_each_agency(passages):
+    expected = [p.agency or NO_AGENCY for p in passages]
+    assert expected[-1] == NO_AGENCY  # notes.md names no agency
     word = read_docx(render(sheet("Neglect", passages, by_agency=True), "docx")).splitlines()
-    assert [line for line in word if line in {p.agency or "Unknown agency" for p in passages}] == [
-        p.agency or "Unknown agency" for p in passages]  # each agency a heading of its own, in order
+    assert [line for line in word if line in set(expected)] == expected  # each agency a heading of its own, in order
     markdown = read_markdown(render(sheet("Neglect", passages, by_agency=True), "md"))
     headings = re.findall(r"^## (.+)$", markdown, re.M)
-    assert headings[:-1] == [p.agency or "Unknown agency" for p in passages] and headings[-1] == "Sources"
+    assert headings[:-1] == expected and headings[-1] == "Sources"
+
+
+@pytest.fixture
+def two_pages(index) -> Passage:
+    """A passage a page break cuts, saved in a pack."""
+    chunk = next(chunk for chunk in Store(index.index_dir).chunks() if chunk.page_end > chunk.page)
+    passage, _ = Packs(index.index_dir).add("Across pages", chunk)
+    return passage
+
+
+@pytest.mark.parametrize("format_name", ["md", "docx"])
+def test_a_passage_a_page_break_cuts_is_cited_with_both_pages(two_pages, format_name):
+    first, last = two_pages.page, two_pages.page_end
+    text = READ_BACK[format_name](render(sheet("Across pages", [two_pages]), format_name))
+    section = f" · {two_pages.section}" if two_pages.section else ""
+    assert f"{two_pages.agency} · {two_pages.title}{section} · pages {first}–{last} (source 1)" in text
+    assert f"File: {two_pages.document}. Pages cited: {first}, {last}." in text
+
+
+def test_a_passage_a_page_break_cuts_has_its_last_page_in_the_csv(two_pages):
+    (row,) = read_csv(render(sheet("Across pages", [two_pages]), "csv"))
+    assert list(row)[list(row).index("page") + 1] == "page_end"
+    assert (row["page"], row["page_end"]) == (str(two_pages.page), str(two_pages.page_end))
+    assert f"Pages cited: {two_pages.page}, {two_pages.page_end}." in row["source"]
 
 
 @pytest.mark.parametrize(
@@ -229,3 +254,41 @@ def test_kb_pack_list_show_and_export(index, passages, tmp_path):
 def test_kb_pack_list_with_no_packs_says_how_to_make_one(settings):
     code, out, _ = run("pack", "list")
     assert code == 0 and "No packs yet" in out.decode()
+
+
+def test_kb_pack_show_and_kb_export_cite_a_passage_a_page_break_cuts_with_both_pages(two_pages):
+    cited = f"pages {two_pages.page}–{two_pages.page_end}"
+    code, out, _ = run("pack", "show", "Across pages")
+    assert code == 0 and f"1. {two_pages.agency} | {two_pages.document} | {cited}\n" in out.decode()
+
+    words = " ".join(two_pages.text.split()[:12])
+    code, out, err = run("export", "--query", words, "--document", two_pages.document, "-k", "1", "--format", "md", "-o", "-")
+    assert code == 0, err
+    assert f"· {cited} (source 1)" in read_markdown(out) and two_pages.text.splitlines()[0] in read_markdown(out)
+
+
+@pytest.mark.parametrize("format_name", ["md", "csv", "docx"])
+def test_kb_pack_export_cites_a_passage_a_page_break_cuts_with_both_pages(two_pages, tmp_path, format_name):
+    out_file = tmp_path / f"pack.{format_name}"
+    code, _, err = run("pack", "export", "Across pages", "-o", str(out_file))
+    assert code == 0, err
+    if format_name == "csv":
+        (row,) = read_csv(out_file.read_bytes())
+        assert (row["page"], row["page_end"]) == (str(two_pages.page), str(two_pages.page_end))
+    else:
+        assert f"pages {two_pages.page}–{two_pages.page_end} (source 1)" in READ_BACK[format_name](out_file.read_bytes())
+
+
+@pytest.mark.parametrize("format_name", ["md", "docx"])
+def test_kb_export_by_agency_puts_passages_that_name_no_agency_last(index, format_name):
+    code, out, err = run("export", "-q", "escalation policy when agencies disagree", "--by-agency", "-k", "2",
+                         "--format", format_name, "-o", "-")
+    assert code == 0, err
+    lines = READ_BACK[format_name](out).splitlines()
+    mark = "## " if format_name == "md" else ""
+    unnamed, sources = lines.index(f"{mark}{NO_AGENCY}"), lines.index(f"{mark}Sources")
+    before = [line.strip("*").split(" · ")[0] for line in lines[:unnamed] if "(source " in line]
+    after = [line.strip("*").split(" · ")[0] for line in lines[unnamed:sources] if "(source " in line]
+    assert len(set(before)) >= 3 and "Unknown agency" not in before  # the named agencies first
+    assert after == ["Unknown agency"]
+    assert "Use the escalation policy when agencies disagree." in "\n".join(lines[unnamed:sources])

@@ -1,3 +1,8 @@
+import csv
+import io
+import sqlite3
+from contextlib import closing
+
 import pytest
 
 from conftest import FOUNDING, FakeEmbedder
@@ -117,3 +122,63 @@ def test_a_pack_survives_a_reindex_in_which_its_document_changed(index, corpus_d
     pack = check(Packs(index.index_dir).get("Escalation"), Store(index.index_dir))
     assert [p.out_of_date for p in pack.passages] == [True, False]
     assert pack.passages[0].text == note.text
+
+
+def two_page_chunk(settings):
+    return next(chunk for chunk in Store(settings.index_dir).chunks() if chunk.page_end > chunk.page)
+
+
+def test_a_passage_a_page_break_cuts_is_saved_with_both_pages(index, packs):
+    chunk = two_page_chunk(index)
+    packs.add("Across pages", chunk)
+    (saved,) = Packs(index.index_dir).get("Across pages").passages
+    assert (saved.page, saved.page_end) == (chunk.page, chunk.page_end)
+    assert saved.pages == f"pages {chunk.page}–{chunk.page_end}"
+
+
+# packs.sqlite as kb wrote it before passages kept the page they end on.
+OLD_SCHEMA = """
+CREATE TABLE packs (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE, created TEXT NOT NULL,
+                    updated TEXT NOT NULL);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY, pack INTEGER NOT NULL REFERENCES packs(id) ON DELETE CASCADE, position INTEGER NOT NULL,
+    chunk_id TEXT NOT NULL, document TEXT NOT NULL, sha256 TEXT NOT NULL, title TEXT NOT NULL, agency TEXT NOT NULL,
+    section TEXT NOT NULL, page INTEGER NOT NULL, text TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
+    added TEXT NOT NULL, UNIQUE (pack, chunk_id));
+INSERT INTO packs VALUES (1, 'Kept from before', '2025-01-01T00:00:00+00:00', '2025-01-02T00:00:00+00:00');
+INSERT INTO passages VALUES
+    (1, 1, 1, 'aaaa', 'old.pdf', 'f00d', 'An old report', 'ELFT', 'Audit', 7, 'A case file audit.', 'Ask why.',
+     '2025-01-01T00:00:00+00:00'),
+    (2, 1, 2, 'bbbb', 'notes.md', 'beef', 'Practice notes', '', 'Escalation', 1, 'Use the policy.', '',
+     '2025-01-01T00:00:00+00:00');
+"""
+
+
+def test_a_packs_file_from_before_end_pages_opens_keeps_its_passages_and_exports(tmp_path, index):
+    from docx import Document
+
+    from kb.export import render, sheet
+
+    folder = tmp_path / "old-index"
+    folder.mkdir()
+    with closing(sqlite3.connect(folder / "packs.sqlite")) as db:
+        db.executescript(OLD_SCHEMA)
+    packs = Packs(folder)
+
+    assert [(name, count) for name, count, _ in packs.names()] == [("Kept from before", 2)]
+    pack = packs.get("Kept from before")
+    assert [(p.chunk_id, p.page, p.page_end, p.note) for p in pack.passages] == [
+        ("aaaa", 7, 7, "Ask why."), ("bbbb", 1, 1, "")]  # an old passage ends on the page it starts on
+    markdown = render(sheet(pack.name, pack.passages), "md").decode()
+    assert "ELFT · An old report · Audit · page 7 (source 1)" in markdown and "Ask why." in markdown
+    rows = list(csv.DictReader(io.StringIO(render(sheet(pack.name, pack.passages), "csv").decode("utf-8-sig"))))
+    assert [(row["page"], row["page_end"]) for row in rows] == [("7", "7"), ("1", "1")]
+    word = Document(io.BytesIO(render(sheet(pack.name, pack.passages), "docx")))
+    assert "ELFT · An old report · Audit · page 7 (source 1)" in [paragraph.text for paragraph in word.paragraphs]
+    with closing(sqlite3.connect(folder / "packs.sqlite")) as db:  # upgraded in place, once
+        assert "page_end" in {row[1] for row in db.execute("PRAGMA table_info(passages)")}
+
+    chunk = two_page_chunk(index)
+    packs.add("Kept from before", chunk)
+    assert [p.pages for p in packs.get("Kept from before").passages] == [
+        "page 7", "page 1", f"pages {chunk.page}–{chunk.page_end}"]

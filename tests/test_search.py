@@ -77,7 +77,8 @@ def test_the_exact_scan_finds_what_chromas_index_finds(index):
     indexed = Store(index.index_dir, index.chroma_url, exact_up_to=0)
     assert scanned.count() <= scanned.exact_up_to
     filters = [None, {"agency": HOSPITAL}, {"agency": {"$in": [HOSPITAL, COMMUNITY]}}, {"document": BRADFORD_PDF},
-               {"$and": [{"agency": HOSPITAL}, {"document": FOUNDING}]}, {"agency": "no such agency"}]
+               {"$and": [{"agency": HOSPITAL}, {"document": FOUNDING}]}, {"agency": "no such agency"},
+               {"agency": {"$ne": HOSPITAL}}]
     embedder = FakeEmbedder()
     for query in ("domestic abuse clinic", "leaders and social workers", "training", "neglect toolkit"):
         vector = embedder.encode([query])[0]
@@ -101,7 +102,9 @@ def _passes(chunk, where):
     if name == "$and":
         return all(_passes(chunk, part) for part in condition)
     value = getattr(chunk, name)
-    return value in condition["$in"] if isinstance(condition, dict) else value == condition
+    if isinstance(condition, dict):
+        return value in condition["$in"] if "$in" in condition else value != condition["$ne"]
+    return value == condition
 
 
 def test_keyword_side_alone_finds_exact_words_the_fake_model_has_never_seen(searcher):

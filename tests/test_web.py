@@ -489,3 +489,5 @@ def test_a_passage_a_page_break_cuts_is_cited_with_both_pages(client, shared_ind
     assert all(hit["page_end"] >= hit["page"] for hit in answer["results"])
     page = client.get("/?" + urlencode({"q": query, "k": 20})).get_data(as_text=True)
     assert f"pages {spanning.page}–{spanning.page_end}" in page
+    as_text = client.get(f"/documents/{spanning.document}/text").get_data(as_text=True)
+    assert f"pages {spanning.page}–{spanning.page_end}" in as_text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -268,6 +269,32 @@ def test_a_search_downloads_with_its_citations(client):
     assert client.get("/export.md", query_string={"q": ""}).status_code == 400
 
 
+@pytest.fixture(scope="module")
+def two_pages(small_index):
+    """A passage a page break cuts."""
+    return next(chunk for chunk in Store(small_index.index_dir).chunks() if chunk.page_end > chunk.page)
+
+
+def test_a_passage_a_page_break_cuts_is_cited_with_both_pages_in_the_pack_its_print_view_and_downloads(
+        client, token, two_pages):
+    cited = f"pages {two_pages.page}–{two_pages.page_end}"
+    add_json(client, token, "Across pages", two_pages.id)
+    assert f'<span class="page">{cited}</span>' in html_of(client.get("/packs/Across%20pages"))
+
+    html = html_of(client.get("/packs/Across%20pages/print"))
+    (card,) = re.findall(r'<article class="card".*?</article>', html, re.S)
+    assert f", {cited} (source 1)" in card
+    assert f"Pages cited: {two_pages.page}, {two_pages.page_end}." in html
+
+    markdown = re.sub(r"\\(.)", r"\1", client.get("/packs/Across%20pages/export.md").get_data(as_text=True))
+    word = read_docx(client.get("/packs/Across%20pages/export.docx").data)
+    for text in (markdown, word):
+        assert f"{two_pages.agency} · {two_pages.title} · {two_pages.section} · {cited} (source 1)" in text
+    table = client.get("/packs/Across%20pages/export.csv").data.decode("utf-8-sig")
+    (row,) = csv.DictReader(io.StringIO(table))
+    assert (row["page"], row["page_end"]) == (str(two_pages.page), str(two_pages.page_end))
+
+
 # --- comparing agencies, themes, more like this ------------------------------------------------
 
 
@@ -283,6 +310,25 @@ def test_compare_shows_each_agency_side_by_side(client):
     word = read_docx(client.get("/compare/export.docx?theme=training").data)
     assert word.startswith("Training\n")
     assert all(agency in word for agency in agencies)
+
+
+def test_compare_shows_passages_that_name_no_agency_last_and_cites_both_pages_of_a_cut_passage(client, two_pages):
+    html = html_of(client.get("/compare", query_string={"q": NOTES_QUERY}))
+    columns = re.findall(r'<section class="agency-column".*?</section>', html, re.S)
+    headings = [re.search(r'<h3 id="agency-\d+">([^<]*)</h3>', column).group(1) for column in columns]
+    assert len(headings) >= 4 and headings[-1] == "No agency named" and headings.count("No agency named") == 1
+    assert f"<h2 id=\"results-heading\">{len(headings) - 1} agencies on" in html
+    assert "Use the <mark>escalation</mark> <mark>policy</mark>" in columns[-1]
+    assert "All of" not in columns[-1]  # no link to search for "no agency" as if it were a name
+
+    word = read_docx(client.get("/compare/export.docx", query_string={"q": NOTES_QUERY}).data).splitlines()
+    assert [line for line in word if line in headings] == headings  # the same groups, in the same order
+    assert f"of each of {len(headings) - 1} agencies" in word[1]
+
+    words = " ".join(two_pages.text.split()[:12])
+    html = html_of(client.get("/compare", query_string={"q": words}))
+    card = re.search(rf'<article class="hit-card" id="result-{two_pages.id}".*?</article>', html, re.S).group(0)
+    assert f'<span class="page">pages {two_pages.page}–{two_pages.page_end}</span>' in card
 
 
 def test_compare_with_nothing_asked_lists_the_themes_and_an_unknown_theme_says_which_exist(client):
@@ -339,7 +385,7 @@ def test_hostile_document_text_and_notes_are_escaped_on_every_trainer_page(tmp_p
     client.post(f"/packs/Hostile/passages/{pid}/note", data={"csrf_token": token, "note": f"note {SCRIPT} {IMG}"})
 
     pages = ["/packs/Hostile", "/packs/Hostile/print", f"/passages/{hit['id']}/similar",
-             "/compare?" + urlencode({"q": f"zebra {SCRIPT}"}),  # the hostile report has no agency to compare; its query is hostile
+             "/compare?" + urlencode({"q": f"zebra {SCRIPT}"}),  # shown under "No agency named"; the query is hostile too
              "/?" + urlencode({"q": "zebra crossings", "added": SCRIPT}), "/packs"]
     for path in pages:
         response = client.get(path)

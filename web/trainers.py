@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from kb.errors import UsageError
 from kb.explore import UnknownChunk, compare_agencies, default_themes, find_theme, more_like_this
-from kb.export import FORMATS, exported_on, file_name, find_format, render, sheet
+from kb.export import FORMATS, NO_AGENCY, exported_on, file_name, find_format, render, sheet
 from kb.packs import Packs, UnknownPack, UnknownPassage, check, clean_name, unsaved
 from web import searcher
 from web.highlight import highlight, query_pattern
@@ -209,6 +209,7 @@ def compare_page():
     comparison = compare_agencies(searcher(), query)
     pattern = query_pattern([comparison.query, *comparison.expanded])
     return render_template("compare.html", heading=heading, q=request.args.get("q", ""), comparison=comparison,
+                           no_agency=NO_AGENCY,
                            download_args={k: v for k, v in request.args.items() if k in ("q", "theme")},
                            mark=lambda text: highlight(text, pattern))
 
@@ -219,7 +220,7 @@ def compare_export(format_name: str):
     if not query:
         raise UsageError("give a query (q) or a theme to compare agencies on")
     comparison = compare_agencies(searcher(), query)
-    description = (f"The best passages of each of {len(comparison.columns)} agencies for the search "
+    description = (f"The best passages of each of {len(comparison.agencies)} agencies for the search "
                    f"\u201c{comparison.query}\u201d, exported on {exported_on()}.")
     passages = unsaved(heading, comparison.hits).passages
     return _download(sheet(heading, passages, description, by_agency=True), format_name)
