@@ -46,13 +46,28 @@ def test_bm25_ranks_the_passage_with_the_rarer_words_first(index):
     assert set(ids) == {"c1", "c3", "c4"}
 
 
-def test_in_a_large_index_words_most_passages_hold_are_left_to_the_rarer_ones(index, monkeypatch):
-    monkeypatch.setattr(keyword, "COMMON_AFTER", 0)  # as if the five passages were thousands
-    assert index.share("domestic") == pytest.approx(3 / 5) and index.share("clinic") == pytest.approx(1 / 5)
-    assert index.telling(["clinic", "domestic", "abuse"]) == ["clinic"]
-    assert [chunk_id for chunk_id, _ in index.search(["clinic", "domestic", "abuse"])] == ["c1"]
-    # A query of common words only keeps them all.
-    assert {chunk_id for chunk_id, _ in index.search(["domestic", "abuse"])} == {"c1", "c3", "c4"}
+def test_scores_are_exactly_fts5s_bm25_for_the_whole_query(index):
+    """Words are scored from the stored arrays, phrases by FTS5; the sum must be what FTS5 gives."""
+    weights = ", ".join(map(str, keyword.COLUMN_WEIGHTS))
+    cases = [(["clinic", "domestic", "abuse"], []), (["domestic"], ["risk assessment conference"]),
+             (["visitors", "e-mail", "hours"], ["out of hours", "neglect"]), (["staff", "staff's"], []),
+             (["priority", "partnership", "conference"], ["graded care profile", "health visitors"])]
+    for terms, phrases in cases:
+        expected = dict(index._db.execute(
+            f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
+            (match_expression(terms, phrases),),
+        ).fetchall())
+        found = dict(index.search(terms, phrases, k=50))
+        assert found.keys() == expected.keys()
+        assert all(found[chunk_id] == pytest.approx(score, rel=1e-12) for chunk_id, score in expected.items())
+
+
+def test_ties_keep_the_order_the_passages_were_indexed_in(tmp_path):
+    path = tmp_path / "keyword.sqlite"
+    build(path, [chunk(f"c{n}", "The same words in every passage.") for n in range(1, 8)], "print")
+    found = KeywordIndex(path).search(["same", "words"], k=3)
+    assert [chunk_id for chunk_id, _ in found] == ["c1", "c2", "c3"]
+    assert len({score for _, score in found}) == 1
 
 
 def test_stemming_matches_other_forms_of_a_word(index):

@@ -95,6 +95,17 @@ def test_the_exact_scan_finds_what_chromas_index_finds(index):
     assert indexed._published_vectors is None  # the index above its limit never read the vectors
 
 
+def test_a_scan_cut_in_two_halves_finds_what_one_pass_finds(index, monkeypatch):
+    from kb import store as store_module
+
+    embedder = FakeEmbedder()
+    vectors = [embedder.encode([query])[0] for query in ("domestic abuse clinic", "training", "leaders")]
+    whole = [Store(index.index_dir, index.chroma_url).nearest(vector, 30) for vector in vectors]
+    monkeypatch.setattr(store_module, "SPLIT_SCAN_AT", 2)
+    halves = [Store(index.index_dir, index.chroma_url).nearest(vector, 30) for vector in vectors]
+    assert halves == whole and all(whole)
+
+
 def _passes(chunk, where):
     if where is None:
         return True
