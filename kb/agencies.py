@@ -55,6 +55,7 @@ class AgencyPrior:
         self.kinds_of = kinds_of  # kind -> {agency: share of its passages marked as that kind}
         self.names = names  # distinctive word of an organisation's name -> agency
         self.kinds = kinds
+        self._cues = [(kind.name, [_cue_pattern(cue) for cue in kind.cues]) for kind in kinds]  # compiled once
 
     @classmethod
     def from_index(cls, keyword: KeywordIndex, kinds: tuple[Kind, ...] | None = None) -> AgencyPrior:
@@ -82,7 +83,7 @@ class AgencyPrior:
         return cls(kinds_of, names, kinds)
 
     def named_kinds(self, query: str) -> list[str]:
-        return [kind.name for kind in self.kinds if any(_cue_pattern(cue).search(query) for cue in kind.cues)]
+        return [name for name, patterns in self._cues if any(pattern.search(query) for pattern in patterns)]
 
     def weights(self, query: str) -> dict[str, float]:
         """{agency: weight} for the agencies a query points at; empty when it names none."""
