@@ -312,7 +312,7 @@ def test_a_trainer_adds_two_passages_notes_reorders_and_downloads_the_pack_as_wo
     assert "Note: Ask: who would you call at 2 a.m.?" in text
     for hit in chosen:
         assert all(hit[name] in text for name in ("agency", "section", "title"))
-        assert f"page {re.search(r'[0-9]+', hit['page']).group(0)}" in text  # a pack cites the page it starts on
+        assert hit["page"] in text  # the pack cites the pages the search page did ("pages 1–2" for one cut by a break)
     assert "Sources" in lines and any("File: luton-lscp-yearly-report" in line for line in lines)
 
 
