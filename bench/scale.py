@@ -325,10 +325,10 @@ def run(args: argparse.Namespace) -> None:
         if args.embed == "real":
             texts = [chunk.embedding_text() for chunk in chunks]
             mark = time.perf_counter()
-            embedder.encode([chunk.embedding_text() for chunk in base], batch_size=32)
+            embedder.encode([chunk.embedding_text() for chunk in base])
             encode["small"] = time.perf_counter() - mark
             mark = time.perf_counter()
-            vectors = embedder.encode(texts, batch_size=32)
+            vectors = embedder.encode(texts)
             encode["large"] = time.perf_counter() - mark
             closeness = float(np.mean(np.sum(vectors[len(base):] * base_vectors[origin[len(base):]], axis=1)))
             vectors_said = (f"real: all {len(chunks)} passages encoded by the model "

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from kb.errors import KbError
+from kb.settings import Settings
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 
@@ -22,7 +23,7 @@ class Embedder(Protocol):
     name: str
     dimension: int
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = Settings.batch_size) -> np.ndarray:
         """Unit-length vectors, one row per text."""
         ...
 
@@ -73,7 +74,7 @@ class SentenceTransformerEmbedder:
         self.dimension = int(dimension())
         self.max_tokens = int(self._model.max_seq_length)
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = Settings.batch_size) -> np.ndarray:
         vectors = self._model.encode(
             list(texts), batch_size=batch_size, normalize_embeddings=True,
             convert_to_numpy=True, show_progress_bar=False,
@@ -114,7 +115,7 @@ class OnnxEmbedder:
         )
         self._inputs = {i.name for i in self._session.get_inputs()}
 
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def encode(self, texts: Sequence[str], batch_size: int = Settings.batch_size) -> np.ndarray:
         texts = list(texts)
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         # Longest first, as sentence-transformers does, so each batch pads little.

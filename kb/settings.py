@@ -35,7 +35,11 @@ class Settings:
         "larger ones (and all, with 0) are searched by Chroma's graph index.",
         default=40_000,
     )
-    batch_size: int = _help("Passages embedded per batch.", default=32)
+    batch_size: int = _help(
+        "Passages embedded per batch. Small batches pad little: on 2 cores 4 embeds 119 passages/s, 32 embeds 99 "
+        "(ONNX Runtime); torch 65 and 58.",
+        default=4,
+    )
     max_query_chars: int = _help("Longest query accepted, in characters.", default=1000)
     top_k: int = _help("Passages returned when -k is not given.", default=10)
     answer_cache: int = _help("Answers kept in memory for repeated queries, per index generation (0: none).", default=1024)
