@@ -7,7 +7,7 @@ FTS5 scores a query by computing bm25() for every passage holding any of its wor
 20,000 passages took 3.7 ms a query even with the commonest words left out. BM25 is a sum over
 the query's words (and phrases), and a word's share of a passage's score depends on nothing but
 the word and the passage. So the build also stores, for each word, the passages holding it and
-its share of each one's score: a query adds up a few stored arrays (0.7 ms at 20,000 passages,
+its share of each one's score: a query adds up a few stored arrays (about 1 ms at 20,000 passages,
 every word kept). Phrases ("domestic abuse") are still matched and scored by FTS5, and the two
 sums together are exactly FTS5's bm25() for the whole query.
 """
