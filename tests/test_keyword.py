@@ -62,6 +62,24 @@ def test_scores_are_exactly_fts5s_bm25_for_the_whole_query(index):
         assert all(found[chunk_id] == pytest.approx(score, rel=1e-12) for chunk_id, score in expected.items())
 
 
+def test_stored_phrases_and_phrases_fts5_scores_add_up_alike(index):
+    """A glossary phrase is read from the index, any other phrase scored by FTS5: the same scores either way."""
+    stored = {row[0] for row in index._db.execute("SELECT phrase FROM phrases")}
+    # From the glossary, and from the definition the passages give (as query_parts writes a phrase).
+    assert {"domestic abuse", "multi agency risk assessment conference"} <= stored
+    assert "weekly clinic advice" not in stored and "risk assessment conference" not in stored
+    weights = ", ".join(map(str, keyword.COLUMN_WEIGHTS))
+    for phrases in (["domestic abuse"], ["Weekly clinic, advice"], ["domestic abuse", "risk assessment conference"],
+                    ["Multi-agency Risk Assessment Conference", "out of hours"]):
+        expected = dict(index._db.execute(
+            f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
+            (match_expression(["staff"], phrases),),
+        ).fetchall())
+        found = dict(index.search(["staff"], phrases, k=50))
+        assert found.keys() == expected.keys()
+        assert all(found[chunk_id] == pytest.approx(score, rel=1e-12) for chunk_id, score in expected.items())
+
+
 def test_ties_keep_the_order_the_passages_were_indexed_in(tmp_path):
     path = tmp_path / "keyword.sqlite"
     build(path, [chunk(f"c{n}", "The same words in every passage.") for n in range(1, 8)], "print")
