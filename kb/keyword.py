@@ -187,6 +187,7 @@ class KeywordIndex:
         self._document = np.full(size, "", dtype=object)
         for rowid, chunk_id, agency, document in rows:
             self._ids[rowid], self._agency[rowid], self._document[rowid] = chunk_id, agency, document
+        self._rowid = {chunk_id: rowid for rowid, chunk_id, _, _ in rows}
         # The index's own tokenizer reads the query's words, so they are stemmed as the passages were.
         self._tokenizer = sqlite3.connect(":memory:", check_same_thread=False)
         self._tokenizer.executescript(f"""
@@ -224,11 +225,15 @@ class KeywordIndex:
         document: str | None = None,
     ) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first, as FTS5's bm25() scores the words and phrases; higher is better."""
-        parts = query_parts(terms, phrases)
-        if not parts:
-            return []
+        return self.score(terms, phrases).best(k, agencies, document)
+
+    def score(self, terms: Sequence[str], phrases: Sequence[str] = ()) -> Scores:
+        """Every passage's BM25 score for the words and phrases, as FTS5's bm25() gives it."""
         scores = np.zeros(len(self._ids))
         held = np.zeros(len(self._ids), dtype=bool)
+        parts = query_parts(terms, phrases)
+        if not parts:
+            return Scores(self, scores, held)
         with self._lock:
             others = []  # phrases not stored, and words the tokenizer cuts in two ("e-mail"): scored by FTS5
             for part, tokens in zip(parts, self._tokens(parts)):
@@ -253,17 +258,7 @@ class KeywordIndex:
                 ).fetchall())
                 scores[rowids] += more
                 held[rowids] = True
-        if agencies:
-            held &= np.isin(self._agency, list(agencies))
-        if document:
-            held &= self._document == document
-        found = np.flatnonzero(held)
-        k = max(int(k), 0)
-        if len(found) > k:  # only those at least as good as the k-th best need sorting
-            kth = np.partition(scores[found], len(found) - k)[len(found) - k] if k else np.inf
-            found = found[scores[found] >= kth]
-        best = found[np.lexsort((found, -scores[found]))][:k]  # ties: the passage indexed first
-        return [(self._ids[rowid], float(scores[rowid])) for rowid in best]
+        return Scores(self, scores, held)
 
     def definitions(self) -> list[Entry]:
         """Acronyms the indexed documents define themselves, most used long form first."""
@@ -290,6 +285,34 @@ class KeywordIndex:
     def close(self) -> None:
         self._db.close()
         self._tokenizer.close()
+
+
+class Scores:
+    """One query's BM25 score for every passage of an index (0 where none of its words is)."""
+
+    def __init__(self, index: KeywordIndex, scores: np.ndarray, held: np.ndarray) -> None:
+        self._index, self._scores, self._held = index, scores, held
+
+    def best(self, k: int, agencies: Sequence[str] | None = None, document: str | None = None) -> list[tuple[str, float]]:
+        """(chunk id, score) of the k best passages holding the query's words, best first."""
+        held = self._held
+        if agencies:
+            held = held & np.isin(self._index._agency, list(agencies))
+        if document:
+            held = held & (self._index._document == document)
+        found = np.flatnonzero(held)
+        scores = self._scores
+        k = max(int(k), 0)
+        if len(found) > k:  # only those at least as good as the k-th best need sorting
+            kth = np.partition(scores[found], len(found) - k)[len(found) - k] if k else np.inf
+            found = found[scores[found] >= kth]
+        best = found[np.lexsort((found, -scores[found]))][:k]  # ties: the passage indexed first
+        return [(self._index._ids[rowid], float(scores[rowid])) for rowid in best]
+
+    def of(self, chunk_ids: Sequence[str]) -> list[float]:
+        """The score of each passage named (0 for one the index does not hold)."""
+        rowid = self._index._rowid
+        return [float(self._scores[rowid[chunk_id]]) if chunk_id in rowid else 0.0 for chunk_id in chunk_ids]
 
 
 def sync(store, index_dir: Path) -> tuple[KeywordIndex, bool]:

@@ -15,7 +15,7 @@ from kb.agencies import AgencyPrior
 from kb.chunk import CHUNKER_VERSION, Chunk
 from kb.embed import Embedder
 from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument
-from kb.keyword import KeywordIndex, query_terms
+from kb.keyword import KeywordIndex, Scores, query_terms
 from kb.keyword import sync as sync_keyword
 from kb.settings import Settings
 from kb.store import Manifest, Store
@@ -249,25 +249,35 @@ class Searcher:
             return Results(query, [], expanded, _ms_since(started))
 
         depth = max(CANDIDATES, k)
-        scored: list[list[tuple[str, float]]] = []
-        weights: list[float] = []
-        # BM25 runs in SQLite while the model and Chroma work: both release the GIL, so on two cores
-        # the keyword side costs next to nothing in wall time.
+        # BM25 runs in SQLite and numpy while the model works: both release the GIL, so on two cores
+        # the keyword side costs little wall time.
         keyword = (
-            self._beside.submit(self.keyword.search, query_terms(query), expanded, depth, agencies, document)
+            self._beside.submit(self._keyword_side, query_terms(query), expanded, depth, agencies, document)
             if use.keyword else None
         )
+        dense: list[tuple[str, float]] = []
         if use.dense:
             vector = self._encode(query, expanded) if vector is None else vector
-            scored.append(self.store.nearest(vector, depth, _where(agencies, document)))
-            weights.append(DENSE_WEIGHT if use.keyword else 1.0)
-        if keyword is not None:
-            scored.append(keyword.result())
-            weights.append(1.0 - DENSE_WEIGHT if use.dense else 1.0)
-        if use.fusion == "rrf":
-            fused = reciprocal_rank_fusion([[chunk_id for chunk_id, _ in ranking] for ranking in scored])
+            dense = self.store.nearest(vector, depth, _where(agencies, document))
+        if keyword is None:
+            fused = convex_fusion([dense], [1.0])
         else:
-            fused = convex_fusion(scored, weights)
+            scores, best_words = keyword.result()
+            if not use.dense:
+                fused = convex_fusion([best_words], [1.0])
+            elif use.fusion == "rrf":
+                fused = reciprocal_rank_fusion([[chunk_id for chunk_id, _ in ranking] for ranking in (dense, best_words)])
+            else:
+                # Each side scores the other's candidates too, so no passage is fused on a guess.
+                # (Filling a missing score with the list's last one instead: hit@5 0.84, MRR@10 0.69.)
+                in_dense, in_words = {chunk_id for chunk_id, _ in dense}, {chunk_id for chunk_id, _ in best_words}
+                only_words = [chunk_id for chunk_id, _ in best_words if chunk_id not in in_dense]
+                only_dense = [chunk_id for chunk_id, _ in dense if chunk_id not in in_words]
+                fused = convex_fusion(
+                    [dense + list(zip(only_words, self.store.similarities(vector, only_words))),
+                     best_words + list(zip(only_dense, scores.of(only_dense)))],
+                    [DENSE_WEIGHT, 1.0 - DENSE_WEIGHT],
+                )
         if use.agency_aware and not agencies:
             kinds = self.prior.weights(query)
             if kinds:
@@ -278,6 +288,12 @@ class Searcher:
         chunks = self.store.get(best)
         hits = [Hit.from_chunk(chunks[chunk_id], fused[chunk_id]) for chunk_id in best if chunk_id in chunks]
         return Results(query, hits, expanded, _ms_since(started))
+
+    def _keyword_side(self, terms: list[str], expanded: list[str], depth: int, agencies: list[str] | None,
+                      document: str | None) -> tuple[Scores, list[tuple[str, float]]]:
+        """Every passage's BM25 score, and the best depth of them within the filters."""
+        scores = self.keyword.score(terms, expanded)
+        return scores, scores.best(depth, agencies, document)
 
 
 def open_searcher(settings: Settings, embedder: Embedder | None = None, generation: str | None = None) -> Searcher:

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlparse
 
 import numpy as np
@@ -126,6 +127,13 @@ def _pointer_reader(chroma_url: str):
 
 def _new_generation_name() -> str:
     return f"{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class _Vectors(NamedTuple):
+    ids: list[str]
+    matrix: np.ndarray  # one unit vector a row, in the order of ids
+    columns: dict[str, np.ndarray]  # FILTERED_FIELDS, in the order of ids
+    position: dict[str, int]  # chunk id -> its row
 
 
 class Store:
@@ -298,7 +306,7 @@ class Store:
         return self._published_rows
 
     def _scan(self, vector: np.ndarray, k: int, where: dict | None) -> list[tuple[str, float]]:
-        ids, matrix, columns = self._vectors()
+        ids, matrix, columns, _ = self._vectors()
         if not ids:
             return []
         vector = np.asarray(vector, dtype=np.float32)
@@ -315,7 +323,7 @@ class Store:
         best = best[np.argsort(-similarity[best], kind="stable")]
         return [(ids[at], float(similarity[at])) for at in best if similarity[at] > -np.inf]
 
-    def _vectors(self) -> tuple[list[str], np.ndarray, dict[str, np.ndarray]]:
+    def _vectors(self) -> _Vectors:
         """The published generation's ids, unit vectors (1.5 KB a passage) and the fields filters
         name, in the same order; read once."""
         if self._published_vectors is None:
@@ -331,7 +339,7 @@ class Store:
             matrix /= np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
             columns = {name: np.array([rows[chunk_id][1].get(name, "") for chunk_id in ids], dtype=object)
                        for name in FILTERED_FIELDS}
-            self._published_vectors = (ids, matrix, columns)
+            self._published_vectors = _Vectors(ids, matrix, columns, {chunk_id: at for at, chunk_id in enumerate(ids)})
         return self._published_vectors
 
     def _all_metadata(self) -> list[dict]:
@@ -406,6 +414,20 @@ class Store:
             include=["distances"],
         )
         return [(chunk_id, 1.0 - float(distance)) for chunk_id, distance in zip(result["ids"][0], result["distances"][0])]
+
+    def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> list[float]:
+        """The cosine similarity of each chunk named to the vector (0 for one the index does not hold)."""
+        vector = np.asarray(vector, dtype=np.float32)
+        if not self._writable and self.count() <= self.exact_up_to:
+            _, matrix, _, position = self._vectors()
+            rows = [position.get(chunk_id, -1) for chunk_id in ids]
+            found = matrix[[row for row in rows if row >= 0]] @ vector
+            known = iter(found.tolist())
+            return [next(known) if row >= 0 else 0.0 for row in rows]
+        got = self.collection.get(ids=list(ids), include=["embeddings"]) if ids else {"ids": [], "embeddings": []}
+        stored = {chunk_id: np.asarray(embedding, dtype=np.float32) for chunk_id, embedding in zip(got["ids"], got["embeddings"])}
+        return [float(stored[chunk_id] @ vector / max(np.linalg.norm(stored[chunk_id]), 1e-12)) if chunk_id in stored else 0.0
+                for chunk_id in ids]
 
     def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """{id: chunk} for the ids that exist."""

@@ -3,7 +3,8 @@ import pytest
 from conftest import FakeEmbedder
 from kb.agencies import AgencyPrior, Kind
 from kb.errors import UnknownAgency, UnknownDocument
-from kb.search import RETRIEVALS, Retrieval, Searcher, convex_fusion, reciprocal_rank_fusion
+from kb.keyword import query_terms
+from kb.search import DENSE_WEIGHT, RETRIEVALS, Retrieval, Searcher, convex_fusion, reciprocal_rank_fusion
 from kb.settings import Settings
 from kb.store import Store
 
@@ -68,6 +69,27 @@ def test_agency_and_document_filters_hold_on_every_side(searcher, mode, exact_up
     assert by_document and {hit.document for hit in by_document} == {BRADFORD_PDF}
     both = searcher.search("domestic abuse", k=20, agency="Hospitals", document=FOUNDING).hits
     assert both and {(hit.agency, hit.document) for hit in both} == {(HOSPITAL, FOUNDING)}
+
+
+@pytest.mark.parametrize("exact_up_to", [Settings.exact_search_up_to, 0], ids=["scan", "chroma-index"])
+def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(searcher, exact_up_to):
+    """Not on the list's last score: each side scores the other's candidates."""
+    searcher.store.exact_up_to = exact_up_to
+    searcher.retrieval = Retrieval(agency_aware=False)
+    query = "staff training on domestic abuse and neglect"
+    expanded = searcher.glossary.expand(query)
+    vector = searcher.embedder.encode([" ".join([query, *expanded])])[0]
+    dense = dict(searcher.store.nearest(vector, 50))
+    scores = searcher.keyword.score(query_terms(query), expanded)
+    words = dict(scores.best(50))
+    hits = searcher.search(query, k=100).hits
+    lone = [hit for hit in hits if (hit.id in dense) != (hit.id in words)]
+    assert lone, "the query should bring passages that only one side lists"
+    for hit in lone:
+        similarity = dense.get(hit.id) or searcher.store.similarities(vector, [hit.id])[0]
+        bm25 = words.get(hit.id) or scores.of([hit.id])[0]
+        expected = DENSE_WEIGHT * max(similarity, 0) / max(dense.values()) + (1 - DENSE_WEIGHT) * bm25 / max(words.values())
+        assert hit.score == pytest.approx(expected, abs=6e-5)  # hits carry 4 decimals
 
 
 def test_the_exact_scan_finds_what_chromas_index_finds(index):
