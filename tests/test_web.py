@@ -437,6 +437,8 @@ def test_query_text_is_not_logged(client, caplog):
         (["hospital"], "Hospitals and hospital staff", "<mark>Hospitals</mark> and <mark>hospital</mark> staff"),
         (["GP"], "GPs and a GP", "GPs and a <mark>GP</mark>"),  # short words are marked only whole
         (["what does the"], "what does the report say", "what does the report say"),
+        # Words the keyword search leaves out are not marked either.
+        (["not about neglect"], "not about neglect", "not about <mark>neglect</mark>"),
         (["amp"], "Tom & Jerry amp", "Tom &amp; Jerry <mark>amp</mark>"),  # never inside an entity
         (["script"], "<script>x</script>", "&lt;<mark>script</mark>&gt;x&lt;/<mark>script</mark>&gt;"),
         (["a+b (c)"], "a+b (c) x", "a+b (c) x"),  # regex characters in a query are words, not syntax

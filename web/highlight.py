@@ -7,11 +7,7 @@ from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 
-# Words too common to be worth marking; the search itself still reads them.
-STOPWORDS = frozenset(
-    "a an and are as at be by can do does for from has have how i in is it its of on or our "
-    "the their there this to was we what when where which who why will with you your".split()
-)
+from kb.keyword import STOPWORDS  # the words the keyword search leaves out are not marked either
 PREFIX_LENGTH = 4  # words this long also mark their longer forms ("hospital" marks "hospitals")
 
 
