@@ -22,6 +22,7 @@ import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -180,14 +181,7 @@ class KeywordIndex:
         # One connection shared by the web server's threads; a query takes well under a millisecond.
         self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        rows = self._db.execute("SELECT rowid, id, agency, document FROM passages ORDER BY rowid").fetchall()
-        size = (rows[-1][0] + 1) if rows else 1
-        self._ids = np.empty(size, dtype=object)
-        self._agency = np.full(size, "", dtype=object)
-        self._document = np.full(size, "", dtype=object)
-        for rowid, chunk_id, agency, document in rows:
-            self._ids[rowid], self._agency[rowid], self._document[rowid] = chunk_id, agency, document
-        self._rowid = {chunk_id: rowid for rowid, chunk_id, _, _ in rows}
+        self._passages = _Passages.read(self._db)
         # The index's own tokenizer reads the query's words, so they are stemmed as the passages were.
         self._tokenizer = sqlite3.connect(":memory:", check_same_thread=False)
         self._tokenizer.executescript(f"""
@@ -229,11 +223,11 @@ class KeywordIndex:
 
     def score(self, terms: Sequence[str], phrases: Sequence[str] = ()) -> Scores:
         """Every passage's BM25 score for the words and phrases, as FTS5's bm25() gives it."""
-        scores = np.zeros(len(self._ids))
-        held = np.zeros(len(self._ids), dtype=bool)
+        scores = np.zeros(len(self._passages.ids))
+        held = np.zeros(len(self._passages.ids), dtype=bool)
         parts = query_parts(terms, phrases)
         if not parts:
-            return Scores(self, scores, held)
+            return Scores(self._passages, scores, held)
         with self._lock:
             others = []  # phrases not stored, and words the tokenizer cuts in two ("e-mail"): scored by FTS5
             for part, tokens in zip(parts, self._tokens(parts)):
@@ -258,7 +252,7 @@ class KeywordIndex:
                 ).fetchall())
                 scores[rowids] += more
                 held[rowids] = True
-        return Scores(self, scores, held)
+        return Scores(self._passages, scores, held)
 
     def definitions(self) -> list[Entry]:
         """Acronyms the indexed documents define themselves, most used long form first."""
@@ -287,19 +281,38 @@ class KeywordIndex:
         self._tokenizer.close()
 
 
+@dataclass(frozen=True)
+class _Passages:
+    """What a search needs of each passage, by FTS5 rowid: its chunk id, agency and document."""
+
+    ids: np.ndarray
+    agency: np.ndarray
+    document: np.ndarray
+    rowid: dict[str, int]  # chunk id -> rowid
+
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> _Passages:
+        rows = db.execute("SELECT rowid, id, agency, document FROM passages ORDER BY rowid").fetchall()
+        size = (rows[-1][0] + 1) if rows else 1
+        ids, agency, document = (np.full(size, "", dtype=object) for _ in range(3))
+        for rowid, chunk_id, agency_name, document_name in rows:
+            ids[rowid], agency[rowid], document[rowid] = chunk_id, agency_name, document_name
+        return cls(ids, agency, document, {chunk_id: rowid for rowid, chunk_id, _, _ in rows})
+
+
 class Scores:
     """One query's BM25 score for every passage of an index (0 where none of its words is)."""
 
-    def __init__(self, index: KeywordIndex, scores: np.ndarray, held: np.ndarray) -> None:
-        self._index, self._scores, self._held = index, scores, held
+    def __init__(self, passages: _Passages, scores: np.ndarray, held: np.ndarray) -> None:
+        self._passages, self._scores, self._held = passages, scores, held
 
     def best(self, k: int, agencies: Sequence[str] | None = None, document: str | None = None) -> list[tuple[str, float]]:
         """(chunk id, score) of the k best passages holding the query's words, best first."""
         held = self._held
         if agencies:
-            held = held & np.isin(self._index._agency, list(agencies))
+            held = held & np.isin(self._passages.agency, list(agencies))
         if document:
-            held = held & (self._index._document == document)
+            held = held & (self._passages.document == document)
         found = np.flatnonzero(held)
         scores = self._scores
         k = max(int(k), 0)
@@ -307,11 +320,11 @@ class Scores:
             kth = np.partition(scores[found], len(found) - k)[len(found) - k] if k else np.inf
             found = found[scores[found] >= kth]
         best = found[np.lexsort((found, -scores[found]))][:k]  # ties: the passage indexed first
-        return [(self._index._ids[rowid], float(scores[rowid])) for rowid in best]
+        return [(self._passages.ids[rowid], float(scores[rowid])) for rowid in best]
 
     def of(self, chunk_ids: Sequence[str]) -> list[float]:
         """The score of each passage named (0 for one the index does not hold)."""
-        rowid = self._index._rowid
+        rowid = self._passages.rowid
         return [float(self._scores[rowid[chunk_id]]) if chunk_id in rowid else 0.0 for chunk_id in chunk_ids]
 
 
