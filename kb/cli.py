@@ -375,7 +375,7 @@ def pack_show(name, index_dir, chroma_url) -> None:
         click.echo("(The index cannot be opened, so whether each passage is up to date is not checked.)")
     for number, passage in enumerate(found.passages, start=1):
         click.echo()
-        click.secho(f"{number}. {passage.agency or 'Unknown agency'} | {passage.document} | {passage.pages}", bold=True)
+        click.secho(f"{number}. {passage.agency or 'No agency named'} | {passage.document} | {passage.pages}", bold=True)
         if passage.section:
             click.echo(f"   {passage.section}")
         if passage.out_of_date:
@@ -468,7 +468,7 @@ def _print_results(results) -> None:
         click.echo("No passages found. Try fewer or more general words, or drop --agency.")
     for rank, hit in enumerate(hits, start=1):
         click.echo()
-        click.secho(f"{rank}. {hit.agency or 'Unknown agency'} | {hit.document} | {hit.pages}", bold=True)
+        click.secho(f"{rank}. {hit.agency or 'No agency named'} | {hit.document} | {hit.pages}", bold=True)
         if hit.section:
             click.echo(f"   {hit.section}")
         for line in hit.text.splitlines():

@@ -17,8 +17,7 @@ from kb.errors import UsageError
 from kb.packs import Passage
 
 OUT_OF_DATE = "May be out of date: the report has changed since this passage was saved; check the source."
-UNKNOWN_AGENCY = "Unknown agency"
-NO_AGENCY = "No agency named"  # a comparison's heading over passages whose report names no agency, after the rest
+NO_AGENCY = "No agency named"  # in a citation, and heading a comparison's passages that name none, after the rest
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class Source:
 
     def reference(self) -> str:
         pages = ", ".join(map(str, self.pages))
-        who = "; ".join(self.agencies) or UNKNOWN_AGENCY
+        who = "; ".join(self.agencies) or NO_AGENCY
         return f"{who}. {self.title or self.document}. File: {self.document}. Page{'s' if len(self.pages) > 1 else ''} cited: {pages}."
 
 
@@ -72,7 +71,7 @@ def sheet(title: str, passages: Sequence[Passage], description: str = "", by_age
 
 
 def _cite(passage: Passage, source: int) -> str:
-    parts = [passage.agency or UNKNOWN_AGENCY, passage.title or passage.document]
+    parts = [passage.agency or NO_AGENCY, passage.title or passage.document]
     if passage.section:
         parts.append(passage.section)
     parts.append(passage.pages)
@@ -81,7 +80,7 @@ def _cite(passage: Passage, source: int) -> str:
 
 def _heading(number: int, passage: Passage, grouped: bool) -> str:
     """A passage's heading: its agency, or under an agency's heading, what it is about."""
-    about = (passage.section or passage.title or passage.document) if grouped else (passage.agency or UNKNOWN_AGENCY)
+    about = (passage.section or passage.title or passage.document) if grouped else (passage.agency or NO_AGENCY)
     return f"{number}. {about}"
 
 

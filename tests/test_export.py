@@ -52,7 +52,7 @@ def passages(index) -> list[Passage]:
 
 
 def citations(passage: Passage) -> list[str]:
-    return [passage.agency or "Unknown agency", passage.title, passage.section, f"page {passage.page}", passage.document]
+    return [passage.agency or "No agency named", passage.title, passage.section, f"page {passage.page}", passage.document]
 
 
 @pytest.mark.parametrize("format_name", ["md", "docx"])
@@ -289,6 +289,6 @@ def test_kb_export_by_agency_puts_passages_that_name_no_agency_last(index, forma
     unnamed, sources = lines.index(f"{mark}{NO_AGENCY}"), lines.index(f"{mark}Sources")
     before = [line.strip("*").split(" · ")[0] for line in lines[:unnamed] if "(source " in line]
     after = [line.strip("*").split(" · ")[0] for line in lines[unnamed:sources] if "(source " in line]
-    assert len(set(before)) >= 3 and "Unknown agency" not in before  # the named agencies first
-    assert after == ["Unknown agency"]
+    assert len(set(before)) >= 3 and "No agency named" not in before  # the named agencies first
+    assert after == ["No agency named"]
     assert "Use the escalation policy when agencies disagree." in "\n".join(lines[unnamed:sources])

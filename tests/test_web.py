@@ -90,7 +90,7 @@ def test_a_query_shows_cited_passages_with_words_marked(client):
     assert html.count('<li class="hit">') == 3
     first = expected[0]
     assert first["document"] == "notes.md"
-    assert '<span class="agency">Unknown agency</span>' in html
+    assert '<span class="agency">No agency named</span>' in html
     assert '<span class="section">Escalation</span>' in html
     assert '<span class="page">page 1</span>' in html
     marked = "Use the <mark>escalation</mark> <mark>policy</mark> when <mark>agencies</mark> <mark>disagree</mark>."

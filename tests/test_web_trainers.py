@@ -245,7 +245,7 @@ def test_a_pack_downloads_in_each_format_with_every_citation(client, exported_pa
     text = read_docx(response.data) if format_name == "docx" else response.data.decode("utf-8-sig")
     text = re.sub(r"\\(.)", r"\1", text) if format_name == "md" else text
     for hit in exported_pack:
-        for cited in (hit["agency"] or "Unknown agency", hit["title"], hit["section"], f"{hit['page']}", hit["document"]):
+        for cited in (hit["agency"] or "No agency named", hit["title"], hit["section"], f"{hit['page']}", hit["document"]):
             assert cited in text, (format_name, cited)
     assert "Use as a warm-up." in text
 
