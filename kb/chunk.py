@@ -11,7 +11,7 @@ from kb import clean
 from kb.ingest import Document, Line
 
 # Bump when chunk boundaries or chunk text change: an index built by another version is refused.
-CHUNKER_VERSION = "2"  # 2: footnote marks glued to words are dropped
+CHUNKER_VERSION = "3"  # 2: footnote marks glued to words are dropped; 3: "s tatutory" made whole
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
@@ -98,6 +98,7 @@ class _Outline:
 def blocks(document: Document) -> list[Block]:
     """Join lines into paragraphs and bullets; a sentence a page break cut is made whole again."""
     words = clean.vocabulary(document.text)
+    joins = clean.split_words(document.text)
     outline = _Outline(document.title)
     out: list[Block] = []
     current: Block | None = None
@@ -107,6 +108,7 @@ def blocks(document: Document) -> list[Block]:
 
     def flush(block: Block | None) -> None:
         if block and block.text.strip():
+            block.text = clean.join_split_words(block.text, joins)
             out.append(block)
 
     def text_line(number: int, line: Line) -> None:

@@ -122,6 +122,33 @@ def join_hyphenated(left: str, right: str, vocabulary: set[str]) -> str:
     return left + right.lstrip()
 
 
+# A letter split from the rest of its word ("s tatutory", "C hildren"); "a" and "I" are words.
+_SPLIT_WORD = re.compile(r"\b([b-hj-zB-HJ-Z]) ([a-z]{3,})\b")
+
+
+def split_words(text: str) -> dict[str, str]:
+    """{"s tatutory": "statutory"}: words a PDF's text layer broke after their first letter.
+
+    Only where the document also writes the whole word, and never writes the rest of it alone.
+    """
+    words = Counter(re.findall(r"\w+", text.lower()))
+    found = list(_SPLIT_WORD.finditer(text))
+    rests = Counter(match.group(2) for match in found)
+    joins = {}
+    for match in found:
+        whole = match.group(1) + match.group(2)
+        if words[whole.lower()] and words[match.group(2)] == rests[match.group(2)]:
+            joins[match.group(0)] = whole
+    return joins
+
+
+def join_split_words(text: str, joins: dict[str, str]) -> str:
+    """The text with each split that split_words found made whole again."""
+    if not joins:
+        return text
+    return _SPLIT_WORD.sub(lambda match: joins.get(match.group(0), match.group(0)), text)
+
+
 def vocabulary(text: str) -> set[str]:
     """Lower-cased words and hyphenated compounds as a document spells them."""
     return set(re.findall(r"\w+(?:-\w+)*", text.lower())) | set(re.findall(r"\w+", text.lower()))

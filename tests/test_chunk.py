@@ -153,3 +153,12 @@ def test_chunk_ids_are_deterministic(count_tokens):
 def test_what_is_embedded_names_agency_and_section(founding_chunks):
     chunk = containing(founding_chunks, "Domestic Abuse Clinic available each week")
     assert chunk.embedding_text().startswith("Bedfordshire Hospitals Foundation Trust. Domestic Abuse.\n")
+
+
+def test_words_the_pdf_split_after_their_first_letter_are_whole_in_the_passages(count_tokens):
+    document = read_document(CORPUS / "Children_missing_education_guidance_-_August_2024.pdf", "cme.pdf")
+    assert "s tatutory" in document.text  # as pypdf reads the page
+    text = "\n".join(chunk.text for chunk in chunk_document(document, count_tokens))
+    for split in ("s tatutory", "m akes", "c hildren", "C hildren", "C entre"):
+        assert split not in text
+    assert "statutory" in text and "Children" in text
