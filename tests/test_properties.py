@@ -1,4 +1,5 @@
-"""Properties of clean-up and chunking on arbitrary text: no crash, no text lost, bounds kept.
+"""Properties on arbitrary text: clean-up and chunking (no crash, no text lost, bounds kept), and
+the keyword side's scores (FTS5's own bm25(), for any words and phrases).
 
 "Lost" is judged on the characters that are not white space, in order. What clean-up is
 documented to change is set aside on both sides: bullet marks (written "- "), a hyphen undone at a
@@ -175,3 +176,49 @@ def test_the_sentence_tests_answer_for_any_text(previous, following):
     assert isinstance(clean.ends_sentence(previous), bool)
     assert isinstance(clean.is_page_number(previous), bool)
     assert clean.header_key(previous) == clean.header_key(f"  {previous.upper() if previous.isascii() else previous}  ")
+
+
+# --- the keyword side: stored scores add up to FTS5's own bm25() ----------------------------------
+
+PASSAGES = [
+    "The Domestic Abuse Clinic runs each week for staff who need advice out of hours.",
+    "Neglect training uses the graded care profile; health visitors ask about domestic abuse.",
+    "Children missing education are of compulsory school age and not registered pupils.",
+    "The Multi-agency Risk Assessment Conference (MARAC) hears high risk cases of domestic abuse.",
+    "Café staff’s e-mail: information-sharing, safeguarding and early help for children's social care.",
+]
+WORDS = sorted({word for text in PASSAGES for word in clean.vocabulary(text)}) + ["zanzibar", "e", "café", "cafe"]
+
+
+@pytest.fixture(scope="module")
+def keyword_index(tmp_path_factory):
+    from kb.chunk import Chunk
+    from kb.keyword import KeywordIndex, build
+
+    chunks = [Chunk(id=f"c{n}", document="a.pdf", title="Report", agency=("Trust", "Council")[n % 2],
+                    section=("Domestic Abuse", "Neglect", "")[n % 3], page=1, page_end=1, position=n, text=text)
+              for n, text in enumerate(PASSAGES)]
+    path = tmp_path_factory.mktemp("keyword") / "keyword.sqlite"
+    build(path, chunks, "print")
+    return KeywordIndex(path)
+
+
+@EXAMPLES
+@given(
+    terms=st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=8)), max_size=6),
+    phrases=st.lists(st.one_of(st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
+                               st.sampled_from(["domestic abuse", "out of hours", "children's social care"]),
+                               st.text(max_size=12)), max_size=4),
+)
+def test_keyword_scores_are_fts5s_bm25_for_any_words_and_phrases(keyword_index, terms, phrases):
+    from kb.keyword import COLUMN_WEIGHTS, match_expression, query_terms
+
+    terms = query_terms(" ".join(terms))
+    expression = match_expression(terms, phrases)
+    weights = ", ".join(map(str, COLUMN_WEIGHTS))
+    expected = dict(keyword_index._db.execute(
+        f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?", (expression,)
+    ).fetchall()) if expression else {}
+    found = dict(keyword_index.search(terms, phrases, k=len(PASSAGES)))
+    assert found.keys() == expected.keys()
+    assert all(found[chunk_id] == pytest.approx(score, rel=1e-9) for chunk_id, score in expected.items())
