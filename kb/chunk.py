@@ -11,7 +11,7 @@ from kb import clean
 from kb.ingest import Document, Line
 
 # Bump when chunk boundaries or chunk text change: an index built by another version is refused.
-CHUNKER_VERSION = "3"  # 2: footnote marks glued to words are dropped; 3: "s tatutory" made whole
+CHUNKER_VERSION = "3"  # 2: footnote marks glued to words are dropped; 3: "s tatutory" made whole, "DPIA23" too
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 

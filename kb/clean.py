@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from collections import Counter
+from collections.abc import Collection
 
 # Element names only: "<18s>" or "a < b" in a report is text, not a tag.
 HTML_TAGS = frozenset(
@@ -65,11 +66,12 @@ def footnote_number(line: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def strip_footnote_marks(text: str, numbers: set[int]) -> str:
+def strip_footnote_marks(text: str, numbers: set[int], acronyms: Collection[str] = ()) -> str:
     """Drop footnote marks that text extraction glued to the word before them ("duty3" -> "duty").
 
-    Only the numbers of footnotes on the same page, and only after a lower-case letter or closing
-    punctuation, so that "GCP2", "Year 11" and "s47" stay as written.
+    Only the numbers of footnotes on the same page; after a lower-case letter or closing
+    punctuation, or after an acronym the document also writes bare ("DPIA23" where it writes
+    "DPIA"), so that "GCP2", "Year 11" and "s47" stay as written.
     """
     if not numbers:
         return text
@@ -77,10 +79,22 @@ def strip_footnote_marks(text: str, numbers: set[int]) -> str:
     def unglue(match: re.Match) -> str:
         return match.group(1) if int(match.group(2)) in numbers else match.group(0)
 
-    return _GLUED_MARK.sub(unglue, text)
+    def unglue_acronym(match: re.Match) -> str:
+        glued = int(match.group(2)) in numbers and match.group(1) in acronyms
+        return match.group(1) if glued else match.group(0)
+
+    text = _GLUED_MARK.sub(unglue, text)
+    return _GLUED_ACRONYM_MARK.sub(unglue_acronym, text) if acronyms else text
 
 
 _GLUED_MARK = re.compile(r"(?<=[a-z])([a-z][.,;:)’'\"]{0,2}|[.,;:)’'\"]{1,2})(\d{1,3})(?![\w.,]\d)(?!\w)")
+_ACRONYM = r"[A-Z]{2,}s?"  # "DPIA", "DSAs"
+_GLUED_ACRONYM_MARK = re.compile(rf"\b({_ACRONYM})(\d{{1,3}})\b")
+
+
+def acronyms(text: str) -> set[str]:
+    """The acronyms a text writes bare, with no digits after them."""
+    return set(re.findall(rf"\b{_ACRONYM}\b", text))
 
 
 def is_page_number(line: str) -> bool:

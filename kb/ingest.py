@@ -213,17 +213,19 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
     title = _pdf_title(raw_pages[0], body) or metadata.get("title") or _title_from_name(name)
     page_agencies, organisation = _pdf_agencies(page_headers, title, metadata.get("author", ""))
 
+    acronyms = clean.acronyms(" ".join(line.text for page in kept_pages for line in page))
     pages = []
     for number, (lines, agency) in enumerate(zip(kept_pages, page_agencies), start=1):
-        pages.append(Page(number, _unglue_marks([_classify(line, body, agency) for line in lines])))
+        pages.append(Page(number, _unglue_marks([_classify(line, body, agency) for line in lines], acronyms)))
     return Document(name, title, organisation, pages, sha256, wrapped=True)
 
 
-def _unglue_marks(lines: list[Line]) -> list[Line]:
-    """A page's footnote marks that extraction glued to words ("duty3") go, where its footnotes are numbered."""
+def _unglue_marks(lines: list[Line], acronyms: set[str]) -> list[Line]:
+    """A page's footnote marks that extraction glued to words ("duty3", "DPIA23") go, where its footnotes are numbered."""
     numbers = {number for line in lines if line.kind == "footnote" and (number := clean.footnote_number(line.text))}
     return [
-        replace(line, text=clean.strip_footnote_marks(line.text, numbers)) if line.kind in ("text", "heading") else line
+        replace(line, text=clean.strip_footnote_marks(line.text, numbers, acronyms))
+        if line.kind in ("text", "heading") else line
         for line in lines
     ]
 

@@ -83,6 +83,21 @@ def test_footnote_marks_glued_to_words_go_only_where_the_page_numbers_a_footnote
     assert clean.strip_footnote_marks(glued, numbers) == clean_text
 
 
+@pytest.mark.parametrize("glued, numbers, clean_text", [
+    ("a DPIA23 for sharing", {23}, "a DPIA for sharing"),  # the document writes "DPIA" elsewhere
+    ("DSAs22 with agencies", {22}, "DSAs with agencies"),
+    ("an SAO6, the council", {6}, "an SAO, the council"),
+    ("GCP2 across the system", {2}, "GCP2 across the system"),  # never written bare: a name, kept
+    ("a DPIA23 for sharing", {3}, "a DPIA23 for sharing"),  # no footnote 23 on the page
+])
+def test_a_footnote_mark_glued_to_an_acronym_goes_where_the_document_writes_the_acronym_bare(glued, numbers, clean_text):
+    assert clean.strip_footnote_marks(glued, numbers, acronyms={"DPIA", "DSAs", "SAO"}) == clean_text
+
+
+def test_acronyms_are_those_written_bare():
+    assert clean.acronyms("A DPIA, two DSAs and GCP2; the DPIA23 mark; Year 11") == {"DPIA", "DSAs"}
+
+
 def test_a_footnote_line_says_its_number():
     assert clean.footnote_number("6 Section 443 of the Education Act 1996") == 6
     assert clean.footnote_number("Regulations 2024") is None

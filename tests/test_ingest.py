@@ -162,5 +162,15 @@ def test_footnote_marks_glued_to_words_are_dropped_where_the_page_has_those_foot
     text = " ".join(line.text for line in page.lines if line.kind == "text")
     assert "sixth school day of exclusion," in text and "exclusion2" not in text
     assert "school attendance’." in text and "attendance’.10" not in text
+    assert "comply with an SAO," in text and "SAO6" not in text  # the guidance writes "SAO" bare elsewhere
     footnotes = [line.text for line in page.lines if line.kind == "footnote"]
     assert any(note.startswith("2 The Education (Provision of Full-Time") for note in footnotes)  # kept whole
+
+
+def test_footnote_marks_glued_to_acronyms_are_dropped_where_the_document_writes_them_bare():
+    from conftest import CORPUS
+
+    document = read_document(CORPUS / "Info_sharing_advice_content_May_2024.pdf", "sharing.pdf")
+    text = " ".join(line.text for line in document.pages[15].lines if line.kind == "text")
+    assert "undertake a DPIA for sharing" in text and "DPIA23" not in text
+    assert "DSAs with agencies" in text and "DSAs22" not in text
