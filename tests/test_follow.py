@@ -76,15 +76,3 @@ def test_the_follower_thread_moves_by_itself(app, index, corpus_dir, count_token
     finally:
         follow.stop()
 
-
-def test_looking_at_a_servers_pointer_every_second_reuses_one_client(index, monkeypatch):
-    if not index.chroma_url:
-        pytest.skip("only a Chroma server's pointer is read through a client")
-    import chromadb
-
-    made = []
-    real = chromadb.HttpClient
-    monkeypatch.setattr(chromadb, "HttpClient", lambda *args, **kwargs: made.append(1) or real(*args, **kwargs))
-    generations = {current_generation(index.index_dir, index.chroma_url) for _ in range(5)}
-    assert len(generations) == 1 and None not in generations
-    assert len(made) <= 1  # one client for all five looks (none if an earlier test made it)
