@@ -304,7 +304,7 @@ def export_search(query, theme, k, agency, document, by_agency, format_name, out
 
       kb export --theme neglect --by-agency -o neglect-by-agency.md
     """
-    from kb.export import exported_on, find_format, render, sheet
+    from kb.export import describe_comparison, describe_search, find_format, render, sheet
     from kb.explore import PER_AGENCY, compare_agencies, find_theme
     from kb.packs import unsaved
     from kb.search import clean_query
@@ -322,12 +322,10 @@ def export_search(query, theme, k, agency, document, by_agency, format_name, out
     name = found_theme.title if found_theme else query
     if by_agency:
         comparison = compare_agencies(searcher, query, k or PER_AGENCY)
-        hits, what = comparison.hits, f"The best passages of each of {len(comparison.agencies)} agencies"
+        hits, description = comparison.hits, describe_comparison(query, len(comparison.agencies))
     else:
         hits = searcher.search(query, k=k or settings.top_k, agency=agency, document=document).hits
-        narrowed = "".join(f", {label} {value}" for label, value in (("agency", agency), ("document", document)) if value)
-        what = f"The top {len(hits)} passages{narrowed}"
-    description = f"{what} for the search \u201c{query}\u201d, exported on {exported_on()}."
+        description = describe_search(query, len(hits), agency, document)
     _write(output, render(sheet(name, unsaved(name, hits).passages, description, by_agency), format_name))
     if output != "-":
         click.echo(f"Wrote {len(hits)} passages to {output}.", err=True)
@@ -397,15 +395,14 @@ def pack_export(name, format_name, output, index_dir, chroma_url) -> None:
 
     Example: kb pack export "Neglect level 3" --format docx -o neglect.docx
     """
-    from kb.export import exported_on, find_format, render, sheet
+    from kb.export import describe_pack, find_format, render, sheet
 
     _check_output(output)
     format_name = find_format(format_name, None if output == "-" else output)
     settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
     found, _ = _pack(settings, name)
     count = len(found.passages)
-    description = f"A session pack of {count} passage{'' if count == 1 else 's'}, exported on {exported_on()}."
-    _write(output, render(sheet(found.name, found.passages, description), format_name))
+    _write(output, render(sheet(found.name, found.passages, describe_pack(count)), format_name))
     if output != "-":
         click.echo(f"Wrote {count} passages to {output}.", err=True)
 

@@ -233,3 +233,20 @@ def file_name(title: str, format_name: str) -> str:
 
 def exported_on() -> str:
     return date.today().strftime("%-d %B %Y")
+
+
+def describe_pack(count: int) -> str:
+    """The line under a pack's title: what it is and when it was exported."""
+    return f"A session pack of {count} passage{'' if count == 1 else 's'}, exported on {exported_on()}."
+
+
+def describe_search(query: str, count: int, agency: str | None = None, document: str | None = None) -> str:
+    """The line under a search's title: how many passages, narrowed how, for what, and when."""
+    narrowed = "".join(f", {label} {value}" for label, value in (("agency", agency), ("document", document)) if value)
+    return f"The top {count} passages{narrowed} for the search \u201c{query}\u201d, exported on {exported_on()}."
+
+
+def describe_comparison(query: str, agencies: int) -> str:
+    """The line under a comparison's title."""
+    return (f"The best passages of each of {agencies} agencies for the search \u201c{query}\u201d, "
+            f"exported on {exported_on()}.")

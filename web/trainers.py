@@ -11,7 +11,9 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from kb.errors import UsageError
 from kb.explore import UnknownChunk, compare_agencies, default_themes, find_theme, more_like_this
-from kb.export import FORMATS, NO_AGENCY, exported_on, file_name, find_format, render, sheet
+from kb.export import (
+    FORMATS, NO_AGENCY, describe_comparison, describe_pack, describe_search, file_name, find_format, render, sheet,
+)
 from kb.packs import Packs, UnknownPack, UnknownPassage, check, clean_name, unsaved
 from web import searcher
 from web.highlight import highlight, query_pattern
@@ -147,9 +149,7 @@ def pack_print(name: str):
 @bp.get("/packs/<name>/export.<format_name>")
 def pack_export(name: str, format_name: str):
     pack = _checked(name)
-    count = len(pack.passages)
-    description = f"A session pack of {count} passage{'' if count == 1 else 's'}, exported on {exported_on()}."
-    return _download(sheet(pack.name, pack.passages, description), format_name)
+    return _download(sheet(pack.name, pack.passages, describe_pack(len(pack.passages))), format_name)
 
 
 def _back_to(name: str, passage_id: int | None = None):
@@ -220,8 +220,7 @@ def compare_export(format_name: str):
     if not query:
         raise UsageError("give a query (q) or a theme to compare agencies on")
     comparison = compare_agencies(searcher(), query)
-    description = (f"The best passages of each of {len(comparison.agencies)} agencies for the search "
-                   f"\u201c{comparison.query}\u201d, exported on {exported_on()}.")
+    description = describe_comparison(comparison.query, len(comparison.agencies))
     passages = unsaved(heading, comparison.hits).passages
     return _download(sheet(heading, passages, description, by_agency=True), format_name)
 
@@ -239,9 +238,7 @@ def search_export(format_name: str):
     settings = current_app.config["KB_SETTINGS"]
     params = SearchParams.from_args(request.args, settings.top_k)
     results = searcher().search(params.q, params.k, params.agency or None, params.document or None)
-    narrowed = "".join(f", {label} {value}" for label, value in (("agency", params.agency), ("document", params.document)) if value)
-    description = (f"The top {len(results.hits)} passages{narrowed} for the search \u201c{results.query}\u201d, "
-                   f"exported on {exported_on()}.")
+    description = describe_search(results.query, len(results.hits), params.agency, params.document)
     return _download(sheet(results.query, unsaved(results.query, results.hits).passages, description), format_name)
 
 
