@@ -366,6 +366,8 @@ def pack_show(name, index_dir, chroma_url) -> None:
 
     Example: kb pack show "Neglect level 3"
     """
+    from kb.search import NO_AGENCY
+
     settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
     found, checked = _pack(settings, name)
     click.secho(f"{found.name}: {len(found.passages)} passage{'' if len(found.passages) == 1 else 's'}", bold=True)
@@ -373,7 +375,7 @@ def pack_show(name, index_dir, chroma_url) -> None:
         click.echo("(The index cannot be opened, so whether each passage is up to date is not checked.)")
     for number, passage in enumerate(found.passages, start=1):
         click.echo()
-        click.secho(f"{number}. {passage.agency or 'No agency named'} | {passage.document} | {passage.pages}", bold=True)
+        click.secho(f"{number}. {passage.agency or NO_AGENCY} | {passage.document} | {passage.pages}", bold=True)
         if passage.section:
             click.echo(f"   {passage.section}")
         if passage.out_of_date:
@@ -457,6 +459,8 @@ def _print_error(query: str, error: Exception, as_json: bool) -> None:
 
 
 def _print_results(results) -> None:
+    from kb.search import NO_AGENCY
+
     hits = results.hits
     click.secho(f"{len(hits)} passages for {results.query!r} ({results.took_ms:.0f} ms)", bold=True)
     if results.expanded:
@@ -465,7 +469,7 @@ def _print_results(results) -> None:
         click.echo("No passages found. Try fewer or more general words, or drop --agency.")
     for rank, hit in enumerate(hits, start=1):
         click.echo()
-        click.secho(f"{rank}. {hit.agency or 'No agency named'} | {hit.document} | {hit.pages}", bold=True)
+        click.secho(f"{rank}. {hit.agency or NO_AGENCY} | {hit.document} | {hit.pages}", bold=True)
         if hit.section:
             click.echo(f"   {hit.section}")
         for line in hit.text.splitlines():

@@ -15,9 +15,9 @@ from datetime import date
 
 from kb.errors import UsageError
 from kb.packs import Passage
+from kb.search import NO_AGENCY
 
 OUT_OF_DATE = "May be out of date: the report has changed since this passage was saved; check the source."
-NO_AGENCY = "No agency named"  # in a citation, and heading a comparison's passages that name none, after the rest
 
 
 @dataclass(frozen=True)

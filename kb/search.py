@@ -85,6 +85,9 @@ def pages(page: int, page_end: int = 0) -> str:
     return f"pages {page}–{page_end}" if page_end > page else f"page {page}"
 
 
+NO_AGENCY = "No agency named"  # cites a passage whose report names no agency, everywhere it is shown
+
+
 def clean_query(query: str | None, max_chars: int) -> str:
     """The query as searched, or a clear refusal."""
     query = " ".join((query or "").split())

@@ -10,7 +10,7 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 from werkzeug.exceptions import HTTPException
 
 from kb.errors import UsageError
-from kb.search import CANDIDATES, pages
+from kb.search import CANDIDATES, NO_AGENCY, pages
 from web import searcher
 from web.highlight import highlight, query_pattern
 from web.params import SearchParams
@@ -103,8 +103,10 @@ def search_url(params: SearchParams, **changes) -> str:
     return url_for("pages.search_page", **params.url_args(**changes))
 
 
-# How every page names a citation's pages: "page 4", or "pages 4–5" for a passage a page break cuts.
+# How every page names a citation's pages: "page 4", or "pages 4–5" for a passage a page break cuts,
+# and a passage whose report names no agency.
 bp.add_app_template_global(pages)
+bp.add_app_template_global(NO_AGENCY, "no_agency")
 
 
 @bp.app_template_global()

@@ -12,7 +12,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 from kb.errors import UsageError
 from kb.explore import UnknownChunk, compare_agencies, default_themes, find_theme, more_like_this
 from kb.export import (
-    FORMATS, NO_AGENCY, describe_comparison, describe_pack, describe_search, file_name, find_format, render, sheet,
+    FORMATS, describe_comparison, describe_pack, describe_search, file_name, find_format, render, sheet,
 )
 from kb.packs import Packs, UnknownPack, UnknownPassage, check, clean_name, unsaved
 from web import searcher
@@ -209,7 +209,6 @@ def compare_page():
     comparison = compare_agencies(searcher(), query)
     pattern = query_pattern([comparison.query, *comparison.expanded])
     return render_template("compare.html", heading=heading, q=request.args.get("q", ""), comparison=comparison,
-                           no_agency=NO_AGENCY,
                            download_args={k: v for k, v in request.args.items() if k in ("q", "theme")},
                            mark=lambda text: highlight(text, pattern))
 
