@@ -203,10 +203,12 @@ class Store:
         store._client, store._collection = store._open(manifest)
         store._prune(keep={served} - {None})
         if copy_of is not None:
-            for got in copy_of._rows(["embeddings", "documents", "metadatas"], page=COPY_PAGE):
+            saved = copy_of._published()  # its text and citations, read once already; only the vectors are fetched
+            for got in copy_of._rows(["embeddings"], page=COPY_PAGE):
                 if len(got["ids"]):
                     store._collection.add(ids=got["ids"], embeddings=got["embeddings"],
-                                          documents=got["documents"], metadatas=got["metadatas"])
+                                          documents=[saved[chunk_id][0] for chunk_id in got["ids"]],
+                                          metadatas=[saved[chunk_id][1] for chunk_id in got["ids"]])
         return store
 
     def publish(self, expected_chunks: int) -> None:
@@ -304,6 +306,11 @@ class Store:
                 for chunk_id, text, metadata in zip(got["ids"], got["documents"], got["metadatas"] or [])
             }
         return self._published_rows
+
+    @property
+    def _scanned(self) -> bool:
+        """Searched in memory: a published generation of no more than exact_up_to passages."""
+        return not self._writable and self.count() <= self.exact_up_to
 
     def _scan(self, vector: np.ndarray, k: int, where: dict | None) -> list[tuple[str, float]]:
         ids, matrix, columns, _ = self._vectors()
@@ -407,7 +414,7 @@ class Store:
         100,000 the scan takes 3.3 ms). Otherwise Chroma's graph index answers, fetching ids alone.
         """
         k = max(1, min(k, self.count()))
-        if not self._writable and self.count() <= self.exact_up_to:
+        if self._scanned:
             return self._scan(vector, k, where)
         result = self.collection.query(
             query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()], n_results=k, where=where,
@@ -418,7 +425,7 @@ class Store:
     def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> list[float]:
         """The cosine similarity of each chunk named to the vector (0 for one the index does not hold)."""
         vector = np.asarray(vector, dtype=np.float32)
-        if not self._writable and self.count() <= self.exact_up_to:
+        if self._scanned:
             _, matrix, _, position = self._vectors()
             rows = [position.get(chunk_id, -1) for chunk_id in ids]
             found = matrix[[row for row in rows if row >= 0]] @ vector
@@ -451,6 +458,9 @@ class Store:
 
     def vector(self, chunk_id: str) -> np.ndarray | None:
         """The stored vector of one chunk, or None if the index does not hold it ("more like this" starts here)."""
+        if self._scanned:
+            _, matrix, _, position = self._vectors()
+            return matrix[position[chunk_id]].copy() if chunk_id in position else None
         got = self.collection.get(ids=[chunk_id], include=["embeddings"])
         if not len(got["ids"]):
             return None
