@@ -97,8 +97,9 @@ class _Outline:
 
 def blocks(document: Document) -> list[Block]:
     """Join lines into paragraphs and bullets; a sentence a page break cut is made whole again."""
-    words = clean.vocabulary(document.text)
-    joins = clean.split_words(document.text)
+    text = document.text
+    words = clean.vocabulary(text)
+    joins = clean.split_words(text)
     outline = _Outline(document.title)
     out: list[Block] = []
     current: Block | None = None
