@@ -49,6 +49,8 @@ COLUMNS = ("text", "section", "source")
 COLUMN_WEIGHTS = (1.0, 0.6, 0.3)
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants
+# (rowid, score) of every passage matching an FTS5 query, scored by FTS5 itself; higher is better.
+_BM25 = f"SELECT rowid, -bm25(passages, {', '.join(map(str, COLUMN_WEIGHTS))}) FROM passages WHERE passages MATCH ?"
 
 
 def query_terms(text: str) -> list[str]:
@@ -158,10 +160,9 @@ def _word_scores(db: sqlite3.Connection) -> Iterator[tuple[str, bytes, bytes]]:
 
 def _phrase_scores(db: sqlite3.Connection, phrases: Iterable[str]) -> Iterator[tuple[str, bytes, bytes]]:
     """(phrase, rowids, scores): each phrase's term of bm25() in each passage holding it, scored by FTS5 alone."""
-    sql = f"SELECT rowid, -bm25(passages, {', '.join(map(str, COLUMN_WEIGHTS))}) FROM passages WHERE passages MATCH ?"
     for phrase in query_parts((), phrases):
         if " " in phrase:
-            rowids, scores = _columns(db.execute(sql, (f'"{phrase}"',)).fetchall())
+            rowids, scores = _columns(db.execute(_BM25, (f'"{phrase}"',)).fetchall())
             yield phrase, rowids.astype(np.int32).tobytes(), scores.tobytes()
 
 
@@ -245,11 +246,7 @@ class KeywordIndex:
                     scores[rowids] += np.frombuffer(row[1], dtype=np.float64)
                     held[rowids] = True
             if others:
-                weights = ", ".join(map(str, COLUMN_WEIGHTS))
-                rowids, more = _columns(self._db.execute(
-                    f"SELECT rowid, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
-                    (" OR ".join(f'"{part}"' for part in others),),
-                ).fetchall())
+                rowids, more = _columns(self._db.execute(_BM25, (" OR ".join(f'"{part}"' for part in others),)).fetchall())
                 scores[rowids] += more
                 held[rowids] = True
         return Scores(self._passages, scores, held)
