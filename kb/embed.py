@@ -152,7 +152,6 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-DEFAULT_CACHE = Path("~/.cache/kb")  # Settings.model_cache gives the folder; this when none is given
 ONNX_EXPORT_VERSION = "2"  # bump when the export below changes, so cached graphs are remade
 
 
@@ -168,7 +167,7 @@ def onnx_model(folder: Path | None = None, cache: Path | None = None) -> Path:
         f"{ONNX_EXPORT_VERSION}\0{weights.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
         + (folder / "config.json").read_bytes()
     ).hexdigest()[:16]
-    cached = Path(cache or DEFAULT_CACHE).expanduser() / "onnx" / f"{MODEL_NAME}-{key}.onnx"
+    cached = Path(cache or Settings.model_cache).expanduser() / "onnx" / f"{MODEL_NAME}-{key}.onnx"
     if cached.is_file():
         return cached
     try:
@@ -247,7 +246,7 @@ MODELS = {MODEL_NAME: SentenceTransformerEmbedder}
 RUNTIMES = {"torch": SentenceTransformerEmbedder, "onnx": OnnxEmbedder}
 
 
-def load_embedder(name: str = MODEL_NAME, runtime: str = "onnx", cache: Path | None = None) -> Embedder:
+def load_embedder(name: str = MODEL_NAME, runtime: str = Settings.embedder, cache: Path | None = None) -> Embedder:
     """The model by name; the shipped one runs on ONNX Runtime (its graph kept in cache) or torch."""
     try:
         factory = MODELS[name]
