@@ -107,7 +107,7 @@ def read_document(
 
 # --- PDF in a child process -------------------------------------------------------------------
 
-# The child imports only this module and pypdf (no torch, no chromadb): about 0.15 s to start.
+# The child imports only this module and pypdf (no torch, no chromadb): about 0.1 s to start.
 _CHILD = "import sys; from kb.ingest import _parse_in_child; sys.exit(_parse_in_child(sys.argv[1:]))"
 
 
