@@ -105,8 +105,9 @@ def add_to_pack():
     chunk = searcher().store.get([chunk_id]).get(chunk_id) if chunk_id else None
     if chunk is None:
         raise UsageError("that passage is no longer in the index: search again and add it from the results")
-    _, added = _packs().add(clean_name(request.form.get("pack")), chunk)
-    pack = _packs().get(clean_name(request.form.get("pack")))
+    name = clean_name(request.form.get("pack"))
+    _, added = _packs().add(name, chunk)
+    pack = _packs().get(name)
     url = url_for("trainers.pack_page", name=pack.name)
     if wants_json():
         return {"pack": pack.name, "passages": len(pack.passages), "added": added, "url": url}
