@@ -163,6 +163,7 @@ class Retrieval:
     vocabulary: bool = True
     agency_aware: bool = True
     fusion: str = "convex"  # or "rrf"
+    dense_weight: float = DENSE_WEIGHT  # convex fusion only; bench/retrieval_ceiling.py tries each in turn
 
 
 RETRIEVALS = {
@@ -279,7 +280,7 @@ class Searcher:
                 fused = convex_fusion(
                     [dense + list(zip(only_words, self.store.similarities(vector, only_words))),
                      best_words + list(zip(only_dense, scores.of(only_dense)))],
-                    [DENSE_WEIGHT, 1.0 - DENSE_WEIGHT],
+                    [use.dense_weight, 1.0 - use.dense_weight],
                 )
         if use.agency_aware and not agencies:
             kinds = self.prior.weights(query)

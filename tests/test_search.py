@@ -71,11 +71,12 @@ def test_agency_and_document_filters_hold_on_every_side(searcher, mode, exact_up
     assert both and {(hit.agency, hit.document) for hit in both} == {(HOSPITAL, FOUNDING)}
 
 
+@pytest.mark.parametrize("weight", [DENSE_WEIGHT, 0.25])
 @pytest.mark.parametrize("exact_up_to", [Settings.exact_search_up_to, 0], ids=["scan", "chroma-index"])
-def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(searcher, exact_up_to):
-    """Not on the list's last score: each side scores the other's candidates."""
+def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(searcher, exact_up_to, weight):
+    """Not on the list's last score: each side scores the other's candidates, weighed as asked."""
     searcher.store.exact_up_to = exact_up_to
-    searcher.retrieval = Retrieval(agency_aware=False)
+    searcher.retrieval = Retrieval(agency_aware=False, dense_weight=weight)
     query = "staff training on domestic abuse and neglect"
     expanded = searcher.glossary.expand(query)
     vector = searcher.embedder.encode([" ".join([query, *expanded])])[0]
@@ -88,7 +89,7 @@ def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(searc
     for hit in lone:
         similarity = dense.get(hit.id) or searcher.store.similarities(vector, [hit.id])[0]
         bm25 = words.get(hit.id) or scores.of([hit.id])[0]
-        expected = DENSE_WEIGHT * max(similarity, 0) / max(dense.values()) + (1 - DENSE_WEIGHT) * bm25 / max(words.values())
+        expected = weight * max(similarity, 0) / max(dense.values()) + (1 - weight) * bm25 / max(words.values())
         assert hit.score == pytest.approx(expected, abs=6e-5)  # hits carry 4 decimals
 
 
