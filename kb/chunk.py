@@ -33,6 +33,11 @@ class Chunk:
     text: str
     sha256: str = ""
 
+    def __post_init__(self) -> None:
+        # The last page the passage runs onto; a passage on one page (or read without it) ends where it starts.
+        if self.page_end < self.page:
+            object.__setattr__(self, "page_end", self.page)
+
     def embedding_text(self) -> str:
         """What the model reads: the agency and section say whose passage it is and on what."""
         return embedding_text(self.agency, self.section, self.text)

@@ -175,7 +175,7 @@ class Packs:
                 "page, page_end, text, added) VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM passages "
                 "WHERE pack = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (pack, pack, chunk.id, chunk.document, chunk.sha256, chunk.title, chunk.agency, chunk.section,
-                 chunk.page, max(chunk.page_end, chunk.page), chunk.text, now),
+                 chunk.page, chunk.page_end, chunk.text, now),
             )
             added = cursor.rowcount == 1
             if added:
@@ -272,6 +272,6 @@ def unsaved(name: str, found: Sequence) -> Pack:
     """A pack of search hits or chunks that is not stored, so a search exports the same way as a pack."""
     return Pack(name, "", "", tuple(
         Passage(0, c.id, c.document, getattr(c, "sha256", ""), c.title, c.agency, c.section, c.page,
-                max(c.page_end, c.page), c.text)
+                c.page_end, c.text)
         for c in found
     ))

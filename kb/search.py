@@ -51,7 +51,7 @@ class Hit:
     @classmethod
     def from_chunk(cls, chunk: Chunk, score: float) -> Hit:
         return cls(chunk.id, chunk.text, chunk.agency, chunk.document, chunk.title, chunk.section, chunk.page,
-                   round(score, 4), max(chunk.page_end, chunk.page))
+                   round(score, 4), chunk.page_end)
 
     @property
     def pages(self) -> str:

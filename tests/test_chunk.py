@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from kb.chunk import MAX_TOKENS, chunk_document
+from kb.chunk import MAX_TOKENS, Chunk, chunk_document
 from kb.ingest import Document, Line, Page, read_document
 
 from conftest import BRADFORD, CORPUS, FOUNDING
@@ -162,3 +162,13 @@ def test_words_the_pdf_split_after_their_first_letter_are_whole_in_the_passages(
     for split in ("s tatutory", "m akes", "c hildren", "C hildren", "C entre"):
         assert split not in text
     assert "statutory" in text and "Children" in text
+
+
+def test_a_passage_ends_no_earlier_than_it_starts():
+    """page_end read as 0 (not known) or below page means the passage is on its first page alone."""
+    def passage(page: int, page_end: int) -> Chunk:
+        return Chunk("id", "doc.pdf", "Title", "Agency", "Section", page, page_end, 0, "text")
+
+    assert passage(4, 0).page_end == 4
+    assert passage(4, 3).page_end == 4
+    assert passage(4, 5).page_end == 5
