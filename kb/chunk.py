@@ -43,6 +43,14 @@ class Chunk:
         return embedding_text(self.agency, self.section, self.text)
 
 
+def pages(page: int, page_end: int = 0) -> str:
+    """How a citation names its pages: "page 4", or "pages 4–5" for a passage a page break cuts."""
+    return f"pages {page}–{page_end}" if page_end > page else f"page {page}"
+
+
+NO_AGENCY = "No agency named"  # cites a passage whose report names no agency, everywhere it is shown
+
+
 def embedding_text(agency: str, section: str, text: str) -> str:
     context = ". ".join(part for part in (agency, section) if part)
     return f"{context}.\n{text}" if context else text

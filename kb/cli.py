@@ -366,7 +366,7 @@ def pack_show(name, index_dir, chroma_url) -> None:
 
     Example: kb pack show "Neglect level 3"
     """
-    from kb.search import NO_AGENCY
+    from kb.chunk import NO_AGENCY
 
     settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
     found, checked = _pack(settings, name)
@@ -459,7 +459,7 @@ def _print_error(query: str, error: Exception, as_json: bool) -> None:
 
 
 def _print_results(results) -> None:
-    from kb.search import NO_AGENCY
+    from kb.chunk import NO_AGENCY
 
     hits = results.hits
     click.secho(f"{len(hits)} passages for {results.query!r} ({results.took_ms:.0f} ms)", bold=True)

@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from kb.chunk import NO_AGENCY
 from kb.errors import UsageError
 from kb.packs import Passage
-from kb.search import NO_AGENCY
 
 OUT_OF_DATE = "May be out of date: the report has changed since this passage was saved; check the source."
 

@@ -15,9 +15,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from kb.chunk import Chunk
+from kb.chunk import Chunk, pages
 from kb.errors import KbError, UsageError
-from kb.search import pages
 
 FILENAME = "packs.sqlite"
 MAX_NAME = 60

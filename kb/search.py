@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 import numpy as np
 
 from kb.agencies import AgencyPrior
-from kb.chunk import CHUNKER_VERSION, Chunk
+from kb.chunk import CHUNKER_VERSION, Chunk, pages
 from kb.embed import Embedder
 from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument
 from kb.keyword import KeywordIndex, Scores, query_terms
@@ -79,13 +79,6 @@ class Results:
             "results": [hit.as_dict() for hit in self.hits],
             "took_ms": self.took_ms,
         }
-
-
-def pages(page: int, page_end: int = 0) -> str:
-    return f"pages {page}–{page_end}" if page_end > page else f"page {page}"
-
-
-NO_AGENCY = "No agency named"  # cites a passage whose report names no agency, everywhere it is shown
 
 
 def clean_query(query: str | None, max_chars: int) -> str:

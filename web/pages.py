@@ -10,7 +10,8 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 from werkzeug.exceptions import HTTPException
 
 from kb.errors import UsageError
-from kb.search import CANDIDATES, NO_AGENCY, pages
+from kb.chunk import NO_AGENCY, pages
+from kb.search import CANDIDATES
 from web import searcher
 from web.highlight import highlight, query_pattern
 from web.params import SearchParams
