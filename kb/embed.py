@@ -161,13 +161,7 @@ def onnx_model(folder: Path | None = None, cache: Path | None = None) -> Path:
     shipped = folder / "onnx" / "model.onnx"
     if shipped.is_file():
         return shipped
-    weights = folder / "model.safetensors"
-    stat = weights.stat()
-    key = hashlib.sha256(
-        f"{ONNX_EXPORT_VERSION}\0{weights.resolve()}\0{stat.st_size}\0{stat.st_mtime_ns}\0".encode()
-        + (folder / "config.json").read_bytes()
-    ).hexdigest()[:16]
-    cached = Path(cache or Settings.model_cache).expanduser() / "onnx" / f"{MODEL_NAME}-{key}.onnx"
+    cached = Path(cache or Settings.model_cache).expanduser() / "onnx" / f"{MODEL_NAME}-{_weights_key(folder)}.onnx"
     if cached.is_file():
         return cached
     try:
@@ -185,7 +179,28 @@ def onnx_model(folder: Path | None = None, cache: Path | None = None) -> Path:
         os.replace(part.name, cached)
     finally:
         Path(part.name).unlink(missing_ok=True)
+    # Graphs exported from other weights, or by an older export, are not used again from here: 90 MB each.
+    for older in cached.parent.glob(f"{MODEL_NAME}-*.onnx"):
+        if older != cached:
+            older.unlink(missing_ok=True)
     return cached
+
+
+def _weights_key(folder: Path, sample: int = 1 << 20) -> str:
+    """Names the weights by what they hold, so every virtualenv with the same model shares one export.
+
+    Hashing all 90 MB would add 0.1 s to each start; the size, the first and last MiB (the
+    safetensors header and tensors at both ends) and the config tell the model's versions apart.
+    """
+    weights = folder / "model.safetensors"
+    size = weights.stat().st_size
+    digest = hashlib.sha256(f"{ONNX_EXPORT_VERSION}\0{size}\0".encode())
+    with weights.open("rb") as stream:
+        digest.update(stream.read(sample))
+        stream.seek(max(0, size - sample))
+        digest.update(stream.read(sample))
+    digest.update((folder / "config.json").read_bytes())
+    return digest.hexdigest()[:16]
 
 
 def export_onnx(folder: Path, target: Path) -> None:

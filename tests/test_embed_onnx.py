@@ -54,6 +54,38 @@ def test_a_shipped_onnx_graph_is_used_as_it_is(tmp_path, monkeypatch):
     assert not (tmp_path / "cache").exists()
 
 
+def _weights(folder: Path, data: bytes) -> Path:
+    folder.mkdir()
+    (folder / "model.safetensors").write_bytes(data)
+    (folder / "config.json").write_text('{"hidden_size": 384}')
+    return folder
+
+
+def test_the_same_weights_in_another_place_share_one_export(tmp_path, monkeypatch):
+    """One graph per model, not one per virtualenv: the cache is keyed by the weights, not their path."""
+    exports = []
+    monkeypatch.setattr(embed, "export_onnx", lambda folder, target: (exports.append(folder), target.write_bytes(b"graph")))
+    data = bytes(range(256)) * 20_000  # 5 MB: its middle is read by neither sample
+    first = embed.onnx_model(_weights(tmp_path / "venv-a", data), tmp_path / "cache")
+    assert embed.onnx_model(_weights(tmp_path / "venv-b", data), tmp_path / "cache") == first
+    assert len(exports) == 1
+
+    changed = bytearray(data)
+    changed[-10] ^= 1  # the last tensors differ: another model
+    other = embed.onnx_model(_weights(tmp_path / "fine-tuned", bytes(changed)), tmp_path / "cache")
+    assert other != first and len(exports) == 2
+
+
+def test_a_new_export_clears_the_graphs_earlier_ones_left(tmp_path, monkeypatch):
+    monkeypatch.setattr(embed, "export_onnx", lambda folder, target: target.write_bytes(b"graph"))
+    cache = tmp_path / "cache" / "onnx"
+    cache.mkdir(parents=True)
+    (cache / f"{embed.MODEL_NAME}-0123456789abcdef.onnx").write_bytes(b"an older export")
+    (cache / "another-model-0123456789abcdef.onnx").write_bytes(b"not ours")
+    current = embed.onnx_model(_weights(tmp_path / "model", b"weights"), tmp_path / "cache")
+    assert sorted(path.name for path in cache.iterdir()) == sorted([current.name, "another-model-0123456789abcdef.onnx"])
+
+
 def test_a_cache_that_cannot_be_written_says_what_to_do(tmp_path):
     blocker = tmp_path / "a file"
     blocker.write_text("")
