@@ -70,6 +70,16 @@ def test_noop_reindex_on_the_real_index_embeds_nothing(real_index):
     assert "Nothing changed" in result.stdout and "6 unchanged" in result.stdout
 
 
+def test_kb_eval_meets_the_project_thresholds_on_queries_written_blind(real_index):
+    """tests/blind_queries.jsonl was written from the documents alone, by someone who saw no ranking,
+    no golden query and no glossary; nothing was tuned on it before its first measurement."""
+    blind = Path(__file__).with_name("blind_queries.jsonl")
+    result = kb(real_index, "eval", "--queries", str(blind), "--check", "--json")
+    figures = json.loads(result.stdout)
+    assert result.returncode == 0, f"{figures}\n{result.stderr}"
+    assert figures["queries"] == 45 and figures["below_thresholds"] == []
+
+
 def test_kb_eval_meets_the_project_thresholds_on_the_golden_set(real_index):
     """CI's retrieval gate: `kb eval` exits 1 below the figures in pyproject.toml [tool.kb.eval]."""
     result = kb(real_index, "eval", "--json")
