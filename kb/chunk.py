@@ -11,7 +11,7 @@ from kb import clean
 from kb.ingest import Document, Line
 
 # Bump when chunk boundaries or chunk text change: an index built by another version is refused.
-CHUNKER_VERSION = "3"  # 2: footnote marks glued to words are dropped; 3: "s tatutory" made whole, "DPIA23" too
+CHUNKER_VERSION = "4"  # 2: footnote marks glued to words are dropped; 3: "s tatutory" made whole, "DPIA23" too; 4: a long paragraph's pieces cite their own pages
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
@@ -70,10 +70,20 @@ class Block:
     agency: str
     section: str
     page_end: int = 0
+    # Where the block runs onto a new page: (non-space characters before that page's first one, page).
+    breaks: list[tuple[int, int]] = field(default_factory=list)
 
     @property
     def lead_in(self) -> bool:
         return self.kind != "footnote" and self.text.rstrip().endswith(":")
+
+    def page_at(self, offset: int) -> int:
+        """The page the block's non-space character number `offset` (from 0) is on."""
+        page = self.page
+        for at, number in self.breaks:
+            if at <= offset:
+                page = number
+        return page
 
 
 @dataclass
@@ -136,6 +146,8 @@ def blocks(document: Document) -> list[Block]:
             join = document.wrapped and not paragraph_break and not starts_item
         if join:
             current.text = _join(current.text, line.text, words)
+            if number != current.page_end:
+                current.breaks.append((_non_space(current.text) - _non_space(line.text), number))
             current.page_end = number
         else:
             flush(current)
@@ -304,8 +316,17 @@ def _split_long(group: list[Block], count: TokenCounter, budget: int) -> Iterato
         if count(block.text) <= budget:
             yield block
             continue
+        # Each piece is cited at the pages its own words are on, not the whole block's. Splitting and
+        # joining words (here and before) moves only spaces, so non-space characters say where a piece is.
+        start = 0
         for text in _split_text(block.text, count, budget):
-            yield Block(block.kind, text, block.page, block.agency, block.section, block.page_end)
+            end = start + _non_space(text)
+            yield Block(block.kind, text, block.page_at(start), block.agency, block.section, block.page_at(end - 1))
+            start = end
+
+
+def _non_space(text: str) -> int:
+    return len("".join(text.split()))
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+(?=[\"“‘'(\[]?[A-Z0-9])")

@@ -172,3 +172,21 @@ def test_a_passage_ends_no_earlier_than_it_starts():
     assert passage(4, 0).page_end == 4
     assert passage(4, 3).page_end == 4
     assert passage(4, 5).page_end == 5
+
+
+def test_the_pieces_of_a_paragraph_too_long_for_one_passage_cite_their_own_pages(count_tokens):
+    """A paragraph that runs from page 10 onto page 11 is cut at sentences; a piece wholly on 11 cites 11."""
+    sentence = "Schools must make a return to the local authority when pupil {n} is deleted from the register. "
+    on_ten = [Line(sentence.format(n=n) + sentence.format(n=n + 100), "text", 0.0, "Agency") for n in range(12)]
+    on_eleven = [Line(sentence.format(n=n) + sentence.format(n=n + 100), "text", 0.0, "Agency") for n in range(200, 212)]
+    # The page break cuts a sentence, so the paragraph is one block from page 10 to page 11.
+    on_ten.append(Line("Schools must make a return to the local authority when pupil 199 is", "text", 0.0, "Agency"))
+    on_eleven.insert(0, Line("deleted from the register.", "text", 0.0, "Agency"))
+    document = _document([], pages=[Page(10, on_ten), Page(11, on_eleven)])
+    chunks = chunk_document(document, count_tokens)
+    assert len(chunks) >= 3, "the paragraph should need several passages"
+    for chunk in chunks:
+        pupils = [int(n) for n in re.findall(r"pupil (\d+)", chunk.text)]
+        first_page, last_page = (10 if pupils[0] < 200 else 11), (10 if pupils[-1] < 200 else 11)
+        assert (chunk.page, chunk.page_end) == (first_page, last_page), chunk.text[:80]
+    assert {chunk.page for chunk in chunks} == {10, 11}
