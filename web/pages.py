@@ -9,8 +9,8 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException
 
-from kb.errors import UsageError
 from kb.chunk import NO_AGENCY, pages
+from kb.errors import UsageError
 from kb.search import CANDIDATES
 from web import searcher
 from web.highlight import highlight, query_pattern
