@@ -21,7 +21,9 @@ SUFFIXES = (".pdf", ".txt", ".md")
 
 # A running header that names the organisation a report is about.
 ORGANISATION_PATTERNS = (
-    re.compile(r"^inspection of (?P<org>.+?)\s+children[’'`]?s\s+services\b", re.IGNORECASE),
+    # Ofsted's titles and running headers: "Inspection of Devon local authority children's services",
+    # "Focused visit to Luton local authority children's services".
+    re.compile(r"^(?:inspection of|focused visit to) (?P<org>.+?)\s+children[’'`]?s\s+services\b", re.IGNORECASE),
     re.compile(r"^inspection of (?P<org>.+?)\s*$", re.IGNORECASE),
 )
 # Words that make PDF metadata's author an organisation rather than a person.

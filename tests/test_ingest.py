@@ -4,7 +4,7 @@ import pypdf
 import pytest
 
 from kb.errors import UnreadableDocument
-from kb.ingest import looks_like_heading, read_document
+from kb.ingest import _organisation_in, looks_like_heading, read_document
 
 from conftest import BRADFORD, FOUNDING, INFO_SHARING
 
@@ -76,6 +76,16 @@ def test_pdf_organisation_comes_from_the_header_that_names_it(bradford):
     assert bradford.organisation == "Bradford Children and Families Trust"
     assert {line.agency for line in _lines(bradford)} == {"Bradford Children and Families Trust"}
     assert bradford.title == "Inspection of Bradford Children and Families Trust"
+
+
+@pytest.mark.parametrize("title, organisation", [
+    ("Inspection of Devon local authority children’s services", "Devon local authority"),
+    ("Inspection of Bradford Children and Families Trust", "Bradford Children and Families Trust"),
+    ("Focused visit to Luton local authority children's services", "Luton local authority"),
+    ("Children missing education", ""),
+])
+def test_an_ofsted_title_names_the_organisation_inspected(title, organisation):
+    assert _organisation_in(title) == organisation
 
 
 def test_pdf_headings_and_footnotes_come_from_font_sizes(bradford):
