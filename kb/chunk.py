@@ -38,6 +38,11 @@ class Chunk:
         if self.page_end < self.page:
             object.__setattr__(self, "page_end", self.page)
 
+    @property
+    def pages(self) -> str:
+        """How its citation names its pages: "page 4", or "pages 4–5" for a passage a page break cuts."""
+        return pages(self.page, self.page_end)
+
     def embedding_text(self) -> str:
         """What the model reads: the agency and section say whose passage it is and on what."""
         return embedding_text(self.agency, self.section, self.text)

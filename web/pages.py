@@ -9,7 +9,7 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
 from werkzeug.exceptions import HTTPException
 
-from kb.chunk import NO_AGENCY, pages
+from kb.chunk import NO_AGENCY
 from kb.errors import UsageError
 from kb.search import CANDIDATES
 from web import searcher
@@ -104,9 +104,7 @@ def search_url(params: SearchParams, **changes) -> str:
     return url_for("pages.search_page", **params.url_args(**changes))
 
 
-# How every page names a citation's pages: "page 4", or "pages 4–5" for a passage a page break cuts,
-# and a passage whose report names no agency.
-bp.add_app_template_global(pages)
+# How every page names a passage whose report names no agency.
 bp.add_app_template_global(NO_AGENCY, "no_agency")
 
 
