@@ -177,6 +177,7 @@ def test_agency_kinds_are_read_from_the_index_not_from_a_list(searcher):
         ("what does the hospital do for DA out of hours?", HOSPITAL),
         ("health visitors and neglect", COMMUNITY),
         ("CAMHS waiting times", "ELFT"),
+        ("risk assessment training for child mental health staff", "ELFT"),
         ("Bradford care leavers", "Bradford"),
     ],
 )
