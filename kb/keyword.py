@@ -183,6 +183,7 @@ class KeywordIndex:
         self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
         self._passages = _Passages.read(self._db)
+        self._held: dict[str, bool] = {}
         # The index's own tokenizer reads the query's words, so they are stemmed as the passages were.
         self._tokenizer = sqlite3.connect(":memory:", check_same_thread=False)
         self._tokenizer.executescript(f"""
@@ -250,6 +251,26 @@ class KeywordIndex:
                 scores[rowids] += more
                 held[rowids] = True
         return Scores(self._passages, scores, held)
+
+    def holds(self, phrase: str) -> bool:
+        """Whether any passage holds the phrase, as a search for it would match (stemmed, words in order)."""
+        held = self._held.get(phrase)
+        if held is None:
+            held = False
+            for part in query_parts((), [phrase]):  # the phrase's words, as score() reads them
+                with self._lock:
+                    tokens = self._tokens([part])[0]
+                    if len(tokens) == 1:
+                        row = self._db.execute("SELECT rowids FROM words WHERE token = ?", tokens).fetchone()
+                    elif tokens:
+                        row = self._db.execute("SELECT rowids FROM phrases WHERE phrase = ?", (part,)).fetchone()
+                        if row is None:
+                            row = self._db.execute("SELECT 1 FROM passages WHERE passages MATCH ? LIMIT 1", (f'"{part}"',)).fetchone()
+                    else:
+                        row = None
+                held = bool(row and row[0])
+            self._held[phrase] = held
+        return held
 
     def definitions(self) -> list[Entry]:
         """Acronyms the indexed documents define themselves, most used long form first."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -50,8 +50,9 @@ def written_as_is(phrase: str) -> bool:
 class Glossary:
     """'DA' finds 'domestic abuse', and 'domestic abuse' finds 'DA'."""
 
-    def __init__(self, entries: list[Entry]) -> None:
+    def __init__(self, entries: list[Entry], holds: Callable[[str], bool] | None = None) -> None:
         self.entries = list(entries)
+        self._holds = holds
         # An acronym is matched as written ("Prevent" is not "prevent"); a plain word in any case.
         self._forward = [(_opening(e.term), phrase_pattern(e.term, written_as_is(e.term)), e) for e in self.entries]
         self._reverse = [
@@ -74,16 +75,23 @@ class Glossary:
     def with_learned(self, learned: Iterable[Entry]) -> Glossary:
         """This glossary plus acronyms an index's documents define; the data file wins a clash."""
         known = {entry.term for entry in self.entries}
-        return Glossary(self.entries + [entry for entry in learned if entry.term not in known])
+        return Glossary(self.entries + [entry for entry in learned if entry.term not in known], self._holds)
+
+    def held_in(self, holds: Callable[[str], bool]) -> Glossary:
+        """This glossary adding to a query only what holds(phrase) says an index holds: a phrase no
+        passage uses finds nothing, would pull the query's vector away from the reports' own words,
+        and would be listed as searched for ("kids" for "children")."""
+        return Glossary(self.entries, holds)
 
     def expand(self, query: str) -> list[str]:
         """Phrases to search for as well, in the order found; nothing the query already says."""
         added: list[str] = []
         seen = query.casefold()
+        holds = self._holds or (lambda phrase: True)
 
         def add(phrase: str) -> None:
             nonlocal seen
-            if not phrase_pattern(phrase, False).search(seen):
+            if not phrase_pattern(phrase, False).search(seen) and holds(phrase):
                 added.append(phrase)
                 seen += f" | {phrase.casefold()}"
 

@@ -99,6 +99,24 @@ def test_phrases_from_expansion_are_searched_as_phrases(index):
     assert index.search([], ["conference risk assessment"]) == []  # the words, but not the phrase
 
 
+@pytest.mark.parametrize(
+    "phrase, held",
+    [
+        ("clinic", True),  # a word, from the stored words
+        ("Visitors", True),  # stemmed and in any case, as a search matches it
+        ("domestic abuse", True),  # a glossary phrase, stored at build
+        ("risk assessment", True),  # a phrase the build did not store: FTS5 is asked
+        ("kids", False),
+        ("abuse domestic", False),  # the words, but not in that order
+        ("national health service", False),
+        ('"--"', False),  # no word at all
+    ],
+)
+def test_holds_says_whether_any_passage_has_the_phrase(index, phrase, held):
+    assert index.holds(phrase) is held
+    assert index.holds(phrase) is held  # and again, from what it remembers
+
+
 def test_filters_narrow_the_keyword_side(index):
     assert {c for c, _ in index.search(["domestic"], agencies=["Community Health"])} == {"c3", "c4"}
     assert {c for c, _ in index.search(["domestic"], document="b.pdf")} == {"c4"}

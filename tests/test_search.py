@@ -7,6 +7,7 @@ from kb.keyword import query_terms
 from kb.search import DENSE_WEIGHT, RETRIEVALS, Retrieval, Searcher, convex_fusion, reciprocal_rank_fusion
 from kb.settings import Settings
 from kb.store import Store
+from kb.vocabulary import default_glossary
 
 # Each test runs on the embedded store and again on a real `chroma run` server.
 pytestmark = pytest.mark.usefixtures("backend")
@@ -91,6 +92,16 @@ def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(searc
         bm25 = words.get(hit.id) or scores.of([hit.id])[0]
         expected = weight * max(similarity, 0) / max(dense.values()) + (1 - weight) * bm25 / max(words.values())
         assert hit.score == pytest.approx(expected, abs=6e-5)  # hits carry 4 decimals
+
+
+@pytest.mark.parametrize("query", ["what does the hospital do for DA out of hours?", "support for children in care"])
+def test_a_query_is_widened_only_by_phrases_the_index_holds(searcher, query):
+    """The data file's glossary would add phrases no passage holds ("acute trust", "kids"); the searcher does not."""
+    unheld = [phrase for phrase in default_glossary().expand(query) if not searcher.keyword.holds(phrase)]
+    assert unheld
+    expanded = searcher.search(query).expanded
+    assert expanded and not set(unheld) & set(expanded)
+    assert all(searcher.keyword.holds(phrase) for phrase in expanded)
 
 
 def test_the_exact_scan_finds_what_chromas_index_finds(index):
@@ -191,7 +202,7 @@ def test_a_query_naming_no_agency_points_at_none(searcher):
 
 
 def test_naming_the_hospital_brings_its_passages_up(searcher):
-    query = "the hospital and domestic abuse"
+    query = "the hospital and neglect"  # a query whose top 5 is not all the hospital's without the prior
     searcher.retrieval = Retrieval(agency_aware=False)
     plain = [hit.agency for hit in searcher.search(query, k=5).hits]
     searcher.retrieval = Retrieval()

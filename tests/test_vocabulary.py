@@ -19,11 +19,24 @@ def glossary():
         ("child sexual exploitation in parks", "CSE"),
         ("radicalisation referrals", "Prevent"),  # any expansion, not only the first, finds the term
         ("timeline of events", "chronology"),  # a practitioner's word for the report's
+        ("what to do when agencies disagree about a case", "escalation"),  # an everyday verb for the policy's name
         ("support for parents", "parent or carer"),  # a plural word
     ],
 )
 def test_expansion_works_both_ways(glossary, query, added):
     assert added in glossary.expand(query)
+
+
+def test_a_glossary_held_in_an_index_adds_only_what_the_index_holds(glossary):
+    assert "kids" in glossary.expand("support for children")  # "kids" => "children", read backwards
+    absent = {"kids", "extra young zone"}
+    held = glossary.held_in(lambda phrase: phrase not in absent)
+    assert "kids" not in held.expand("support for children")
+    assert held.expand("DA training") == glossary.expand("DA training")  # what is held is added as before
+    learned = [Entry("XYZ", ("extra young zone",)), Entry("ABC", ("a big change",))]
+    assert glossary.with_learned(learned).expand("XYZ and ABC") == ["extra young zone", "a big change"]
+    assert held.with_learned(learned).expand("XYZ and ABC") == ["a big change"]  # still held to the index
+    assert glossary.held_in(lambda phrase: False).expand("DA training") == []
 
 
 def test_expansion_adds_nothing_the_query_already_says(glossary):
