@@ -49,6 +49,11 @@ class Settings:
     )
     host: str = _help("Address kb serve listens on; 127.0.0.1 keeps the page on this machine.", default="127.0.0.1")
     port: int = _help("Port kb serve listens on (0 picks a free one).", default=5000)
+    allowed_hosts: tuple[str, ...] = _help(
+        "Comma-separated names the page also answers to (a DNS alias of this machine). Other names in a request's "
+        "Host are refused, so a web page cannot reach kb by pointing its own name at this machine.",
+        default=(),
+    )
     pdf_timeout: float = _help("Seconds that parsing one PDF may take before it is named as failed.", default=60.0)
     pdf_memory_mb: int = _help("Memory, in MB, that parsing one PDF may take before it is named as failed.", default=1024)
 

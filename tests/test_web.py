@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import re
+import socket
 from collections import Counter
 from pathlib import Path
 from urllib.parse import urlencode
@@ -361,6 +363,40 @@ def test_every_response_carries_the_security_headers(client, path):
     assert all(directive in csp for directive in directives), csp
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
+
+
+@pytest.mark.parametrize(
+    "listen, allowed, host, answered",
+    [
+        ("127.0.0.1", (), "localhost:5000", True),
+        ("127.0.0.1", (), "127.0.0.1:5000", True),
+        ("127.0.0.1", (), "[::1]:5000", True),
+        ("127.0.0.1", (), "attacker.example:5000", False),  # DNS rebinding: another site's name
+        ("127.0.0.1", (), "192.168.1.5:5000", False),  # listening on loopback, only loopback addresses
+        ("127.0.0.1", ("kb.lscp.local",), "KB.lscp.local", True),
+        ("0.0.0.0", (), "192.168.1.5:5000", True),
+        ("0.0.0.0", (), "[fe80::1]:5000", True),
+        ("0.0.0.0", (), "attacker.example", False),
+        ("0.0.0.0", (), "attacker.example.127.0.0.1.nip.io", False),
+        ("0.0.0.0", ("kb.lscp.local",), "kb.lscp.local:80", True),
+        ("kb.lscp.local", (), "kb.lscp.local:5000", True),
+    ],
+)
+def test_a_request_for_another_sites_name_is_refused(shared_index, listen, allowed, host, answered):
+    app = small_app(dataclasses.replace(shared_index, host=listen, allowed_hosts=allowed))
+    client = app.test_client()
+    for path in ("/", "/api/search?q=training", "/packs"):
+        response = client.get(path, headers={"Host": host})
+        assert (response.status_code == 200) is answered, (path, response.status_code)
+        if not answered:
+            assert response.status_code == 400 and "KB_ALLOWED_HOSTS" in response.get_data(as_text=True)
+
+
+def test_this_machines_own_name_is_answered_when_listening_beyond_loopback(shared_index):
+    app = small_app(dataclasses.replace(shared_index, host="0.0.0.0"))
+    assert app.test_client().get("/healthz", headers={"Host": f"{socket.gethostname()}:5000"}).status_code == 200
+    loopback_only = small_app(shared_index).test_client()
+    assert loopback_only.get("/healthz", headers={"Host": f"{socket.gethostname()}:5000"}).status_code == 400
 
 
 def test_pages_hold_no_inline_script_or_style(client):
