@@ -8,10 +8,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
 from kb import clean
+from kb.errors import UnreadableDocument
 from kb.ingest import Document, Line
 
-# Bump when chunk boundaries or chunk text change: an index built by another version is refused.
-CHUNKER_VERSION = "4"  # 2: footnote marks glued to words are dropped; 3: "s tatutory" made whole, "DPIA23" too; 4: a long paragraph's pieces cite their own pages
+# Bump when chunk boundaries or chunk text change: an index built by another version is refused
+# (and rebuilt by reindex). 2: footnote marks glued to words are dropped; 3: "s tatutory" made
+# whole, "DPIA23" too; 4: a long paragraph's pieces cite their own pages; 5: "-5" and "**bold**" are
+# not bullets, a first line is a title only if it looks like one, an overlong agency is shortened.
+CHUNKER_VERSION = "5"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
@@ -239,8 +243,9 @@ def chunk_document(
     chunks: list[Chunk] = []
     for group in _groups(blocks(document)):
         first = group[0]
-        section = _fit_section(first.agency, first.section, count_tokens, max_tokens // 4)
-        budget = max_tokens - count_tokens(embedding_text(first.agency, section, "")) - 1
+        agency = _fit_name(first.agency or document.organisation, count_tokens, max_tokens // 8)
+        section = _fit_section(agency, first.section, count_tokens, max_tokens // 4)
+        budget = max_tokens - count_tokens(embedding_text(agency, section, "")) - 1
         for pieces in _pack(group, count_tokens, budget, min(target_tokens, budget)):
             position = len(chunks)
             chunks.append(
@@ -248,7 +253,7 @@ def chunk_document(
                     id=chunk_id(document.name, position),
                     document=document.name,
                     title=document.title,
-                    agency=first.agency or document.organisation,
+                    agency=agency,
                     section=section,
                     page=pieces[0].page,
                     page_end=max(piece.page_end or piece.page for piece in pieces),
@@ -258,6 +263,19 @@ def chunk_document(
                 )
             )
     return [_fit(chunk, count_tokens, max_tokens) for chunk in chunks]
+
+
+def _fit_name(name: str, count: TokenCounter, limit: int) -> str:
+    """An agency name short enough to leave the passage room (a PDF's author field can run to pages)."""
+    if count(name) <= limit:
+        return name
+    words = name.split()
+    while len(words) > 1 and count(" ".join(words) + " …") > limit:
+        words = words[: len(words) * 3 // 4]
+    short = " ".join(words)
+    while count(short + " …") > limit:  # one long run of characters
+        short = short[: len(short) * 3 // 4]
+    return short + " …"
 
 
 def _fit_section(agency: str, section: str, count: TokenCounter, limit: int) -> str:
@@ -369,7 +387,12 @@ def _split_word(word: str, count: TokenCounter, budget: int) -> list[str]:
     pieces: list[str] = []
     start = 0
     while start < len(word):
-        fits, too_long = start + 1, len(word) + 1  # word[start:fits] fits; word[start:too_long] is past the end
+        # word[start:fits] fits and word[start:too_long] does not (or runs past the end). Galloping out
+        # from the budget keeps each count near the piece's own length, so a long run costs n log n.
+        fits, too_long = start + 1, start + budget
+        while too_long <= len(word) and count(word[start:too_long]) <= budget:
+            fits, too_long = too_long, start + 2 * (too_long - start)
+        too_long = min(too_long, len(word) + 1)
         while too_long - fits > 1:
             middle = (fits + too_long) // 2
             if count(word[start:middle]) <= budget:
@@ -382,8 +405,12 @@ def _split_word(word: str, count: TokenCounter, budget: int) -> list[str]:
 
 
 def _fit(chunk: Chunk, count: TokenCounter, max_tokens: int) -> Chunk:
-    """Guard the bound: a chunk the model would truncate is an error in the chunker, never silent."""
+    """Guard the bound: a chunk the model would truncate is an error in the chunker, never silent. It
+    fails this document alone; what was indexed of it before stays."""
     n = count(chunk.embedding_text())
     if n > max_tokens:
-        raise AssertionError(f"chunk {chunk.id} of {chunk.document} has {n} word pieces > {max_tokens}")
+        raise UnreadableDocument(
+            f"passage {chunk.position + 1} would be cut short by the model ({n} word pieces > {max_tokens}); "
+            "this is a fault in kb's chunker: please report it with the file"
+        )
     return chunk

@@ -19,7 +19,7 @@ _BLOCK_TAGS = frozenset("p div br li ul ol tr table h1 h2 h3 h4 h5 h6 blockquote
 
 BULLET_CHARS = "•●▪◼■◦‣∙"
 _INLINE_BULLET = re.compile(rf"[ \t]*[{BULLET_CHARS}][ \t]*")
-BULLET_START = re.compile(rf"^\s*(?:[{BULLET_CHARS}]|[-–*](?=\s|\S))\s*")
+BULLET_START = re.compile(rf"^\s*(?:[{BULLET_CHARS}]|[-–*](?=\s))\s*")
 NUMBERED_START = re.compile(r"^\s*\(?(\d{1,3}|[a-z])[.)]\s+(?=\S)")
 
 _PAGE_NUMBER = re.compile(r"^\s*(?:page\s*)?\d{1,4}(?:\s*(?:of|/)\s*\d{1,4})?\s*$", re.IGNORECASE)

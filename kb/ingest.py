@@ -26,6 +26,7 @@ ORGANISATION_PATTERNS = (
     re.compile(r"^(?:inspection of|focused visit to) (?P<org>.+?)\s+children[’'`]?s\s+services\b", re.IGNORECASE),
     re.compile(r"^inspection of (?P<org>.+?)\s*$", re.IGNORECASE),
 )
+MAX_NAME_CHARS = 120  # longer, a PDF's author field is a paragraph, not an organisation's name
 # Words that make PDF metadata's author an organisation rather than a person.
 _ORGANISATION_WORDS = re.compile(
     r"\b(department|council|trust|nhs|ofsted|authority|partnership|service|services|board|agency|"
@@ -376,7 +377,7 @@ def _pdf_agencies(page_headers: list[list[str]], title: str, author: str) -> tup
         # Headers that change with the agency, as in a partnership report: each page is its agency's.
         named = firsts
         organisation = next(filter(None, firsts), "")
-    if not organisation and _ORGANISATION_WORDS.search(author):
+    if not organisation and len(author) <= MAX_NAME_CHARS and _ORGANISATION_WORDS.search(author):
         organisation = author
     agencies, current = [], organisation
     for agency in named:
@@ -437,9 +438,9 @@ def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:
 
     title = ""
     first = nonblank[0]
-    if first not in header_at:
+    if first not in header_at and _looks_like_title(lines[first], markdown):
         title = lines[first].lstrip("# ").strip()
-        if len(nonblank) > 1 and len(title) <= 200:
+        if len(nonblank) > 1:
             lines[first] = ""  # the title is the document's, not a passage
     title = title or _title_from_name(name)
 
@@ -462,6 +463,20 @@ def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:
     for page in pages:  # lines before the first header (a preamble) belong to the first agency
         page.lines = [line if line.agency else Line(line.text, line.kind, line.level, first_agency) for line in page.lines]
     return Document(name, title, first_agency, pages, sha256, wrapped=False)
+
+
+def _looks_like_title(line: str, markdown: bool) -> bool:
+    """A first line that names the document: a Markdown '# ' heading, or one short line that is not a sentence."""
+    if markdown and line.startswith("#"):
+        return bool(re.match(r"^#\s+\S", line))
+    text = line.strip()
+    return (
+        len(text) <= 200
+        and (text[0].isupper() or text[0].isdigit())
+        and not text.endswith((".", ",", ";", ":"))
+        and not clean.BULLET_START.match(text)
+        and not re.search(r"[.!?]\s+[A-Z]", text)  # two sentences are a paragraph
+    )
 
 
 def _header_blocks(lines: list[str], nonblank: list[int]) -> dict[int, list[int]]:

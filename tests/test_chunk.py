@@ -134,6 +134,21 @@ def test_a_single_enormous_word_run_is_cut_between_words(count_tokens):
     assert norm(" ".join(chunk.text for chunk in chunks)) == words
 
 
+def test_a_long_run_without_spaces_is_cut_reading_each_part_a_few_times(count_tokens):
+    """A pasted blob (a data URI, base64) is cut between characters; the work grows as n log n, not n squared."""
+    blob = "data:image/png;base64," + "/".join(f"iVBOR{i}w0KGgo" for i in range(3000))
+    read = []
+
+    def counting(text: str) -> int:
+        read.append(len(text))
+        return count_tokens(text)
+
+    chunks = chunk_document(_document([(blob, "text", 0.0)]), counting)
+    assert "".join(chunk.text for chunk in chunks) == blob
+    assert all(count_tokens(chunk.embedding_text()) <= MAX_TOKENS for chunk in chunks)
+    assert sum(read) < 25 * len(blob), f"read {sum(read) / len(blob):.0f} times its length"
+
+
 def test_a_lead_in_line_stays_with_its_list(count_tokens):
     items = [f"- Item {i}: staff feel more confident in escalating cases of neglect when required." for i in range(30)]
     lines = [("Feedback highlighted:", "text", 0.0)] + [(item, "text", 0.0) for item in items]
@@ -141,6 +156,20 @@ def test_a_lead_in_line_stays_with_its_list(count_tokens):
     assert len(chunks) > 1
     assert all(chunk.text.startswith("Feedback highlighted:") for chunk in chunks)
     assert not any(chunk.text.rstrip().endswith(":") for chunk in chunks)
+
+
+@pytest.mark.parametrize("agency", [
+    "Borough Council " + "and its many named partner services " * 60,  # a PDF author field that runs on
+    "Council/" + "/".join(["Partner"] * 500),  # one run with no space, of many word pieces
+])
+def test_an_overlong_agency_is_shortened_to_leave_the_passage_room(count_tokens, agency):
+    lines = [Line("Domestic abuse training reached 400 staff this year.", "text", 0.0, "")]
+    document = Document("doc.pdf", "Doc", agency, [Page(1, lines)], "sha", True)
+    (chunk,) = chunk_document(document, count_tokens)
+    assert count_tokens(chunk.embedding_text()) <= MAX_TOKENS
+    assert chunk.agency.startswith(agency[:7]) and chunk.agency.endswith(" …")
+    assert count_tokens(chunk.agency) <= MAX_TOKENS // 8
+    assert chunk.text == "Domestic abuse training reached 400 staff this year."
 
 
 def test_chunk_ids_are_deterministic(count_tokens):

@@ -54,6 +54,22 @@ def test_continues_across_a_page_break(previous, following, expected):
     assert clean.continues(previous, following) is expected
 
 
+@pytest.mark.parametrize(
+    "line, bullet",
+    [
+        ("- A new bullet", True),
+        ("• A new bullet", True),
+        ("* A new bullet", True),
+        ("– A new bullet", True),
+        ("**Note:** read this first", False),  # Markdown bold, not a bullet
+        ("*Updated* in May.", False),
+        ("-5 degrees overnight", False),  # a sign, which must not be lost
+    ],
+)
+def test_a_bullet_is_a_mark_and_a_space(line, bullet):
+    assert bool(clean.BULLET_START.match(line)) is bullet
+
+
 def test_running_lines_finds_headers_with_page_numbers_but_not_body():
     pages = [
         ["Inspection of Bradford children’s services", f"12 to 23 January 2026 {n}", f"Body text {n} unique {'x' * n}"]

@@ -158,6 +158,19 @@ def test_a_pdf_whose_text_holds_script_is_indexed_as_plain_text(index, corpus_di
     assert "<script>alert" not in html and "&lt;" in html and "alert(1)" in html
 
 
+def test_a_pdf_whose_author_field_runs_on_is_indexed_with_a_short_agency(index, corpus_dir):
+    writer = pypdf.PdfWriter(clone_from=io.BytesIO(REPORT))
+    writer.add_metadata({"/Author": "Luton Borough Council " + "and the partners named in the annex " * 70})
+    out = io.BytesIO()
+    writer.write(out)
+    (corpus_dir / "report.pdf").write_bytes(out.getvalue())
+    code, out = run("reindex")
+    assert code == 0, out
+    (chunk,) = [chunk for chunk in Store(index.index_dir).chunks() if chunk.document == "report.pdf"]
+    assert chunk.text == "Escalation policy: agencies that disagree meet within five working days."
+    assert chunk.agency == "" and chunk.title == "report"  # not taken for a name: no agency is claimed
+
+
 @pytest.mark.parametrize(
     "codec", ["utf-16", "utf-16-le", "cp1252"], ids=["UTF-16 with a byte-order mark", "UTF-16 without one", "Windows-1252"]
 )

@@ -164,6 +164,27 @@ def test_text_in_a_western_encoding_is_read(tmp_path):
     assert document.title == "Café – “quoted” £5 consent"
 
 
+@pytest.mark.parametrize(
+    "first_line, title, kept",
+    [
+        ("Neglect strategy 2024 to 2027", "Neglect strategy 2024 to 2027", False),
+        ("# Practice notes", "Practice notes", False),
+        ("The board met twice. It agreed the escalation policy.", "board minutes", True),  # a paragraph
+        ("The board met twice and agreed the escalation policy.", "board minutes", True),
+        ("- the first of the actions agreed", "board minutes", True),
+        ("A " + "very long opening line " * 40, "board minutes", True),
+    ],
+)
+def test_a_first_line_is_the_title_only_if_it_looks_like_one(tmp_path, first_line, title, kept):
+    path = tmp_path / ("board_minutes.md" if first_line.startswith("#") else "board_minutes.txt")
+    path.write_text(f"{first_line}\n\nActions were assigned to each agency.\n")
+    document = read_document(path)
+    text = [line.text for line in _lines(document)]
+    assert document.title == title
+    assert (first_line.strip().lstrip("- ").strip() in " ".join(text)) is kept
+    assert "Actions were assigned to each agency." in text
+
+
 def test_footnote_marks_glued_to_words_are_dropped_where_the_page_has_those_footnotes():
     from conftest import CORPUS
 
