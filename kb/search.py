@@ -226,7 +226,7 @@ class Searcher:
         if results is None:
             results = self._search(query, k, agencies, document, vector)
             self._answers.put(key, results)
-        return replace(results, hits=list(results.hits), took_ms=_ms_since(started))
+        return replace(results, hits=list(results.hits), expanded=list(results.expanded), took_ms=_ms_since(started))
 
     def query_vector(self, query: str) -> np.ndarray:
         """The model's vector for a query, as search() makes it."""

@@ -100,7 +100,9 @@ class Glossary:
         openings = _openings(query)
         for opening, pattern, entry in self._forward:
             if entry.expansions and opening in openings and pattern.search(query):
-                add(entry.expansions[0])
+                # The first of its expansions the index holds ("DVA": "domestic abuse", if no passage
+                # writes "domestic violence and abuse").
+                add(next((phrase for phrase in entry.expansions if holds(phrase)), entry.expansions[0]))
         for opening, pattern, entry in self._reverse:
             if opening in openings and pattern.search(query):
                 add(entry.term)

@@ -261,12 +261,19 @@ def test_a_repeated_query_is_answered_from_memory_without_the_model(searcher):
     again = searcher.search("  domestic   abuse clinic ", k=5)  # the same query, as searched
     assert again.hits == first.hits and searcher.embedder.encoded == encoded
     again.hits.clear()  # what a caller does with its answer does not reach the memory
-    assert searcher.search("domestic abuse clinic", k=5).hits == first.hits
+    expanded = list(again.expanded)
+    again.expanded.append("changed by the caller")
+    remembered = searcher.search("domestic abuse clinic", k=5)
+    assert remembered.hits == first.hits and remembered.expanded == expanded
+    # Each filter, the number asked for and the ranking are part of what is remembered.
     narrowed = searcher.search("domestic abuse clinic", k=5, agency="Community")
     assert searcher.embedder.encoded == encoded + 1 and {hit.agency for hit in narrowed.hits} == {COMMUNITY}
+    in_one = searcher.search("domestic abuse clinic", k=5, document=BRADFORD_PDF)
+    assert searcher.embedder.encoded == encoded + 2 and {hit.document for hit in in_one.hits} == {BRADFORD_PDF}
+    assert len(searcher.search("domestic abuse clinic", k=3).hits) == 3 and searcher.embedder.encoded == encoded + 3
     searcher.retrieval = RETRIEVALS["dense"]  # another ranking: computed, not taken from memory
     searcher.search("domestic abuse clinic", k=5)
-    assert searcher.embedder.encoded == encoded + 2
+    assert searcher.embedder.encoded == encoded + 4
 
 
 def test_the_memory_of_answers_keeps_the_most_recent():

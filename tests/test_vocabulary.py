@@ -37,6 +37,10 @@ def test_a_glossary_held_in_an_index_adds_only_what_the_index_holds(glossary):
     assert glossary.with_learned(learned).expand("XYZ and ABC") == ["extra young zone", "a big change"]
     assert held.with_learned(learned).expand("XYZ and ABC") == ["a big change"]  # still held to the index
     assert glossary.held_in(lambda phrase: False).expand("DA training") == []
+    # An acronym takes the first of its long forms the index holds.
+    assert glossary.expand("DVA support") == ["domestic violence and abuse"]
+    held = glossary.held_in(lambda phrase: phrase != "domestic violence and abuse")
+    assert held.expand("DVA support") == ["domestic abuse"]
 
 
 def test_expansion_adds_nothing_the_query_already_says(glossary):
