@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.from_env(corpus_dir=args.corpus)
     count = token_counter()
-    files = corpus_files(settings.corpus_dir, settings.ignore)
+    files, _ = corpus_files(settings.corpus_dir, settings.ignore)
     chunks = [chunk for name, path in files.items() for chunk in chunk_document(read_document(path, name), count)]
     texts = [chunk.embedding_text() for chunk in chunks]
 

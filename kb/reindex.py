@@ -42,19 +42,33 @@ class Summary:
         return f"{counts}; {self.chunks_embedded} passages embedded"
 
 
-def corpus_files(corpus_dir: Path, ignore: tuple[str, ...] = ()) -> dict[str, Path]:
-    """{document name: path}: the reports under corpus_dir, named by their path relative to it."""
+def corpus_files(corpus_dir: Path, ignore: tuple[str, ...] = ()) -> tuple[dict[str, Path], list[str]]:
+    """({document name: path}, [folders that could not be listed]): the reports under corpus_dir,
+    named by their path relative to it."""
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise KbError(f"corpus folder {corpus_dir} does not exist")
-    found = {}
-    for path in sorted(corpus_dir.rglob("*")):
-        relative = path.relative_to(corpus_dir)
-        if any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in ignore):
-            continue
-        if path.is_file() and path.suffix.lower() in SUFFIXES:
-            found[relative.as_posix()] = path
-    return found
+    found: dict[str, Path] = {}
+    unlisted: list[str] = []
+
+    def ignored(relative: Path) -> bool:
+        return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in ignore)
+
+    def cannot_list(error: OSError) -> None:
+        unlisted.append(Path(error.filename).relative_to(corpus_dir).as_posix())
+
+    for folder, subfolders, names in os.walk(corpus_dir, onerror=cannot_list):
+        subfolders[:] = [name for name in subfolders if not ignored(Path(folder, name).relative_to(corpus_dir))]
+        for name in names:
+            path = Path(folder, name)
+            relative = path.relative_to(corpus_dir)
+            if not ignored(relative) and path.suffix.lower() in SUFFIXES and path.is_file():
+                found[relative.as_posix()] = path
+    return dict(sorted(found.items())), sorted(unlisted)
+
+
+def _within(name: str, folders: list[str]) -> bool:
+    return any(folder == "." or name.startswith(f"{folder}/") for folder in folders)
 
 
 def reindex(
@@ -140,7 +154,7 @@ def _reindex(
     progress: Callable[[int], None] | None,
     on_start: Callable[[int], None] | None,
 ) -> Summary:
-    files = corpus_files(settings.corpus_dir, settings.ignore)
+    files, unlisted = corpus_files(settings.corpus_dir, settings.ignore)
     try:
         served: Store | None = Store(settings.index_dir, settings.chroma_url)
     except IndexMissing:
@@ -151,7 +165,15 @@ def _reindex(
     kept = manifest is not None and (manifest.model, manifest.chunker) == (settings.model, CHUNKER_VERSION)
     indexed = served.documents() if kept else {}
     summary.rebuilt = served is not None and not kept
-    summary.removed = sorted(set(indexed) - set(files))
+    # A report is removed when its file has gone, not when its folder could not be listed.
+    summary.removed = sorted(name for name in set(indexed) - set(files) if not _within(name, unlisted))
+    kept_from_it = "what was indexed from it stays" if kept else "its reports are left out of the rebuilt index"
+    summary.failed.extend((f"{folder}/", f"cannot list this folder (permissions?); {kept_from_it}") for folder in unlisted)
+    if not files and not unlisted and served is not None and served.count():
+        raise KbError(
+            f"the corpus folder {settings.corpus_dir} holds no reports, so the index is left as it is: is it the "
+            "right folder, and mounted? To empty the index, delete the index folder instead"
+        )
 
     hashes: dict[str, str] = {}
     sizes: dict[str, int] = {}

@@ -115,6 +115,34 @@ def test_an_index_built_differently_is_refused_then_rebuilt(index, monkeypatch):
     assert code == 0 and json.loads(out)["results"]
 
 
+def test_a_folder_that_cannot_be_listed_keeps_its_reports(index, corpus_dir, monkeypatch):
+    sub = corpus_dir / "health"
+    sub.mkdir()
+    (sub / "clinic.md").write_text("# Clinic\n\nThe weekly domestic abuse clinic sees parents.\n")
+    assert run("reindex")[0] == 0 and "health/clinic.md" in indexed(index)
+    listed = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == os.fspath(sub):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return listed(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)  # as root, chmod would not stop the listing
+    code, out = run("reindex")
+    assert code == 1, out
+    assert "failed: health/: cannot list this folder (permissions?); what was indexed from it stays" in out
+    assert "0 removed" in out and "health/clinic.md" in indexed(index)
+
+
+def test_an_empty_corpus_folder_does_not_empty_the_index(index, corpus_dir):
+    before = indexed(index)
+    for path in corpus_dir.iterdir():
+        path.unlink()
+    code, out = run("reindex")
+    assert code == 1 and "holds no reports, so the index is left as it is" in out
+    assert indexed(index) == before
+
+
 def test_missing_corpus_folder(settings, tmp_path):
     code, out = run("reindex", "--corpus", str(tmp_path / "nowhere"))
     assert code == 1 and "does not exist" in out
