@@ -21,6 +21,14 @@ KINDS = Path(__file__).parent / "data" / "agency_kinds.tsv"
 MIN_SHARE = 0.25
 # A word of an organisation's name names it when this share of the passages using it are its own.
 MIN_OWNERSHIP = 0.8
+# Words that say what an organisation is, not which: its own passages use them most ("Department for
+# Education" writes "education"), but a query using them asks about the thing. The kinds' cues and
+# markers are such words too.
+GENERIC_NAME_WORDS = frozenset(
+    """department ministry office government commission institute foundation trust partnership board
+    agency service services authority council borough county local community health care social
+    children families education safeguarding""".split()
+)
 
 
 @dataclass(frozen=True)
@@ -71,9 +79,12 @@ class AgencyPrior:
             }
         names: dict[str, str] = {}
         counted: dict[str, dict[str, int]] = {}  # a word many names share ("Trust") is counted once
+        generic = GENERIC_NAME_WORDS | {
+            word for kind in kinds for phrase in (*kind.cues, *kind.markers) for word in query_terms(phrase)
+        }
         for agency in sizes:
             for word in query_terms(agency):
-                if len(word) < 4:
+                if len(word) < 4 or word in generic:
                     continue
                 if word not in counted:
                     counted[word] = keyword.agency_counts([word])

@@ -197,6 +197,13 @@ def test_a_query_naming_a_kind_of_agency_points_at_it(searcher, query, favoured)
     assert max(weights, key=weights.get).startswith(favoured)
 
 
+@pytest.mark.parametrize("query", ["foundation years and early help", "families first for children"])
+def test_a_word_that_says_what_an_organisation_is_names_none(searcher, query):
+    """"Foundation" and "families" are in organisations' names ("... Hospitals Foundation Trust",
+    "Bradford Children and Families Trust"), but a query using them is not asking for those."""
+    assert searcher.prior.weights(query) == {}
+
+
 def test_a_query_naming_no_agency_points_at_none(searcher):
     assert searcher.prior.weights("neglect screening tool") == {}
 
