@@ -14,7 +14,8 @@ from kb.ingest import Document, Line
 # Bump when chunk boundaries or chunk text change: an index built by another version is refused
 # (and rebuilt by reindex). 2: footnote marks glued to words are dropped; 3: "s tatutory" made
 # whole, "DPIA23" too; 4: a long paragraph's pieces cite their own pages; 5: "-5" and "**bold**" are
-# not bullets, a first line is a title only if it looks like one, an overlong agency is shortened.
+# not bullets, a first line is a title only if it looks like one, an overlong agency is shortened, a
+# list's lead-in is never a passage on its own.
 CHUNKER_VERSION = "5"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
@@ -309,19 +310,26 @@ def _pack(group: list[Block], count: TokenCounter, budget: int, target: int) -> 
     pieces: list[Block] = []
     size = 0
     lead: Block | None = None
+    copy: Block | None = None  # the lead-in repeated above the rest of its list
     for block in _split_long(group, count, budget):
         n = count(block.text)
         # A passage is cited at one page: a new page starts a new chunk unless this one is a scrap.
         new_page = pieces and block.page != pieces[0].page and size > target // 4
-        if pieces and (size + n > target or new_page):
+        # A lead-in is never a passage on its own: it takes its list's first item, past the target
+        # or onto the next page if need be.
+        opens_list = len(pieces) == 1 and pieces[0].lead_in and block.kind == "bullet" and size + n <= budget
+        if pieces and (size + n > target or new_page) and not opens_list:
             carry = []
             if pieces[-1].lead_in and len(pieces) > 1 and count(pieces[-1].text) + n <= budget:
                 carry = [pieces.pop()]
-            yield pieces
+            if not (len(pieces) == 1 and pieces[0] is copy):  # the repeated lead-in alone says nothing new
+                yield pieces
             pieces = carry
+            copy = None
             if not carry and lead and block.kind == "bullet" and count(lead.text) + n <= budget:
                 # Repeat the lead-in above the rest of its list, cited at the page the rest is on.
-                pieces = [replace(lead, page=block.page, page_end=block.page)]
+                copy = replace(lead, page=block.page, page_end=block.page)
+                pieces = [copy]
             size = sum(count(piece.text) for piece in pieces)
         if block.lead_in and block.kind == "para":
             lead = block

@@ -172,6 +172,22 @@ def test_an_overlong_agency_is_shortened_to_leave_the_passage_room(count_tokens,
     assert chunk.text == "Domestic abuse training reached 400 staff this year."
 
 
+@pytest.mark.parametrize("item_words", [[8, 80, 40, 6, 4], [30, 8, 8], [10, 60, 60, 5], [8, 60, "25:", 4, 4]])
+def test_a_lead_in_is_never_a_passage_on_its_own(count_tokens, item_words):
+    """A list's lead-in comes with at least one of its items (when the first fits beside it), and is
+    repeated above the rest of the list, never alone."""
+    lead = "Personal data means any information relating to a person " + "who can be identified " * 14 + "by reference to:"
+    # An item written "25:" has 25 words and introduces a list of its own, as "Public Task ... are:" does.
+    items = [f"- item {i} " + " ".join(f"detail{i}x{w}" for w in range(int(str(words).rstrip(":"))))
+             + (":" if str(words).endswith(":") else "") for i, words in enumerate(item_words)]
+    chunks = chunk_document(_document([(lead, "text", 0.0)] + [(item, "text", 0.0) for item in items], wrapped=False),
+                            count_tokens)
+    assert all(norm(chunk.text) != norm(lead) for chunk in chunks), [chunk.text[-40:] for chunk in chunks]
+    assert len({chunk.text for chunk in chunks}) == len(chunks)
+    text = "\n".join(chunk.text for chunk in chunks)
+    assert all(norm(item)[:30] in norm(text) for item in items)
+
+
 def test_chunk_ids_are_deterministic(count_tokens):
     first = chunk_document(read_document(FOUNDING), count_tokens)
     second = chunk_document(read_document(FOUNDING), count_tokens)
