@@ -15,7 +15,7 @@ from kb.ingest import Document, Line
 # (and rebuilt by reindex). 2: footnote marks glued to words are dropped; 3: "s tatutory" made
 # whole, "DPIA23" too; 4: a long paragraph's pieces cite their own pages; 5: "-5" and "**bold**" are
 # not bullets, a first line is a title only if it looks like one, an overlong agency is shortened, a
-# list's lead-in is never a passage on its own.
+# list's lead-in is never a passage on its own, "3. Ground C" and Markdown's headings are headings.
 CHUNKER_VERSION = "5"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
@@ -138,6 +138,7 @@ def blocks(document: Document) -> list[Block]:
     current: Block | None = None
     footnote: Block | None = None
     pending: list[tuple[int, Line]] = []  # heading lines not yet known to be a heading
+    marked_up = document.name.lower().endswith(".md")  # a Markdown heading is one because its writer said so
     paragraph_break = page_break = False
 
     def flush(block: Block | None) -> None:
@@ -172,9 +173,10 @@ def blocks(document: Document) -> list[Block]:
         if not pending:
             return
         text = " ".join(line.text for _, line in pending)
-        prose = (
+        unnumbered = clean.NUMBERED_START.sub("", text, count=1)  # "3. Ground C" is a heading, not two sentences
+        prose = not marked_up and (
             len(text.split()) > 20
-            or re.search(r"[.!?]\s+\S", text)
+            or re.search(r"[.!?]\s+\S", unnumbered)
             or text.endswith(".")
             or (following is not None and following.kind == "text" and following.text[:1].islower())
         )

@@ -188,6 +188,19 @@ def test_a_lead_in_is_never_a_passage_on_its_own(count_tokens, item_words):
     assert all(norm(item)[:30] in norm(text) for item in items)
 
 
+def test_a_numbered_heading_is_a_heading(count_tokens, tmp_path):
+    lines = [("3. Ground C - The pupil has been registered at another school", "heading", 14.0),
+             ("Where a pupil has been registered at another school, the first school may delete them.", "text", 0.0)]
+    (chunk,) = chunk_document(_document(lines), count_tokens)
+    assert chunk.section == "3. Ground C - The pupil has been registered at another school"
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Review\n\n## 1. Introduction\n\nThe review began in May.\n\n## 2. Findings. In short\n\nIt found gaps.\n")
+    assert [(chunk.section, chunk.text) for chunk in chunk_document(read_document(notes), count_tokens)] == [
+        ("1. Introduction", "The review began in May."),
+        ("2. Findings. In short", "It found gaps."),  # a Markdown heading is one because its writer marked it
+    ]
+
+
 def test_chunk_ids_are_deterministic(count_tokens):
     first = chunk_document(read_document(FOUNDING), count_tokens)
     second = chunk_document(read_document(FOUNDING), count_tokens)
