@@ -15,7 +15,8 @@ from kb.ingest import Document, Line
 # (and rebuilt by reindex). 2: footnote marks glued to words are dropped; 3: "s tatutory" made
 # whole, "DPIA23" too; 4: a long paragraph's pieces cite their own pages; 5: "-5" and "**bold**" are
 # not bullets, a first line is a title only if it looks like one, an overlong agency is shortened, a
-# list's lead-in is never a passage on its own, "3. Ground C" and Markdown's headings are headings.
+# list's lead-in is never a passage on its own, "3. Ground C" and Markdown's headings are headings, a
+# bullet set small is not a footnote.
 CHUNKER_VERSION = "5"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length

@@ -332,7 +332,9 @@ def _classify(line: _RawLine, body: float, agency: str) -> Line:
         and not clean.BULLET_START.match(text)
     ):
         return Line(text, "heading", line.size, agency)
-    if body and 0 < line.size <= 0.85 * body:
+    # Set small, a line is a footnote; but not a bullet, which a footnote never is and pypdf can
+    # report at the size of a footnote mark inside it ("runaways30 – Children who go missing").
+    if body and 0 < line.size <= 0.85 * body and not clean.BULLET_START.match(text):
         return Line(text, "footnote", agency=agency)
     return Line(text, "text", agency=agency)
 

@@ -222,6 +222,14 @@ def test_words_the_pdf_split_after_their_first_letter_are_whole_in_the_passages(
     assert "statutory" in text and "Children" in text
 
 
+def test_a_bullet_set_at_a_footnote_marks_size_is_body_text_not_a_footnote(count_tokens):
+    """pypdf reports "• Missing c hildren and runaways30 – Children who go missing …" at the 8 pt of its
+    footnote mark, which made it a footnote and left the rest of the bullet glued to the one before."""
+    document = read_document(CORPUS / "Children_missing_education_guidance_-_August_2024.pdf", "cme.pdf")
+    chunk = containing(chunk_document(document, count_tokens), "Missing children and runaways – Children who go missing")
+    assert "home or care may be in serious danger" in norm(chunk.text)
+
+
 def test_a_passage_ends_no_earlier_than_it_starts():
     """page_end read as 0 (not known) or below page means the passage is on its first page alone."""
     def passage(page: int, page_end: int) -> Chunk:
