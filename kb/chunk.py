@@ -16,7 +16,7 @@ from kb.ingest import Document, Line
 # whole, "DPIA23" too; 4: a long paragraph's pieces cite their own pages; 5: "-5" and "**bold**" are
 # not bullets, a first line is a title only if it looks like one, an overlong agency is shortened, a
 # list's lead-in is never a passage on its own, "3. Ground C" and Markdown's headings are headings, a
-# bullet set small is not a footnote.
+# bullet set small is not a footnote, a heading that closes a document is kept as text.
 CHUNKER_VERSION = "5"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
@@ -139,6 +139,7 @@ def blocks(document: Document) -> list[Block]:
     current: Block | None = None
     footnote: Block | None = None
     pending: list[tuple[int, Line]] = []  # heading lines not yet known to be a heading
+    unused: list[tuple[int, Line]] = []  # headings no text has followed yet
     marked_up = document.name.lower().endswith(".md")  # a Markdown heading is one because its writer said so
     paragraph_break = page_break = False
 
@@ -167,6 +168,7 @@ def blocks(document: Document) -> list[Block]:
             current = Block(kind, _bullet(line.text), number, line.agency, outline.section, number)
         outline.after_heading = False
         paragraph_break = page_break = False
+        unused.clear()
 
     def settle(following: Line | None) -> None:
         """Pending heading lines become a heading, or, if they read as emphasised prose, text."""
@@ -189,6 +191,7 @@ def blocks(document: Document) -> list[Block]:
             current = None
             for _, line in pending:
                 outline.add(line.text, line.level, document.wrapped)
+            unused.extend(pending)
         pending.clear()
 
     # A PDF whose first page holds only headings opens with a cover: title, subtitle, date.
@@ -222,6 +225,8 @@ def blocks(document: Document) -> list[Block]:
                 continue
             text_line(page.number, line)
     settle(None)
+    for number, line in list(unused):  # headings that close the document, over nothing: kept as text
+        text_line(number, Line(line.text, "text", 0.0, line.agency))
     flush(current)
     flush(footnote)
     return out

@@ -201,6 +201,18 @@ def test_a_numbered_heading_is_a_heading(count_tokens, tmp_path):
     ]
 
 
+@pytest.mark.parametrize("name, content, text", [
+    ("agenda.md", "# Board agenda\n\n## Neglect strategy sign-off\n\n## Exploitation dashboard\n",
+     "Neglect strategy sign-off\nExploitation dashboard"),
+    ("note.txt", "Neglect strategy 2024 to 2027\n", "Neglect strategy 2024 to 2027"),
+])
+def test_a_heading_that_closes_a_document_is_kept_as_its_text(count_tokens, tmp_path, name, content, text):
+    """A heading is kept as the section of what follows it; with nothing after it, it would be lost."""
+    path = tmp_path / name
+    path.write_text(content)
+    assert [chunk.text for chunk in chunk_document(read_document(path), count_tokens)] == [text]
+
+
 def test_chunk_ids_are_deterministic(count_tokens):
     first = chunk_document(read_document(FOUNDING), count_tokens)
     second = chunk_document(read_document(FOUNDING), count_tokens)
