@@ -89,9 +89,29 @@ def _heading(number: int, passage: Passage, grouped: bool) -> str:
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>#|])")
 
 
+# What makes a line a list item, a rule, a heading's underline or a fence when it starts the line;
+# markdown_escape covers the rest (#, >, *, _, `, <, [, |).
+_BLOCK_START = re.compile(r"^(?:\d{1,9}[.)]|[-+=~])")
+
+
 def markdown_escape(text: str) -> str:
     """Backslash before the characters that would make report text into Markdown or HTML."""
     return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
+def _escape_line_start(line: str) -> str:
+    """A backslash before the mark that would start a list, rule or fence: "1. a" -> "1\\. a"."""
+    return _BLOCK_START.sub(lambda found: found[0][:-1] + "\\" + found[0][-1], line)
+
+
+def markdown_lines(text: str) -> str:
+    """Text as Markdown shows it, line for line, never as a heading, list, rule or code block.
+
+    Leading spaces are dropped, as four of them after a blank line would make a code block.
+    """
+    lines = [_escape_line_start(markdown_escape(line.strip())) for line in text.splitlines()]
+    # A hard break (a backslash at the end) on each line that the next continues; a blank line ends a paragraph.
+    return "\n".join(line + "\\" if line and following else line for line, following in zip(lines, lines[1:] + [""]))
 
 
 def to_markdown(sheet: Sheet) -> bytes:
@@ -110,7 +130,7 @@ def to_markdown(sheet: Sheet) -> bytes:
             lines += [f"> {markdown_escape(line)}" if line.strip() else ">" for line in passage.text.splitlines()]
             lines.append("")
             if passage.note:
-                lines += [f"**Note:** {markdown_escape(passage.note)}", ""]
+                lines += [f"**Note:** {markdown_lines(passage.note)}", ""]
             if passage.out_of_date:
                 lines += [f"**{OUT_OF_DATE}**", ""]
     lines += ["## Sources", ""]
@@ -171,7 +191,8 @@ def to_docx(sheet: Sheet) -> bytes:
         if agency:
             document.add_heading(_xml(agency), level=1)
         for number, passage in entries:
-            document.add_heading(_xml(_heading(number, passage, bool(agency))), level=3 if agency else 2)
+            # One level below the title, or below the agency: Word's outline, as Markdown's, skips none.
+            document.add_heading(_xml(_heading(number, passage, bool(agency))), level=2 if agency else 1)
             cite = document.add_paragraph()
             cite.add_run(_xml(_cite(passage, number_of[passage.document]))).italic = True
             for line in passage.text.splitlines() or [""]:
@@ -198,9 +219,10 @@ class Format:
     label: str
 
 
+# The media type alone: Werkzeug's send_file adds "; charset=utf-8" to a text type, and would say it twice.
 FORMATS = {
-    "md": Format(to_markdown, "text/markdown; charset=utf-8", ".md", "Markdown"),
-    "csv": Format(to_csv, "text/csv; charset=utf-8", ".csv", "CSV"),
+    "md": Format(to_markdown, "text/markdown", ".md", "Markdown"),
+    "csv": Format(to_csv, "text/csv", ".csv", "CSV"),
     "docx": Format(to_docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx", "Word"),
 }
 

@@ -107,6 +107,11 @@ def clean_name(name: str | None) -> str:
     return cleaned
 
 
+def _newlines(text: str) -> str:
+    """Line breaks as "\\n": a browser sends a textarea's as "\\r\\n", though its maxlength counted each as one."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -185,7 +190,7 @@ class Packs:
         return Passage(**dict(row)), added
 
     def set_note(self, name: str, passage_id: int, note: str) -> None:
-        note = (note or "").strip()
+        note = _newlines(note or "").strip()
         if len(note) > MAX_NOTE:
             raise UsageError(f"a note is {len(note)} characters long; the limit is {MAX_NOTE}")
         with self._db(write=True) as db:

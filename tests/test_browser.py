@@ -316,6 +316,39 @@ def test_a_trainer_adds_two_passages_notes_reorders_and_downloads_the_pack_as_wo
     assert "Sources" in lines and any("File: luton-lscp-yearly-report" in line for line in lines)
 
 
+def test_a_form_from_before_a_restart_says_to_reload_the_page(browser, server):
+    # A context of its own: the refused request is logged to the console, which the page fixture fails on.
+    context = browser.new_context()
+    page = context.new_page()
+    try:
+        search(page, server, MISSION)
+        hit = page.locator("li.hit").first
+        hit.locator("input[name=csrf_token]").evaluate("input => { input.value = 'from-before-a-restart'; }")
+        hit.get_by_label("Add to pack").fill("Stale")
+        hit.get_by_role("button", name="Add passage 1 to the pack").click()
+        expect(hit.locator(".add-status")).to_have_text(
+            "Not added: This form did not come from this page, or kb was restarted since it was shown: "
+            "reload the page and try again.")
+    finally:
+        context.close()
+
+
+def test_a_note_prints_with_its_line_breaks(page, server):
+    search(page, server, "children missing education")
+    hit = page.locator("li.hit").first
+    hit.get_by_label("Add to pack").fill("Printed notes")
+    hit.get_by_role("button", name="Add passage 1 to the pack").click()
+    expect(hit.locator(".add-status")).to_contain_text("Added to “Printed notes”")
+    page.goto(server["url"] + "packs/Printed%20notes")
+    page.get_by_label("Your note on passage 1").fill("Ask:\nwho is told?\nwhen?")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Save note on passage 1").click()
+    page.goto(server["url"] + "packs/Printed%20notes/print")
+    note = page.locator(".card-note")
+    assert note.evaluate("element => getComputedStyle(element).whiteSpace") == "pre-line"
+    assert note.inner_text() == "Note: Ask:\nwho is told?\nwhen?"
+
+
 def test_adding_to_a_pack_works_without_javascript(browser, server):
     context = browser.new_context(java_script_enabled=False)
     page = context.new_page()

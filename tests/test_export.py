@@ -22,14 +22,34 @@ def read_markdown(data: bytes) -> str:
 
 
 def read_csv(data: bytes) -> list[dict]:
-    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
-    return [{name: value[1:] if value.startswith("'") else value for name, value in row.items()} for row in rows]
+    """The rows as a spreadsheet gets them: a quote guarding a formula is kept, as the cell shows it."""
+    return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
 def read_docx(data: bytes) -> str:
     from docx import Document
 
     return "\n".join(paragraph.text for paragraph in Document(io.BytesIO(data)).paragraphs)
+
+
+def heading_levels(data: bytes) -> list[int]:
+    """The outline of a Word file: 0 for its title, n for each Heading n, in order."""
+    from docx import Document
+
+    styles = [paragraph.style.name for paragraph in Document(io.BytesIO(data)).paragraphs]
+    return [0 if style == "Title" else int(style.split()[-1]) for style in styles
+            if style == "Title" or style.startswith("Heading")]
+
+
+def cite_line(passage: Passage, source: int) -> str:
+    parts = [passage.agency or NO_AGENCY, passage.title or passage.document, passage.section, passage.pages]
+    return " · ".join(part for part in parts if part) + f" (source {source})"
+
+
+def source_reference(passage: Passage) -> str:
+    """The end of a source's line for a document that one passage cites."""
+    cited = ", ".join(map(str, range(passage.page, passage.page_end + 1)))
+    return f"File: {passage.document}. Page{'s' if passage.page_end > passage.page else ''} cited: {cited}."
 
 
 READ_BACK = {"md": read_markdown, "docx": read_docx}
@@ -60,7 +80,8 @@ def test_a_pack_read_back_holds_every_passage_citation_and_note(passages, format
     text = READ_BACK[format_name](render(sheet("Round trip", passages, "A session pack of 3 passages."), format_name))
     assert text.splitlines()[0].lstrip("# ") == "Round trip"
     positions = []
-    for passage in passages:
+    for number, passage in enumerate(passages, start=1):  # each from its own document, so its own source
+        assert cite_line(passage, number) in text, format_name
         for cited in citations(passage)[:4]:
             assert cited in text, (format_name, cited)
         first_line = passage.text.splitlines()[0]
@@ -72,8 +93,8 @@ def test_a_pack_read_back_holds_every_passage_citation_and_note(passages, format
     assert text.count(OUT_OF_DATE) == 1
     sources = text[text.index("Sources"):]
     for passage in passages:
-        assert passage.document in sources and (passage.title or passage.document) in sources
-        assert f"{passage.page}" in sources
+        assert (passage.title or passage.document) in sources
+        assert source_reference(passage) in sources, (format_name, sources)
 
 
 def test_a_pack_as_csv_has_a_row_per_passage_with_its_full_citation(passages):
@@ -87,9 +108,23 @@ def test_a_pack_as_csv_has_a_row_per_passage_with_its_full_citation(passages):
         assert (row["agency"], row["report"], row["section"], row["page"], row["page_end"]) == (
             passage.agency, passage.title, passage.section, str(passage.page), str(passage.page_end))
         assert (row["note"], row["passage"], row["document"], row["chunk_id"]) == (
-            passage.note, passage.text, passage.document, passage.chunk_id)
-        assert passage.document in row["source"] and row["source"].startswith("[")
+            csv_cell(passage.note), csv_cell(passage.text), passage.document, passage.chunk_id)  # as a cell shows them
+        assert row["source"].startswith(f"[{number}] ") and row["source"].endswith(source_reference(passage))
         assert row["out_of_date"] == ("yes" if passage.out_of_date else "")
+
+
+@pytest.mark.parametrize(
+    "text, note, cells",
+    [
+        ("- a bullet from the report", "=SUM(A1)", ("'- a bullet from the report", "'=SUM(A1)")),  # "- " still runs
+        ("+44 1234 567890", "@cmd", ("'+44 1234 567890", "'@cmd")),
+        ("Plain - text", "Ask - then tell", ("Plain - text", "Ask - then tell")),
+        ("'Quoted' already", "", ("'Quoted' already", "")),
+    ],
+)
+def test_the_csv_holds_exactly_the_cells_written_a_formula_quoted(passages, text, note, cells):
+    (row,) = read_csv(render(sheet("Cells", [replace(passages[0], text=text, note=note)]), "csv"))
+    assert (row["passage"], row["note"]) == cells
 
 
 @pytest.mark.parametrize("value, cell", [("=SUM(A1)", "'=SUM(A1)"), ("+44 1234", "'+44 1234"), ("-x", "'-x"),
@@ -110,6 +145,36 @@ def test_report_text_cannot_become_markup_in_markdown_or_break_word(passages):
     assert "\\<script\\>alert(1)\\</script\\>" in markdown and "> \\# not a heading \\[link\\]" in markdown
     word = read_docx(render(sheet("T", evil), "docx"))  # a control character would make invalid XML
     assert "<script>alert(1)</script>" in word and "bell" in word and "\x07" not in word
+
+
+@pytest.mark.parametrize("by_agency, levels", [(False, [0, 1, 1, 1, 1]), (True, [0, 1, 2, 1, 2, 1, 2, 1])])
+def test_word_headings_go_down_one_level_at_a_time(passages, by_agency, levels):
+    """Title, then passages (or agencies, then their passages), then Sources: no level skipped, as in Markdown."""
+    assert heading_levels(render(sheet("Neglect", passages, by_agency=by_agency), "docx")) == levels
+
+
+# Each note as CommonMark shows it: its own words and line breaks, never a heading, list, rule or code block.
+NOTES_RENDERED = [
+    ("Ask the group", "<p><strong>Note:</strong> Ask the group</p>"),
+    ("Who should know?\n---", "<p><strong>Note:</strong> Who should know?<br />\n---</p>"),
+    ("Heading?\n===", "<p><strong>Note:</strong> Heading?<br />\n===</p>"),
+    ("Steps:\n- the GP\n+ the school\n* the police",
+     "<p><strong>Note:</strong> Steps:<br />\n- the GP<br />\n+ the school<br />\n* the police</p>"),
+    ("1. first\n2) second", "<p><strong>Note:</strong> 1. first<br />\n2) second</p>"),
+    ("Ask:\n\n    indented after a blank line", "<p><strong>Note:</strong> Ask:</p>\n<p>indented after a blank line</p>"),
+    ("~~~\nnot code\n~~~", "<p><strong>Note:</strong> ~~~<br />\nnot code<br />\n~~~</p>"),
+    ("> # not a quote", "<p><strong>Note:</strong> &gt; # not a quote</p>"),
+    ("ends with a backslash \\\nnext", "<p><strong>Note:</strong> ends with a backslash \\<br />\nnext</p>"),
+]
+
+
+@pytest.mark.parametrize("note, html", NOTES_RENDERED)
+def test_a_note_shows_in_markdown_as_its_own_lines_of_text(passages, note, html):
+    markdown_it = pytest.importorskip("markdown_it")
+    plain = replace(passages[0], text="The report's words.", note=note, out_of_date=False)
+    rendered = markdown_it.MarkdownIt("commonmark").render(render(sheet("Notes", [plain]), "md").decode("utf-8"))
+    shown = rendered[rendered.index("<p><strong>Note:"):rendered.index("<h2>Sources</h2>")]
+    assert shown == html + "\n", rendered
 
 
 def test_a_comparison_exports_under_each_agency(passages):

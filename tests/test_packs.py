@@ -76,6 +76,20 @@ def test_unknown_packs_and_passages_are_refused_by_name(index, packs, call, erro
     assert message in str(raised.value)
 
 
+@pytest.mark.parametrize(
+    "typed, saved",
+    [
+        ("one\r\ntwo", "one\ntwo"),  # a browser sends a textarea's line breaks as CRLF
+        ("one\rtwo\r\n\r\nthree\n", "one\ntwo\n\nthree"),
+        ("x" * 3998 + "\r\ny", "x" * 3998 + "\ny"),  # 4000 characters as the textarea's maxlength counts them
+    ],
+)
+def test_a_note_keeps_its_line_breaks_as_newlines_and_is_measured_so(index, packs, typed, saved):
+    passage, _ = packs.add("Notes", chunks_of(index, "notes.md")[0])
+    packs.set_note("Notes", passage.id, typed)
+    assert packs.get("Notes").passages[0].note == saved
+
+
 def test_a_passage_cannot_be_moved_in_another_pack(index, packs):
     passage, _ = packs.add("One", chunks_of(index, "notes.md")[0])
     packs.create("Two")

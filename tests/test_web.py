@@ -169,6 +169,17 @@ def test_bad_input_on_the_page_is_a_400_that_says_why(client, args, message):
     assert '<label for="q">' in html  # the form is still there to try again
 
 
+@pytest.mark.parametrize("k", ["0", "ten", "101"])
+def test_a_bad_k_keeps_the_filters_the_user_chose(client, k):
+    response = client.get("/", query_string={"q": "neglect", "agency": "ELFT", "document": "notes.md", "k": k})
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400 and "k must be a whole number from 1 to 100" in html
+    assert '<input type="hidden" name="agency" value="ELFT">' in html
+    assert '<input type="hidden" name="document" value="notes.md">' in html
+    assert '<ul class="filters" aria-label="Filters in use">' in html
+    assert "/?q=neglect&document=notes.md" in hrefs(html) and "/?q=neglect&agency=ELFT" in hrefs(html)  # "remove"
+
+
 @pytest.mark.parametrize("q", ["", "   "])
 def test_an_empty_query_on_the_page_is_the_start_page(client, q):
     response = client.get("/", query_string={"q": q})

@@ -12,7 +12,7 @@ from markupsafe import escape
 
 from conftest import FakeEmbedder, small_app
 from conftest import small_index as build_small_index
-from kb.explore import default_themes
+from kb.explore import PER_AGENCY, default_themes
 from kb.packs import Packs
 from kb.search import Searcher
 from kb.settings import Settings
@@ -73,6 +73,18 @@ def read_docx(data: bytes) -> str:
     from docx import Document
 
     return "\n".join(paragraph.text for paragraph in Document(io.BytesIO(data)).paragraphs)
+
+
+def citation(hit: dict, source: int) -> str:
+    """A hit's citation as the downloads write it: agency · report · section · pages (source n)."""
+    pages = f"page {hit['page']}" if hit["page"] == hit["page_end"] else f"pages {hit['page']}–{hit['page_end']}"
+    parts = [hit["agency"] or "No agency named", hit["title"] or hit["document"], hit["section"], pages]
+    return " · ".join(part for part in parts if part) + f" (source {source})"
+
+
+def source_numbers(found: list[dict]) -> dict[str, int]:
+    """Each document's source number: the order it is first cited in."""
+    return {document: number for number, document in enumerate(dict.fromkeys(hit["document"] for hit in found), 1)}
 
 
 # --- the results page offers the trainer's actions ---------------------------------------------
@@ -148,13 +160,35 @@ def test_a_bad_or_foreign_add_is_refused_and_nothing_is_saved(client, token, app
     assert app.extensions["kb_packs"].names() == before
 
 
-def test_a_refusal_to_the_script_is_json(client, token):
-    response = client.post("/packs/add", data={"csrf_token": token, "pack": "<b>", "chunk": "x"},
-                           headers={"Accept": "application/json"})
-    assert response.status_code == 400 and "no longer in the index" in response.json["error"]
+FORM_EXPIRED = "This form did not come from this page, or kb was restarted since it was shown: reload the page and try again."
 
 
-@pytest.mark.parametrize("next_url", ["//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"])
+@pytest.mark.parametrize(
+    "method, path, data, headers, status, message",
+    [
+        ("post", "/packs/add", {"pack": "X", "chunk": "x"}, {}, 403, FORM_EXPIRED),  # no token
+        ("post", "/packs/add", {"pack": "X", "chunk": "x", "csrf_token": "stale"}, {}, 403, FORM_EXPIRED),
+        ("post", "/packs/add", {"pack": "X", "chunk": "x", "csrf_token": "{token}"}, {"Sec-Fetch-Site": "cross-site"},
+         403, FORM_EXPIRED),
+        ("post", "/packs/add", {"pack": "<b>", "chunk": "x", "csrf_token": "{token}"}, {}, 400,
+         "that passage is no longer in the index: search again and add it from the results"),
+        ("get", "/export.pdf?q=training", {}, {}, 404, "unknown format 'pdf'; choose from: md, csv, docx"),
+    ],
+)
+def test_a_refusal_to_the_script_is_json_with_the_message_it_shows(client, token, method, path, data, headers, status,
+                                                                    message):
+    kwargs = {"data": {name: value.format(token=token) for name, value in data.items()}} if method == "post" else {}
+    response = getattr(client, method)(path, headers={"Accept": "application/json", **headers}, **kwargs)
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.is_json and response.json == {"error": message}
+
+
+@pytest.mark.parametrize("next_url", [
+    "//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
+    # A URL parser drops tabs and newlines, and a browser reads "//" after them as another host.
+    "/\t///evil.example", "/\n/evil.example", "/\r\n//evil.example", "\t//evil.example", "/\x00//evil.example",
+    " //evil.example", "/\t\\evil.example",
+])
 def test_adding_never_redirects_off_the_site(client, token, next_url):
     hit = hits(client, "training", k=1)[0]
     response = add(client, token, "Redirects", hit["id"], next=next_url)
@@ -201,6 +235,17 @@ def test_a_new_pack_from_the_packs_page(client, token):
     assert "<h1>Empty one</h1>" in html and "This pack is empty." in html
 
 
+def test_a_pack_named_in_another_case_redirects_for_this_time_only(client, token):
+    """A permanent redirect is cached: after "Loop" is deleted and "loop" made, /packs/loop would go round for ever."""
+    client.post("/packs", data={"csrf_token": token, "name": "Loop"})
+    response = client.get("/packs/loop")
+    assert response.status_code == 302 and response.headers["Location"] == "/packs/Loop"
+    assert client.post("/packs/Loop/delete", data={"csrf_token": token}).status_code == 303
+    client.post("/packs", data={"csrf_token": token, "name": "loop"})
+    response = client.get("/packs/loop")
+    assert response.status_code == 200 and "<h1>loop</h1>" in html_of(response)
+
+
 @pytest.mark.parametrize(
     "method, path, data, status, message",
     [
@@ -236,17 +281,28 @@ def exported_pack(client, token):
     return found
 
 
-@pytest.mark.parametrize("format_name, mimetype", [("md", "text/markdown"), ("csv", "text/csv"),
-                                                   ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document")])
-def test_a_pack_downloads_in_each_format_with_every_citation(client, exported_pack, format_name, mimetype):
+@pytest.mark.parametrize("format_name, content_type", [
+    ("md", "text/markdown; charset=utf-8"), ("csv", "text/csv; charset=utf-8"),
+    ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+])
+def test_a_pack_downloads_in_each_format_with_every_citation(client, exported_pack, format_name, content_type):
     response = client.get(f"/packs/Exported/export.{format_name}")
-    assert response.status_code == 200 and response.mimetype == mimetype
+    assert response.status_code == 200 and response.headers["Content-Type"] == content_type  # one charset, said once
     assert response.headers["Content-Disposition"] == f"attachment; filename=Exported.{format_name}"
-    text = read_docx(response.data) if format_name == "docx" else response.data.decode("utf-8-sig")
+    sources = source_numbers(exported_pack)
+    if format_name == "csv":
+        rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
+        cited = [(row["agency"], row["report"], row["section"], row["page"], row["page_end"], row["source"][:4])
+                 for row in rows]
+        assert cited == [(hit["agency"], hit["title"], hit["section"], str(hit["page"]), str(hit["page_end"]),
+                          f"[{sources[hit['document']]}] ") for hit in exported_pack]
+        assert rows[-1]["note"] == "Use as a warm-up."
+        return
+    text = read_docx(response.data) if format_name == "docx" else response.data.decode("utf-8")
     text = re.sub(r"\\(.)", r"\1", text) if format_name == "md" else text
     for hit in exported_pack:
-        for cited in (hit["agency"] or "No agency named", hit["title"], hit["section"], f"{hit['page']}", hit["document"]):
-            assert cited in text, (format_name, cited)
+        assert citation(hit, sources[hit["document"]]) in text, format_name
+        assert f"File: {hit['document']}." in text
     assert "Use as a warm-up." in text
 
 
@@ -303,7 +359,9 @@ def test_compare_shows_each_agency_side_by_side(client):
     assert "<h1>Compare agencies: Training</h1>" in html
     agencies = re.findall(r'<h3 id="agency-\d+">([^<]*)</h3>', html)
     assert len(agencies) >= 3 and "ELFT" in agencies
-    assert html.count('<article class="hit-card"') <= 3 * len(agencies)
+    columns = re.findall(r'<section class="agency-column".*?</section>', html, re.S)
+    cards = [column.count('<article class="hit-card"') for column in columns]
+    assert len(columns) == len(agencies) and all(1 <= count <= PER_AGENCY for count in cards), cards
     assert 'href="/compare/export.docx?theme=training"' in html
     assert '<a href="/compare?theme=training" aria-current="page">Training</a>' in html
 

@@ -42,7 +42,7 @@ def search_page():
     """The search box; with a query, the passages that answer it and facets to narrow them."""
     answering = searcher()
     settings = current_app.config["KB_SETTINGS"]
-    params = SearchParams(q=request.args.get("q", ""), default_k=settings.top_k)  # shown again if the rest is bad
+    params = SearchParams.as_typed(request.args, settings.top_k)  # shown again, filters and all, if k is bad
     context = {"params": params, "catalogue": answering.documents}
     try:
         params = context["params"] = SearchParams.from_args(request.args, settings.top_k)

@@ -21,9 +21,14 @@ class SearchParams:
     @classmethod
     def from_args(cls, args: Mapping[str, str], default_k: int) -> SearchParams:
         """The request's arguments; a k that is not a whole number from 1 to 100 is refused."""
+        return replace(cls.as_typed(args, default_k), k=parse_k(args.get("k"), default_k))
+
+    @classmethod
+    def as_typed(cls, args: Mapping[str, str], default_k: int) -> SearchParams:
+        """The request's arguments with k left at its default: what a page shows again when k is refused."""
         return cls(
             q=args.get("q", ""),
-            k=parse_k(args.get("k"), default_k),
+            k=default_k,
             agency=args.get("agency", "").strip(),
             document=args.get("document", "").strip(),
             default_k=default_k,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import hmac
 import io
+import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
-from werkzeug.exceptions import BadRequest, NotFound
+from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
 from kb.errors import UsageError
 from kb.explore import UnknownChunk, compare_agencies, default_themes, find_theme, more_like_this
@@ -53,9 +54,15 @@ def wants_json() -> bool:
 @bp.errorhandler(UsageError)
 def refused(error: UsageError):
     status = 404 if isinstance(error, (UnknownPack, UnknownPassage, UnknownChunk)) else 400
+    return http_error((NotFound if status == 404 else BadRequest)(description=str(error)))
+
+
+@bp.errorhandler(HTTPException)
+def http_error(error: HTTPException):
+    """JSON for the page's script, which shows the message (a stale form's says to reload); a page for a browser."""
     if wants_json():
-        return jsonify({"error": str(error)}), status
-    return error_page((NotFound if status == 404 else BadRequest)(description=str(error)))
+        return jsonify({"error": error.description}), error.code
+    return error_page(error)
 
 
 @bp.app_template_global()
@@ -84,9 +91,17 @@ def themes():
 # --- adding to a pack, and the packs' pages -----------------------------------------------------
 
 
+# URL parsers drop tabs and newlines wherever they are ("/\t//evil.example" is "///evil.example"), and
+# browsers read a backslash as a slash, so a target is checked as parsed, and one with any control character refused.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _local(url: str | None, default: str) -> str:
     """A redirect target on this site only: a path, never another host."""
-    if not url or not url.startswith("/") or url.startswith("//") or "\\" in url:
+    if not url or _CONTROL.search(url):
+        return default
+    parts = urlsplit(url)
+    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path[1:2] in ("/", "\\"):
         return default
     return url
 
@@ -134,7 +149,8 @@ def _checked(name: str):
 def pack_page(name: str):
     pack = _checked(name)
     if pack.name != name:  # the name as stored, so links and the title match it
-        return redirect(url_for("trainers.pack_page", name=pack.name), code=301)
+        # Not 301: a browser keeps that, and after "Loop" is deleted and "loop" made, /packs/loop would loop.
+        return redirect(url_for("trainers.pack_page", name=pack.name), code=302)
     indexed = {row["document"] for row in searcher().documents}
     return render_template("pack.html", pack=pack, indexed=indexed)
 
