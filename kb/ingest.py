@@ -363,7 +363,9 @@ def _organisation_in(text: str) -> str:
     for pattern in ORGANISATION_PATTERNS:
         match = pattern.match(text.strip())
         if match:
-            return match.group("org").strip(" ,–-")
+            organisation = match.group("org").strip(" ,–-")
+            # A name: "Inspection of children's homes: guidance for providers" names no organisation.
+            return organisation if organisation[:1].isupper() and ":" not in organisation else ""
     return ""
 
 
@@ -375,7 +377,10 @@ def _pdf_agencies(page_headers: list[list[str]], title: str, author: str) -> tup
         for header in page_headers
     ]
     organisation = next(filter(None, named), "") or _organisation_in(title)
-    if not organisation and len({line for line in firsts if line}) >= 2:
+    distinct = {line for line in firsts if line}
+    organisations = [line for line in distinct if _ORGANISATION_WORDS.search(line)]
+    # Chapter titles change from page to page too ("Section one: roles and duties"): most must be organisations'.
+    if not organisation and len(distinct) >= 2 and 2 * len(organisations) >= len(distinct):
         # Headers that change with the agency, as in a partnership report: each page is its agency's.
         named = firsts
         organisation = next(filter(None, firsts), "")
@@ -436,7 +441,7 @@ def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:
     nonblank = [i for i, line in enumerate(lines) if line]
     if not nonblank:
         raise UnreadableDocument("no text found (empty)")
-    header_at = _header_blocks(lines, nonblank)
+    header_at = {} if markdown else _header_blocks(lines, nonblank)  # Markdown has headings, not page tops
 
     title = ""
     first = nonblank[0]

@@ -4,7 +4,7 @@ import pypdf
 import pytest
 
 from kb.errors import UnreadableDocument
-from kb.ingest import _organisation_in, looks_like_heading, read_document
+from kb.ingest import _organisation_in, _pdf_agencies, looks_like_heading, read_document
 
 from conftest import BRADFORD, FOUNDING, INFO_SHARING
 
@@ -83,9 +83,32 @@ def test_pdf_organisation_comes_from_the_header_that_names_it(bradford):
     ("Inspection of Bradford Children and Families Trust", "Bradford Children and Families Trust"),
     ("Focused visit to Luton local authority children's services", "Luton local authority"),
     ("Children missing education", ""),
+    ("Inspection of children’s homes: guidance for providers", ""),  # names no organisation
 ])
 def test_an_ofsted_title_names_the_organisation_inspected(title, organisation):
     assert _organisation_in(title) == organisation
+
+
+def test_running_headers_that_change_name_each_pages_agency_only_when_they_are_organisations():
+    agencies = [["Bedfordshire Hospitals NHS Foundation Trust", "4"], ["ELFT", "5"], ["Luton Borough Council", "6"]]
+    assert _pdf_agencies(agencies, "Partners' snapshot", "") == (
+        ["Bedfordshire Hospitals NHS Foundation Trust", "ELFT", "Luton Borough Council"],
+        "Bedfordshire Hospitals NHS Foundation Trust",
+    )
+    chapters = [["Section one: roles and duties", "4"], ["Section one: roles and duties", "5"],
+                ["Section two: working together", "6"]]
+    assert _pdf_agencies(chapters, "Statutory guidance", "Jane Smith") == (["", "", ""], "")
+
+
+def test_repeated_markdown_headings_are_headings_not_page_tops(tmp_path):
+    notes = tmp_path / "review.md"
+    notes.write_text("# Learning review: Child J\n\n" + "".join(
+        f"## Recommendation {n}\n### Partnership response\nThe partnership will act on point {n}.\n\n" for n in range(1, 4)))
+    document = read_document(notes)
+    assert len(document.pages) == 1 and document.organisation == ""
+    assert {line.agency for line in _lines(document)} == {""}
+    headings = [line.text for line in _lines(document) if line.kind == "heading"]
+    assert headings[:2] == ["Recommendation 1", "Partnership response"]
 
 
 def test_pdf_headings_and_footnotes_come_from_font_sizes(bradford):
