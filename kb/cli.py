@@ -31,6 +31,10 @@ class KbGroup(click.Group):
         except (KbError, ValueError) as error:
             click.echo(f"kb: {error}", err=True)
             ctx.exit(EXIT_FAILURE)
+        except OSError as error:  # a folder or file the system refuses: "--index /etc/passwd"
+            where = f": {error.filename}" if error.filename else ""
+            click.echo(f"kb: {error.strerror or error}{where}", err=True)
+            ctx.exit(EXIT_FAILURE)
         except KeyboardInterrupt:
             click.echo("kb: interrupted", err=True)
             ctx.exit(EXIT_INTERRUPTED)
@@ -164,7 +168,8 @@ def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_ur
 @cli.command("eval")
 @click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Golden queries, one JSON object per line [tests/golden_queries.jsonl].")
-@click.option("-k", "k", type=click.IntRange(1, 100), default=10, show_default=True, help="Passages per query.")
+@click.option("-k", "k", type=click.IntRange(10, 100), default=10, show_default=True,
+              help="Passages searched per query (MRR@10 needs 10); a miss's rank is shown within them.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
 @click.option("--retrieval", type=click.Choice(list(RETRIEVAL_NAMES)), default=DEFAULT_RETRIEVAL, show_default=True,
               help="Which parts of the ranking to use.")
@@ -190,6 +195,10 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
     from kb.evaluate import GOLDEN, below, evaluate as run, load_queries, load_thresholds
     from kb.search import RETRIEVALS
 
+    if compare and (as_json or check or retrieval != DEFAULT_RETRIEVAL):
+        raise UsageError(
+            "--compare prints every kind of retrieval as a table: use it without --json, --check and --retrieval"
+        )
     settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
     queries = load_queries(queries_file or GOLDEN)
     searcher = _searcher(settings)
@@ -431,7 +440,8 @@ def _check_output(output: str) -> None:
     if path.is_dir():
         raise UsageError(f"cannot write {output}: it is a folder; give a file name")
     if not path.parent.is_dir():
-        raise UsageError(f"cannot write {output}: the folder {path.parent} does not exist")
+        why = "is a file, not a folder" if path.parent.exists() else "does not exist"
+        raise UsageError(f"cannot write {output}: {path.parent} {why}")
 
 
 def _write(output: str, data: bytes) -> None:

@@ -8,6 +8,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from kb.errors import UsageError
 from kb.search import Hit, Searcher
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,9 +28,14 @@ def is_hit(query: dict, hit: Hit, pages: bool = True) -> bool:
         return False
     if query.get("doc") and hit.document != query["doc"]:
         return False
-    if pages and query.get("page") and hit.page != int(query["page"]):
+    if pages and query.get("page") and not _cites(hit, int(query["page"])):
         return False
     return any(_norm(gold) in _norm(hit.text) for gold in query["gold"])
+
+
+def _cites(hit: Hit, page: int) -> bool:
+    """A passage a page break cuts is cited at both pages, and is right at either."""
+    return hit.page <= page <= max(hit.page, hit.page_end)
 
 
 def rank_of(query: dict, hits: list[Hit], pages: bool = True) -> int | None:
@@ -58,18 +64,35 @@ class Report:
 
 
 def load_queries(path: Path) -> list[dict]:
-    queries = [json.loads(line) for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
-    for query in queries:
-        if not query.get("query") or not query.get("gold"):
-            raise ValueError(f"{path}: each line needs 'query' and 'gold' ({query.get('id', '?')})")
+    """The golden queries of a JSON-lines file; a line that is not one is named with its number and why."""
+    queries = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            query = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise UsageError(f"{path}:{number}: not JSON ({error.msg})") from None
+        if not isinstance(query, dict) or not isinstance(query.get("query"), str) or not query["query"].strip():
+            raise UsageError(f"{path}:{number}: each line is an object with a 'query'")
+        gold = query.get("gold")
+        if not isinstance(gold, list) or not gold or not all(isinstance(phrase, str) and phrase.strip() for phrase in gold):
+            raise UsageError(f"{path}:{number}: 'gold' is a list of the phrases the right passage holds")
+        page = query.get("page")
+        if page is not None and not (isinstance(page, int) and not isinstance(page, bool) and page >= 1):
+            raise UsageError(f"{path}:{number}: 'page' is a page number from 1, not {page!r}")
+        queries.append(query)
+    if not queries:
+        raise UsageError(f"{path} holds no queries")
     return queries
 
 
 def evaluate(searcher: Searcher, queries: list[dict], k: int = 10) -> Report:
-    """Rank of the first right passage for each query. A page, where given, must be the cited page too."""
+    """Rank of the first right passage for each query, among its first k (never fewer than the 10
+    MRR@10 reads). A page, where given, must be one the passage is cited at."""
     report = Report()
     for query in queries:
-        hits = searcher.search(query["query"], k=k).hits
+        hits = searcher.search(query["query"], k=max(k, 10)).hits
         rank = rank_of(query, hits)
         report.total += 1
         if query.get("page"):
@@ -77,7 +100,7 @@ def evaluate(searcher: Searcher, queries: list[dict], k: int = 10) -> Report:
             anywhere = rank_of(query, hits, pages=False)
             if anywhere is not None:
                 report.pages_asked += 1
-                report.pages_right += hits[anywhere - 1].page == int(query["page"])
+                report.pages_right += _cites(hits[anywhere - 1], int(query["page"]))
         if rank is None or rank > 5:
             report.misses.append(
                 {"id": query.get("id"), "query": query["query"], "rank": rank, "first": hits[0] if hits else None}

@@ -57,8 +57,8 @@ def find_theme(name: str, themes: tuple[Theme, ...] | None = None) -> Theme:
 
 @dataclass(frozen=True)
 class Comparison:
-    """For one query, each agency it reaches with that agency's best passages, the agency reached most first;
-    last, under the agency "", the best passages that name no agency, if any are reached."""
+    """For one query, each agency it reaches with that agency's best passages, in the order of their
+    best passages' ranks; last, under the agency "", the best passages that name no agency, if any are reached."""
 
     query: str
     expanded: list[str]

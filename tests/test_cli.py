@@ -94,6 +94,14 @@ def test_search_without_an_index_says_to_reindex(settings):
     assert "no index at" in err and "run `kb reindex` first" in err
 
 
+@pytest.mark.parametrize("command", [["search", "neglect"], ["reindex"]])
+def test_an_index_path_that_is_a_file_gets_a_one_line_message(settings, tmp_path, command):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder")
+    exit_code, _, err = run(*command, "--index", str(a_file))  # no traceback: catch_exceptions is off
+    assert exit_code == 1 and err.startswith("kb: ") and str(a_file) in err and len(err.strip().splitlines()) == 1
+
+
 def test_bad_setting_is_a_usage_error(index, monkeypatch):
     monkeypatch.setenv("KB_TOP_K", "ten")
     exit_code, _, err = run("search", "neglect")

@@ -1,4 +1,5 @@
 import json
+import re
 
 from click.testing import CliRunner
 
@@ -6,12 +7,13 @@ from kb.cli import cli
 import pytest
 
 from kb import evaluate
-from kb.evaluate import below, load_thresholds, rank_of
+from kb.errors import UsageError
+from kb.evaluate import below, load_queries, load_thresholds, rank_of
 from kb.search import Hit
 
 
-def hit(text, document="a.pdf", page=1, agency="Agency"):
-    return Hit("id", text, agency, document, "Title", "Section", page, 0.5)
+def hit(text, document="a.pdf", page=1, agency="Agency", page_end=0):
+    return Hit("id", text, agency, document, "Title", "Section", page, 0.5, page_end)
 
 
 def test_rank_of_matches_gold_phrases_ignoring_case_and_spacing_and_checks_the_document():
@@ -44,6 +46,64 @@ def test_thresholds_come_from_the_project_configuration(tmp_path):
     assert load_thresholds(tmp_path / "absent.toml") == {}
 
 
+def test_a_passage_cut_by_a_page_break_is_right_at_either_page():
+    gold = {"query": "q", "gold": ["clinic runs weekly"], "page": 5}
+    assert rank_of(gold, [hit("the clinic runs weekly", page=4, page_end=5)]) == 1
+    assert rank_of({**gold, "page": 4}, [hit("the clinic runs weekly", page=4, page_end=5)]) == 1
+    assert rank_of({**gold, "page": 6}, [hit("the clinic runs weekly", page=4, page_end=5)]) is None
+
+
+class Ranked:
+    """A searcher that answers each query with the hits given for it."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.asked = []
+
+    def search(self, query, k):
+        self.asked.append(k)
+        return type("Results", (), {"hits": self.answers[query][:k]})()
+
+
+def test_the_figures_are_hit_at_1_hit_at_5_mrr_at_10_and_page_accuracy():
+    def ranked_at(rank, page=1):  # the right passage at this rank, behind others
+        return [hit(f"other passage {n}") for n in range(1, rank)] + [hit("the right passage", page=page)] + [
+            hit(f"later passage {n}") for n in range(20)]
+
+    answers = {"one": ranked_at(1), "two": ranked_at(2), "seven": ranked_at(7), "twelve": ranked_at(12),
+               "wrong page": ranked_at(1, page=9), "none": ranked_at(40)}
+    queries = [{"query": query, "gold": ["the right passage"], **({"page": 1} if query in ("one", "wrong page") else {})}
+               for query in answers]
+    searcher = Ranked(answers)
+    report = evaluate.evaluate(searcher, queries, k=10)
+    assert report.figures() == {
+        "queries": 6,
+        "hit@1": round(1 / 6, 3),
+        "hit@5": round(2 / 6, 3),
+        "mrr@10": round((1 + 1 / 2 + 1 / 7) / 6, 3),
+        "page_accuracy": 0.5,  # found twice where a page is named, cited at it once
+    }
+    assert [miss["query"] for miss in report.misses] == ["seven", "twelve", "wrong page", "none"]
+    evaluate.evaluate(searcher, queries, k=3)
+    assert set(searcher.asked) == {10}  # MRR@10 is read from 10 passages, whatever is asked
+
+
+@pytest.mark.parametrize("line, message", [
+    ('{"query": "neglect", gold: []}', ":1: not JSON"),
+    ('["neglect"]', ":1: each line is an object with a 'query'"),
+    ('{"query": "  ", "gold": ["x"]}', ":1: each line is an object with a 'query'"),
+    ('{"query": "neglect", "gold": "a phrase"}', ":1: 'gold' is a list of the phrases"),
+    ('{"query": "neglect", "gold": []}', ":1: 'gold' is a list of the phrases"),
+    ('{"query": "neglect", "gold": ["x"], "page": "five"}', ":1: 'page' is a page number from 1, not 'five'"),
+    ("", " holds no queries"),
+])
+def test_a_bad_golden_file_is_named_with_the_line_and_why(tmp_path, line, message):
+    path = tmp_path / "golden.jsonl"
+    path.write_text(line + "\n")
+    with pytest.raises(UsageError, match=re.escape(message)):
+        load_queries(path)
+
+
 def test_the_project_sets_thresholds_for_every_figure():
     assert set(load_thresholds()) == set(evaluate.THRESHOLDS)
 
@@ -68,6 +128,16 @@ def test_kb_eval_reports_figures_and_misses(index, tmp_path):
     assert result.exit_code == 1
     assert "below the thresholds in pyproject.toml [tool.kb.eval]: " in result.stderr
     assert "hit@5 0.5 < " in result.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--compare", "--json"], "use it without --json, --check and --retrieval"),
+    (["--compare", "--retrieval", "bm25"], "use it without --json, --check and --retrieval"),
+    (["-k", "5"], "5 is not in the range 10<=x<=100"),
+])
+def test_kb_eval_refuses_options_that_would_not_be_honoured(index, args, message):
+    result = CliRunner().invoke(cli, ["eval", *args])
+    assert result.exit_code == 2 and message in result.output
 
 
 def test_kb_eval_compare_prints_one_row_per_retrieval(index, tmp_path):

@@ -65,7 +65,7 @@ def test_more_like_this_puts_other_agencies_first_and_leaves_out_the_passage_its
     near = more_like_this(searcher.store, start.id, k=6)
     assert near.passage.id == start.id
     assert near.other_agencies and all(hit.agency != start.agency for hit in near.other_agencies)
-    assert all(hit.agency == start.agency and hit.id != start.id for hit in near.same_agency)
+    assert near.same_agency and all(hit.agency == start.agency and hit.id != start.id for hit in near.same_agency)
     assert len(near.other_agencies) <= 6 and len(near.same_agency) <= 3
     scores = [hit.score for hit in near.other_agencies]
     assert scores == sorted(scores, reverse=True)

@@ -277,7 +277,8 @@ def test_kb_export_by_agency_and_by_theme(index, tmp_path):
         (["export", "-q", "neglect", "--format", "pdf", "-o", "x.pdf"], 2, "unknown format 'pdf'; choose from: md, csv, docx"),
         (["export", "-q", "neglect", "-o", "x.txt"], 2, "say which format with --format (md, csv, docx)"),
         (["export", "-q", "neglect", "-o", "{tmp}"], 2, "it is a folder; give a file name"),
-        (["export", "-q", "neglect", "-o", "{tmp}/missing/x.md"], 2, "the folder {tmp}/missing does not exist"),
+        (["export", "-q", "neglect", "-o", "{tmp}/missing/x.md"], 2, "{tmp}/missing does not exist"),
+        (["export", "-q", "neglect", "-o", "{tmp}/notes.md/x.md"], 2, "{tmp}/notes.md is a file, not a folder"),
         (["export", "-o", "x.md"], 2, "give --query Q or --theme NAME (one of the two)"),
         (["export", "--theme", "cooking", "-o", "x.md"], 2, "no theme is called 'cooking'; the themes are: domestic-abuse, neglect"),
         (["export", "-q", "neglect", "--agency", "Police", "-o", "{tmp}/x.md"], 2, "no agency matches 'Police'"),
@@ -289,6 +290,7 @@ def test_kb_export_by_agency_and_by_theme(index, tmp_path):
     ],
 )
 def test_bad_export_input_gets_one_clear_line(index, tmp_path, args, code, message):
+    (tmp_path / "notes.md").write_text("a file where a folder is expected")
     args = [arg.replace("{tmp}", str(tmp_path)) for arg in args]
     exit_code, _, err = run(*args)
     assert exit_code == code, err
