@@ -39,7 +39,8 @@ class Summary:
         counts = ", ".join(
             f"{len(getattr(self, name))} {name}" for name in ("added", "updated", "removed", "unchanged", "failed")
         )
-        return f"{counts}; {self.chunks_embedded} passages embedded"
+        passages = "passage" if self.chunks_embedded == 1 else "passages"
+        return f"{counts}; {self.chunks_embedded} {passages} embedded"
 
 
 def corpus_files(corpus_dir: Path, ignore: tuple[str, ...] = ()) -> tuple[dict[str, Path], list[str]]:

@@ -72,6 +72,9 @@ def test_new_file_is_added_beside_the_rest(index, corpus_dir):
     code, out = run("reindex")
     assert code == 0
     assert "1 added, 0 updated, 0 removed, 3 unchanged" in out
+    (corpus_dir / "one.md").write_text("# One\n\nThe board met once.\n")
+    code, out = run("reindex")
+    assert code == 0 and "1 passage embedded" in out
 
 
 def test_an_unreadable_file_is_named_the_rest_indexed_and_the_exit_code_is_1(settings, corpus_dir):
