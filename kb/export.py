@@ -104,6 +104,16 @@ def _escape_line_start(line: str) -> str:
     return _BLOCK_START.sub(lambda found: found[0][:-1] + "\\" + found[0][-1], line)
 
 
+# A line of only "-" or "=" turns the line above it into a heading, or draws a rule.
+_UNDERLINE = re.compile(r"^\s*([-=])[-=\s]*$")
+
+
+def _quoted(line: str) -> str:
+    """A line of report text inside a quote: escaped, and never a heading's underline or a rule."""
+    escaped = markdown_escape(line)
+    return "\\" + escaped.lstrip() if _UNDERLINE.match(escaped) else escaped
+
+
 def markdown_lines(text: str) -> str:
     """Text as Markdown shows it, line for line, never as a heading, list, rule or code block.
 
@@ -127,7 +137,7 @@ def to_markdown(sheet: Sheet) -> bytes:
             heading = "###" if agency else "##"
             lines += [f"{heading} {markdown_escape(_heading(number, passage, bool(agency)))}", ""]
             lines += [f"*{markdown_escape(_cite(passage, number_of[passage.document]))}*", ""]
-            lines += [f"> {markdown_escape(line)}" if line.strip() else ">" for line in passage.text.splitlines()]
+            lines += [f"> {_quoted(line)}" if line.strip() else ">" for line in passage.text.splitlines()]
             lines.append("")
             if passage.note:
                 lines += [f"**Note:** {markdown_lines(passage.note)}", ""]

@@ -177,6 +177,16 @@ def test_a_note_shows_in_markdown_as_its_own_lines_of_text(passages, note, html)
     assert shown == html + "\n", rendered
 
 
+@pytest.mark.parametrize("line", ["---", "===", "- - -", "-", "= ="])
+def test_a_line_of_dashes_in_a_passage_is_text_in_markdown_not_a_heading_or_a_rule(passages, line):
+    markdown_it = pytest.importorskip("markdown_it")
+    plain = replace(passages[0], text=f"Actions agreed\n{line}\n- audit by June", note="", out_of_date=False)
+    rendered = markdown_it.MarkdownIt("commonmark").render(render(sheet("Lines", [plain]), "md").decode("utf-8"))
+    quoted = rendered[rendered.index("<blockquote>"):rendered.index("</blockquote>")]
+    assert "<h" not in quoted and "<hr" not in quoted, quoted
+    assert f"Actions agreed\n{line}" in quoted and "<li>audit by June</li>" in quoted
+
+
 def test_a_comparison_exports_under_each_agency(passages):
     expected = [p.agency or NO_AGENCY for p in passages]
     assert expected[-1] == NO_AGENCY  # notes.md names no agency

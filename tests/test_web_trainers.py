@@ -183,6 +183,14 @@ def test_a_refusal_to_the_script_is_json_with_the_message_it_shows(client, token
     assert response.is_json and response.json == {"error": message}
 
 
+def test_a_wrong_method_is_json_to_the_script_and_a_page_to_a_browser(client):
+    to_script = client.get("/packs/Session/delete", headers={"Accept": "application/json"})
+    assert to_script.status_code == 405 and to_script.is_json and "not allowed" in to_script.json["error"]
+    assert to_script.headers["Allow"] == "OPTIONS, POST"
+    to_browser = client.get("/packs/Session/delete")
+    assert to_browser.status_code == 405 and "<!doctype html>" in to_browser.get_data(as_text=True).lower()
+
+
 @pytest.mark.parametrize("next_url", [
     "//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
     # A URL parser drops tabs and newlines, and a browser reads "//" after them as another host.

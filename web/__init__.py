@@ -139,10 +139,10 @@ def follow_reindex(app: Flask, settings: Settings) -> IndexFollower:
 
 
 def _http_error(error: HTTPException):
-    """JSON for the API's paths, a page for the rest."""
-    from web import api, pages
+    """JSON for the API's paths and for the page's script (which asks for it), a page for the rest."""
+    from web import api, pages, trainers
 
-    if request.path.startswith(api.JSON_PATHS):
+    if request.path.startswith(api.JSON_PATHS) or trainers.wants_json():
         response = api.error_json(error.description, error.code)
     else:
         response = pages.error_page(error)
