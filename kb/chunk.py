@@ -16,7 +16,8 @@ from kb.ingest import Document, Line
 # whole, "DPIA23" too; 4: a long paragraph's pieces cite their own pages; 5: "-5" and "**bold**" are
 # not bullets, a first line is a title only if it looks like one, an overlong agency is shortened, a
 # list's lead-in is never a passage on its own, "3. Ground C" and Markdown's headings are headings, a
-# bullet set small is not a footnote, a heading that closes a document is kept as text.
+# bullet set small is not a footnote, a heading with no text under it (closing a document, or
+# replaced by the next) is kept as text.
 CHUNKER_VERSION = "5"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
@@ -126,7 +127,10 @@ class _Outline:
 
     @property
     def section(self) -> str:
-        return " › ".join(text for _, text in self.path if text != self.title and text not in self.front)
+        return self.section_of(self.path)
+
+    def section_of(self, path: list[tuple[float, str]]) -> str:
+        return " › ".join(text for _, text in path if text != self.title and text not in self.front)
 
 
 def blocks(document: Document) -> list[Block]:
@@ -189,9 +193,18 @@ def blocks(document: Document) -> list[Block]:
         else:
             flush(current)
             current = None
+            before = list(outline.path)
             for _, line in pending:
                 outline.add(line.text, line.level, document.wrapped)
-            unused.extend(pending)
+            # A heading that a new one replaces before any text came under it ("You can be confident
+            # in sharing…", a callout set as a heading) would be lost: it is kept as text where it stood.
+            kept = " ".join(text for _, text in outline.path)
+            dropped = [(number, line) for number, line in unused if line.text not in kept]
+            if dropped:
+                text = " ".join(line.text for _, line in dropped)
+                section = outline.section_of([item for item in before if item[1] not in text])
+                flush(Block("para", text, dropped[0][0], dropped[0][1].agency, section, dropped[-1][0]))
+            unused[:] = [item for item in unused if item not in dropped] + pending
         pending.clear()
 
     # A PDF whose first page holds only headings opens with a cover: title, subtitle, date.

@@ -201,16 +201,31 @@ def test_a_numbered_heading_is_a_heading(count_tokens, tmp_path):
     ]
 
 
-@pytest.mark.parametrize("name, content, text", [
+@pytest.mark.parametrize("name, content, texts", [
     ("agenda.md", "# Board agenda\n\n## Neglect strategy sign-off\n\n## Exploitation dashboard\n",
-     "Neglect strategy sign-off\nExploitation dashboard"),
-    ("note.txt", "Neglect strategy 2024 to 2027\n", "Neglect strategy 2024 to 2027"),
+     ["Neglect strategy sign-off", "Exploitation dashboard"]),
+    ("note.txt", "Neglect strategy 2024 to 2027\n", ["Neglect strategy 2024 to 2027"]),
 ])
-def test_a_heading_that_closes_a_document_is_kept_as_its_text(count_tokens, tmp_path, name, content, text):
+def test_a_heading_that_closes_a_document_is_kept_as_its_text(count_tokens, tmp_path, name, content, texts):
     """A heading is kept as the section of what follows it; with nothing after it, it would be lost."""
     path = tmp_path / name
     path.write_text(content)
-    assert [chunk.text for chunk in chunk_document(read_document(path), count_tokens)] == [text]
+    assert [chunk.text for chunk in chunk_document(read_document(path), count_tokens)] == texts
+
+
+def test_a_heading_replaced_before_any_text_came_under_it_is_kept_as_text(count_tokens):
+    """A callout set in bold at the foot of a page reads as a heading; the next page's heading replaces it."""
+    first = [Line("Part one", "heading", 16.0, "Agency"), Line("The body of part one.", "text", 0.0, "Agency"),
+             Line("You can be confident in sharing information", "heading", 12.0, "Agency")]
+    second = [Line("Part two", "heading", 16.0, "Agency"), Line("The body of part two.", "text", 0.0, "Agency"),
+              Line("Annex A", "heading", 16.0, "Agency"), Line("Grounds", "heading", 12.0, "Agency"),
+              Line("The body of the annex.", "text", 0.0, "Agency")]
+    chunks = chunk_document(_document([], pages=[Page(1, first), Page(2, second)]), count_tokens)
+    assert [(chunk.page, chunk.section, chunk.text) for chunk in chunks] == [
+        (1, "Part one", "The body of part one.\nYou can be confident in sharing information"),
+        (2, "Part two", "The body of part two."),
+        (2, "Annex A › Grounds", "The body of the annex."),  # a heading over a heading is the section's path
+    ]
 
 
 def test_chunk_ids_are_deterministic(count_tokens):
