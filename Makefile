@@ -33,4 +33,4 @@ test: setup
 	$(BIN)/python -m pytest
 
 clean-index:
-	rm -rf index/chroma index/keyword.sqlite index/generations index/CURRENT  # packs.sqlite is kept
+	rm -rf index/chroma index/keyword.sqlite index/generations index/CURRENT index/PREVIOUS  # packs.sqlite is kept

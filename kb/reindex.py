@@ -21,7 +21,7 @@ from kb.errors import IndexLocked, IndexMissing, KbError, UnreadableDocument
 from kb.ingest import SUFFIXES, Limits, file_sha256, read_document
 from kb.keyword import sync as sync_keyword
 from kb.settings import Settings
-from kb.store import Manifest, Store, preload as preload_store
+from kb.store import Manifest, Store, preload as preload_store, prune as prune_generations
 
 
 @dataclass
@@ -156,6 +156,7 @@ def _reindex(
     on_start: Callable[[int], None] | None,
 ) -> Summary:
     files, unlisted = corpus_files(settings.corpus_dir, settings.ignore)
+    prune_generations(settings.index_dir, settings.chroma_url)  # what a killed reindex left, even if nothing changed
     try:
         served: Store | None = Store(settings.index_dir, settings.chroma_url)
     except IndexMissing:
@@ -173,7 +174,7 @@ def _reindex(
     if not files and not unlisted and served is not None and served.count():
         raise KbError(
             f"the corpus folder {settings.corpus_dir} holds no reports, so the index is left as it is: is it the "
-            "right folder, and mounted? To empty the index, delete the index folder instead"
+            "right folder, and mounted? To empty the index, run `make clean-index` (it keeps the trainers' packs)"
         )
 
     hashes: dict[str, str] = {}

@@ -200,6 +200,12 @@ class Searcher:
         # The first call into the model and the store is slow; pay it before a user waits.
         self._search("warm up the domestic abuse clinic", 1, None, None)
 
+    def close(self) -> None:
+        """Let go of the generation: the keyword index's connections, the worker threads, the Chroma client."""
+        self._beside.shutdown(wait=False, cancel_futures=True)
+        self.keyword.close()
+        self.store.close()
+
     @property
     def agencies(self) -> list[str]:
         return list(self._agencies)

@@ -26,6 +26,7 @@ METADATA_FIELDS = ("document", "title", "agency", "section", "page", "page_end",
 # A reindex writes a new generation and then points at it; searches read the generation pointed at.
 GENERATIONS = "generations"  # index/generations/<name>/: its Chroma store (embedded) and keyword index
 POINTER = "CURRENT"  # index/CURRENT: the served generation's name, replaced in one rename
+PREVIOUS = "PREVIOUS"  # index/PREVIOUS: the generation served before it, kept for servers still on it
 POINTER_COLLECTION = "kb_current"  # on a Chroma server, this collection's metadata is the pointer
 COPY_PAGE = 1000  # rows copied from the served generation into a new one at a time
 FILTERED_FIELDS = ("agency", "document")  # what searches filter on, in either way of searching
@@ -119,6 +120,58 @@ def current_generation(index_dir: Path, chroma_url: str = "") -> str | None:
         return None
 
 
+def previous_generation(index_dir: Path, chroma_url: str = "") -> str | None:
+    """The generation served before the current one, kept until the next is published; None if none."""
+    if chroma_url:
+        try:
+            pointer = _get_collection(_pointer_reader(chroma_url), POINTER_COLLECTION)
+        except IndexMissing:
+            return None
+        return (pointer.metadata or {}).get("previous") or None if pointer is not None else None
+    try:
+        return (Path(index_dir) / PREVIOUS).read_text(encoding="utf-8").strip() or None
+    except FileNotFoundError:
+        return None
+
+
+def prune(index_dir: Path, chroma_url: str = "", keep: set[str] = frozenset(), client=None) -> None:
+    """Delete every generation but the served one, the one before it and keep: a killed reindex's
+    and older ones. The caller holds the writer lock, so no other generation is being written."""
+    index_dir = Path(index_dir)
+    keep = (set(keep) | {current_generation(index_dir, chroma_url), previous_generation(index_dir, chroma_url)}) - {None}
+    folder = index_dir / GENERATIONS
+    if folder.is_dir():
+        for old in folder.iterdir():
+            if old.name not in keep:
+                shutil.rmtree(old, ignore_errors=True)
+    if chroma_url:
+        try:
+            client = client or _server(chroma_url)
+        except IndexMissing:  # no database on the server yet: nothing to delete
+            return
+        for collection in client.list_collections():
+            name = getattr(collection, "name", collection)
+            if name.startswith(f"{COLLECTION}_") and name.removeprefix(f"{COLLECTION}_") not in keep:
+                client.delete_collection(name)
+    elif (index_dir / POINTER).is_file():
+        # The layout before generations: one store at index/chroma. Its replacement is complete.
+        shutil.rmtree(index_dir / "chroma", ignore_errors=True)
+        (index_dir / "keyword.sqlite").unlink(missing_ok=True)
+
+
+def forget_older(index_dir: Path, chroma_url: str, serving: str) -> None:
+    """After a server moves onto a generation, delete this machine's folders of generations older
+    than the one before it: with a Chroma server, each holds a keyword index that this machine built
+    and no reindex here deletes. A newer folder may be a reindex's being written, and is left alone
+    (names begin with their time of making)."""
+    oldest_kept = min(serving, previous_generation(index_dir, chroma_url) or serving)
+    folder = Path(index_dir) / GENERATIONS
+    if folder.is_dir():
+        for old in folder.iterdir():
+            if old.name < oldest_kept:
+                shutil.rmtree(old, ignore_errors=True)
+
+
 @lru_cache(maxsize=8)
 def _pointer_reader(chroma_url: str):
     """One client per server for reading the pointer: making a client costs 40 ms, a read with one 0.4 ms."""
@@ -192,7 +245,6 @@ class Store:
         Copying the served generation lets a reindex embed only what changed. Generations that
         no pointer names (a killed reindex's) are deleted first; the caller holds the writer lock.
         """
-        served = current_generation(index_dir, chroma_url)
         store = cls.__new__(cls)
         store.index_dir, store.chroma_url = Path(index_dir), chroma_url
         store.location = chroma_url or str(store.index_dir)
@@ -201,7 +253,7 @@ class Store:
         store._writable, store._published_rows, store._published_vectors = True, None, None
         store.home.mkdir(parents=True, exist_ok=True)
         store._client, store._collection = store._open(manifest)
-        store._prune(keep={served} - {None})
+        prune(store.index_dir, chroma_url, keep={store.generation}, client=store._client if chroma_url else None)
         if copy_of is not None:
             saved = copy_of._published()  # its text and citations, read once already; only the vectors are fetched
             for got in copy_of._rows(["embeddings"], page=COPY_PAGE):
@@ -224,30 +276,12 @@ class Store:
         previous = current_generation(self.index_dir, self.chroma_url)
         if self.chroma_url:
             pointer = self._client.get_or_create_collection(POINTER_COLLECTION, embedding_function=None)
-            pointer.modify(metadata={"generation": self.generation})
+            pointer.modify(metadata={"generation": self.generation, "previous": previous or ""})
         else:
+            if previous:
+                _replace_file(self.index_dir / PREVIOUS, previous + "\n")
             _replace_file(self.index_dir / POINTER, self.generation + "\n")
-        self._prune(keep={self.generation, previous} - {None})
-
-    def _prune(self, keep: set[str]) -> None:
-        """Delete generations other than keep (and this one): killed reindexes' and those two reindexes old."""
-        keep = keep | {self.generation}
-        folder = self.index_dir / GENERATIONS
-        if folder.is_dir():
-            for old in folder.iterdir():
-                if old.name not in keep:
-                    shutil.rmtree(old, ignore_errors=True)
-        if self.chroma_url:
-            client = self._client
-            for collection in client.list_collections():
-                name = getattr(collection, "name", collection)
-                if name.startswith(f"{COLLECTION}_") and name.removeprefix(f"{COLLECTION}_") not in keep:
-                    client.delete_collection(name)
-        else:
-            # The layout before generations: one store at index/chroma. Its replacement is complete.
-            if (self.index_dir / POINTER).is_file():
-                shutil.rmtree(self.index_dir / "chroma", ignore_errors=True)
-                (self.index_dir / "keyword.sqlite").unlink(missing_ok=True)
+        prune(self.index_dir, self.chroma_url, client=self._client if self.chroma_url else None)
 
     @property
     def manifest(self) -> Manifest | None:
@@ -270,6 +304,12 @@ class Store:
         if self._collection is None:
             raise IndexMissing(f"no index at {self.location}: run `kb reindex` first")
         return self._collection
+
+    def close(self) -> None:
+        """Release the Chroma client (an embedded store's files, a server's connections)."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
 
     def count(self) -> int:
         if not self._writable:

@@ -1,5 +1,6 @@
 """The server's move onto a new index generation, driven by hand (tests/test_live.py runs the real thing)."""
 
+import sqlite3
 import time
 
 import pytest
@@ -7,9 +8,9 @@ import pytest
 from conftest import FakeEmbedder
 from kb.reindex import reindex
 from kb.search import Searcher
-from kb.store import Store, current_generation
+from kb.store import Store, current_generation, forget_older
 from web import create_app
-from web.follow import IndexFollower
+from web.follow import GRACE, RETRY_AFTER, IndexFollower
 
 # Each test runs on the embedded store and again on a real `chroma run` server.
 pytestmark = pytest.mark.usefixtures("backend")
@@ -76,3 +77,90 @@ def test_the_follower_thread_moves_by_itself(app, index, corpus_dir, count_token
     finally:
         follow.stop()
 
+
+
+class Clock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_generation_that_would_not_open_is_tried_again_later(app, index, corpus_dir, count_tokens):
+    (corpus_dir / "notes.md").unlink()
+    reindex(index, FakeEmbedder, count_tokens)
+    wanted = current_generation(index.index_dir, index.chroma_url)
+    attempts, clock = [], Clock()
+
+    def flaky(generation):  # the first attempt fails (a disk briefly gone), the next opens
+        attempts.append(generation)
+        if len(attempts) == 1:
+            raise OSError("disk gone")
+        return Searcher(Store(index.index_dir, index.chroma_url, generation), FakeEmbedder())
+
+    follow = IndexFollower(app, lambda: current_generation(index.index_dir, index.chroma_url), flaky, clock=clock)
+    assert follow.check() is False
+    clock.now += RETRY_AFTER - 1
+    assert follow.check() is False and len(attempts) == 1
+    clock.now += 1
+    assert follow.check() is True and app.extensions["kb"].store.generation == wanted
+
+
+def test_a_replaced_searcher_is_closed_after_a_grace_and_old_folders_are_forgotten(app, index, corpus_dir, count_tokens):
+    closed, switched, clock = [], [], Clock()
+
+    class Closing(Searcher):
+        def close(self):
+            closed.append(self.store.generation)
+            super().close()
+
+    old = app.extensions["kb"]
+    old.__class__ = Closing
+    follow = IndexFollower(
+        app, lambda: current_generation(index.index_dir, index.chroma_url),
+        lambda generation: Searcher(Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()),
+        after_switch=switched.append, clock=clock,
+    )
+    (corpus_dir / "notes.md").unlink()
+    reindex(index, FakeEmbedder, count_tokens)
+    assert follow.check() is True and switched == [current_generation(index.index_dir, index.chroma_url)]
+    clock.now += GRACE - 1
+    follow.check()
+    assert closed == []  # a request that started on it may still be reading it
+    clock.now += 1
+    follow.check()
+    assert closed == [old.store.generation]
+    with pytest.raises((RuntimeError, sqlite3.ProgrammingError)):
+        old.search("escalation")  # its keyword index and worker threads are gone
+
+
+def test_forget_older_deletes_only_folders_older_than_the_two_kept(tmp_path):
+    folder = tmp_path / "generations"
+    names = ["20260101T000000-1-aaaaaa", "20260102T000000-1-bbbbbb", "20260103T000000-1-cccccc",
+             "20260104T000000-1-dddddd"]  # the last: a reindex still writing, newer than the one served
+    for name in names:
+        (folder / name).mkdir(parents=True)
+    (tmp_path / "PREVIOUS").write_text(names[1] + "\n")
+    forget_older(tmp_path, "", names[2])
+    assert sorted(path.name for path in folder.iterdir()) == names[1:]
+
+
+def test_the_follower_thread_outlives_a_failure(app, index, corpus_dir, count_tokens, caplog):
+    def failing(generation):
+        raise RuntimeError("cleaning up failed")
+
+    follow = IndexFollower(
+        app, lambda: current_generation(index.index_dir, index.chroma_url),
+        lambda generation: Searcher(Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()),
+        interval=0.05, after_switch=failing,
+    ).start()
+    try:
+        (corpus_dir / "notes.md").unlink()
+        reindex(index, FakeEmbedder, count_tokens)
+        deadline = time.monotonic() + 10
+        while "the index follower failed" not in caplog.text and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "the index follower failed" in caplog.text and follow._thread.is_alive()
+    finally:
+        follow.stop()

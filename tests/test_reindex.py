@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kb.cli import cli
+from kb.errors import IndexMissing
 from kb.store import Store
 
 from conftest import INFO_SHARING, FakeEmbedder
@@ -210,6 +211,38 @@ def test_a_reindex_writes_a_new_generation_and_readers_of_the_old_one_keep_it(in
     # A search already open on the old generation answers from it, whole, until it reopens.
     assert reader.documents() == before and reader.count() == sum(1 for _ in reader.chunks())
     assert generations(index) == sorted([reader.generation, after.generation])
+
+
+def test_the_generation_before_the_current_one_is_kept_until_the_next(index, corpus_dir):
+    first = Store(index.index_dir, index.chroma_url).generation
+    (corpus_dir / "notes.md").unlink()
+    assert run("reindex")[0] == 0
+    second = Store(index.index_dir, index.chroma_url).generation
+    (corpus_dir / "extra.md").write_text("# Extra\n\nA third version of the corpus.\n")
+    assert run("reindex")[0] == 0
+    third = Store(index.index_dir, index.chroma_url).generation
+    assert generations(index) == sorted([second, third])  # a server still on the second keeps its data
+    assert Store(index.index_dir, index.chroma_url, second).count() > 0
+    with pytest.raises(IndexMissing):
+        Store(index.index_dir, index.chroma_url, first)
+
+
+def test_a_reindex_with_nothing_to_do_still_clears_what_a_killed_one_left(index, count_tokens, monkeypatch):
+    from kb.reindex import reindex
+
+    served = Store(index.index_dir, index.chroma_url).generation
+
+    class DiesWhileEmbedding(FakeEmbedder):
+        def encode(self, texts, batch_size=32):
+            raise RuntimeError("killed")
+
+    monkeypatch.setattr("kb.reindex.CHUNKER_VERSION", "another")  # everything must be embedded again
+    with pytest.raises(RuntimeError, match="killed"):
+        reindex(index, DiesWhileEmbedding, count_tokens)
+    assert len(generations(index)) == 2
+    monkeypatch.undo()
+    summary = reindex(index, FakeEmbedder, count_tokens)
+    assert summary.chunks_embedded == 0 and generations(index) == [served]
 
 
 def test_a_no_op_reindex_keeps_the_served_generation(index):

@@ -128,13 +128,14 @@ def searcher() -> Searcher:
 def follow_reindex(app: Flask, settings: Settings) -> IndexFollower:
     """Start moving the app onto each generation a reindex publishes, with the model already loaded."""
     from kb.search import open_searcher
-    from kb.store import current_generation
+    from kb.store import current_generation, forget_older
     from web.follow import IndexFollower
 
     embedder = app.extensions["kb"].embedder
     return IndexFollower(
         app, lambda: current_generation(settings.index_dir, settings.chroma_url),
         lambda generation: open_searcher(settings, embedder, generation),
+        after_switch=lambda generation: forget_older(settings.index_dir, settings.chroma_url, generation),
     ).start()
 
 
