@@ -20,7 +20,6 @@ from kb.cli import cli
 from kb.settings import Settings
 from kb.store import Store
 from web import create_app
-from web.highlight import highlight, query_pattern
 
 ROOT = Path(__file__).resolve().parent.parent
 PDF = BRADFORD.name
@@ -28,6 +27,7 @@ NOTES_QUERY = "escalation policy when agencies disagree"
 SCRIPT, IMG = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
 OWN_SCRIPT = '<script src="/static/kb.js" defer></script>'  # the one script, a static file; pages work without it
 ESCAPED_SCRIPT, ESCAPED_IMG = "&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=alert(1)&gt;"
+CLOSEST_ONLY = "None of these passages uses your words; they are the closest in meaning. Try other words."
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,10 @@ def client(app):
 
 def url_for_search(**args) -> str:
     return "/?" + urlencode(args)
+
+
+def title_of(html: str) -> str:
+    return re.search(r"<title>(.*?)</title>", html, re.S).group(1)
 
 
 def hrefs(html: str) -> list[str]:
@@ -135,6 +139,22 @@ def test_facets_count_the_top_passages_and_narrow_the_search(client):
     assert '<a href="/?q=training" aria-current="true">' in narrowed  # the selected facet removes it
 
 
+@pytest.mark.parametrize(
+    "agency, selected",
+    [
+        ("Bradford Children and Families Trust", ["Bradford Children and Families Trust"]),
+        ("bradford", ["Bradford Children and Families Trust"]),  # part of the name, as the search takes it
+        ("  BRADFORD   children ", ["Bradford Children and Families Trust"]),
+        ("trust", ["Bedfordshire Hospitals Foundation Trust", "Bradford Children and Families Trust"]),
+    ],
+)
+def test_the_agency_facets_the_filter_chose_are_selected_and_remove_it(client, agency, selected):
+    html = client.get("/", query_string={"q": "training", "agency": agency}).get_data(as_text=True)
+    chosen = re.findall(r'<a href="([^"]*)" aria-current="true"><span class="visually-hidden">'
+                        r"Selected, follow to remove: </span>([^<]*) <span", html)
+    assert chosen == [("/?q=training", name) for name in selected]
+
+
 def test_k_in_the_url_sets_how_many_passages(client):
     html = client.get("/?q=training&k=2").get_data(as_text=True)
     assert html.count('<li class="hit">') == 2
@@ -151,22 +171,67 @@ def test_no_results_suggests_fewer_words_and_removing_filters(client):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, message, title",
     [
-        ({"q": "x" * 10_000}, "the query is 10000 characters long; the limit is 1000"),
-        ({"q": "neglect", "agency": "Police"}, "no agency matches &#39;Police&#39;; the index holds: Bedfordshire"),
-        ({"q": "neglect", "document": "missing.pdf"}, "no document is called &#39;missing.pdf&#39;"),
-        ({"q": "neglect", "k": "ten"}, "k must be a whole number from 1 to 100, not &#39;ten&#39;"),
-        ({"q": "neglect", "k": "0"}, "k must be a whole number from 1 to 100"),
-        ({"q": "neglect", "k": "101"}, "k must be a whole number from 1 to 100"),
+        ({"q": "x" * 10_000}, "the query is 10000 characters long; the limit is 1000", "the query is too long"),
+        ({"q": "neglect", "agency": "Police"}, "no agency matches &#39;Police&#39;; the index holds: Bedfordshire",
+         "no agency has that name"),
+        ({"q": "neglect", "document": "missing.pdf"}, "no document is called &#39;missing.pdf&#39;",
+         "no document has that name"),
+        ({"q": "neglect", "k": "ten"}, "k must be a whole number from 1 to 100, not &#39;ten&#39;",
+         "k must be a whole number from 1 to 100"),
+        ({"q": "neglect", "k": "0"}, "k must be a whole number from 1 to 100", "k must be a whole number from 1 to 100"),
+        ({"q": "neglect", "k": "101"}, "k must be a whole number from 1 to 100", "k must be a whole number from 1 to 100"),
     ],
 )
-def test_bad_input_on_the_page_is_a_400_that_says_why(client, args, message):
+def test_bad_input_on_the_page_is_a_400_that_says_why(client, args, message, title):
     response = client.get("/", query_string=args)
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert '<div class="error" role="alert">' in html and message in html
+    assert title_of(html) == f"Error: {title} – Safeguarding reports search"  # a screen reader says it first
     assert '<label for="q">' in html  # the form is still there to try again
+
+
+@pytest.mark.parametrize(
+    "args, passages, more",
+    [
+        ({"q": "training"}, 10, "/?q=training&k=20#hit-11"),
+        ({"q": "training", "agency": "bradford", "document": PDF, "k": "5"}, 5,
+         f"/?q=training&agency=bradford&document={PDF}&k=15#hit-6"),
+        ({"q": "training", "k": "95"}, 95, "/?q=training&k=100#hit-96"),  # no further than k=100
+        ({"q": "training", "k": "100"}, 100, None),
+        ({"q": "training", "document": "notes.md"}, 1, None),  # fewer than k: there are no more
+    ],
+)
+def test_show_more_passages_asks_for_ten_more_and_lands_on_the_first_new_one(client, args, passages, more):
+    html = client.get("/", query_string=args).get_data(as_text=True)
+    assert html.count('<li class="hit">') == passages
+    links = re.findall(r'<p class="more-passages"><a href="([^"]*)">Show more passages</a></p>', html)
+    assert [link.replace("&amp;", "&") for link in links] == ([more] if more else [])
+    if more:
+        path, _, anchor = more.partition("#")
+        shown = client.get(path).get_data(as_text=True)
+        assert shown.count('<li class="hit">') == min(passages + 10, 100) and f'id="{anchor}"' in shown
+
+
+@pytest.mark.parametrize(
+    "query, closest_only",
+    [
+        ("xqzzy blorf", True),  # no passage holds either word: the model's nearest passages are shown
+        ("what does the", True),  # words the keyword search leaves out match nothing either
+        (NOTES_QUERY, False),
+        ("DA clinic", False),  # a word it was expanded to counts
+    ],
+)
+def test_passages_without_the_querys_words_are_said_to_be_the_closest_in_meaning(client, query, closest_only):
+    html = client.get("/", query_string={"q": query}).get_data(as_text=True)
+    assert f"10 passages for “{query}”" in html
+    assert ("<mark>" in html) is not closest_only
+    notice = f'<p class="closest-only">{CLOSEST_ONLY}</p>'
+    assert (notice in html) is closest_only
+    if closest_only:
+        assert html.index('id="results-heading"') < html.index(notice) < html.index('<ol class="hits">')
 
 
 @pytest.mark.parametrize("k", ["0", "ten", "101"])
@@ -338,7 +403,10 @@ def test_openapi_description_is_valid_and_matches_the_routes(client, app):
     validate(spec)
     json_routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")}
     assert set(spec["paths"]) == json_routes
-    assert spec["paths"]["/api/search"]["get"]["parameters"][0]["schema"]["maxLength"] == 1000
+    q = spec["paths"]["/api/search"]["get"]["parameters"][0]
+    assert q["schema"]["maxLength"] == 1000
+    assert q["description"] == ("The query; not only spaces. Its length, at most 1000 characters, is counted after "
+                                "each run of whitespace is collapsed to one space and any at either end removed.")
 
 
 @pytest.mark.parametrize(
@@ -475,24 +543,6 @@ def test_query_text_is_not_logged(client, caplog):
 
 
 # --- the pieces --------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "phrases, text, marked",
-    [
-        (["DA hours"], "The DA clinic is open out of hours.", "The <mark>DA</mark> clinic is open out of <mark>hours</mark>."),
-        (["hospital"], "Hospitals and hospital staff", "<mark>Hospitals</mark> and <mark>hospital</mark> staff"),
-        (["GP"], "GPs and a GP", "GPs and a <mark>GP</mark>"),  # short words are marked only whole
-        (["what does the"], "what does the report say", "what does the report say"),
-        # Words the keyword search leaves out are not marked either.
-        (["not about neglect"], "not about neglect", "not about <mark>neglect</mark>"),
-        (["amp"], "Tom & Jerry amp", "Tom &amp; Jerry <mark>amp</mark>"),  # never inside an entity
-        (["script"], "<script>x</script>", "&lt;<mark>script</mark>&gt;x&lt;/<mark>script</mark>&gt;"),
-        (["a+b (c)"], "a+b (c) x", "a+b (c) x"),  # regex characters in a query are words, not syntax
-    ],
-)
-def test_highlight_escapes_then_marks_query_words(phrases, text, marked):
-    assert str(highlight(text, query_pattern(phrases))) == marked
 
 
 def test_serve_without_an_index_says_to_reindex(settings):

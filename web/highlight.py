@@ -1,45 +1,77 @@
-"""Query words marked in a passage, with everything the passage holds escaped."""
+"""Query words marked in a passage, with everything the passage holds escaped.
+
+A word is marked when the keyword search would match it: the same tokenizer reads both (SQLite's
+Porter stemmer over unicode61), so "assessments" marks "assessment", and "part" does not mark
+"participation".
+"""
 
 from __future__ import annotations
 
 import re
+import sqlite3
+import threading
 from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 
-from kb.keyword import STOPWORDS  # the words the keyword search leaves out are not marked either
-PREFIX_LENGTH = 4  # words this long also mark their longer forms ("hospital" marks "hospitals")
+from kb.keyword import STOPWORDS, TOKENIZER  # the words the keyword search leaves out are not marked either
+
+WORD = re.compile(r"[^\W_]+")  # a word as unicode61 reads one: letters and digits, "_" between words
 
 
-def query_pattern(phrases: Iterable[str]) -> re.Pattern | None:
-    """One pattern for the words of the query and of what it was expanded to; None if nothing to mark."""
-    words = {
-        word.casefold()
-        for phrase in phrases
-        for word in re.findall(r"\w+", phrase)
-        if len(word) > 1 and word.casefold() not in STOPWORDS
-    }
-    if not words:
-        return None
-    longest_first = sorted(words, key=lambda word: (-len(word), word))
-    long = [re.escape(word) for word in longest_first if len(word) >= PREFIX_LENGTH]
-    short = [re.escape(word) for word in longest_first if len(word) < PREFIX_LENGTH]
-    parts = ([rf"(?:{'|'.join(long)})\w*"] if long else []) + ([rf"(?:{'|'.join(short)})\b"] if short else [])
-    return re.compile(rf"\b(?:{'|'.join(parts)})", re.IGNORECASE)
+class Stems:
+    """Each word's stem as the keyword index has it, remembered (a search's passages repeat their words)."""
+
+    def __init__(self, remembered: int = 100_000) -> None:
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._db.executescript(f"""
+            CREATE VIRTUAL TABLE words USING fts5(word, tokenize = '{TOKENIZER}');
+            CREATE VIRTUAL TABLE stems USING fts5vocab(words, instance);
+        """)
+        self._lock = threading.Lock()
+        self._known: dict[str, str] = {}
+        self._remembered = remembered
+
+    def of(self, words: Iterable[str]) -> dict[str, str]:
+        words = set(words)
+        missing = [word for word in words if word not in self._known]
+        if missing:
+            with self._lock:
+                if len(self._known) + len(missing) > self._remembered:
+                    self._known.clear()
+                self._db.executemany("INSERT INTO words(rowid, word) VALUES (?, ?)", enumerate(missing))
+                found = dict(self._db.execute("SELECT doc, term FROM stems"))
+                self._db.execute("DELETE FROM words")
+            self._known.update({word: found.get(at, "") for at, word in enumerate(missing)})
+        return {word: self._known.get(word, "") for word in words}
 
 
-def highlight(text: str, pattern: re.Pattern | None) -> Markup:
-    """The text escaped, with each match wrapped in <mark>.
+STEMS = Stems()
 
-    The text is split on the matches first and each piece escaped, so a match can never fall
-    inside an entity such as &amp; and no tag in the text survives.
+
+def query_pattern(phrases: Iterable[str]) -> frozenset[str] | None:
+    """The stems of the words of the query and of what it was expanded to; None if nothing to mark."""
+    words = [word for phrase in phrases for word in WORD.findall(phrase)
+             if len(word) > 1 and word.casefold() not in STOPWORDS]
+    stems = frozenset(stem for stem in STEMS.of(words).values() if stem)
+    return stems or None
+
+
+def highlight(text: str, stems: frozenset[str] | None) -> Markup:
+    """The text escaped, with each word whose stem is the query's wrapped in <mark>.
+
+    The text is split on the words first and each piece escaped, so a mark can never fall inside
+    an entity such as &amp; and no tag in the text survives.
     """
-    if pattern is None:
+    if not stems:
         return escape(text)
+    found = list(WORD.finditer(text))
+    stem_of = STEMS.of(match.group() for match in found)
     pieces, last = [], 0
-    for match in pattern.finditer(text):
-        pieces.append(escape(text[last : match.start()]))
-        pieces.append(Markup("<mark>%s</mark>") % match.group())
-        last = match.end()
+    for match in found:
+        if stem_of[match.group()] in stems:
+            pieces.append(escape(text[last : match.start()]))
+            pieces.append(Markup("<mark>%s</mark>") % match.group())
+            last = match.end()
     pieces.append(escape(text[last:]))
     return Markup("").join(pieces)
