@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from conftest import BRADFORD, CORPUS, FOUNDING, ROOT, wait_for
+from conftest import BRADFORD, CORPUS, FOUNDING, INFO_SHARING, ROOT, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -28,6 +28,7 @@ CHROMIUM_ARGS = [
 ]
 ARTIFACTS = ROOT / "test-artifacts"
 MISSION = "what does the hospital do for DA out of hours?"
+PASTED_ADDRESS = "https://www.gov.uk/government/publications/working-together-to-safeguard-children--2"
 
 
 @pytest.fixture(scope="module")
@@ -219,6 +220,27 @@ def test_readable_at_360_px_with_aa_contrast_and_no_sideways_scrolling(page, ser
     assert page.evaluate(LOW_CONTRAST_TEXT) == []
 
 
+@pytest.mark.parametrize(
+    "path",
+    [f"documents/{quote(INFO_SHARING.name)}/text", "?" + urlencode({"q": PASTED_ADDRESS}),
+     "compare?" + urlencode({"q": PASTED_ADDRESS})],  # where the results' "Compare agencies on …" link goes
+    ids=["file-name", "pasted-address", "pasted-address-compared"],
+)
+def test_a_word_with_nowhere_to_wrap_still_fits_at_320_px(page, server, path):
+    """WCAG 1.4.10: a file name or a web address has no space to wrap at, and must not push the page sideways."""
+    page.set_viewport_size({"width": 320, "height": 640})
+    page.goto(server["url"] + path)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 320
+
+
+def test_marked_words_are_bold_as_well_as_yellow(page, server):
+    """WCAG 1.4.1: the yellow is 1.13:1 against white, so colour cannot be the only cue."""
+    search(page, server, MISSION)
+    passage = page.locator("li.hit .passage").first
+    weights = passage.evaluate("p => [p, p.querySelector('mark')].map(el => getComputedStyle(el).fontWeight)")
+    assert weights == ["400", "700"]
+
+
 # Every element that holds visible text, with its colour against the first opaque background behind it.
 LOW_CONTRAST_TEXT = """() => {
     const rgba = colour => colour.match(/[\\d.]+/g).map(Number);
@@ -314,6 +336,18 @@ def test_a_trainer_adds_two_passages_notes_reorders_and_downloads_the_pack_as_wo
         assert all(hit[name] in text for name in ("agency", "section", "title"))
         assert hit["page"] in text  # the pack cites the pages the search page did ("pages 1–2" for one cut by a break)
     assert "Sources" in lines and any("File: luton-lscp-yearly-report" in line for line in lines)
+
+
+def test_the_add_button_keeps_the_focus_it_was_pressed_with(page, server):
+    """WCAG 2.4.3: disabling the button while it adds would drop focus to the page, and the user's place with it."""
+    search(page, server, "children missing education")
+    hit = page.locator("li.hit").nth(1)
+    hit.get_by_label("Add to pack").fill("Kept focus")
+    button = hit.get_by_role("button", name="Add passage 2 to the pack")
+    button.press("Enter")
+    expect(hit.locator(".add-status")).to_contain_text("Added to “Kept focus” (1 passage).")
+    assert button.evaluate("button => button === document.activeElement")
+    assert button.get_attribute("aria-disabled") is None  # ready for the next press
 
 
 def test_a_form_from_before_a_restart_says_to_reload_the_page(browser, server):

@@ -31,7 +31,8 @@ def openapi_spec(max_query_chars: int) -> dict:
                     "operationId": "search",
                     "summary": "Passages that answer a query, best first (the object `kb search --json` prints).",
                     "parameters": [
-                        _query("q", "The query; not only spaces.",
+                        _query("q", f"The query; not only spaces. Its length, at most {max_query_chars} characters, is "
+                               "counted after each run of whitespace is collapsed to one space and any at either end removed.",
                                {"type": "string", "minLength": 1, "maxLength": max_query_chars, "pattern": r"\S"}, True),
                         {
                             **_query("k", "How many passages; empty means the default.",

@@ -10,11 +10,11 @@ from flask import Blueprint, abort, current_app, render_template, request, send_
 from werkzeug.exceptions import HTTPException
 
 from kb.chunk import NO_AGENCY
-from kb.errors import UsageError
-from kb.search import CANDIDATES
+from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument, UsageError
+from kb.search import CANDIDATES, resolve_agency
 from web import searcher
 from web.highlight import highlight, query_pattern
-from web.params import SearchParams
+from web.params import MAX_K, BadK, SearchParams
 
 bp = Blueprint("pages", __name__)
 
@@ -27,6 +27,15 @@ EXAMPLES = (
     "sharing information without consent",
     "Bradford inspection leaders",
 )
+# A refused search's page title says in a few words what was wrong (WCAG 2.4.2); the page says it in full.
+REFUSALS = {
+    EmptyQuery: "the query is empty",
+    QueryTooLong: "the query is too long",
+    UnknownAgency: "no agency has that name",
+    UnknownDocument: "no document has that name",
+    BadK: f"k must be a whole number from 1 to {MAX_K}",
+}
+MORE = 10  # passages "Show more passages" adds
 
 
 @dataclass(frozen=True)
@@ -54,12 +63,32 @@ def search_page():
         results = replace(wide, hits=wide.hits[: params.k])
         agencies, documents = _facets(answering, params, wide.hits[:FACET_K])
     except UsageError as error:
-        return render_template("search.html", error=str(error), **context), 400
+        refusal = REFUSALS.get(type(error), "the search was refused")
+        return render_template("search.html", error=str(error), refusal=refusal, **context), 400
     pattern = query_pattern([results.query, *results.expanded])
+
+    def mark(text: str):
+        return highlight(text, pattern)
+
     return render_template(
         "search.html", results=results, agency_facets=agencies, document_facets=documents,
-        facet_k=FACET_K, mark=lambda text: highlight(text, pattern), **context,
+        facet_k=FACET_K, mark=mark, words_found=_words_found(results.hits, mark),
+        more_url=_more_url(params, len(results.hits)), **context,
     )
+
+
+def _words_found(hits: list, mark) -> bool:
+    """Whether the highlighting marked a word of the query in any passage."""
+    # The searcher does not say which passages its keyword side matched; the marks read words as it does.
+    return any("<mark" in mark(hit.text) for hit in hits)
+
+
+def _more_url(params: SearchParams, shown: int) -> str | None:
+    """The same search with more passages, landing on the first new one; None when there can be no more."""
+    if shown < params.k or params.k >= MAX_K:
+        return None
+    args = params.url_args(k=min(params.k + MORE, MAX_K))
+    return url_for("pages.search_page", **args, _anchor=f"hit-{params.k + 1}")
 
 
 def _facets(searcher, params: SearchParams, top: list) -> tuple[list[Facet], list[Facet]]:
@@ -76,10 +105,12 @@ def _facets(searcher, params: SearchParams, top: list) -> tuple[list[Facet], lis
         return wide[agency, document]
 
     titles = {row["document"]: row["title"] or row["document"] for row in searcher.documents}
+    # The agencies the filter chose, by the search's own rule: "devon" chooses "Devon local authority".
+    chosen = set(resolve_agency(params.agency, searcher.agencies)) if params.agency else set()
     by_agency = Counter(hit.agency for hit in hits("", params.document) if hit.agency)
     by_document = Counter(hit.document for hit in hits(params.agency, ""))
     agencies = [
-        _facet(name, name, count, params.agency.casefold() == name.casefold(), params, "agency")
+        _facet(name, name, count, name in chosen, params, "agency")
         for name, count in _ranked(by_agency)
     ]
     documents = [

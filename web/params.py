@@ -10,6 +10,10 @@ from kb.errors import UsageError
 MAX_K = 100
 
 
+class BadK(UsageError):
+    """k is not a whole number from 1 to MAX_K."""
+
+
 @dataclass(frozen=True)
 class SearchParams:
     q: str = ""
@@ -54,5 +58,5 @@ def parse_k(raw: str | None, default: int) -> int:
         number = 0.0
     k = int(number) if number.is_integer() else 0
     if not 1 <= k <= MAX_K:
-        raise UsageError(f"k must be a whole number from 1 to {MAX_K}, not {raw[:20]!r}")
+        raise BadK(f"k must be a whole number from 1 to {MAX_K}, not {raw[:20]!r}")
     return k

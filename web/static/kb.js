@@ -8,7 +8,9 @@ document.addEventListener("submit", async (event) => {
   event.preventDefault();
   const status = form.querySelector(".add-status");
   const button = form.querySelector("button[type=submit]");
-  button.disabled = true;
+  // aria-disabled, not disabled: a disabled button loses focus to the page, and the keyboard user their place.
+  if (button.getAttribute("aria-disabled") === "true") return;
+  button.setAttribute("aria-disabled", "true");
   status.textContent = "Adding…";
   try {
     const response = await fetch(form.action, {
@@ -24,7 +26,7 @@ document.addEventListener("submit", async (event) => {
   } catch (error) {
     status.textContent = `Not added: ${error.message}`;
   } finally {
-    button.disabled = false;
+    button.removeAttribute("aria-disabled");
   }
 });
 
