@@ -164,3 +164,16 @@ def test_the_follower_thread_outlives_a_failure(app, index, corpus_dir, count_to
         assert "the index follower failed" in caplog.text and follow._thread.is_alive()
     finally:
         follow.stop()
+
+
+def test_healthz_asks_the_store_so_a_generation_gone_from_under_the_server_is_reported(app, index, corpus_dir,
+                                                                                    count_tokens):
+    serving = app.extensions["kb"].store.generation
+    for text in ("Family hubs run a drop-in.", "Family hubs run two drop-ins."):  # two reindexes: it is pruned
+        (corpus_dir / "notes.md").write_text(f"# Notes\n\n{text}\n", encoding="utf-8")
+        reindex(index, FakeEmbedder, count_tokens)
+    health = app.test_client().get("/healthz")
+    if index.chroma_url:  # its collection is deleted on the server: searches would fail, and health says so
+        assert health.status_code == 503 and health.json["status"] == "unavailable"
+    else:  # on this machine its files stay readable while open, and it answers as before
+        assert health.status_code == 200 and health.json["generation"] == serving

@@ -39,10 +39,11 @@ def openapi():
 
 @bp.get("/healthz")
 def healthz():
-    """OK with the number of passages and the index generation being served."""
+    """OK with the number of passages and the index generation being served, counted by the store
+    itself (not from memory), so a generation that has gone from under the server says so."""
     store = searcher().store
     try:
-        chunks = store.count()
+        chunks = store.collection.count()
     except Exception as error:  # noqa: BLE001 - a health check reports any failure of the store
         return {"status": "unavailable", "error": str(error)}, 503
     return {"status": "ok", "chunks": chunks, "generation": store.generation}
