@@ -292,7 +292,7 @@ output_option = click.option(
 @cli.command("export")
 @click.option("--query", "-q", help="What to search for.")
 @click.option("--theme", help="A theme from kb/data/themes.tsv instead of a query (its name, e.g. neglect).")
-@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="How many passages [KB_TOP_K, 10].")
+@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="How many passages [KB_TOP_K, 10]; with --by-agency, how many each agency [3].")
 @click.option("--agency", help="Only passages from this agency (a part of its name will do).")
 @click.option("--document", help="Only passages from this document (its file name).")
 @click.option("--by-agency", is_flag=True, help="Each agency's best passages under its own heading, as the compare page.")
