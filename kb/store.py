@@ -108,28 +108,24 @@ def _get_collection(client, name: str):
 
 def current_generation(index_dir: Path, chroma_url: str = "") -> str | None:
     """The name of the generation searches read, or None before the first reindex. Cheap: call it often."""
-    if chroma_url:
-        try:
-            pointer = _get_collection(_pointer_reader(chroma_url), POINTER_COLLECTION)
-        except IndexMissing:
-            return None
-        return (pointer.metadata or {}).get("generation") if pointer is not None else None
-    try:
-        return (Path(index_dir) / POINTER).read_text(encoding="utf-8").strip() or None
-    except FileNotFoundError:
-        return None
+    return _pointer(index_dir, chroma_url, "generation", POINTER)
 
 
 def previous_generation(index_dir: Path, chroma_url: str = "") -> str | None:
     """The generation served before the current one, kept until the next is published; None if none."""
+    return _pointer(index_dir, chroma_url, "previous", PREVIOUS)
+
+
+def _pointer(index_dir: Path, chroma_url: str, key: str, file_name: str) -> str | None:
+    """A generation's name: on a Chroma server, from the pointer collection's metadata; else from a file."""
     if chroma_url:
         try:
             pointer = _get_collection(_pointer_reader(chroma_url), POINTER_COLLECTION)
         except IndexMissing:
             return None
-        return (pointer.metadata or {}).get("previous") or None if pointer is not None else None
+        return ((pointer.metadata or {}).get(key) or None) if pointer is not None else None
     try:
-        return (Path(index_dir) / PREVIOUS).read_text(encoding="utf-8").strip() or None
+        return (Path(index_dir) / file_name).read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
 
