@@ -188,7 +188,9 @@ class Searcher:
         self.max_query_chars = max_query_chars
         self.retrieval = retrieval
         self.keyword = keyword if keyword is not None else sync_keyword(store, store.home)[0]
-        self.glossary = (glossary or default_glossary()).with_learned(self.keyword.definitions()).held_in(self.keyword.holds)
+        # The data file's glossary, plus the acronyms these documents define, adding only what they hold.
+        learned = (glossary or default_glossary()).with_learned(self.keyword.definitions())
+        self.glossary = learned.held_in(self.keyword.holds)
         self.prior = AgencyPrior.from_index(self.keyword)
         # A searcher reads one published generation, which never changes: what start-up derives from
         # its passages' citations (one read of them) and the answers it gives stay true.
