@@ -2,7 +2,7 @@ import re
 
 import pytest
 
-from kb.chunk import MAX_TOKENS, Chunk, chunk_document
+from kb.chunk import MAX_TOKENS, Block, Chunk, _split_long, chunk_document
 from kb.ingest import Document, Line, Page, read_document
 
 from conftest import BRADFORD, CORPUS, FOUNDING
@@ -226,6 +226,42 @@ def test_a_heading_replaced_before_any_text_came_under_it_is_kept_as_text(count_
         (2, "Part two", "The body of part two."),
         (2, "Annex A › Grounds", "The body of the annex."),  # a heading over a heading is the section's path
     ]
+
+
+def test_a_page_break_between_two_characters_is_cited_exactly():
+    # "aaaa" is on page 4 and "bbbb" on page 5: the break is at the fifth non-space character.
+    block = Block("para", "aaaa bbbb", 4, "Agency", "Section", 5, breaks=[(4, 5)])
+    assert [block.page_at(at) for at in range(8)] == [4, 4, 4, 4, 5, 5, 5, 5]
+
+
+def test_a_piece_that_ends_where_its_page_ends_is_cited_at_that_page_alone(count_tokens):
+    first = "Schools must tell the local authority when a pupil leaves. " * 6
+    second = "The local authority must then try to find where the child has gone. " * 6
+    block = Block("para", first + second.strip(), 10, "Agency", "Section", 11,
+                  breaks=[(len("".join(first.split())), 11)])
+    pieces = list(_split_long([block], count_tokens, count_tokens(first) + 5))
+    assert pieces[0].text == first.strip() and (pieces[0].page, pieces[0].page_end) == (10, 10)
+    assert len(pieces) > 1 and all((piece.page, piece.page_end) == (11, 11) for piece in pieces[1:])
+
+
+def test_a_lead_in_repeated_above_its_list_on_the_next_page_cites_that_page(count_tokens):
+    lead = ("The annual report must record each of the following:", "text", 0.0)
+    items = [f"- item {n}: the number of children seen by each team, and how long they waited." for n in range(12)]
+    page_five = [Line(text, kind, level, "Agency") for text, kind, level in [lead] + [(i, "text", 0.0) for i in items[:6]]]
+    page_six = [Line(item, "text", 0.0, "Agency") for item in items[6:]]
+    chunks = chunk_document(_document([], pages=[Page(5, page_five), Page(6, page_six)]), count_tokens)
+    for chunk in chunks:
+        assert chunk.text.startswith("The annual report must record"), chunk.text[:40]
+        numbers = [int(n) for n in re.findall(r"item (\d+)", chunk.text)]
+        assert chunk.page == (5 if numbers[0] < 6 else 6) and chunk.page_end == (5 if numbers[-1] < 6 else 6)
+    assert {chunk.page for chunk in chunks} == {5, 6}
+
+
+def test_a_lead_in_followed_by_a_long_paragraph_keeps_both(count_tokens):
+    lead = "The inspectors found the following:"
+    paragraph = "Leaders know their services well and act on what audits tell them about practice. " * 12
+    chunks = chunk_document(_document([(lead, "text", 0.0), (paragraph, "text", 0.0)], wrapped=False), count_tokens)
+    assert norm(" ".join(chunk.text for chunk in chunks)) == norm(f"{lead} {paragraph}")
 
 
 def test_chunk_ids_are_deterministic(count_tokens):

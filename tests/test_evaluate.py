@@ -40,6 +40,7 @@ def test_thresholds_come_from_the_project_configuration(tmp_path):
     assert thresholds == {"min_hit_at_5": 0.9, "min_mrr_at_10": 0.5}
     assert below({"hit@5": 0.8, "mrr@10": 0.6}, thresholds) == ["hit@5 0.8 < 0.9"]
     assert below({"hit@5": 0.95, "mrr@10": 0.6}, thresholds) == []
+    assert below({"hit@5": 0.9, "mrr@10": 0.5}, {"min_hit_at_5": 0.9, "min_mrr_at_10": 0.5}) == []  # at is not below
     project.write_text("[tool.kb.eval]\nmin_hit_at_50 = 0.9\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unknown .tool.kb.eval. keys .'min_hit_at_50'.; known:"):
         load_thresholds(project)

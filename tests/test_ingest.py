@@ -180,6 +180,15 @@ def test_unreadable_files_are_refused_with_a_reason(tmp_path, name, make, reason
     assert "\n" not in message
 
 
+def test_utf8_text_is_read_as_utf8(tmp_path):
+    path = tmp_path / "notes.txt"
+    # No character here is undefined in Windows-1252, so reading it as that would not fail: it would garble.
+    path.write_text("Children’s services\n\nThe café’s drop-in runs on Tuesdays – for £0.\n", encoding="utf-8")
+    document = read_document(path)
+    assert document.title == "Children’s services"
+    assert [line.text for line in _lines(document)] == ["The café’s drop-in runs on Tuesdays – for £0."]
+
+
 def test_text_in_a_western_encoding_is_read(tmp_path):
     path = tmp_path / "old.txt"
     path.write_bytes("Café – “quoted” £5 consent\n".encode("cp1252"))

@@ -31,6 +31,7 @@ def index(tmp_path) -> KeywordIndex:
 def test_query_terms_drop_stopwords_and_repeats_but_keep_domain_words():
     assert query_terms("What does the hospital do for DA out of hours? DA!") == ["hospital", "da", "out", "hours"]
     assert query_terms("early help") == ["early", "help"]
+    assert query_terms("tier 4 beds and section 7 checks") == ["tier", "4", "beds", "section", "7", "checks"]  # one digit is a word
 
 
 @pytest.mark.parametrize("hostile", ['"', 'NEAR(a b)', "a* OR", "-x", "col:term", "^start", "(unbalanced"])

@@ -138,6 +138,21 @@ def test_a_folder_that_cannot_be_listed_keeps_its_reports(index, corpus_dir, mon
     assert "0 removed" in out and "health/clinic.md" in indexed(index)
 
 
+def test_a_corpus_folder_that_cannot_be_listed_keeps_every_report(index, corpus_dir, monkeypatch):
+    before = indexed(index)
+    listed = os.scandir
+
+    def scandir(path="."):
+        if os.fspath(path) == os.fspath(corpus_dir):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return listed(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    code, out = run("reindex")
+    assert code == 1 and "failed: ./: cannot list this folder" in out and "0 removed" in out
+    assert indexed(index) == before
+
+
 def test_an_empty_corpus_folder_does_not_empty_the_index(index, corpus_dir):
     before = indexed(index)
     for path in corpus_dir.iterdir():

@@ -2,7 +2,7 @@ import pytest
 
 from conftest import FakeEmbedder
 from kb.agencies import AgencyPrior, Kind
-from kb.errors import UnknownAgency, UnknownDocument
+from kb.errors import UnknownAgency, UnknownDocument, UsageError
 from kb.keyword import query_terms
 from kb.search import DENSE_WEIGHT, RETRIEVALS, Retrieval, Searcher, convex_fusion, reciprocal_rank_fusion
 from kb.settings import Settings
@@ -102,6 +102,28 @@ def test_a_query_is_widened_only_by_phrases_the_index_holds(searcher, query):
     expanded = searcher.search(query).expanded
     assert expanded and not set(unheld) & set(expanded)
     assert all(searcher.keyword.holds(phrase) for phrase in expanded)
+
+
+def test_up_to_a_hundred_passages_are_returned_when_asked(searcher):
+    assert searcher.store.count() > 100
+    hits = searcher.search("children and families", k=100).hits
+    assert len(hits) == 100 and len({hit.id for hit in hits}) == 100
+
+
+def test_a_query_of_exactly_the_longest_length_is_accepted(searcher):
+    longest = ("neglect " * 200)[: searcher.max_query_chars].strip() + "s"
+    assert len(longest) <= searcher.max_query_chars and searcher.search(longest, k=1).hits
+    with pytest.raises(UsageError, match="characters long; the limit is"):
+        searcher.search(longest + " more words", k=1)
+
+
+def test_similarities_are_each_passages_own_including_the_first_stored(index):
+    store = Store(index.index_dir, index.chroma_url)
+    ids, matrix, _, _ = store._vectors()
+    vector = matrix[3]
+    asked = [ids[0], "not-a-passage", ids[5], ids[0]]
+    expected = [float(matrix[0] @ vector), 0.0, float(matrix[5] @ vector), float(matrix[0] @ vector)]
+    assert store.similarities(vector, asked) == pytest.approx(expected, abs=1e-6)
 
 
 def test_the_exact_scan_finds_what_chromas_index_finds(index):
