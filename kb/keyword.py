@@ -233,15 +233,12 @@ class KeywordIndex:
         with self._lock:
             others = []  # phrases not stored, and words the tokenizer cuts in two ("e-mail"): scored by FTS5
             for part, tokens in zip(parts, self._tokens(parts)):
-                if len(tokens) == 1:
-                    row = self._db.execute("SELECT rowids, scores FROM words WHERE token = ?", tokens).fetchone()
-                elif tokens:
-                    row = self._db.execute("SELECT rowids, scores FROM phrases WHERE phrase = ?", (part,)).fetchone()
-                    if row is None:
-                        others.append(part)
-                        continue
-                else:
+                if not tokens:
                     continue  # nothing the index could hold ("__")
+                row = self._stored(part, tokens)
+                if row is None and len(tokens) > 1:
+                    others.append(part)
+                    continue
                 if row:
                     rowids = np.frombuffer(row[0], dtype=np.int32)
                     scores[rowids] += np.frombuffer(row[1], dtype=np.float64)
@@ -256,21 +253,25 @@ class KeywordIndex:
         """Whether any passage holds the phrase, as a search for it would match (stemmed, words in order)."""
         held = self._held.get(phrase)
         if held is None:
-            held = False
-            for part in query_parts((), [phrase]):  # the phrase's words, as score() reads them
+            parts = query_parts((), [phrase])  # the phrase's words, as score() reads them: one part or none
+            row = None
+            if parts:
                 with self._lock:
-                    tokens = self._tokens([part])[0]
-                    if len(tokens) == 1:
-                        row = self._db.execute("SELECT rowids FROM words WHERE token = ?", tokens).fetchone()
-                    elif tokens:
-                        row = self._db.execute("SELECT rowids FROM phrases WHERE phrase = ?", (part,)).fetchone()
-                        if row is None:
-                            row = self._db.execute("SELECT 1 FROM passages WHERE passages MATCH ? LIMIT 1", (f'"{part}"',)).fetchone()
-                    else:
-                        row = None
-                held = bool(row and row[0])
+                    tokens = self._tokens(parts)[0]
+                    row = self._stored(parts[0], tokens) if tokens else None
+                    if row is None and len(tokens) > 1:
+                        row = self._db.execute("SELECT 1 FROM passages WHERE passages MATCH ? LIMIT 1",
+                                               (f'"{parts[0]}"',)).fetchone()
+            held = bool(row and row[0])
             self._held[phrase] = held
         return held
+
+    def _stored(self, part: str, tokens: list[str]) -> tuple[bytes, bytes] | None:
+        """(rowids, scores) stored at build for a word, or for a phrase of several; None if not stored.
+        A word not stored is in no passage; a phrase not stored is left for FTS5. Call with the lock held."""
+        if len(tokens) == 1:
+            return self._db.execute("SELECT rowids, scores FROM words WHERE token = ?", tokens).fetchone()
+        return self._db.execute("SELECT rowids, scores FROM phrases WHERE phrase = ?", (part,)).fetchone()
 
     def definitions(self) -> list[Entry]:
         """Acronyms the indexed documents define themselves, most used long form first."""
