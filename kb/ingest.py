@@ -477,13 +477,7 @@ def _looks_like_title(line: str, markdown: bool) -> bool:
     if markdown and line.startswith("#"):
         return bool(re.match(r"^#\s+\S", line))
     text = line.strip()
-    return (
-        len(text) <= 200
-        and (text[0].isupper() or text[0].isdigit())
-        and not text.endswith((".", ",", ";", ":"))
-        and not clean.BULLET_START.match(text)
-        and not re.search(r"[.!?]\s+[A-Z]", text)  # two sentences are a paragraph
-    )
+    return len(text) <= 200 and _reads_as_a_name(text)
 
 
 def _header_blocks(lines: list[str], nonblank: list[int]) -> dict[int, list[int]]:
@@ -539,13 +533,20 @@ def looks_like_heading(line: str) -> bool:
     question = text.endswith("?") or bool(_QUESTION.match(text))
     if not 1 <= len(words) <= (32 if question else 22) or len(text) > (220 if question else 160):
         return False
-    if clean.BULLET_START.match(text) or text.endswith((".", ",", ";", ":")):
-        return False
-    if not (text[0].isupper() or text[0].isdigit()):
-        return False
     if len(text) > 80 and not question:
         return False
-    return not re.search(r"[.!?]\s+[A-Z]", text)  # two sentences are a paragraph
+    return _reads_as_a_name(text)
+
+
+def _reads_as_a_name(text: str) -> bool:
+    """A title or heading, not prose or a list item: it opens with a capital or a digit, ends with no
+    sentence punctuation, is no bullet, and holds one sentence at most."""
+    return (
+        (text[0].isupper() or text[0].isdigit())
+        and not text.endswith((".", ",", ";", ":"))
+        and not clean.BULLET_START.match(text)
+        and not re.search(r"[.!?]\s+[A-Z]", text)  # two sentences are a paragraph
+    )
 
 
 def _title_from_name(name: str) -> str:
