@@ -291,10 +291,7 @@ def _fit_name(name: str, count: TokenCounter, limit: int) -> str:
     """An agency name short enough to leave the passage room (a PDF's author field can run to pages)."""
     if count(name) <= limit:
         return name
-    words = name.split()
-    while len(words) > 1 and count(" ".join(words) + " …") > limit:
-        words = words[: len(words) * 3 // 4]
-    short = " ".join(words)
+    short = _first_words(name.split(), lambda text: count(text + " …") <= limit)
     while count(short + " …") > limit:  # one long run of characters
         short = short[: len(short) * 3 // 4]
     return short + " …"
@@ -304,8 +301,12 @@ def _fit_section(agency: str, section: str, count: TokenCounter, limit: int) -> 
     """A heading path short enough to leave the passage room: its deepest heading, then fewer words."""
     if count(embedding_text(agency, section, "")) <= limit:
         return section
-    words = section.split(" › ")[-1].split()
-    while len(words) > 1 and count(embedding_text(agency, " ".join(words), "")) > limit:
+    return _first_words(section.split(" › ")[-1].split(), lambda text: count(embedding_text(agency, text, "")) <= limit)
+
+
+def _first_words(words: list[str], fits: Callable[[str], bool]) -> str:
+    """The words, cut by a quarter at a time until they fit, but never to none."""
+    while len(words) > 1 and not fits(" ".join(words)):
         words = words[: len(words) * 3 // 4]
     return " ".join(words)
 
