@@ -130,11 +130,11 @@ def _pointer(index_dir: Path, chroma_url: str, key: str, file_name: str) -> str 
         return None
 
 
-def prune(index_dir: Path, chroma_url: str = "", keep: set[str] = frozenset(), client=None) -> None:
-    """Delete every generation but the served one, the one before it and keep: a killed reindex's
-    and older ones. The caller holds the writer lock, so no other generation is being written."""
+def prune(index_dir: Path, chroma_url: str = "", client=None) -> None:
+    """Delete every generation but the served one and the one before it: a killed reindex's and
+    older ones. The caller holds the writer lock, so no other generation is being written."""
     index_dir = Path(index_dir)
-    keep = (set(keep) | {current_generation(index_dir, chroma_url), previous_generation(index_dir, chroma_url)}) - {None}
+    keep = {current_generation(index_dir, chroma_url), previous_generation(index_dir, chroma_url)} - {None}
     folder = index_dir / GENERATIONS
     if folder.is_dir():
         for old in folder.iterdir():
@@ -238,8 +238,8 @@ class Store:
     def begin(cls, index_dir: Path, chroma_url: str, manifest: Manifest, copy_of: Store | None = None) -> Store:
         """A new, unpublished generation to write: empty, or holding copy_of's passages and vectors.
 
-        Copying the served generation lets a reindex embed only what changed. Generations that
-        no pointer names (a killed reindex's) are deleted first; the caller holds the writer lock.
+        Copying the served generation lets a reindex embed only what changed. The caller holds the
+        writer lock, and has deleted what a killed reindex left (kb.reindex prunes as it starts).
         """
         store = cls.__new__(cls)
         store.index_dir, store.chroma_url = Path(index_dir), chroma_url
@@ -249,7 +249,6 @@ class Store:
         store._writable, store._published_rows, store._published_vectors = True, None, None
         store.home.mkdir(parents=True, exist_ok=True)
         store._client, store._collection = store._open(manifest)
-        prune(store.index_dir, chroma_url, keep={store.generation}, client=store._client if chroma_url else None)
         if copy_of is not None:
             saved = copy_of._published()  # its text and citations, read once already; only the vectors are fetched
             for got in copy_of._rows(["embeddings"], page=COPY_PAGE):
