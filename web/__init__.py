@@ -49,7 +49,7 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(trainers.bp)
-    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(HTTPException, http_error)
 
     answers_to = HostNames.for_settings(settings)
 
@@ -139,7 +139,7 @@ def follow_reindex(app: Flask, settings: Settings) -> IndexFollower:
     ).start()
 
 
-def _http_error(error: HTTPException):
+def http_error(error: HTTPException):
     """JSON for the API's paths and for the page's script (which asks for it), a page for the rest."""
     from web import api, pages, trainers
 

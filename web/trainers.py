@@ -7,8 +7,8 @@ import io
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, abort, current_app, jsonify, redirect, render_template, request, send_file, url_for
-from werkzeug.exceptions import BadRequest, HTTPException, NotFound
+from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
+from werkzeug.exceptions import BadRequest, NotFound
 
 from kb.errors import UsageError
 from kb.explore import UnknownChunk, compare_agencies, default_themes, find_theme, more_like_this
@@ -16,9 +16,8 @@ from kb.export import (
     FORMATS, describe_comparison, describe_pack, describe_search, file_name, find_format, render, sheet,
 )
 from kb.packs import Packs, UnknownPack, UnknownPassage, check, clean_name, unsaved
-from web import searcher
+from web import http_error, searcher
 from web.highlight import highlight, query_pattern
-from web.pages import error_page
 from web.params import SearchParams
 
 bp = Blueprint("trainers", __name__)
@@ -54,15 +53,8 @@ def wants_json() -> bool:
 @bp.errorhandler(UsageError)
 def refused(error: UsageError):
     status = 404 if isinstance(error, (UnknownPack, UnknownPassage, UnknownChunk)) else 400
+    # Answered as every HTTP error is: JSON to the page's script (which shows the message), a page to a browser.
     return http_error((NotFound if status == 404 else BadRequest)(description=str(error)))
-
-
-@bp.errorhandler(HTTPException)
-def http_error(error: HTTPException):
-    """JSON for the page's script, which shows the message (a stale form's says to reload); a page for a browser."""
-    if wants_json():
-        return jsonify({"error": error.description}), error.code
-    return error_page(error)
 
 
 @bp.app_template_global()
