@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, replace
+from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
@@ -67,6 +68,7 @@ def search_page():
         return render_template("search.html", error=str(error), refusal=refusal, **context), 400
     pattern = query_pattern([results.query, *results.expanded])
 
+    @cache  # each passage is marked once: for the check that any word was found, then for the page
     def mark(text: str):
         return highlight(text, pattern)
 
