@@ -174,6 +174,31 @@ def _columns(matched: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
     return rowids.astype(np.int64), scores
 
 
+class Tokenizer:
+    """Text read into tokens as the index reads it: SQLite's own Porter stemmer over unicode61."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect(":memory:", check_same_thread=False)
+        self._db.executescript(f"""
+            CREATE VIRTUAL TABLE query USING fts5(part, tokenize = '{TOKENIZER}');
+            CREATE VIRTUAL TABLE occurrences USING fts5vocab(query, instance);
+        """)
+        self._lock = threading.Lock()
+
+    def tokens(self, parts: Sequence[str]) -> list[list[str]]:
+        """Each part's tokens, in order ("home visitors" -> ["home", "visitor"])."""
+        found: list[list[str]] = [[] for _ in parts]
+        with self._lock:
+            self._db.executemany("INSERT INTO query(rowid, part) VALUES (?, ?)", enumerate(parts))
+            for at, token in self._db.execute("SELECT doc, term FROM occurrences ORDER BY doc, offset"):
+                found[at].append(token)
+            self._db.execute("DELETE FROM query")
+        return found
+
+    def close(self) -> None:
+        self._db.close()
+
+
 class KeywordIndex:
     """BM25 search over the passages, with the same agency and document filters as the vector side."""
 
@@ -185,20 +210,11 @@ class KeywordIndex:
         self._passages = _Passages.read(self._db)
         self._held: dict[str, bool] = {}
         # The index's own tokenizer reads the query's words, so they are stemmed as the passages were.
-        self._tokenizer = sqlite3.connect(":memory:", check_same_thread=False)
-        self._tokenizer.executescript(f"""
-            CREATE VIRTUAL TABLE query USING fts5(part, tokenize = '{TOKENIZER}');
-            CREATE VIRTUAL TABLE occurrences USING fts5vocab(query, instance);
-        """)
+        self._tokenizer = Tokenizer()
 
     def _tokens(self, parts: Sequence[str]) -> list[list[str]]:
-        """Each part's tokens as the index has them ("visitors" -> ["visitor"]); call with the lock held."""
-        self._tokenizer.executemany("INSERT INTO query(rowid, part) VALUES (?, ?)", enumerate(parts))
-        found: list[list[str]] = [[] for _ in parts]
-        for at, token in self._tokenizer.execute("SELECT doc, term FROM occurrences ORDER BY doc, offset"):
-            found[at].append(token)
-        self._tokenizer.execute("DELETE FROM query")
-        return found
+        """Each part's tokens as the index has them ("visitors" -> ["visitor"])."""
+        return self._tokenizer.tokens(parts)
 
     @classmethod
     def stored_fingerprint(cls, path: Path) -> str | None:

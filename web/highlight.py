@@ -8,13 +8,12 @@ Porter stemmer over unicode61), so "assessments" marks "assessment", and "part" 
 from __future__ import annotations
 
 import re
-import sqlite3
 import threading
 from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 
-from kb.keyword import STOPWORDS, TOKENIZER  # the words the keyword search leaves out are not marked either
+from kb.keyword import STOPWORDS, Tokenizer  # the words the keyword search leaves out are not marked either
 
 WORD = re.compile(r"[^\W_]+")  # a word as unicode61 reads one: letters and digits, "_" between words
 
@@ -23,11 +22,7 @@ class Stems:
     """Each word's stem as the keyword index has it, remembered (a search's passages repeat their words)."""
 
     def __init__(self, remembered: int = 100_000) -> None:
-        self._db = sqlite3.connect(":memory:", check_same_thread=False)
-        self._db.executescript(f"""
-            CREATE VIRTUAL TABLE words USING fts5(word, tokenize = '{TOKENIZER}');
-            CREATE VIRTUAL TABLE stems USING fts5vocab(words, instance);
-        """)
+        self._tokenizer = Tokenizer()
         self._lock = threading.Lock()
         self._known: dict[str, str] = {}
         self._remembered = remembered
@@ -39,10 +34,8 @@ class Stems:
             with self._lock:
                 if len(self._known) + len(missing) > self._remembered:
                     self._known.clear()
-                self._db.executemany("INSERT INTO words(rowid, word) VALUES (?, ?)", enumerate(missing))
-                found = dict(self._db.execute("SELECT doc, term FROM stems"))
-                self._db.execute("DELETE FROM words")
-            self._known.update({word: found.get(at, "") for at, word in enumerate(missing)})
+            tokens = self._tokenizer.tokens(missing)
+            self._known.update({word: found[-1] if found else "" for word, found in zip(missing, tokens)})
         return {word: self._known.get(word, "") for word in words}
 
 
