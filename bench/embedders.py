@@ -52,8 +52,13 @@ def cold_load(runtime: str, cache: str | None = None) -> tuple[float, float]:
         import os
 
         env = {**os.environ, "KB_MODEL_CACHE": cache}
-    out = subprocess.run([sys.executable, "-c", COLD.format(runtime=runtime)], capture_output=True, text=True,
-                         check=True, env=env)
+    out = subprocess.run(
+        [sys.executable, "-c", COLD.format(runtime=runtime)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    )
     loaded, first = out.stdout.split()[-2:]
     return float(loaded), float(first)
 
@@ -63,20 +68,28 @@ def top10(queries: np.ndarray, passages: np.ndarray) -> list[list[int]]:
     return [list(np.argsort(-row, kind="stable")[:10]) for row in scores]
 
 
-def searcher_rankings(index_dir: Path, embedders: dict, queries: list[str]) -> dict[str, list[list[str]]] | str:
+def searcher_rankings(
+    index_dir: Path, embedders: dict, queries: list[str]
+) -> dict[str, list[list[str]]] | str:
     """Top-10 ids of the full ranking per runtime, searching a copy of the index (the real one is only read)."""
     try:
         from kb.search import Searcher
-    except Exception as error:  # search.py may be mid-edit elsewhere; say so rather than fail the bench
+    except (
+        Exception
+    ) as error:  # search.py may be mid-edit elsewhere; say so rather than fail the bench
         return f"not compared ({type(error).__name__}: {error})"
     with tempfile.TemporaryDirectory() as scratch:
         copy = Path(scratch) / "index"
-        shutil.copytree(index_dir, copy, ignore=shutil.ignore_patterns("reindex.lock", "packs.sqlite"))
+        shutil.copytree(
+            index_dir, copy, ignore=shutil.ignore_patterns("reindex.lock", "packs.sqlite")
+        )
         rankings = {}
         for runtime, embedder in embedders.items():
             try:
                 searcher = Searcher(Store(copy), embedder)
-                rankings[runtime] = [[hit.id for hit in searcher.search(q, k=10).hits] for q in queries]
+                rankings[runtime] = [
+                    [hit.id for hit in searcher.search(q, k=10).hits] for q in queries
+                ]
             except Exception as error:
                 return f"not compared ({type(error).__name__}: {error})"
         return rankings
@@ -86,8 +99,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", default=None)
     parser.add_argument("--queries", type=int, default=200, help="one-query encodes per runtime")
-    parser.add_argument("--rounds", type=int, default=1, help="passes over the passages per runtime")
-    parser.add_argument("--export", action="store_true", help="also time ONNX's first use (export) in a fresh cache")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="passes over the passages per runtime"
+    )
+    parser.add_argument(
+        "--export", action="store_true", help="also time ONNX's first use (export) in a fresh cache"
+    )
     args = parser.parse_args()
     settings = Settings.from_env(index_dir=args.index)
     runtimes = list(RUNTIMES)  # torch first: the ratios are onnx/torch
@@ -103,7 +120,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as cache:
             export = cold_load("onnx", cache)
 
-    embedders = {runtime: load_embedder(settings.model, runtime, settings.model_cache) for runtime in runtimes}
+    embedders = {
+        runtime: load_embedder(settings.model, runtime, settings.model_cache)
+        for runtime in runtimes
+    }
     for embedder in embedders.values():
         embedder.encode(golden[:4])
 
@@ -124,15 +144,20 @@ def main() -> None:
     query_vectors = {runtime: embedder.encode(golden) for runtime, embedder in embedders.items()}
 
     torch_, onnx_ = runtimes
-    both = np.vstack([vectors[torch_], query_vectors[torch_]]), np.vstack([vectors[onnx_], query_vectors[onnx_]])
+    both = (
+        np.vstack([vectors[torch_], query_vectors[torch_]]),
+        np.vstack([vectors[onnx_], query_vectors[onnx_]]),
+    )
     cosine_gap = float(np.max(np.abs(1.0 - np.sum(both[0] * both[1], axis=1))))
     element_gap = float(np.max(np.abs(both[0] - both[1])))
     dense = {runtime: top10(query_vectors[runtime], vectors[runtime]) for runtime in runtimes}
     dense_same = sum(a == b for a, b in zip(dense[torch_], dense[onnx_]))
     full = searcher_rankings(store.index_dir, embedders, golden)
 
-    print(f"{len(passages)} passages, {len(queries)} one-query encodes per runtime ({len(golden)} golden queries cycled), "
-          f"batch size {settings.batch_size}")
+    print(
+        f"{len(passages)} passages, {len(queries)} one-query encodes per runtime ({len(golden)} golden queries cycled), "
+        f"batch size {settings.batch_size}"
+    )
     print(f"{'':26}{torch_:>12}{onnx_:>12}{'onnx/torch':>12}")
 
     def row(label: str, a: float, b: float, unit: str = "") -> None:
@@ -145,8 +170,10 @@ def main() -> None:
     row("passages/s", statistics.median(rate[torch_]), statistics.median(rate[onnx_]))
     if export:
         print(f"onnx first use, exporting to a fresh cache: {export[1]:.1f} s to the first vector")
-    print(f"max |1 - cos(torch, onnx)| {cosine_gap:.2e}   max |element difference| {element_gap:.2e}"
-          f"   over {len(both[0])} vectors")
+    print(
+        f"max |1 - cos(torch, onnx)| {cosine_gap:.2e}   max |element difference| {element_gap:.2e}"
+        f"   over {len(both[0])} vectors"
+    )
     print(f"dense top 10 identical: {dense_same} of {len(golden)} golden queries")
     if isinstance(full, str):
         print(f"full ranking: {full}")

@@ -27,12 +27,16 @@ def main() -> None:
         timings = []
         for query in queries:
             started = time.perf_counter()
-            with urllib.request.urlopen(args.url + route + urllib.parse.quote(query), timeout=30) as response:
+            with urllib.request.urlopen(
+                args.url + route + urllib.parse.quote(query), timeout=30
+            ) as response:
                 response.read()
             timings.append((time.perf_counter() - started) * 1000)
         timings.sort()
         p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
-        print(f"{name:<12} p50 {statistics.median(timings):6.1f} ms   p95 {p95:6.1f} ms   ({len(timings)} requests)")
+        print(
+            f"{name:<12} p50 {statistics.median(timings):6.1f} ms   p95 {p95:6.1f} ms   ({len(timings)} requests)"
+        )
 
 
 if __name__ == "__main__":

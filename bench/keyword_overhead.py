@@ -42,10 +42,16 @@ def main() -> None:
                 spent[name] = (time.perf_counter() - started) * 1000
                 timings[name].append(spent[name])
             extra.append(spent["hybrid+vocabulary+agency"] - spent["dense"])
-    print(f"{len(queries)} golden queries x {args.rounds} rounds, {searcher.store.count()} passages")
+    print(
+        f"{len(queries)} golden queries x {args.rounds} rounds, {searcher.store.count()} passages"
+    )
     for name, values in timings.items():
-        print(f"{name:<26} p50 {statistics.median(values):6.1f} ms   p95 {percentile(values, 0.95):6.1f} ms")
-    print(f"{'added by keyword+fusion':<26} p50 {statistics.median(extra):6.1f} ms   p95 {percentile(extra, 0.95):6.1f} ms")
+        print(
+            f"{name:<26} p50 {statistics.median(values):6.1f} ms   p95 {percentile(values, 0.95):6.1f} ms"
+        )
+    print(
+        f"{'added by keyword+fusion':<26} p50 {statistics.median(extra):6.1f} ms   p95 {percentile(extra, 0.95):6.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,13 @@ def start_server(index: Path, cache: int) -> tuple[subprocess.Popen, str, float]
     """`kb serve` on a free port; its URL and the seconds from start to a healthy /healthz."""
     env = {**os.environ, "KB_ANSWER_CACHE": str(cache), "KB_INDEX_DIR": str(index)}
     started = time.perf_counter()
-    process = subprocess.Popen([KB, "serve", "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                               text=True, env=env)
+    process = subprocess.Popen(
+        [KB, "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
     line = process.stdout.readline()
     url = re.search(r"http://127\.0\.0\.1:\d+", line)
     if not url:
@@ -81,17 +86,33 @@ def main() -> None:
     rows: list[tuple[str, list[float]]] = []
     floor = over_queries(queries, args.rounds, lambda query: embedder.encode([query]))
     rows.append(("floor: encode the query alone", floor))
-    rows.append(("in process, full ranking", over_queries(queries, args.rounds, lambda query: fresh.search(query))))
+    rows.append(
+        (
+            "in process, full ranking",
+            over_queries(queries, args.rounds, lambda query: fresh.search(query)),
+        )
+    )
     for query in queries:
         remembered.search(query)
-    rows.append(("in process, repeated query (memory)", over_queries(queries, args.rounds, remembered.search)))
+    rows.append(
+        (
+            "in process, repeated query (memory)",
+            over_queries(queries, args.rounds, remembered.search),
+        )
+    )
 
     process, url, ready = start_server(Path(settings.index_dir), cache=0)
     try:
         address = urllib.parse.urlparse(url)
 
-        def fetch(query: str) -> None:  # a new connection each time (http.client: urllib's opener adds 0.5 ms of its own)
-            fresh_connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        def fetch(
+            query: str,
+        ) -> (
+            None
+        ):  # a new connection each time (http.client: urllib's opener adds 0.5 ms of its own)
+            fresh_connection = http.client.HTTPConnection(
+                address.hostname, address.port, timeout=30
+            )
             fresh_connection.request("GET", f"/api/search?q={urllib.parse.quote(query)}")
             fresh_connection.getresponse().read()
             fresh_connection.close()
@@ -102,20 +123,33 @@ def main() -> None:
             connection.request("GET", f"/api/search?q={urllib.parse.quote(query)}")
             connection.getresponse().read()
 
-        rows.append(("HTTP /api/search, new connection each", over_queries(queries, args.rounds, fetch)))
-        rows.append(("HTTP /api/search, connection kept open", over_queries(queries, args.rounds, fetch_kept)))
+        rows.append(
+            ("HTTP /api/search, new connection each", over_queries(queries, args.rounds, fetch))
+        )
+        rows.append(
+            (
+                "HTTP /api/search, connection kept open",
+                over_queries(queries, args.rounds, fetch_kept),
+            )
+        )
         connection.close()
     finally:
         process.terminate()
         process.wait(timeout=30)
 
     started = time.perf_counter()
-    subprocess.run([KB, "search", queries[0], "--index", str(settings.index_dir)], check=True, capture_output=True)
+    subprocess.run(
+        [KB, "search", queries[0], "--index", str(settings.index_dir)],
+        check=True,
+        capture_output=True,
+    )
     cold = time.perf_counter() - started
 
     base = statistics.median(floor)
-    print(f"{len(queries)} golden queries x {args.rounds} rounds, {fresh.store.count()} passages, "
-          f"{os.cpu_count()} CPUs")
+    print(
+        f"{len(queries)} golden queries x {args.rounds} rounds, {fresh.store.count()} passages, "
+        f"{os.cpu_count()} CPUs"
+    )
     print("| what | p50 ms | p95 ms | p50 / floor |")
     print("|---|---|---|---|")
     for name, values in rows:

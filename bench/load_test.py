@@ -48,7 +48,9 @@ def round_of(url: str, queries: list[str], clients: int, requests: int, seconds:
             turn += clients
             started = time.perf_counter()
             try:
-                with urllib.request.urlopen(f"{url}/api/search?q={urllib.parse.quote(query)}", timeout=30) as response:
+                with urllib.request.urlopen(
+                    f"{url}/api/search?q={urllib.parse.quote(query)}", timeout=30
+                ) as response:
                     response.read()
                     outcome = str(response.status)
             except urllib.error.HTTPError as error:
@@ -80,9 +82,15 @@ def round_of(url: str, queries: list[str], clients: int, requests: int, seconds:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", default="http://127.0.0.1:5057")
-    parser.add_argument("--clients", default="1,4,8", help="comma-separated client counts, one round each")
-    parser.add_argument("--requests", type=int, default=200, help=f"requests per round (at most {MAX_REQUESTS})")
-    parser.add_argument("--seconds", type=float, default=60, help=f"seconds per round (at most {MAX_SECONDS})")
+    parser.add_argument(
+        "--clients", default="1,4,8", help="comma-separated client counts, one round each"
+    )
+    parser.add_argument(
+        "--requests", type=int, default=200, help=f"requests per round (at most {MAX_REQUESTS})"
+    )
+    parser.add_argument(
+        "--seconds", type=float, default=60, help=f"seconds per round (at most {MAX_SECONDS})"
+    )
     args = parser.parse_args()
     if urllib.parse.urlparse(args.url).hostname not in LOOPBACK:
         parser.error("this load test only runs against a server on this machine")
@@ -96,8 +104,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for count in clients:
         row = round_of(args.url.rstrip("/"), queries, count, requests, seconds)
-        print(f"| {row['clients']} | {row['requests']} | {row['errors']} | {row['per_second']:.1f} | "
-              f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} |")
+        print(
+            f"| {row['clients']} | {row['requests']} | {row['errors']} | {row['per_second']:.1f} | "
+            f"{row['p50']:.1f} | {row['p95']:.1f} | {row['p99']:.1f} |"
+        )
         if row["errors"]:
             print(f"  outcomes: {row['outcomes']}")
 

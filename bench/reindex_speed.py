@@ -34,7 +34,11 @@ def main() -> None:
     settings = Settings.from_env(corpus_dir=args.corpus)
     count = token_counter()
     files, _ = corpus_files(settings.corpus_dir, settings.ignore)
-    chunks = [chunk for name, path in files.items() for chunk in chunk_document(read_document(path, name), count)]
+    chunks = [
+        chunk
+        for name, path in files.items()
+        for chunk in chunk_document(read_document(path, name), count)
+    ]
     texts = [chunk.embedding_text() for chunk in chunks]
 
     started = time.perf_counter()
@@ -55,20 +59,28 @@ def main() -> None:
         subprocess.run(command, check=True, capture_output=True)
         noop = time.perf_counter() - started
 
-        warm_settings = Settings.from_env(corpus_dir=settings.corpus_dir, index_dir=Path(scratch) / "warm")
+        warm_settings = Settings.from_env(
+            corpus_dir=settings.corpus_dir, index_dir=Path(scratch) / "warm"
+        )
         started = time.perf_counter()
         summary = reindex(warm_settings, lambda: embedder, count)
         warm = time.perf_counter() - started
     assert summary.chunks_embedded == len(texts), (summary.chunks_embedded, len(texts))
 
-    print(f"{len(files)} documents, {len(texts)} passages; model load in this process {loaded:.1f} s")
+    print(
+        f"{len(files)} documents, {len(texts)} passages; model load in this process {loaded:.1f} s"
+    )
     print("| what | passages/s | share of the floor |")
     print("|---|---|---|")
     print(f"| floor: encode only, model loaded | {raw:.1f} | 1.00 |")
-    print(f"| reindex, model already loaded (parse, embed, write, keyword index) | {len(texts) / warm:.1f} | "
-          f"{len(texts) / warm / raw:.2f} |")
-    print(f"| `kb reindex` from scratch, new process ({cold:.1f} s wall) | {len(texts) / cold:.1f} | "
-          f"{len(texts) / cold / raw:.2f} |")
+    print(
+        f"| reindex, model already loaded (parse, embed, write, keyword index) | {len(texts) / warm:.1f} | "
+        f"{len(texts) / warm / raw:.2f} |"
+    )
+    print(
+        f"| `kb reindex` from scratch, new process ({cold:.1f} s wall) | {len(texts) / cold:.1f} | "
+        f"{len(texts) / cold / raw:.2f} |"
+    )
     print(f"\n`kb reindex` with nothing changed: {noop:.2f} s wall")
 
 

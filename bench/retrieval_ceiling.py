@@ -27,8 +27,11 @@ def figures(ranks: list[int | None]) -> tuple[float, float, float]:
     """hit@1, hit@5 and MRR@10 of the first right passage's ranks (None: not found)."""
     n = len(ranks) or 1
     found = [rank for rank in ranks if rank is not None]
-    return (sum(rank == 1 for rank in found) / n, sum(rank <= 5 for rank in found) / n,
-            sum(1 / rank for rank in found if rank <= 10) / n)
+    return (
+        sum(rank == 1 for rank in found) / n,
+        sum(rank <= 5 for rank in found) / n,
+        sum(1 / rank for rank in found if rank <= 10) / n,
+    )
 
 
 def main() -> None:
@@ -52,17 +55,27 @@ def main() -> None:
     print(f"{len(queries)} queries from {args.queries}, {searcher.store.count()} passages")
     print("| ranking | hit@1 | hit@5 | MRR@10 |")
     print("|---|---|---|---|")
-    rows = [("dense alone", dense), ("BM25 alone", bm25),
-            ("full ranking (what `kb search` does)", used),
-            ("full ranking, the best fusion weight for each query", oracle)]
+    rows = [
+        ("dense alone", dense),
+        ("BM25 alone", bm25),
+        ("full ranking (what `kb search` does)", used),
+        ("full ranking, the best fusion weight for each query", oracle),
+    ]
     for name, column in rows:
         print("| {} | {:.2f} | {:.2f} | {:.2f} |".format(name, *figures(column)))
     best = max(WEIGHTS, key=lambda weight: figures(by_weight[WEIGHTS.index(weight)])[2])
-    print("\nOne weight for every query, best MRR@10 at dense weight {:.2f}: hit@5 {:.2f}, MRR@10 {:.2f}".format(
-        best, *figures(by_weight[WEIGHTS.index(best)])[1:]))
-    print("Right passage among the full ranking's first "
-          + ", ".join(f"{depth}: {sum(r is not None and r <= depth for r in deep) / len(deep):.2f}"
-                      for depth in (10, 20, 50, DEPTH)))
+    print(
+        "\nOne weight for every query, best MRR@10 at dense weight {:.2f}: hit@5 {:.2f}, MRR@10 {:.2f}".format(
+            best, *figures(by_weight[WEIGHTS.index(best)])[1:]
+        )
+    )
+    print(
+        "Right passage among the full ranking's first "
+        + ", ".join(
+            f"{depth}: {sum(r is not None and r <= depth for r in deep) / len(deep):.2f}"
+            for depth in (10, 20, 50, DEPTH)
+        )
+    )
 
 
 if __name__ == "__main__":

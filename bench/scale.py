@@ -72,8 +72,14 @@ def folder_mb(path: Path) -> float:
 
 
 def machine() -> str:
-    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                  if line.startswith("model name")), "unknown CPU")
+    model = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        "unknown CPU",
+    )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     return f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {model}; load average at start {load}"
 
@@ -114,7 +120,9 @@ def replicate(base: list, count: int, seed: int = 7) -> tuple[list, np.ndarray]:
             place = PLACES[place] + (f" {lap + 1}" if lap else "")
             document = f"{place.lower().replace(' ', '-')}/{chunk.document}"
             chunk = replace(
-                chunk, id=chunk_id(document, chunk.position), document=document,
+                chunk,
+                id=chunk_id(document, chunk.position),
+                document=document,
                 title=f"{chunk.title} ({place})" if chunk.title else place,
                 agency=f"{chunk.agency} ({place})" if chunk.agency else "",
                 text=vary_text(chunk.text, rng),
@@ -126,7 +134,9 @@ def replicate(base: list, count: int, seed: int = 7) -> tuple[list, np.ndarray]:
 
 
 def perturb(vectors: np.ndarray, sigma: float, seed: int = 11) -> np.ndarray:
-    noisy = vectors + np.random.default_rng(seed).normal(0.0, sigma, vectors.shape).astype(np.float32)
+    noisy = vectors + np.random.default_rng(seed).normal(0.0, sigma, vectors.shape).astype(
+        np.float32
+    )
     return (noisy / np.linalg.norm(noisy, axis=1, keepdims=True)).astype(np.float32)
 
 
@@ -171,8 +181,9 @@ def write_generation(index_dir: Path, manifest, chunks: list, vectors: np.ndarra
 
 def child(mode: str, *args: str) -> dict:
     """Run this script in a fresh process and read the JSON it prints last."""
-    done = subprocess.run([sys.executable, __file__, "--child", mode, *args], capture_output=True, text=True,
-                          cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, __file__, "--child", mode, *args], capture_output=True, text=True, cwd=ROOT
+    )
     if done.returncode:
         sys.stderr.write(done.stderr)
         raise SystemExit(f"child {mode} {args} failed with exit code {done.returncode}")
@@ -185,12 +196,14 @@ def child_memory(index_dir: str) -> dict:
     import pstats
 
     from kb.embed import load_embedder
-    from kb.settings import Settings
     from kb.evaluate import GOLDEN, load_queries
     from kb.search import Searcher
+    from kb.settings import Settings
     from kb.store import Store
 
-    embedder = load_embedder(runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache)
+    embedder = load_embedder(
+        runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache
+    )
     embedder.encode(["warm up the model"])
     memory = {"model": proc_status()["VmRSS"]}
     started = time.perf_counter()
@@ -212,14 +225,24 @@ def child_memory(index_dir: str) -> dict:
     profiled = time.perf_counter() - mark
     profile.disable()
     stats = pstats.Stats(profile).stats
-    init = next(key for key in stats if key[2] == "__init__" and key[0].endswith(f"kb{os.sep}search.py"))
+    init = next(
+        key for key in stats if key[2] == "__init__" and key[0].endswith(f"kb{os.sep}search.py")
+    )
     parts = {}
     for (filename, _, function), (*_, callers) in stats.items():
         if init in callers:
             name = f"{Path(filename).stem}.{function}" if filename != "~" else function.strip("<>")
             parts[name] = parts.get(name, 0.0) + callers[init][3]
-    return {"startup": startup, "open": opened, "profiled": profiled, "parts": parts, "memory": memory,
-            "agencies": len(searcher.agencies), "documents": len(searcher.documents), "count": store.count()}
+    return {
+        "startup": startup,
+        "open": opened,
+        "profiled": profiled,
+        "parts": parts,
+        "memory": memory,
+        "agencies": len(searcher.agencies),
+        "documents": len(searcher.documents),
+        "count": store.count(),
+    }
 
 
 def child_queries(rounds: str, *index_dirs: str) -> dict:
@@ -229,16 +252,20 @@ def child_queries(rounds: str, *index_dirs: str) -> dict:
     (every side still gathers CANDIDATES), never a remembered answer. A repeat is timed apart.
     """
     from kb.embed import load_embedder
-    from kb.settings import Settings
     from kb.evaluate import GOLDEN, load_queries
     from kb.keyword import query_terms
     from kb.search import CANDIDATES, Searcher
+    from kb.settings import Settings
     from kb.store import Store
 
-    embedder = load_embedder(runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache)
+    embedder = load_embedder(
+        runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache
+    )
     searchers = [Searcher(Store(Path(path)), embedder) for path in index_dirs]
     queries = [query["query"] for query in load_queries(GOLDEN)]
-    timings = [{"search": [], "repeat": [], "encode": [], "dense": [], "keyword": []} for _ in searchers]
+    timings = [
+        {"search": [], "repeat": [], "encode": [], "dense": [], "keyword": []} for _ in searchers
+    ]
     for searcher in searchers:  # one untimed pass each
         for query in queries:
             searcher.search(query, k=10)
@@ -264,7 +291,12 @@ def child_queries(rounds: str, *index_dirs: str) -> dict:
                 mark = time.perf_counter()
                 searcher.keyword.search(query_terms(query), expanded, CANDIDATES)
                 spent["keyword"].append((time.perf_counter() - mark) * 1000)
-    return {"timings": timings, "queries": len(queries), "candidates": CANDIDATES, "embedder": type(embedder).__name__}
+    return {
+        "timings": timings,
+        "queries": len(queries),
+        "candidates": CANDIDATES,
+        "embedder": type(embedder).__name__,
+    }
 
 
 CHILDREN = {"memory": child_memory, "queries": child_queries}
@@ -288,8 +320,10 @@ def base_collection(work: Path, embedder) -> tuple[list, np.ndarray, object, flo
         raise SystemExit(f"indexing the corpus failed: {summary.failed}")
     store = Store(settings.index_dir)
     got = store.collection.get(include=["embeddings", "documents", "metadatas"])
-    rows = sorted(zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]),
-                  key=lambda row: (row[2]["document"], int(row[2]["position"])))
+    rows = sorted(
+        zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]),
+        key=lambda row: (row[2]["document"], int(row[2]["position"])),
+    )
     chunks = [_chunk(chunk_id, text, metadata) for chunk_id, text, metadata, _ in rows]
     vectors = np.asarray([row[3] for row in rows], dtype=np.float32)
     return chunks, vectors, store.manifest, took
@@ -316,10 +350,14 @@ def run(args: argparse.Namespace) -> None:
     host = machine()
     try:
         say(f"working in {work}; loading the model and indexing the bundled corpus…")
-        embedder = load_embedder(runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache)
+        embedder = load_embedder(
+            runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache
+        )
         base, base_vectors, manifest, base_took = base_collection(work, embedder)
         chunks, origin = replicate(base, args.chunks)
-        say(f"{len(base)} base passages, {len(chunks)} in the large collection; vectors: {args.embed}")
+        say(
+            f"{len(base)} base passages, {len(chunks)} in the large collection; vectors: {args.embed}"
+        )
 
         encode = {}
         if args.embed == "real":
@@ -330,21 +368,35 @@ def run(args: argparse.Namespace) -> None:
             mark = time.perf_counter()
             vectors = embedder.encode(texts)
             encode["large"] = time.perf_counter() - mark
-            closeness = float(np.mean(np.sum(vectors[len(base):] * base_vectors[origin[len(base):]], axis=1)))
-            vectors_said = (f"real: all {len(chunks)} passages encoded by the model "
-                            f"(replica-to-base cosine, mean {closeness:.3f})")
+            closeness = float(
+                np.mean(np.sum(vectors[len(base) :] * base_vectors[origin[len(base) :]], axis=1))
+            )
+            vectors_said = (
+                f"real: all {len(chunks)} passages encoded by the model "
+                f"(replica-to-base cosine, mean {closeness:.3f})"
+            )
         else:
             replicas = np.arange(len(base), len(chunks))
-            sample = np.random.default_rng(3).choice(replicas, size=min(CALIBRATION_SAMPLE, len(replicas)), replace=False)
+            sample = np.random.default_rng(3).choice(
+                replicas, size=min(CALIBRATION_SAMPLE, len(replicas)), replace=False
+            )
             real = embedder.encode([chunks[i].embedding_text() for i in sample])
             closeness = float(np.mean(np.sum(real * base_vectors[origin[sample]], axis=1)))
-            sigma = args.noise if args.noise is not None else sigma_for(closeness, base_vectors.shape[1])
+            sigma = (
+                args.noise
+                if args.noise is not None
+                else sigma_for(closeness, base_vectors.shape[1])
+            )
             vectors = base_vectors[origin].copy()
-            vectors[len(base):] = perturb(vectors[len(base):], sigma)
-            made = float(np.mean(np.sum(vectors[len(base):] * base_vectors[origin[len(base):]], axis=1)))
-            vectors_said = (f"perturbed: each replica's vector is its base passage's real vector plus Gaussian noise "
-                            f"(sigma {sigma:.4f} per dimension), renormalised; replica-to-base cosine {made:.3f}, "
-                            f"where the real model gives {closeness:.3f} on {len(sample)} sampled replicas")
+            vectors[len(base) :] = perturb(vectors[len(base) :], sigma)
+            made = float(
+                np.mean(np.sum(vectors[len(base) :] * base_vectors[origin[len(base) :]], axis=1))
+            )
+            vectors_said = (
+                f"perturbed: each replica's vector is its base passage's real vector plus Gaussian noise "
+                f"(sigma {sigma:.4f} per dimension), renormalised; replica-to-base cosine {made:.3f}, "
+                f"where the real model gives {closeness:.3f} on {len(sample)} sampled replicas"
+            )
         del embedder
 
         say("writing the small and large generations through the Store API…")
@@ -368,69 +420,163 @@ def run(args: argparse.Namespace) -> None:
     def row(label, small, large, fmt, note=""):
         rows.append((label, fmt(small), fmt(large), ratio(small, large) + note))
 
-    rows.append(("passages (agencies, documents)",
-                 f"{memory['small']['count']} ({memory['small']['agencies']}, {memory['small']['documents']})",
-                 f"{memory['large']['count']} ({memory['large']['agencies']}, {memory['large']['documents']})",
-                 ratio(memory["small"]["count"], memory["large"]["count"])))
+    rows.append(
+        (
+            "passages (agencies, documents)",
+            f"{memory['small']['count']} ({memory['small']['agencies']}, {memory['small']['documents']})",
+            f"{memory['large']['count']} ({memory['large']['agencies']}, {memory['large']['documents']})",
+            ratio(memory["small"]["count"], memory["large"]["count"]),
+        )
+    )
     if encode:
         row("encode passages with the model", encode["small"], encode["large"], s)
-        row("  encode time per passage", encode["small"] / len(base) * 1000, encode["large"] / len(chunks) * 1000, ms)
-    row("index: Store.begin + add + keyword sync + publish", small_write["total"], large_write["total"], s)
-    rows.append(("  rows per second", f"{small_write['rows'] / small_write['total']:.0f}",
-                 f"{large_write['rows'] / large_write['total']:.0f}", ""))
-    row("  index time per row", small_write["total"] / small_write["rows"] * 1000,
-        large_write["total"] / large_write["rows"] * 1000, lambda v: f"{v:.2f} ms")
+        row(
+            "  encode time per passage",
+            encode["small"] / len(base) * 1000,
+            encode["large"] / len(chunks) * 1000,
+            ms,
+        )
+    row(
+        "index: Store.begin + add + keyword sync + publish",
+        small_write["total"],
+        large_write["total"],
+        s,
+    )
+    rows.append(
+        (
+            "  rows per second",
+            f"{small_write['rows'] / small_write['total']:.0f}",
+            f"{large_write['rows'] / large_write['total']:.0f}",
+            "",
+        )
+    )
+    row(
+        "  index time per row",
+        small_write["total"] / small_write["rows"] * 1000,
+        large_write["total"] / large_write["rows"] * 1000,
+        lambda v: f"{v:.2f} ms",
+    )
     for step in ("add", "keyword", "publish"):
         row(f"  of which {step}", small_write[step], large_write[step], s)
-    row("keyword index file", small_write["keyword_mb"], large_write["keyword_mb"], lambda v: f"{v:.1f} MB")
-    row("Chroma store on disk", small_write["chroma_mb"], large_write["chroma_mb"], lambda v: f"{v:.1f} MB")
-    row("Searcher start-up, cold (Store() to ready)", memory["small"]["startup"], memory["large"]["startup"], s)
+    row(
+        "keyword index file",
+        small_write["keyword_mb"],
+        large_write["keyword_mb"],
+        lambda v: f"{v:.1f} MB",
+    )
+    row(
+        "Chroma store on disk",
+        small_write["chroma_mb"],
+        large_write["chroma_mb"],
+        lambda v: f"{v:.1f} MB",
+    )
+    row(
+        "Searcher start-up, cold (Store() to ready)",
+        memory["small"]["startup"],
+        memory["large"]["startup"],
+        s,
+    )
     row("  of which Store() open", memory["small"]["open"], memory["large"]["open"], s)
-    row("Searcher start-up again, warm, under cProfile", memory["small"]["profiled"], memory["large"]["profiled"], s)
+    row(
+        "Searcher start-up again, warm, under cProfile",
+        memory["small"]["profiled"],
+        memory["large"]["profiled"],
+        s,
+    )
     shown = sorted(memory["large"]["parts"], key=lambda name: -memory["large"]["parts"][name])
-    for part in [name for name in shown if memory["large"]["parts"][name] >= 0.01 * memory["large"]["profiled"]]:
-        row(f"  of which {part}", memory["small"]["parts"].get(part, 0.0), memory["large"]["parts"][part], s)
+    for part in [
+        name
+        for name in shown
+        if memory["large"]["parts"][name] >= 0.01 * memory["large"]["profiled"]
+    ]:
+        row(
+            f"  of which {part}",
+            memory["small"]["parts"].get(part, 0.0),
+            memory["large"]["parts"][part],
+            s,
+        )
     candidates = timed["candidates"]
-    for name, label in (("search", "query, full ranking"), ("encode", "  query encode alone"),
-                        ("dense", f"  Store.query, k={candidates}"), ("keyword", f"  KeywordIndex.search, k={candidates}"),
-                        ("repeat", "query repeated (answered from memory)")):
-        row(f"{label} p50", statistics.median(small_t[name]), statistics.median(large_t[name]), ms,
-            " (target <= 1.3x)" if name == "search" else "")
+    for name, label in (
+        ("search", "query, full ranking"),
+        ("encode", "  query encode alone"),
+        ("dense", f"  Store.query, k={candidates}"),
+        ("keyword", f"  KeywordIndex.search, k={candidates}"),
+        ("repeat", "query repeated (answered from memory)"),
+    ):
+        row(
+            f"{label} p50",
+            statistics.median(small_t[name]),
+            statistics.median(large_t[name]),
+            ms,
+            " (target <= 1.3x)" if name == "search" else "",
+        )
         row(f"{label} p95", percentile(small_t[name], 0.95), percentile(large_t[name], 0.95), ms)
         if name == "search":
             # Encoding the query does not depend on the collection: what is left is what grows with it.
             less = [[a - b for a, b in zip(t["search"], t["encode"])] for t in (small_t, large_t)]
-            row("  full ranking less query encode, p50", statistics.median(less[0]), statistics.median(less[1]), ms)
+            row(
+                "  full ranking less query encode, p50",
+                statistics.median(less[0]),
+                statistics.median(less[1]),
+                ms,
+            )
     mem_small, mem_large = memory["small"]["memory"], memory["large"]["memory"]
     row("RSS, model loaded (before the index)", mem_small["model"], mem_large["model"], mb)
     row("RSS, Searcher ready", mem_small["ready"], mem_large["ready"], mb)
     row("RSS, after one pass of the golden queries", mem_small["queried"], mem_large["queried"], mb)
     row("RSS peak (VmHWM)", mem_small["peak"], mem_large["peak"], mb)
-    row("RSS the index adds (after queries - model loaded)", mem_small["queried"] - mem_small["model"],
-        mem_large["queried"] - mem_large["model"], mb)
+    row(
+        "RSS the index adds (after queries - model loaded)",
+        mem_small["queried"] - mem_small["model"],
+        mem_large["queried"] - mem_large["model"],
+        mb,
+    )
 
     print(f"# kb scale benchmark, {time.strftime('%Y-%m-%d %H:%M')}\n")
     print(f"Machine: {host}.  ")
-    print(f"Small: the bundled corpus, {len(base)} passages (indexed with the real model in {base_took:.1f} s). "
-          f"Large: {len(chunks)} passages, the corpus and {len(chunks) // len(base)} varied replicas.  ")
+    print(
+        f"Small: the bundled corpus, {len(base)} passages (indexed with the real model in {base_took:.1f} s). "
+        f"Large: {len(chunks)} passages, the corpus and {len(chunks) // len(base)} varied replicas.  "
+    )
     print(f"Vectors: {vectors_said}.  ")
     print(f"Model: {timed['embedder']} (KB_EMBEDDER).  ")
-    print(f"Queries: {timed['queries']} golden queries x {args.rounds} rounds on each collection, warm, in one "
-          "process, each query on one collection then the other (k = 11 + round, so never answered from "
-          "memory). Start-up and RSS (VmRSS/VmHWM from /proc/self/status): one fresh process per collection, "
-          "model loaded first.\n")
+    print(
+        f"Queries: {timed['queries']} golden queries x {args.rounds} rounds on each collection, warm, in one "
+        "process, each query on one collection then the other (k = 11 + round, so never answered from "
+        "memory). Start-up and RSS (VmRSS/VmHWM from /proc/self/status): one fresh process per collection, "
+        "model loaded first.\n"
+    )
     print(table(rows))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--chunks", type=int, default=20000, help="passages in the large collection")
-    parser.add_argument("--embed", choices=EMBED_MODES, default="perturb",
-                        help="real: encode every passage (slow); perturb: base vectors plus calibrated noise")
-    parser.add_argument("--noise", type=float, default=None, help="perturb: noise per dimension (default: calibrated)")
-    parser.add_argument("--rounds", type=int, default=5, choices=range(1, 40), metavar="1..39",
-                        help="passes over the golden queries per collection")
-    parser.add_argument("--workdir", default=None, help="where to build (default: a new temporary folder)")
+    parser.add_argument(
+        "--chunks", type=int, default=20000, help="passages in the large collection"
+    )
+    parser.add_argument(
+        "--embed",
+        choices=EMBED_MODES,
+        default="perturb",
+        help="real: encode every passage (slow); perturb: base vectors plus calibrated noise",
+    )
+    parser.add_argument(
+        "--noise",
+        type=float,
+        default=None,
+        help="perturb: noise per dimension (default: calibrated)",
+    )
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        choices=range(1, 40),
+        metavar="1..39",
+        help="passes over the golden queries per collection",
+    )
+    parser.add_argument(
+        "--workdir", default=None, help="where to build (default: a new temporary folder)"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()

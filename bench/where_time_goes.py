@@ -37,18 +37,30 @@ def profile_search(settings: Settings, rounds: int) -> Profiler:
 def profile_reindex(settings: Settings) -> Profiler:
     profiler = Profiler(interval=0.001)
     with tempfile.TemporaryDirectory() as scratch, profiler:
-        scratch_settings = Settings.from_env(corpus_dir=settings.corpus_dir, index_dir=Path(scratch))
-        reindex(scratch_settings, lambda: load_embedder(settings.model, settings.embedder, settings.model_cache), token_counter())
+        scratch_settings = Settings.from_env(
+            corpus_dir=settings.corpus_dir, index_dir=Path(scratch)
+        )
+        reindex(
+            scratch_settings,
+            lambda: load_embedder(settings.model, settings.embedder, settings.model_cache),
+            token_counter(),
+        )
     return profiler
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=("search", "reindex"))
-    parser.add_argument("--rounds", type=int, default=3, help="passes over the golden queries (search)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="passes over the golden queries (search)"
+    )
     args = parser.parse_args()
     settings = Settings.from_env()
-    profiler = profile_search(settings, args.rounds) if args.what == "search" else profile_reindex(settings)
+    profiler = (
+        profile_search(settings, args.rounds)
+        if args.what == "search"
+        else profile_reindex(settings)
+    )
     print(profiler.output_text(unicode=True, color=False, show_all=False, time="percent_of_total"))
 
 

@@ -53,26 +53,38 @@ def default_kinds() -> tuple[Kind, ...]:
 
 
 def _cue_pattern(cue: str):
-    return phrase_pattern(cue, written_as_is(cue))  # "ED" and "LA" as written; "hospital" in any case
+    return phrase_pattern(
+        cue, written_as_is(cue)
+    )  # "ED" and "LA" as written; "hospital" in any case
 
 
 class AgencyPrior:
     """How strongly a query points at each indexed agency, from 0 (not at all) to 1."""
 
-    def __init__(self, kinds_of: dict[str, dict[str, float]], names: dict[str, str], kinds: tuple[Kind, ...]) -> None:
+    def __init__(
+        self, kinds_of: dict[str, dict[str, float]], names: dict[str, str], kinds: tuple[Kind, ...]
+    ) -> None:
         self.kinds_of = kinds_of  # kind -> {agency: share of its passages marked as that kind}
         self.names = names  # distinctive word of an organisation's name -> agency
         self.kinds = kinds
-        self._cues = [(kind.name, [_cue_pattern(cue) for cue in kind.cues]) for kind in kinds]  # compiled once
+        self._cues = [
+            (kind.name, [_cue_pattern(cue) for cue in kind.cues]) for kind in kinds
+        ]  # compiled once
 
     @classmethod
-    def from_index(cls, keyword: KeywordIndex, kinds: tuple[Kind, ...] | None = None) -> AgencyPrior:
+    def from_index(
+        cls, keyword: KeywordIndex, kinds: tuple[Kind, ...] | None = None
+    ) -> AgencyPrior:
         kinds = default_kinds() if kinds is None else kinds
         sizes = keyword.agency_counts()
         kinds_of: dict[str, dict[str, float]] = {}
         for kind in kinds:
             counts = keyword.agency_counts(kind.markers)
-            shares = {agency: counts.get(agency, 0) / size for agency, size in sizes.items() if agency and size}
+            shares = {
+                agency: counts.get(agency, 0) / size
+                for agency, size in sizes.items()
+                if agency and size
+            }
             strongest = max(shares.values(), default=0.0)
             kinds_of[kind.name] = {
                 agency: share / strongest for agency, share in shares.items() if share >= MIN_SHARE
@@ -80,7 +92,10 @@ class AgencyPrior:
         names: dict[str, str] = {}
         counted: dict[str, dict[str, int]] = {}  # a word many names share ("Trust") is counted once
         generic = GENERIC_NAME_WORDS | {
-            word for kind in kinds for phrase in (*kind.cues, *kind.markers) for word in query_terms(phrase)
+            word
+            for kind in kinds
+            for phrase in (*kind.cues, *kind.markers)
+            for word in query_terms(phrase)
         }
         for agency in sizes:
             for word in query_terms(agency):
@@ -94,7 +109,11 @@ class AgencyPrior:
         return cls(kinds_of, names, kinds)
 
     def named_kinds(self, query: str) -> list[str]:
-        return [name for name, patterns in self._cues if any(pattern.search(query) for pattern in patterns)]
+        return [
+            name
+            for name, patterns in self._cues
+            if any(pattern.search(query) for pattern in patterns)
+        ]
 
     def weights(self, query: str) -> dict[str, float]:
         """{agency: weight} for the agencies a query points at; empty when it names none."""

@@ -60,7 +60,9 @@ def pages(page: int, page_end: int = 0) -> str:
     return f"pages {page}–{page_end}" if page_end > page else f"page {page}"
 
 
-NO_AGENCY = "No agency named"  # cites a passage whose report names no agency, everywhere it is shown
+NO_AGENCY = (
+    "No agency named"  # cites a passage whose report names no agency, everywhere it is shown
+)
 
 
 def embedding_text(agency: str, section: str, text: str) -> str:
@@ -105,7 +107,9 @@ class _Outline:
     title: str
     path: list[tuple[float, str]] = field(default_factory=list)
     after_heading: bool = False
-    front: set[str] = field(default_factory=set)  # a cover page's lines: the document's, not a section's
+    front: set[str] = field(
+        default_factory=set
+    )  # a cover page's lines: the document's, not a section's
     in_front_matter: bool = False
 
     def add(self, text: str, level: float, wrapped: bool) -> None:
@@ -120,7 +124,9 @@ class _Outline:
                 self.path.pop()
             self.path.append((level, text))
         elif self.after_heading:
-            self.path.append((level, text))  # text extraction has no sizes: a heading under a heading
+            self.path.append(
+                (level, text)
+            )  # text extraction has no sizes: a heading under a heading
         else:
             self.path = [(level, text)]
         self.after_heading = True
@@ -144,7 +150,9 @@ def blocks(document: Document) -> list[Block]:
     footnote: Block | None = None
     pending: list[tuple[int, Line]] = []  # heading lines not yet known to be a heading
     unused: list[tuple[int, Line]] = []  # headings no text has followed yet
-    marked_up = document.name.lower().endswith(".md")  # a Markdown heading is one because its writer said so
+    marked_up = document.name.lower().endswith(
+        ".md"
+    )  # a Markdown heading is one because its writer said so
     paragraph_break = page_break = False
 
     def flush(block: Block | None) -> None:
@@ -154,7 +162,9 @@ def blocks(document: Document) -> list[Block]:
 
     def text_line(number: int, line: Line) -> None:
         nonlocal current, paragraph_break, page_break
-        starts_item = bool(clean.BULLET_START.match(line.text) or clean.NUMBERED_START.match(line.text))
+        starts_item = bool(
+            clean.BULLET_START.match(line.text) or clean.NUMBERED_START.match(line.text)
+        )
         if current is None:
             join = False
         elif page_break:
@@ -180,7 +190,9 @@ def blocks(document: Document) -> list[Block]:
         if not pending:
             return
         text = " ".join(line.text for _, line in pending)
-        unnumbered = clean.NUMBERED_START.sub("", text, count=1)  # "3. Ground C" is a heading, not two sentences
+        unnumbered = clean.NUMBERED_START.sub(
+            "", text, count=1
+        )  # "3. Ground C" is a heading, not two sentences
         prose = not marked_up and (
             len(text.split()) > 20
             or re.search(r"[.!?]\s+\S", unnumbered)
@@ -203,7 +215,11 @@ def blocks(document: Document) -> list[Block]:
             if dropped:
                 text = " ".join(line.text for _, line in dropped)
                 section = outline.section_of([item for item in before if item[1] not in text])
-                flush(Block("para", text, dropped[0][0], dropped[0][1].agency, section, dropped[-1][0]))
+                flush(
+                    Block(
+                        "para", text, dropped[0][0], dropped[0][1].agency, section, dropped[-1][0]
+                    )
+                )
             unused[:] = [item for item in unused if item not in dropped] + pending
         pending.clear()
 
@@ -234,11 +250,15 @@ def blocks(document: Document) -> list[Block]:
                     footnote.text = _join(footnote.text, line.text, words)
                 else:
                     flush(footnote)
-                    footnote = Block("footnote", line.text, page.number, line.agency, outline.section)
+                    footnote = Block(
+                        "footnote", line.text, page.number, line.agency, outline.section
+                    )
                 continue
             text_line(page.number, line)
     settle(None)
-    for number, line in list(unused):  # headings that close the document, over nothing: kept as text
+    for number, line in list(
+        unused
+    ):  # headings that close the document, over nothing: kept as text
         text_line(number, Line(line.text, "text", 0.0, line.agency))
     flush(current)
     flush(footnote)
@@ -301,7 +321,10 @@ def _fit_section(agency: str, section: str, count: TokenCounter, limit: int) -> 
     """A heading path short enough to leave the passage room: its deepest heading, then fewer words."""
     if count(embedding_text(agency, section, "")) <= limit:
         return section
-    return _first_words(section.split(" › ")[-1].split(), lambda text: count(embedding_text(agency, text, "")) <= limit)
+    return _first_words(
+        section.split(" › ")[-1].split(),
+        lambda text: count(embedding_text(agency, text, "")) <= limit,
+    )
 
 
 def _first_words(words: list[str], fits: Callable[[str], bool]) -> str:
@@ -327,7 +350,9 @@ def _groups(items: list[Block]) -> Iterator[list[Block]]:
         yield group
 
 
-def _pack(group: list[Block], count: TokenCounter, budget: int, target: int) -> Iterator[list[Block]]:
+def _pack(
+    group: list[Block], count: TokenCounter, budget: int, target: int
+) -> Iterator[list[Block]]:
     """Greedy packing to the target size; a lead-in line stays with the list it introduces."""
     pieces: list[Block] = []
     size = 0
@@ -339,12 +364,16 @@ def _pack(group: list[Block], count: TokenCounter, budget: int, target: int) -> 
         new_page = pieces and block.page != pieces[0].page and size > target // 4
         # A lead-in is never a passage on its own: it takes its list's first item, past the target
         # or onto the next page if need be.
-        opens_list = len(pieces) == 1 and pieces[0].lead_in and block.kind == "bullet" and size + n <= budget
+        opens_list = (
+            len(pieces) == 1 and pieces[0].lead_in and block.kind == "bullet" and size + n <= budget
+        )
         if pieces and (size + n > target or new_page) and not opens_list:
             carry = []
             if pieces[-1].lead_in and len(pieces) > 1 and count(pieces[-1].text) + n <= budget:
                 carry = [pieces.pop()]
-            if not (len(pieces) == 1 and pieces[0] is copy):  # the repeated lead-in alone says nothing new
+            if not (
+                len(pieces) == 1 and pieces[0] is copy
+            ):  # the repeated lead-in alone says nothing new
                 yield pieces
             pieces = carry
             copy = None
@@ -374,7 +403,14 @@ def _split_long(group: list[Block], count: TokenCounter, budget: int) -> Iterato
         start = 0
         for text in _split_text(block.text, count, budget):
             end = start + _non_space(text)
-            yield Block(block.kind, text, block.page_at(start), block.agency, block.section, block.page_at(end - 1))
+            yield Block(
+                block.kind,
+                text,
+                block.page_at(start),
+                block.agency,
+                block.section,
+                block.page_at(end - 1),
+            )
             start = end
 
 

@@ -52,7 +52,9 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 def normalise_whitespace(text: str) -> str:
     """One space for each run of spaces and tabs, '\\n' for each line end, U+FFFD for a lone surrogate."""
-    text = text.replace("\u00a0", " ").replace("\u200b", "").replace("\r\n", "\n").replace("\r", "\n")
+    text = (
+        text.replace("\u00a0", " ").replace("\u200b", "").replace("\r\n", "\n").replace("\r", "\n")
+    )
     text = _LONE_SURROGATE.sub("\ufffd", text)
     return re.sub(r"[ \t\f\v]+", " ", text)
 
@@ -87,7 +89,9 @@ def strip_footnote_marks(text: str, numbers: set[int], acronyms: Collection[str]
     return _GLUED_ACRONYM_MARK.sub(unglue_acronym, text) if acronyms else text
 
 
-_GLUED_MARK = re.compile(r"(?<=[a-z])([a-z][.,;:)’'\"]{0,2}|[.,;:)’'\"]{1,2})(\d{1,3})(?![\w.,]\d)(?!\w)")
+_GLUED_MARK = re.compile(
+    r"(?<=[a-z])([a-z][.,;:)’'\"]{0,2}|[.,;:)’'\"]{1,2})(\d{1,3})(?![\w.,]\d)(?!\w)"
+)
 _ACRONYM = r"[A-Z]{2,}s?"  # "DPIA", "DSAs"
 _GLUED_ACRONYM_MARK = re.compile(rf"\b({_ACRONYM})(\d{{1,3}})\b")
 
@@ -168,7 +172,7 @@ def vocabulary(text: str) -> set[str]:
     return set(re.findall(r"\w+(?:-\w+)*", text.lower())) | set(re.findall(r"\w+", text.lower()))
 
 
-_TERMINAL = tuple('.!?:;)"”’\'')
+_TERMINAL = tuple(".!?:;)\"”’'")
 
 
 def continues(previous: str, following: str) -> bool:

@@ -15,7 +15,14 @@ from kb.settings import Settings
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
 # The names of kb.search.RETRIEVALS, here so that `kb --help` does not import the search stack.
-RETRIEVAL_NAMES = ("bm25", "dense", "hybrid", "hybrid+vocabulary", "hybrid+vocabulary+agency", "rrf")
+RETRIEVAL_NAMES = (
+    "bm25",
+    "dense",
+    "hybrid",
+    "hybrid+vocabulary",
+    "hybrid+vocabulary+agency",
+    "rrf",
+)
 DEFAULT_RETRIEVAL = "hybrid+vocabulary+agency"
 
 
@@ -41,7 +48,9 @@ class KbGroup(click.Group):
 
 
 def _settings_epilog() -> str:
-    rows = "\n".join(f"  {name:<18} {help} (default: {default})" for name, default, help in Settings.describe())
+    rows = "\n".join(
+        f"  {name:<18} {help} (default: {default})" for name, default, help in Settings.describe()
+    )
     return f"Settings come from these environment variables; flags override them.\n\n\b\n{rows}"
 
 
@@ -59,12 +68,20 @@ def _settings(**overrides) -> Settings:
 
 
 corpus_option = click.option(
-    "--corpus", "corpus_dir", type=click.Path(path_type=Path), help="Folder of reports [KB_CORPUS_DIR, corpus/]."
+    "--corpus",
+    "corpus_dir",
+    type=click.Path(path_type=Path),
+    help="Folder of reports [KB_CORPUS_DIR, corpus/].",
 )
 index_option = click.option(
-    "--index", "index_dir", type=click.Path(path_type=Path), help="Index folder [KB_INDEX_DIR, index/]."
+    "--index",
+    "index_dir",
+    type=click.Path(path_type=Path),
+    help="Index folder [KB_INDEX_DIR, index/].",
 )
-chroma_option = click.option("--chroma-url", help="Use a Chroma server at this URL [KB_CHROMA_URL].")
+chroma_option = click.option(
+    "--chroma-url", help="Use a Chroma server at this URL [KB_CHROMA_URL]."
+)
 
 
 @cli.command()
@@ -97,8 +114,11 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
     started = time.perf_counter()
     try:
         summary = run(
-            settings, lambda: load_embedder(settings.model, settings.embedder, settings.model_cache), token_counter(),
-            progress=lambda n: bar.update(n) if bar else None, on_start=on_start,
+            settings,
+            lambda: load_embedder(settings.model, settings.embedder, settings.model_cache),
+            token_counter(),
+            progress=lambda n: bar.update(n) if bar else None,
+            on_start=on_start,
         )
     finally:
         if bar:
@@ -109,19 +129,30 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
         click.echo("The index was built by another model or chunker version, so it was rebuilt.")
     took = time.perf_counter() - started
     if not (summary.added or summary.updated or summary.removed):
-        click.echo(f"Nothing changed: the index is up to date, nothing embedded ({summary.line()}; {took:.1f} s).")
+        click.echo(
+            f"Nothing changed: the index is up to date, nothing embedded ({summary.line()}; {took:.1f} s)."
+        )
     else:
-        click.echo(f"Indexed {settings.chroma_url or settings.index_dir}: {summary.line()} in {took:.1f} s.")
+        click.echo(
+            f"Indexed {settings.chroma_url or settings.index_dir}: {summary.line()} in {took:.1f} s."
+        )
     if summary.failed:
         sys.exit(EXIT_FAILURE)
 
 
 @cli.command()
 @click.argument("query", required=False)
-@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="How many passages [KB_TOP_K, 10].")
+@click.option(
+    "-k", "k", type=click.IntRange(1, 100), default=None, help="How many passages [KB_TOP_K, 10]."
+)
 @click.option("--agency", help="Only passages from this agency (a part of its name will do).")
 @click.option("--document", help="Only passages from this document (its file name).")
-@click.option("--batch", "batch_file", type=click.File("r", encoding="utf-8"), help="Answer one query per line of FILE ('-' for stdin).")
+@click.option(
+    "--batch",
+    "batch_file",
+    type=click.File("r", encoding="utf-8"),
+    help="Answer one query per line of FILE ('-' for stdin).",
+)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query, one line each.")
 @index_option
 @chroma_option
@@ -140,7 +171,11 @@ def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_ur
         raise UsageError("give a QUERY or --batch FILE (one of the two)")
     settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
     k = k or settings.top_k
-    queries = [query] if batch_file is None else [line.rstrip("\n") for line in batch_file if line.strip()]
+    queries = (
+        [query]
+        if batch_file is None
+        else [line.rstrip("\n") for line in batch_file if line.strip()]
+    )
     if batch_file is None:
         from kb.search import clean_query
 
@@ -166,16 +201,36 @@ def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_ur
 
 
 @cli.command("eval")
-@click.option("--queries", "queries_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Golden queries, one JSON object per line [tests/golden_queries.jsonl].")
-@click.option("-k", "k", type=click.IntRange(10, 100), default=10, show_default=True,
-              help="Passages searched per query (MRR@10 needs 10); a miss's rank is shown within them.")
+@click.option(
+    "--queries",
+    "queries_file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Golden queries, one JSON object per line [tests/golden_queries.jsonl].",
+)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(10, 100),
+    default=10,
+    show_default=True,
+    help="Passages searched per query (MRR@10 needs 10); a miss's rank is shown within them.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as one JSON object.")
-@click.option("--retrieval", type=click.Choice(list(RETRIEVAL_NAMES)), default=DEFAULT_RETRIEVAL, show_default=True,
-              help="Which parts of the ranking to use.")
-@click.option("--compare", is_flag=True, help="Print a Markdown table with each kind of retrieval in turn.")
-@click.option("--check/--no-check", default=None,
-              help="Exit 1 below the thresholds in pyproject.toml [tool.kb.eval] [on for the project's golden set].")
+@click.option(
+    "--retrieval",
+    type=click.Choice(list(RETRIEVAL_NAMES)),
+    default=DEFAULT_RETRIEVAL,
+    show_default=True,
+    help="Which parts of the ranking to use.",
+)
+@click.option(
+    "--compare", is_flag=True, help="Print a Markdown table with each kind of retrieval in turn."
+)
+@click.option(
+    "--check/--no-check",
+    default=None,
+    help="Exit 1 below the thresholds in pyproject.toml [tool.kb.eval] [on for the project's golden set].",
+)
 @index_option
 @chroma_option
 def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chroma_url) -> None:
@@ -192,7 +247,8 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
 
       kb eval --compare --queries ../shared/eval/dev_queries.jsonl
     """
-    from kb.evaluate import GOLDEN, below, evaluate as run, load_queries, load_thresholds
+    from kb.evaluate import GOLDEN, below, load_queries, load_thresholds
+    from kb.evaluate import evaluate as run
     from kb.search import RETRIEVALS
 
     if compare and (as_json or check or retrieval != DEFAULT_RETRIEVAL):
@@ -203,13 +259,17 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
     queries = load_queries(queries_file or GOLDEN)
     searcher = _searcher(settings)
     if compare:
-        click.echo(f"| Retrieval | hit@1 | hit@5 | MRR@10 | page accuracy |  ({len(queries)} queries)")
+        click.echo(
+            f"| Retrieval | hit@1 | hit@5 | MRR@10 | page accuracy |  ({len(queries)} queries)"
+        )
         click.echo("|---|---|---|---|---|")
         for name, parts in RETRIEVALS.items():
             searcher.retrieval = parts
             figures = run(searcher, queries, k=k).figures()
-            click.echo(f"| {name} | {figures['hit@1']:.2f} | {figures['hit@5']:.2f} | {figures['mrr@10']:.2f} | "
-                       f"{_figure(figures['page_accuracy'])} |")
+            click.echo(
+                f"| {name} | {figures['hit@1']:.2f} | {figures['hit@5']:.2f} | {figures['mrr@10']:.2f} | "
+                f"{_figure(figures['page_accuracy'])} |"
+            )
         return
     searcher.retrieval = RETRIEVALS[retrieval]
     report = run(searcher, queries, k=k)
@@ -222,15 +282,24 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
     else:
         for miss in report.misses:
             first = miss["first"]
-            instead = f"{first.agency} | {first.document} | page {first.page}: {first.text[:70]!r}" if first else "nothing"
+            instead = (
+                f"{first.agency} | {first.document} | page {first.page}: {first.text[:70]!r}"
+                if first
+                else "nothing"
+            )
             found = f"rank {miss['rank']}" if miss["rank"] else "not in the top k"
-            click.echo(f"miss {miss['id']} ({found}): {miss['query']!r}\n     first instead: {instead}")
+            click.echo(
+                f"miss {miss['id']} ({found}): {miss['query']!r}\n     first instead: {instead}"
+            )
         click.echo(
             f"{figures['queries']} queries: hit@1 {figures['hit@1']:.2f}  hit@5 {figures['hit@5']:.2f}  "
             f"MRR@10 {figures['mrr@10']:.2f}  page accuracy {_figure(figures['page_accuracy'])}"
         )
     if failing:
-        click.echo(f"kb: below the thresholds in pyproject.toml [tool.kb.eval]: {'; '.join(failing)}", err=True)
+        click.echo(
+            f"kb: below the thresholds in pyproject.toml [tool.kb.eval]: {'; '.join(failing)}",
+            err=True,
+        )
         sys.exit(EXIT_FAILURE)
 
 
@@ -242,8 +311,14 @@ SERVE_THREADS = 4  # requests answered at once; a search holds the CPU for tens 
 
 
 @cli.command()
-@click.option("--host", help="Address to listen on [KB_HOST, 127.0.0.1]; any other lets other machines in.")
-@click.option("--port", type=click.IntRange(0, 65535), help="Port to listen on [KB_PORT, 5000]; 0 picks a free one.")
+@click.option(
+    "--host", help="Address to listen on [KB_HOST, 127.0.0.1]; any other lets other machines in."
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    help="Port to listen on [KB_PORT, 5000]; 0 picks a free one.",
+)
 @corpus_option
 @index_option
 @chroma_option
@@ -261,17 +336,27 @@ def serve(host, port, corpus_dir, index_dir, chroma_url) -> None:
 
     from web import create_app, follow_reindex
 
-    settings = _settings(host=host, port=port, corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url)
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    settings = _settings(
+        host=host, port=port, corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url
+    )
+    logging.basicConfig(
+        level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
     logging.getLogger("kb.web").setLevel(logging.INFO)
     click.echo("Loading the index and the model…", err=True)
     app = create_app(settings)
-    follow_reindex(app, settings)  # a reindex's new index is served once complete, without a restart
+    follow_reindex(
+        app, settings
+    )  # a reindex's new index is served once complete, without a restart
     try:
         server = create_server(app, host=settings.host, port=settings.port, threads=SERVE_THREADS)
     except OSError as error:
-        raise KbError(f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}") from None
-    listening = getattr(server, "effective_listen", None) or [(server.effective_host, server.effective_port)]
+        raise KbError(
+            f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}"
+        ) from None
+    listening = getattr(server, "effective_listen", None) or [
+        (server.effective_host, server.effective_port)
+    ]
     for address, bound_port in listening:
         shown = f"[{address}]" if ":" in str(address) else address
         click.echo(f"Serving the search page at http://{shown}:{bound_port}/ (Ctrl-C to stop)")
@@ -282,25 +367,47 @@ def serve(host, port, corpus_dir, index_dir, chroma_url) -> None:
 
 
 format_option = click.option(
-    "--format", "format_name", metavar="md|csv|docx", help="Markdown, CSV or Word [the suffix of FILE]."
+    "--format",
+    "format_name",
+    metavar="md|csv|docx",
+    help="Markdown, CSV or Word [the suffix of FILE].",
 )
 output_option = click.option(
-    "-o", "--output", "output", required=True, metavar="FILE", help="File to write ('-' for standard output)."
+    "-o",
+    "--output",
+    "output",
+    required=True,
+    metavar="FILE",
+    help="File to write ('-' for standard output).",
 )
 
 
 @cli.command("export")
 @click.option("--query", "-q", help="What to search for.")
-@click.option("--theme", help="A theme from kb/data/themes.tsv instead of a query (its name, e.g. neglect).")
-@click.option("-k", "k", type=click.IntRange(1, 100), default=None, help="How many passages [KB_TOP_K, 10]; with --by-agency, how many each agency [3].")
+@click.option(
+    "--theme", help="A theme from kb/data/themes.tsv instead of a query (its name, e.g. neglect)."
+)
+@click.option(
+    "-k",
+    "k",
+    type=click.IntRange(1, 100),
+    default=None,
+    help="How many passages [KB_TOP_K, 10]; with --by-agency, how many each agency [3].",
+)
 @click.option("--agency", help="Only passages from this agency (a part of its name will do).")
 @click.option("--document", help="Only passages from this document (its file name).")
-@click.option("--by-agency", is_flag=True, help="Each agency's best passages under its own heading, as the compare page.")
+@click.option(
+    "--by-agency",
+    is_flag=True,
+    help="Each agency's best passages under its own heading, as the compare page.",
+)
 @format_option
 @output_option
 @index_option
 @chroma_option
-def export_search(query, theme, k, agency, document, by_agency, format_name, output, index_dir, chroma_url) -> None:
+def export_search(
+    query, theme, k, agency, document, by_agency, format_name, output, index_dir, chroma_url
+) -> None:
     """Export a search's passages with their citations, as Markdown, CSV or Word.
 
     Each passage carries its agency, report title, section and page; a list of sources closes
@@ -313,8 +420,8 @@ def export_search(query, theme, k, agency, document, by_agency, format_name, out
 
       kb export --theme neglect --by-agency -o neglect-by-agency.md
     """
-    from kb.export import describe_comparison, describe_search, find_format, render, sheet
     from kb.explore import PER_AGENCY, compare_agencies, find_theme
+    from kb.export import describe_comparison, describe_search, find_format, render, sheet
     from kb.packs import unsaved
     from kb.search import clean_query
 
@@ -335,7 +442,10 @@ def export_search(query, theme, k, agency, document, by_agency, format_name, out
     else:
         hits = searcher.search(query, k=k or settings.top_k, agency=agency, document=document).hits
         description = describe_search(query, len(hits), agency, document)
-    _write(output, render(sheet(name, unsaved(name, hits).passages, description, by_agency), format_name))
+    _write(
+        output,
+        render(sheet(name, unsaved(name, hits).passages, description, by_agency), format_name),
+    )
     if output != "-":
         click.echo(f"Wrote {len(hits)} passages to {output}.", err=True)
 
@@ -379,20 +489,39 @@ def pack_show(name, index_dir, chroma_url) -> None:
 
     settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
     found, checked = _pack(settings, name)
-    click.secho(f"{found.name}: {len(found.passages)} passage{'' if len(found.passages) == 1 else 's'}", bold=True)
+    click.secho(
+        f"{found.name}: {len(found.passages)} passage{'' if len(found.passages) == 1 else 's'}",
+        bold=True,
+    )
     if not checked:
-        click.echo("(The index cannot be opened, so whether each passage is up to date is not checked.)")
+        click.echo(
+            "(The index cannot be opened, so whether each passage is up to date is not checked.)"
+        )
     for number, passage in enumerate(found.passages, start=1):
         click.echo()
-        click.secho(f"{number}. {passage.agency or NO_AGENCY} | {passage.document} | {passage.pages}", bold=True)
+        click.secho(
+            f"{number}. {passage.agency or NO_AGENCY} | {passage.document} | {passage.pages}",
+            bold=True,
+        )
         if passage.section:
             click.echo(f"   {passage.section}")
         if passage.out_of_date:
-            click.echo("   May be out of date: the report has changed since this passage was saved.")
+            click.echo(
+                "   May be out of date: the report has changed since this passage was saved."
+            )
         for line in passage.text.splitlines():
-            click.echo(textwrap.fill(line, width=100, initial_indent="   ", subsequent_indent="     "))
+            click.echo(
+                textwrap.fill(line, width=100, initial_indent="   ", subsequent_indent="     ")
+            )
         if passage.note:
-            click.echo(textwrap.fill(f"Note: {passage.note}", width=100, initial_indent="   ", subsequent_indent="     "))
+            click.echo(
+                textwrap.fill(
+                    f"Note: {passage.note}",
+                    width=100,
+                    initial_indent="   ",
+                    subsequent_indent="     ",
+                )
+            )
 
 
 @pack.command("export")
@@ -463,7 +592,9 @@ def _searcher(settings: Settings):
 
 def _print_error(query: str, error: Exception, as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps({"query": query, "error": str(error), "results": []}, ensure_ascii=False))
+        click.echo(
+            json.dumps({"query": query, "error": str(error), "results": []}, ensure_ascii=False)
+        )
     else:
         click.echo(f"kb: {query[:60]!r}: {error}", err=True)
 
@@ -483,7 +614,9 @@ def _print_results(results) -> None:
         if hit.section:
             click.echo(f"   {hit.section}")
         for line in hit.text.splitlines():
-            click.echo(textwrap.fill(line, width=100, initial_indent="   ", subsequent_indent="     "))
+            click.echo(
+                textwrap.fill(line, width=100, initial_indent="   ", subsequent_indent="     ")
+            )
 
 
 def main() -> None:

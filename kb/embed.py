@@ -70,14 +70,20 @@ class SentenceTransformerEmbedder:
 
         transformers_logging.disable_progress_bar()
         self._model = SentenceTransformer(str(model_dir()), device="cpu", local_files_only=True)
-        dimension = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        dimension = (
+            getattr(self._model, "get_embedding_dimension", None)
+            or self._model.get_sentence_embedding_dimension
+        )
         self.dimension = int(dimension())
         self.max_tokens = int(self._model.max_seq_length)
 
     def encode(self, texts: Sequence[str], batch_size: int = Settings.batch_size) -> np.ndarray:
         vectors = self._model.encode(
-            list(texts), batch_size=batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
+            list(texts),
+            batch_size=batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
 
@@ -99,7 +105,9 @@ class OnnxEmbedder:
         from tokenizers import Tokenizer
 
         folder = model_dir()
-        self.max_tokens = int(json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"])
+        self.max_tokens = int(
+            json.loads((folder / "sentence_bert_config.json").read_text())["max_seq_length"]
+        )
         self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self._tokenizer.enable_truncation(max_length=self.max_tokens)
         self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest in each batch
@@ -161,13 +169,19 @@ def onnx_model(folder: Path | None = None, cache: Path | None = None) -> Path:
     shipped = folder / "onnx" / "model.onnx"
     if shipped.is_file():
         return shipped
-    cached = Path(cache or Settings.model_cache).expanduser() / "onnx" / f"{MODEL_NAME}-{_weights_key(folder)}.onnx"
+    cached = (
+        Path(cache or Settings.model_cache).expanduser()
+        / "onnx"
+        / f"{MODEL_NAME}-{_weights_key(folder)}.onnx"
+    )
     if cached.is_file():
         return cached
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
         # Written beside its final name and renamed, so a process that reads it never sees half a file.
-        with tempfile.NamedTemporaryFile(dir=cached.parent, suffix=".onnx.part", delete=False) as part:
+        with tempfile.NamedTemporaryFile(
+            dir=cached.parent, suffix=".onnx.part", delete=False
+        ) as part:
             pass
     except OSError as error:
         raise KbError(
@@ -211,14 +225,18 @@ def export_onnx(folder: Path, target: Path) -> None:
         import torch
         from transformers import AutoModel
     except ImportError as error:
-        raise KbError(f"exporting the model to ONNX needs {error.name}: pip install {error.name}") from None
+        raise KbError(
+            f"exporting the model to ONNX needs {error.name}: pip install {error.name}"
+        ) from None
     import warnings
 
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
     # Eager attention: plain MatMul/Softmax with the padding mask as data, no shape-dependent shortcuts.
-    model = AutoModel.from_pretrained(str(folder), local_files_only=True, attn_implementation="eager").eval()
+    model = AutoModel.from_pretrained(
+        str(folder), local_files_only=True, attn_implementation="eager"
+    ).eval()
 
     class TokenVectors(torch.nn.Module):
         def __init__(self) -> None:
@@ -226,7 +244,9 @@ def export_onnx(folder: Path, target: Path) -> None:
             self.model = model
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            return self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids).last_hidden_state
+            return self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
 
     names = ["input_ids", "attention_mask", "token_type_ids"]
     # An example with padding in it, so nothing about "no padding" can be traced in as a constant.
@@ -235,9 +255,16 @@ def export_onnx(folder: Path, target: Path) -> None:
     with torch.no_grad(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         torch.onnx.export(
-            TokenVectors(), example, str(target), input_names=names, output_names=["last_hidden_state"],
-            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]},
-            opset_version=17, dynamo=False,
+            TokenVectors(),
+            example,
+            str(target),
+            input_names=names,
+            output_names=["last_hidden_state"],
+            dynamic_axes={
+                name: {0: "batch", 1: "tokens"} for name in [*names, "last_hidden_state"]
+            },
+            opset_version=17,
+            dynamo=False,
         )
     _fuse(target, model.config)
 
@@ -249,8 +276,12 @@ def _fuse(path: Path, config) -> None:
     except ImportError:
         return
     fused = optimizer.optimize_model(
-        str(path), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size,
-        opt_level=1, use_gpu=False,
+        str(path),
+        model_type="bert",
+        num_heads=config.num_attention_heads,
+        hidden_size=config.hidden_size,
+        opt_level=1,
+        use_gpu=False,
     )
     fused.save_model_to_file(str(path))
 
@@ -261,7 +292,9 @@ MODELS = {MODEL_NAME: SentenceTransformerEmbedder}
 RUNTIMES = {"torch": SentenceTransformerEmbedder, "onnx": OnnxEmbedder}
 
 
-def load_embedder(name: str = MODEL_NAME, runtime: str = Settings.embedder, cache: Path | None = None) -> Embedder:
+def load_embedder(
+    name: str = MODEL_NAME, runtime: str = Settings.embedder, cache: Path | None = None
+) -> Embedder:
     """The model by name; the shipped one runs on ONNX Runtime (its graph kept in cache) or torch."""
     try:
         factory = MODELS[name]
@@ -271,7 +304,9 @@ def load_embedder(name: str = MODEL_NAME, runtime: str = Settings.embedder, cach
         try:
             factory = RUNTIMES[runtime]
         except KeyError:
-            raise KbError(f"unknown embedder {runtime!r}; choose from: {', '.join(RUNTIMES)}") from None
+            raise KbError(
+                f"unknown embedder {runtime!r}; choose from: {', '.join(RUNTIMES)}"
+            ) from None
         if factory is OnnxEmbedder:
             return OnnxEmbedder(cache=cache)
     return factory()

@@ -15,7 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = ROOT / "tests" / "golden_queries.jsonl"
 PYPROJECT = ROOT / "pyproject.toml"
 # [tool.kb.eval] key -> the figure it bounds from below
-THRESHOLDS = {"min_hit_at_1": "hit@1", "min_hit_at_5": "hit@5", "min_mrr_at_10": "mrr@10", "min_page_accuracy": "page_accuracy"}
+THRESHOLDS = {
+    "min_hit_at_1": "hit@1",
+    "min_hit_at_5": "hit@5",
+    "min_mrr_at_10": "mrr@10",
+    "min_page_accuracy": "page_accuracy",
+}
 
 
 def _norm(text: str) -> str:
@@ -59,7 +64,9 @@ class Report:
             "hit@1": round(self.hit1 / n, 3),
             "hit@5": round(self.hit5 / n, 3),
             "mrr@10": round(self.reciprocal / n, 3),
-            "page_accuracy": round(self.pages_right / self.pages_asked, 3) if self.pages_asked else None,
+            "page_accuracy": round(self.pages_right / self.pages_asked, 3)
+            if self.pages_asked
+            else None,
         }
 
 
@@ -73,13 +80,25 @@ def load_queries(path: Path) -> list[dict]:
             query = json.loads(line)
         except json.JSONDecodeError as error:
             raise UsageError(f"{path}:{number}: not JSON ({error.msg})") from None
-        if not isinstance(query, dict) or not isinstance(query.get("query"), str) or not query["query"].strip():
+        if (
+            not isinstance(query, dict)
+            or not isinstance(query.get("query"), str)
+            or not query["query"].strip()
+        ):
             raise UsageError(f"{path}:{number}: each line is an object with a 'query'")
         gold = query.get("gold")
-        if not isinstance(gold, list) or not gold or not all(isinstance(phrase, str) and phrase.strip() for phrase in gold):
-            raise UsageError(f"{path}:{number}: 'gold' is a list of the phrases the right passage holds")
+        if (
+            not isinstance(gold, list)
+            or not gold
+            or not all(isinstance(phrase, str) and phrase.strip() for phrase in gold)
+        ):
+            raise UsageError(
+                f"{path}:{number}: 'gold' is a list of the phrases the right passage holds"
+            )
         page = query.get("page")
-        if page is not None and not (isinstance(page, int) and not isinstance(page, bool) and page >= 1):
+        if page is not None and not (
+            isinstance(page, int) and not isinstance(page, bool) and page >= 1
+        ):
             raise UsageError(f"{path}:{number}: 'page' is a page number from 1, not {page!r}")
         queries.append(query)
     if not queries:
@@ -103,7 +122,12 @@ def evaluate(searcher: Searcher, queries: list[dict], k: int = 10) -> Report:
                 report.pages_right += _cites(hits[anywhere - 1], int(query["page"]))
         if rank is None or rank > 5:
             report.misses.append(
-                {"id": query.get("id"), "query": query["query"], "rank": rank, "first": hits[0] if hits else None}
+                {
+                    "id": query.get("id"),
+                    "query": query["query"],
+                    "rank": rank,
+                    "first": hits[0] if hits else None,
+                }
             )
         if rank is not None and rank <= 10:
             report.hit1 += rank == 1
@@ -116,10 +140,17 @@ def load_thresholds(pyproject: Path = PYPROJECT) -> dict[str, float]:
     """The figures `kb eval` must reach, from [tool.kb.eval] in pyproject.toml; none if it is absent."""
     if not pyproject.is_file():
         return {}
-    table = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("tool", {}).get("kb", {}).get("eval", {})
+    table = (
+        tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        .get("tool", {})
+        .get("kb", {})
+        .get("eval", {})
+    )
     unknown = set(table) - set(THRESHOLDS)
     if unknown:
-        raise ValueError(f"{pyproject}: unknown [tool.kb.eval] keys {sorted(unknown)}; known: {sorted(THRESHOLDS)}")
+        raise ValueError(
+            f"{pyproject}: unknown [tool.kb.eval] keys {sorted(unknown)}; known: {sorted(THRESHOLDS)}"
+        )
     return {key: float(value) for key, value in table.items()}
 
 

@@ -13,7 +13,9 @@ from kb.search import CANDIDATES, Hit, Searcher
 from kb.store import Store
 
 THEMES = Path(__file__).parent / "data" / "themes.tsv"
-PER_AGENCY = 3  # passages per agency in a comparison: enough to see what each does, few enough to read
+PER_AGENCY = (
+    3  # passages per agency in a comparison: enough to see what each does, few enough to read
+)
 
 
 class UnknownTheme(UsageError):
@@ -52,7 +54,9 @@ def find_theme(name: str, themes: tuple[Theme, ...] | None = None) -> Theme:
     for theme in themes:
         if wanted in (theme.name.casefold(), theme.title.casefold()):
             return theme
-    raise UnknownTheme(f"no theme is called {name!r}; the themes are: {', '.join(theme.name for theme in themes)}")
+    raise UnknownTheme(
+        f"no theme is called {name!r}; the themes are: {', '.join(theme.name for theme in themes)}"
+    )
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,14 @@ def compare_agencies(searcher: Searcher, query: str, per_agency: int = PER_AGENC
     wide = searcher.search(query, k=CANDIDATES, vector=vector)
     # An agency that is nowhere among the candidates has nothing to say on this; its best would be noise.
     reached = list(dict.fromkeys(hit.agency for hit in wide.hits if hit.agency))
-    columns = [(agency, searcher.search(query, k=per_agency, agency=agency, vector=vector).hits) for agency in reached]
+    columns = [
+        (agency, searcher.search(query, k=per_agency, agency=agency, vector=vector).hits)
+        for agency in reached
+    ]
     columns.append(("", [hit for hit in wide.hits if not hit.agency][:per_agency]))
-    return Comparison(wide.query, wide.expanded, [(agency, hits) for agency, hits in columns if hits])
+    return Comparison(
+        wide.query, wide.expanded, [(agency, hits) for agency, hits in columns if hits]
+    )
 
 
 @dataclass(frozen=True)
@@ -98,7 +107,9 @@ def more_like_this(store: Store, chunk_id: str, k: int = 8) -> Neighbours:
     chunk = store.get([chunk_id]).get(chunk_id)
     vector = store.vector(chunk_id) if chunk else None
     if chunk is None or vector is None:
-        raise UnknownChunk(f"no passage {chunk_id[:40]!r} is in the index; it may have changed in a reindex")
+        raise UnknownChunk(
+            f"no passage {chunk_id[:40]!r} is in the index; it may have changed in a reindex"
+        )
     others = store.query(vector, k, where={"agency": {"$ne": chunk.agency}})
     own = store.query(vector, k // 2 + 1, where={"agency": chunk.agency})
     return Neighbours(

@@ -17,7 +17,9 @@ from kb.chunk import NO_AGENCY
 from kb.errors import UsageError
 from kb.packs import Passage
 
-OUT_OF_DATE = "May be out of date: the report has changed since this passage was saved; check the source."
+OUT_OF_DATE = (
+    "May be out of date: the report has changed since this passage was saved; check the source."
+)
 
 
 @dataclass(frozen=True)
@@ -48,12 +50,20 @@ class Sheet:
     def sources(self) -> list[Source]:
         found: dict[str, dict] = {}
         for passage in self.passages:
-            entry = found.setdefault(passage.document, {"title": passage.title, "agencies": {}, "pages": set()})
+            entry = found.setdefault(
+                passage.document, {"title": passage.title, "agencies": {}, "pages": set()}
+            )
             if passage.agency:
                 entry["agencies"][passage.agency] = None
             entry["pages"].update(range(passage.page, passage.page_end + 1))
         return [
-            Source(number, entry["title"], document, tuple(entry["agencies"]), tuple(sorted(entry["pages"])))
+            Source(
+                number,
+                entry["title"],
+                document,
+                tuple(entry["agencies"]),
+                tuple(sorted(entry["pages"])),
+            )
             for number, (document, entry) in enumerate(found.items(), start=1)
         ]
 
@@ -66,7 +76,9 @@ class Sheet:
         return list(groups.items())
 
 
-def sheet(title: str, passages: Sequence[Passage], description: str = "", by_agency: bool = False) -> Sheet:
+def sheet(
+    title: str, passages: Sequence[Passage], description: str = "", by_agency: bool = False
+) -> Sheet:
     return Sheet(title, description, tuple(passages), by_agency)
 
 
@@ -80,7 +92,11 @@ def _cite(passage: Passage, source: int) -> str:
 
 def _heading(number: int, passage: Passage, grouped: bool) -> str:
     """A passage's heading: its agency, or under an agency's heading, what it is about."""
-    about = (passage.section or passage.title or passage.document) if grouped else (passage.agency or NO_AGENCY)
+    about = (
+        (passage.section or passage.title or passage.document)
+        if grouped
+        else (passage.agency or NO_AGENCY)
+    )
     return f"{number}. {about}"
 
 
@@ -121,7 +137,10 @@ def markdown_lines(text: str) -> str:
     """
     lines = [_escape_line_start(markdown_escape(line.strip())) for line in text.splitlines()]
     # A hard break (a backslash at the end) on each line that the next continues; a blank line ends a paragraph.
-    return "\n".join(line + "\\" if line and following else line for line, following in zip(lines, lines[1:] + [""]))
+    return "\n".join(
+        line + "\\" if line and following else line
+        for line, following in zip(lines, lines[1:] + [""])
+    )
 
 
 def to_markdown(sheet: Sheet) -> bytes:
@@ -137,7 +156,9 @@ def to_markdown(sheet: Sheet) -> bytes:
             heading = "###" if agency else "##"
             lines += [f"{heading} {markdown_escape(_heading(number, passage, bool(agency)))}", ""]
             lines += [f"*{markdown_escape(_cite(passage, number_of[passage.document]))}*", ""]
-            lines += [f"> {_quoted(line)}" if line.strip() else ">" for line in passage.text.splitlines()]
+            lines += [
+                f"> {_quoted(line)}" if line.strip() else ">" for line in passage.text.splitlines()
+            ]
             lines.append("")
             if passage.note:
                 lines += [f"**Note:** {markdown_lines(passage.note)}", ""]
@@ -150,8 +171,20 @@ def to_markdown(sheet: Sheet) -> bytes:
 
 # --- CSV ---------------------------------------------------------------------------------------
 
-CSV_COLUMNS = ("number", "agency", "report", "section", "page", "page_end", "note", "passage", "source", "document",
-               "out_of_date", "chunk_id")
+CSV_COLUMNS = (
+    "number",
+    "agency",
+    "report",
+    "section",
+    "page",
+    "page_end",
+    "note",
+    "passage",
+    "source",
+    "document",
+    "out_of_date",
+    "chunk_id",
+)
 # A spreadsheet runs a cell that opens with one of these as a formula (OWASP, "CSV injection").
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -170,9 +203,20 @@ def to_csv(sheet: Sheet) -> bytes:
     writer.writerow(CSV_COLUMNS)
     for number, passage in enumerate(sheet.passages, start=1):
         source = sources[passage.document]
-        row = (number, passage.agency, passage.title, passage.section, passage.page, passage.page_end, passage.note,
-               passage.text, f"[{source.number}] {source.reference()}", passage.document,
-               "yes" if passage.out_of_date else "", passage.chunk_id)
+        row = (
+            number,
+            passage.agency,
+            passage.title,
+            passage.section,
+            passage.page,
+            passage.page_end,
+            passage.note,
+            passage.text,
+            f"[{source.number}] {source.reference()}",
+            passage.document,
+            "yes" if passage.out_of_date else "",
+            passage.chunk_id,
+        )
         writer.writerow([csv_cell(value) for value in row])
     return out.getvalue().encode("utf-8-sig")
 
@@ -202,7 +246,9 @@ def to_docx(sheet: Sheet) -> bytes:
             document.add_heading(_xml(agency), level=1)
         for number, passage in entries:
             # One level below the title, or below the agency: Word's outline, as Markdown's, skips none.
-            document.add_heading(_xml(_heading(number, passage, bool(agency))), level=2 if agency else 1)
+            document.add_heading(
+                _xml(_heading(number, passage, bool(agency))), level=2 if agency else 1
+            )
             cite = document.add_paragraph()
             cite.add_run(_xml(_cite(passage, number_of[passage.document]))).italic = True
             for line in passage.text.splitlines() or [""]:
@@ -233,7 +279,12 @@ class Format:
 FORMATS = {
     "md": Format(to_markdown, "text/markdown", ".md", "Markdown"),
     "csv": Format(to_csv, "text/csv", ".csv", "CSV"),
-    "docx": Format(to_docx, "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".docx", "Word"),
+    "docx": Format(
+        to_docx,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ".docx",
+        "Word",
+    ),
 }
 
 
@@ -244,7 +295,9 @@ def find_format(name: str | None, filename: str | None = None) -> str:
         suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
         if suffix in FORMATS:
             return suffix
-        raise UsageError(f"say which format with --format ({choices}); the file name {filename!r} does not say")
+        raise UsageError(
+            f"say which format with --format ({choices}); the file name {filename!r} does not say"
+        )
     if not name:
         raise UsageError(f"say which format: one of {choices}")
     wanted = name.strip().lower().lstrip(".")
@@ -272,13 +325,21 @@ def describe_pack(count: int) -> str:
     return f"A session pack of {count} passage{'' if count == 1 else 's'}, exported on {exported_on()}."
 
 
-def describe_search(query: str, count: int, agency: str | None = None, document: str | None = None) -> str:
+def describe_search(
+    query: str, count: int, agency: str | None = None, document: str | None = None
+) -> str:
     """The line under a search's title: how many passages, narrowed how, for what, and when."""
-    narrowed = "".join(f", {label} {value}" for label, value in (("agency", agency), ("document", document)) if value)
+    narrowed = "".join(
+        f", {label} {value}"
+        for label, value in (("agency", agency), ("document", document))
+        if value
+    )
     return f"The top {count} passages{narrowed} for the search \u201c{query}\u201d, exported on {exported_on()}."
 
 
 def describe_comparison(query: str, agencies: int) -> str:
     """The line under a comparison's title."""
-    return (f"The best passages of each of {agencies} agencies for the search \u201c{query}\u201d, "
-            f"exported on {exported_on()}.")
+    return (
+        f"The best passages of each of {agencies} agencies for the search \u201c{query}\u201d, "
+        f"exported on {exported_on()}."
+    )

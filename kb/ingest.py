@@ -23,7 +23,10 @@ SUFFIXES = (".pdf", ".txt", ".md")
 ORGANISATION_PATTERNS = (
     # Ofsted's titles and running headers: "Inspection of Devon local authority children's services",
     # "Focused visit to Luton local authority children's services".
-    re.compile(r"^(?:inspection of|focused visit to) (?P<org>.+?)\s+children[’'`]?s\s+services\b", re.IGNORECASE),
+    re.compile(
+        r"^(?:inspection of|focused visit to) (?P<org>.+?)\s+children[’'`]?s\s+services\b",
+        re.IGNORECASE,
+    ),
     re.compile(r"^inspection of (?P<org>.+?)\s*$", re.IGNORECASE),
 )
 MAX_NAME_CHARS = 120  # longer, a PDF's author field is a paragraph, not an organisation's name
@@ -98,11 +101,17 @@ def read_document(
     sha256 = sha256 or file_sha256(path)
     suffix = path.suffix.lower()
     if suffix == ".pdf":
-        document = _read_pdf_isolated(path, name, sha256, limits) if limits else _read_pdf(path, name, sha256)
+        document = (
+            _read_pdf_isolated(path, name, sha256, limits)
+            if limits
+            else _read_pdf(path, name, sha256)
+        )
     elif suffix in (".txt", ".md"):
         document = _read_text(path, name, sha256, markdown=suffix == ".md")
     else:
-        raise UnreadableDocument(f"unsupported file type {suffix or '(none)'}; kb reads {', '.join(SUFFIXES)}")
+        raise UnreadableDocument(
+            f"unsupported file type {suffix or '(none)'}; kb reads {', '.join(SUFFIXES)}"
+        )
     if not any(line.text.strip() for page in document.pages for line in page.lines):
         raise UnreadableDocument("no text found (empty, or images without a text layer)")
     return document
@@ -111,15 +120,22 @@ def read_document(
 # --- PDF in a child process -------------------------------------------------------------------
 
 # The child imports only this module and pypdf (no torch, no chromadb): about 0.1 s to start.
-_CHILD = "import sys; from kb.ingest import _parse_in_child; sys.exit(_parse_in_child(sys.argv[1:]))"
+_CHILD = (
+    "import sys; from kb.ingest import _parse_in_child; sys.exit(_parse_in_child(sys.argv[1:]))"
+)
 
 
 def _read_pdf_isolated(path: Path, name: str, sha256: str, limits: Limits) -> Document:
     package_root = str(Path(__file__).resolve().parent.parent)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])),
+    }
     command = [sys.executable, "-c", _CHILD, str(path), name, sha256, str(limits.memory_mb)]
     try:
-        done = subprocess.run(command, capture_output=True, timeout=limits.seconds, env=env, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            command, capture_output=True, timeout=limits.seconds, env=env, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired:  # run() has killed the child
         raise UnreadableDocument(
             f"parsing took longer than {limits.seconds:g} s (KB_PDF_TIMEOUT), so it was stopped"
@@ -136,7 +152,9 @@ def _read_pdf_isolated(path: Path, name: str, sha256: str, limits: Limits) -> Do
             f"it may have needed more than {limits.memory_mb} MB (KB_PDF_MEMORY_MB)"
         )
     lines = done.stderr.decode("utf-8", "replace").strip().splitlines()
-    raise UnreadableDocument(f"the PDF parser failed ({lines[-1][:160] if lines else f'exit code {done.returncode}'})")
+    raise UnreadableDocument(
+        f"the PDF parser failed ({lines[-1][:160] if lines else f'exit code {done.returncode}'})"
+    )
 
 
 def _parse_in_child(args: list[str]) -> int:
@@ -177,17 +195,19 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
         reader = pypdf.PdfReader(path)
         encrypted = reader.is_encrypted
     except (PdfReadError, ValueError, TypeError, KeyError, IndexError, OSError) as error:
-        raise UnreadableDocument(f"not a readable PDF{_why_not_a_pdf(path)} ({_short(error)})") from None
+        raise UnreadableDocument(
+            f"not a readable PDF{_why_not_a_pdf(path)} ({_short(error)})"
+        ) from None
     if encrypted:
         try:
             opened = reader.decrypt("")
-        except Exception:  # noqa: BLE001 - pypdf raises many kinds here; all mean 'locked'
+        except Exception:
             opened = 0
         if not opened:
             raise UnreadableDocument("encrypted PDF: it needs a password")
     try:
         page_count = len(reader.pages)
-    except Exception as error:  # noqa: BLE001
+    except Exception as error:
         raise UnreadableDocument(f"not a readable PDF ({_short(error)})") from None
     if page_count == 0:
         raise UnreadableDocument("PDF has no pages")
@@ -198,8 +218,10 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
             pages_segments.append(_page_segments(reader.pages[index]))
         except MemoryError:
             raise
-        except Exception as error:  # noqa: BLE001 - a broken page stream can raise anything
-            raise UnreadableDocument(f"page {index + 1} could not be read ({_short(error)})") from None
+        except Exception as error:
+            raise UnreadableDocument(
+                f"page {index + 1} could not be read ({_short(error)})"
+            ) from None
     if not any(text.strip() for segments in pages_segments for text, _, _ in segments):
         raise UnreadableDocument("no text layer (scanned images?): run OCR on it first")
 
@@ -219,16 +241,23 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
     acronyms = clean.acronyms(" ".join(line.text for page in kept_pages for line in page))
     pages = []
     for number, (lines, agency) in enumerate(zip(kept_pages, page_agencies), start=1):
-        pages.append(Page(number, _unglue_marks([_classify(line, body, agency) for line in lines], acronyms)))
+        pages.append(
+            Page(number, _unglue_marks([_classify(line, body, agency) for line in lines], acronyms))
+        )
     return Document(name, title, organisation, pages, sha256, wrapped=True)
 
 
 def _unglue_marks(lines: list[Line], acronyms: set[str]) -> list[Line]:
     """A page's footnote marks that extraction glued to words ("duty3", "DPIA23") go, where its footnotes are numbered."""
-    numbers = {number for line in lines if line.kind == "footnote" and (number := clean.footnote_number(line.text))}
+    numbers = {
+        number
+        for line in lines
+        if line.kind == "footnote" and (number := clean.footnote_number(line.text))
+    }
     return [
         replace(line, text=clean.strip_footnote_marks(line.text, numbers, acronyms))
-        if line.kind in ("text", "heading") else line
+        if line.kind in ("text", "heading")
+        else line
         for line in lines
     ]
 
@@ -284,10 +313,19 @@ def _raw_lines(segments, body: float) -> list[_RawLine]:
         size = weights.most_common(1)[0][0] if total else 0.0
         # Footnote marks set small and raised ("guidance6.") are dropped from body lines.
         text = "".join(
-            t for t, s, _ in parts
-            if not (body and s and s < 0.8 * body and size >= 0.9 * body and re.fullmatch(r"\s*\d{1,3}\s*", t))
+            t
+            for t, s, _ in parts
+            if not (
+                body
+                and s
+                and s < 0.8 * body
+                and size >= 0.9 * body
+                and re.fullmatch(r"\s*\d{1,3}\s*", t)
+            )
         )
-        lines.append(_RawLine(clean.normalise_whitespace(text), size, bold / total if total else 0.0))
+        lines.append(
+            _RawLine(clean.normalise_whitespace(text), size, bold / total if total else 0.0)
+        )
         parts.clear()
 
     for text, size, bold in segments:
@@ -343,9 +381,10 @@ def _metadata(reader) -> dict[str, str]:
     try:
         info = reader.metadata or {}
         return {
-            key: clean.normalise_whitespace(str(info.get(f"/{key.title()}") or "")).strip() for key in ("title", "author")
+            key: clean.normalise_whitespace(str(info.get(f"/{key.title()}") or "")).strip()
+            for key in ("title", "author")
         }
-    except Exception:  # noqa: BLE001 - broken metadata is not worth refusing a report for
+    except Exception:
         return {}
 
 
@@ -373,7 +412,14 @@ def _pdf_agencies(page_headers: list[list[str]], title: str, author: str) -> tup
     """Each page's agency, from a running header that names it; and the document's organisation."""
     named = [next(filter(None, map(_organisation_in, header)), "") for header in page_headers]
     firsts = [
-        next((line for line in header if not clean.is_page_number(line) and not re.search(r"\d{4}", line)), "")
+        next(
+            (
+                line
+                for line in header
+                if not clean.is_page_number(line) and not re.search(r"\d{4}", line)
+            ),
+            "",
+        )
         for header in page_headers
     ]
     organisation = next(filter(None, named), "") or _organisation_in(title)
@@ -441,7 +487,9 @@ def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:
     nonblank = [i for i, line in enumerate(lines) if line]
     if not nonblank:
         raise UnreadableDocument("no text found (empty)")
-    header_at = {} if markdown else _header_blocks(lines, nonblank)  # Markdown has headings, not page tops
+    header_at = (
+        {} if markdown else _header_blocks(lines, nonblank)
+    )  # Markdown has headings, not page tops
 
     title = ""
     first = nonblank[0]
@@ -468,7 +516,10 @@ def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:
         pages[-1].lines.append(_classify_text(line, agency, markdown))
     first_agency = next((line.agency for page in pages for line in page.lines if line.agency), "")
     for page in pages:  # lines before the first header (a preamble) belong to the first agency
-        page.lines = [line if line.agency else Line(line.text, line.kind, line.level, first_agency) for line in page.lines]
+        page.lines = [
+            line if line.agency else Line(line.text, line.kind, line.level, first_agency)
+            for line in page.lines
+        ]
     return Document(name, title, first_agency, pages, sha256, wrapped=False)
 
 
@@ -486,11 +537,16 @@ def _header_blocks(lines: list[str], nonblank: list[int]) -> dict[int, list[int]
     Returns {index of a block's first line: indices of the block's lines}.
     """
     pairs = Counter(
-        (clean.header_key(lines[a]), clean.header_key(lines[b])) for a, b in zip(nonblank, nonblank[1:])
+        (clean.header_key(lines[a]), clean.header_key(lines[b]))
+        for a, b in zip(nonblank, nonblank[1:])
     )
     repeated = {
-        pair for pair, count in pairs.items()
-        if count >= 3 and len(pair[0]) <= 120 and not clean.ends_sentence(pair[0]) and not clean.BULLET_START.match(pair[0])
+        pair
+        for pair, count in pairs.items()
+        if count >= 3
+        and len(pair[0]) <= 120
+        and not clean.ends_sentence(pair[0])
+        and not clean.BULLET_START.match(pair[0])
     }
     in_header = set()
     for a, b in zip(nonblank, nonblank[1:]):

@@ -110,19 +110,37 @@ def build(path: Path, chunks: Iterable[Chunk], built_from: str) -> None:
         db.executescript(_SCHEMA)
         rows = []
         for chunk in chunks:
-            rows.append((chunk.text, chunk.section, f"{chunk.agency} {chunk.title}", chunk.id, chunk.document, chunk.agency))
+            rows.append(
+                (
+                    chunk.text,
+                    chunk.section,
+                    f"{chunk.agency} {chunk.title}",
+                    chunk.id,
+                    chunk.document,
+                    chunk.agency,
+                )
+            )
             texts.append((chunk.document, chunk.text))
         db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)", rows)
         learned = learn_definitions(texts)
         db.executemany("INSERT INTO definitions VALUES (?, ?, ?)", learned)
         db.executemany(
-            "INSERT INTO meta VALUES (?, ?)", [("fingerprint", built_from), ("version", KEYWORD_VERSION)]
+            "INSERT INTO meta VALUES (?, ?)",
+            [("fingerprint", built_from), ("version", KEYWORD_VERSION)],
         )
         db.execute("INSERT INTO passages(passages) VALUES ('optimize')")
         db.executemany("INSERT INTO words VALUES (?, ?, ?)", _word_scores(db))
-        glossary = [phrase for entry in default_glossary().entries for phrase in (entry.term, *entry.expansions)]
-        db.executemany("INSERT INTO phrases VALUES (?, ?, ?)",
-                       _phrase_scores(db, [*glossary, *(phrase for term, long, _ in learned for phrase in (term, long))]))
+        glossary = [
+            phrase
+            for entry in default_glossary().entries
+            for phrase in (entry.term, *entry.expansions)
+        ]
+        db.executemany(
+            "INSERT INTO phrases VALUES (?, ?, ?)",
+            _phrase_scores(
+                db, [*glossary, *(phrase for term, long, _ in learned for phrase in (term, long))]
+            ),
+        )
     db.close()
     os.replace(partial, path)
 
@@ -151,14 +169,22 @@ def _word_scores(db: sqlite3.Connection) -> Iterator[tuple[str, bytes, bytes]]:
     rowids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
     weighted = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
     scores = weighted * (BM25_K1 + 1) / (weighted + norm[rowids])
-    starts = [at for at in range(len(tokens)) if at == 0 or tokens[at] != tokens[at - 1]] + [len(tokens)]
+    starts = [at for at in range(len(tokens)) if at == 0 or tokens[at] != tokens[at - 1]] + [
+        len(tokens)
+    ]
     for start, end in zip(starts, starts[1:]):
         holding = end - start
         idf = max(math.log((passages - holding + 0.5) / (holding + 0.5)), 1e-6)
-        yield tokens[start], rowids[start:end].astype(np.int32).tobytes(), (idf * scores[start:end]).tobytes()
+        yield (
+            tokens[start],
+            rowids[start:end].astype(np.int32).tobytes(),
+            (idf * scores[start:end]).tobytes(),
+        )
 
 
-def _phrase_scores(db: sqlite3.Connection, phrases: Iterable[str]) -> Iterator[tuple[str, bytes, bytes]]:
+def _phrase_scores(
+    db: sqlite3.Connection, phrases: Iterable[str]
+) -> Iterator[tuple[str, bytes, bytes]]:
     """(phrase, rowids, scores): each phrase's term of bm25() in each passage holding it, scored by FTS5 alone."""
     for phrase in query_parts((), phrases):
         if " " in phrase:
@@ -190,7 +216,9 @@ class Tokenizer:
         found: list[list[str]] = [[] for _ in parts]
         with self._lock:
             self._db.executemany("INSERT INTO query(rowid, part) VALUES (?, ?)", enumerate(parts))
-            for at, token in self._db.execute("SELECT doc, term FROM occurrences ORDER BY doc, offset"):
+            for at, token in self._db.execute(
+                "SELECT doc, term FROM occurrences ORDER BY doc, offset"
+            ):
                 found[at].append(token)
             self._db.execute("DELETE FROM query")
         return found
@@ -260,7 +288,11 @@ class KeywordIndex:
                     scores[rowids] += np.frombuffer(row[1], dtype=np.float64)
                     held[rowids] = True
             if others:
-                rowids, more = _columns(self._db.execute(_BM25, (" OR ".join(f'"{part}"' for part in others),)).fetchall())
+                rowids, more = _columns(
+                    self._db.execute(
+                        _BM25, (" OR ".join(f'"{part}"' for part in others),)
+                    ).fetchall()
+                )
                 scores[rowids] += more
                 held[rowids] = True
         return Scores(self._passages, scores, held)
@@ -269,15 +301,19 @@ class KeywordIndex:
         """Whether any passage holds the phrase, as a search for it would match (stemmed, words in order)."""
         held = self._held.get(phrase)
         if held is None:
-            parts = query_parts((), [phrase])  # the phrase's words, as score() reads them: one part or none
+            parts = query_parts(
+                (), [phrase]
+            )  # the phrase's words, as score() reads them: one part or none
             row = None
             if parts:
                 with self._lock:
                     tokens = self._tokens(parts)[0]
                     row = self._stored(parts[0], tokens) if tokens else None
                     if row is None and len(tokens) > 1:
-                        row = self._db.execute("SELECT 1 FROM passages WHERE passages MATCH ? LIMIT 1",
-                                               (f'"{parts[0]}"',)).fetchone()
+                        row = self._db.execute(
+                            "SELECT 1 FROM passages WHERE passages MATCH ? LIMIT 1",
+                            (f'"{parts[0]}"',),
+                        ).fetchone()
             held = bool(row and row[0])
             self._held[phrase] = held
         return held
@@ -286,13 +322,19 @@ class KeywordIndex:
         """(rowids, scores) stored at build for a word, or for a phrase of several; None if not stored.
         A word not stored is in no passage; a phrase not stored is left for FTS5. Call with the lock held."""
         if len(tokens) == 1:
-            return self._db.execute("SELECT rowids, scores FROM words WHERE token = ?", tokens).fetchone()
-        return self._db.execute("SELECT rowids, scores FROM phrases WHERE phrase = ?", (part,)).fetchone()
+            return self._db.execute(
+                "SELECT rowids, scores FROM words WHERE token = ?", tokens
+            ).fetchone()
+        return self._db.execute(
+            "SELECT rowids, scores FROM phrases WHERE phrase = ?", (part,)
+        ).fetchone()
 
     def definitions(self) -> list[Entry]:
         """Acronyms the indexed documents define themselves, most used long form first."""
         with self._lock:
-            rows = self._db.execute("SELECT term, expansion FROM definitions ORDER BY term, documents DESC").fetchall()
+            rows = self._db.execute(
+                "SELECT term, expansion FROM definitions ORDER BY term, documents DESC"
+            ).fetchall()
         entries: dict[str, list[str]] = {}
         for term, expansion in rows:
             entries.setdefault(term, []).append(expansion)
@@ -327,7 +369,9 @@ class _Passages:
 
     @classmethod
     def read(cls, db: sqlite3.Connection) -> _Passages:
-        rows = db.execute("SELECT rowid, id, agency, document FROM passages ORDER BY rowid").fetchall()
+        rows = db.execute(
+            "SELECT rowid, id, agency, document FROM passages ORDER BY rowid"
+        ).fetchall()
         size = (rows[-1][0] + 1) if rows else 1
         ids, agency, document = (np.full(size, "", dtype=object) for _ in range(3))
         for rowid, chunk_id, agency_name, document_name in rows:
@@ -341,7 +385,9 @@ class Scores:
     def __init__(self, passages: _Passages, scores: np.ndarray, held: np.ndarray) -> None:
         self._passages, self._scores, self._held = passages, scores, held
 
-    def best(self, k: int, agencies: Sequence[str] | None = None, document: str | None = None) -> list[tuple[str, float]]:
+    def best(
+        self, k: int, agencies: Sequence[str] | None = None, document: str | None = None
+    ) -> list[tuple[str, float]]:
         """(chunk id, score) of the k best passages holding the query's words, best first."""
         held = self._held
         if agencies:
@@ -360,7 +406,10 @@ class Scores:
     def of(self, chunk_ids: Sequence[str]) -> list[float]:
         """The score of each passage named (0 for one the index does not hold)."""
         rowid = self._passages.rowid
-        return [float(self._scores[rowid[chunk_id]]) if chunk_id in rowid else 0.0 for chunk_id in chunk_ids]
+        return [
+            float(self._scores[rowid[chunk_id]]) if chunk_id in rowid else 0.0
+            for chunk_id in chunk_ids
+        ]
 
 
 def sync(store, index_dir: Path) -> tuple[KeywordIndex, bool]:

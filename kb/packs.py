@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from kb.chunk import Chunk, pages
@@ -50,8 +50,20 @@ CREATE TABLE IF NOT EXISTS passages (
     UNIQUE (pack, chunk_id)
 );
 """
-PASSAGE_COLUMNS = ("id", "chunk_id", "document", "sha256", "title", "agency", "section", "page", "page_end", "text",
-                   "note", "added")
+PASSAGE_COLUMNS = (
+    "id",
+    "chunk_id",
+    "document",
+    "sha256",
+    "title",
+    "agency",
+    "section",
+    "page",
+    "page_end",
+    "text",
+    "note",
+    "added",
+)
 
 
 class UnknownPack(UsageError):
@@ -102,7 +114,7 @@ def clean_name(name: str | None) -> str:
     """A pack's name as stored, or a refusal that says what a name may hold."""
     cleaned = " ".join((name or "").split())
     if not NAME.fullmatch(cleaned):
-        shown = cleaned[:MAX_NAME + 10] or "(empty)"
+        shown = cleaned[: MAX_NAME + 10] or "(empty)"
         raise BadPackName(f"{shown!r} cannot name a pack: use {NAME_RULE}")
     return cleaned
 
@@ -113,7 +125,7 @@ def _newlines(text: str) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 class Packs:
@@ -156,16 +168,22 @@ class Packs:
         with self._db() as db:
             row = _pack_row(db, name)
             passages = db.execute(
-                f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE pack = ? ORDER BY position, id", (row["id"],)
+                f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE pack = ? ORDER BY position, id",
+                (row["id"],),
             ).fetchall()
-        return Pack(row["name"], row["created"], row["updated"], tuple(Passage(**dict(p)) for p in passages))
+        return Pack(
+            row["name"], row["created"], row["updated"], tuple(Passage(**dict(p)) for p in passages)
+        )
 
     def create(self, name: str) -> str:
         """Make an empty pack (or find the one with that name); its stored name."""
         name = clean_name(name)
         with self._db(write=True) as db:
             now = _now()
-            db.execute("INSERT OR IGNORE INTO packs (name, created, updated) VALUES (?, ?, ?)", (name, now, now))
+            db.execute(
+                "INSERT OR IGNORE INTO packs (name, created, updated) VALUES (?, ?, ?)",
+                (name, now, now),
+            )
             return db.execute("SELECT name FROM packs WHERE name = ?", (name,)).fetchone()["name"]
 
     def add(self, name: str, chunk: Chunk) -> tuple[Passage, bool]:
@@ -178,14 +196,27 @@ class Packs:
                 "INSERT OR IGNORE INTO passages (pack, position, chunk_id, document, sha256, title, agency, section, "
                 "page, page_end, text, added) VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM passages "
                 "WHERE pack = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (pack, pack, chunk.id, chunk.document, chunk.sha256, chunk.title, chunk.agency, chunk.section,
-                 chunk.page, chunk.page_end, chunk.text, now),
+                (
+                    pack,
+                    pack,
+                    chunk.id,
+                    chunk.document,
+                    chunk.sha256,
+                    chunk.title,
+                    chunk.agency,
+                    chunk.section,
+                    chunk.page,
+                    chunk.page_end,
+                    chunk.text,
+                    now,
+                ),
             )
             added = cursor.rowcount == 1
             if added:
                 _touch(db, pack)
             row = db.execute(
-                f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE pack = ? AND chunk_id = ?", (pack, chunk.id)
+                f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE pack = ? AND chunk_id = ?",
+                (pack, chunk.id),
             ).fetchone()
         return Passage(**dict(row)), added
 
@@ -202,10 +233,18 @@ class Packs:
         """Move a passage up (steps < 0) or down the pack; past either end it stays at the end."""
         with self._db(write=True) as db:
             pack = _passage_pack(db, name, passage_id)
-            order = [row["id"] for row in db.execute("SELECT id FROM passages WHERE pack = ? ORDER BY position, id", (pack,))]
+            order = [
+                row["id"]
+                for row in db.execute(
+                    "SELECT id FROM passages WHERE pack = ? ORDER BY position, id", (pack,)
+                )
+            ]
             old = order.index(passage_id)
             order.insert(max(0, min(len(order) - 1, old + steps)), order.pop(old))
-            db.executemany("UPDATE passages SET position = ? WHERE id = ?", [(i, pid) for i, pid in enumerate(order, 1)])
+            db.executemany(
+                "UPDATE passages SET position = ? WHERE id = ?",
+                [(i, pid) for i, pid in enumerate(order, 1)],
+            )
             _touch(db, pack)
 
     def remove(self, name: str, passage_id: int) -> None:
@@ -238,9 +277,15 @@ def _passage_columns(db: sqlite3.Connection) -> set[str]:
 
 
 def _pack_row(db: sqlite3.Connection | None, name: str) -> sqlite3.Row:
-    row = db.execute("SELECT * FROM packs WHERE name = ?", (" ".join(name.split()),)).fetchone() if db else None
+    row = (
+        db.execute("SELECT * FROM packs WHERE name = ?", (" ".join(name.split()),)).fetchone()
+        if db
+        else None
+    )
     if row is None:
-        known = [r["name"] for r in db.execute("SELECT name FROM packs ORDER BY name")] if db else []
+        known = (
+            [r["name"] for r in db.execute("SELECT name FROM packs ORDER BY name")] if db else []
+        )
         choices = "; ".join(known) or "none yet"
         raise UnknownPack(f"no pack is called {name!r}; the packs are: {choices}")
     return row
@@ -249,7 +294,9 @@ def _pack_row(db: sqlite3.Connection | None, name: str) -> sqlite3.Row:
 def _passage_pack(db: sqlite3.Connection, name: str, passage_id: int) -> int:
     """The pack's id, once the passage is known to be in it."""
     pack = _pack_row(db, name)["id"]
-    if not db.execute("SELECT 1 FROM passages WHERE id = ? AND pack = ?", (passage_id, pack)).fetchone():
+    if not db.execute(
+        "SELECT 1 FROM passages WHERE id = ? AND pack = ?", (passage_id, pack)
+    ).fetchone():
         raise UnknownPassage(f"the pack {name!r} holds no passage {passage_id}")
     return pack
 
@@ -262,20 +309,43 @@ def check(pack: Pack, store) -> Pack:
     """The pack with each passage marked out of date whose document changed or that the index no longer holds as saved."""
     indexed = store.documents()
     current = store.get([passage.chunk_id for passage in pack.passages])
-    return replace(pack, passages=tuple(
-        replace(passage, out_of_date=_out_of_date(passage, indexed, current)) for passage in pack.passages
-    ))
+    return replace(
+        pack,
+        passages=tuple(
+            replace(passage, out_of_date=_out_of_date(passage, indexed, current))
+            for passage in pack.passages
+        ),
+    )
 
 
 def _out_of_date(passage: Passage, indexed: dict[str, str], current: dict[str, Chunk]) -> bool:
     chunk = current.get(passage.chunk_id)
-    return indexed.get(passage.document) != passage.sha256 or chunk is None or chunk.text != passage.text
+    return (
+        indexed.get(passage.document) != passage.sha256
+        or chunk is None
+        or chunk.text != passage.text
+    )
 
 
 def unsaved(name: str, found: Sequence) -> Pack:
     """A pack of search hits or chunks that is not stored, so a search exports the same way as a pack."""
-    return Pack(name, "", "", tuple(
-        Passage(0, c.id, c.document, getattr(c, "sha256", ""), c.title, c.agency, c.section, c.page,
-                c.page_end, c.text)
-        for c in found
-    ))
+    return Pack(
+        name,
+        "",
+        "",
+        tuple(
+            Passage(
+                0,
+                c.id,
+                c.document,
+                getattr(c, "sha256", ""),
+                c.title,
+                c.agency,
+                c.section,
+                c.page,
+                c.page_end,
+                c.text,
+            )
+            for c in found
+        ),
+    )

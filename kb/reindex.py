@@ -7,8 +7,8 @@ import fnmatch
 import os
 import socket
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -21,7 +21,9 @@ from kb.errors import IndexLocked, IndexMissing, KbError, UnreadableDocument
 from kb.ingest import SUFFIXES, Limits, file_sha256, read_document
 from kb.keyword import sync as sync_keyword
 from kb.settings import Settings
-from kb.store import Manifest, Store, preload as preload_store, prune as prune_generations
+from kb.store import Manifest, Store
+from kb.store import preload as preload_store
+from kb.store import prune as prune_generations
 
 
 @dataclass
@@ -37,13 +39,16 @@ class Summary:
 
     def line(self) -> str:
         counts = ", ".join(
-            f"{len(getattr(self, name))} {name}" for name in ("added", "updated", "removed", "unchanged", "failed")
+            f"{len(getattr(self, name))} {name}"
+            for name in ("added", "updated", "removed", "unchanged", "failed")
         )
         passages = "passage" if self.chunks_embedded == 1 else "passages"
         return f"{counts}; {self.chunks_embedded} {passages} embedded"
 
 
-def corpus_files(corpus_dir: Path, ignore: tuple[str, ...] = ()) -> tuple[dict[str, Path], list[str]]:
+def corpus_files(
+    corpus_dir: Path, ignore: tuple[str, ...] = ()
+) -> tuple[dict[str, Path], list[str]]:
     """({document name: path}, [folders that could not be listed]): the reports under corpus_dir,
     named by their path relative to it."""
     corpus_dir = Path(corpus_dir)
@@ -59,7 +64,9 @@ def corpus_files(corpus_dir: Path, ignore: tuple[str, ...] = ()) -> tuple[dict[s
         unlisted.append(Path(error.filename).relative_to(corpus_dir).as_posix())
 
     for folder, subfolders, names in os.walk(corpus_dir, onerror=cannot_list):
-        subfolders[:] = [name for name in subfolders if not ignored(Path(folder, name).relative_to(corpus_dir))]
+        subfolders[:] = [
+            name for name in subfolders if not ignored(Path(folder, name).relative_to(corpus_dir))
+        ]
         for name in names:
             path = Path(folder, name)
             relative = path.relative_to(corpus_dir)
@@ -95,7 +102,9 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
     """
     index_dir = Path(index_dir)
     index_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(index_dir / LOCK_FILE, "a+", encoding="utf-8")  # "a+": never empties the holder's note
+    handle = open(
+        index_dir / LOCK_FILE, "a+", encoding="utf-8"
+    )  # "a+": never empties the holder's note
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -118,7 +127,9 @@ def writer_lock(index_dir: Path) -> Iterator[None]:
 
 PARSERS = 2  # files parsed at once: one per core
 
-EMBED_SLICE = 256  # passages per call to the model: large enough for full batches, small enough for progress
+EMBED_SLICE = (
+    256  # passages per call to the model: large enough for full batches, small enough for progress
+)
 
 
 def _load(embedder_factory: Callable[[], Embedder]) -> Embedder:
@@ -126,8 +137,13 @@ def _load(embedder_factory: Callable[[], Embedder]) -> Embedder:
     return embedder_factory()
 
 
-def _embed(chunks: list[Chunk], embedder: Embedder | None, batch_size: int,
-           progress: Callable[[int], None] | None, on_start: Callable[[int], None] | None) -> np.ndarray:
+def _embed(
+    chunks: list[Chunk],
+    embedder: Embedder | None,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+    on_start: Callable[[int], None] | None,
+) -> np.ndarray:
     """Vectors for every changed passage, in their order. Passages of like length (in characters, as
     the model's encode orders them) are embedded together across documents, so batches carry little padding."""
     if on_start:
@@ -156,7 +172,9 @@ def _reindex(
     on_start: Callable[[int], None] | None,
 ) -> Summary:
     files, unlisted = corpus_files(settings.corpus_dir, settings.ignore)
-    prune_generations(settings.index_dir, settings.chroma_url)  # what a killed reindex left, even if nothing changed
+    prune_generations(
+        settings.index_dir, settings.chroma_url
+    )  # what a killed reindex left, even if nothing changed
     try:
         served: Store | None = Store(settings.index_dir, settings.chroma_url)
     except IndexMissing:
@@ -164,13 +182,25 @@ def _reindex(
     summary = Summary()
     # An index built by this model and chunker keeps its passages; one built otherwise is rebuilt.
     manifest = served.manifest if served else None
-    kept = manifest is not None and (manifest.model, manifest.chunker) == (settings.model, CHUNKER_VERSION)
+    kept = manifest is not None and (manifest.model, manifest.chunker) == (
+        settings.model,
+        CHUNKER_VERSION,
+    )
     indexed = served.documents() if kept else {}
     summary.rebuilt = served is not None and not kept
     # A report is removed when its file has gone, not when its folder could not be listed.
-    summary.removed = sorted(name for name in set(indexed) - set(files) if not _within(name, unlisted))
-    kept_from_it = "what was indexed from it stays" if kept else "its reports are left out of the rebuilt index"
-    summary.failed.extend((f"{folder}/", f"cannot list this folder (permissions?); {kept_from_it}") for folder in unlisted)
+    summary.removed = sorted(
+        name for name in set(indexed) - set(files) if not _within(name, unlisted)
+    )
+    kept_from_it = (
+        "what was indexed from it stays"
+        if kept
+        else "its reports are left out of the rebuilt index"
+    )
+    summary.failed.extend(
+        (f"{folder}/", f"cannot list this folder (permissions?); {kept_from_it}")
+        for folder in unlisted
+    )
     if not files and not unlisted and served is not None and served.count():
         raise KbError(
             f"the corpus folder {settings.corpus_dir} holds no reports, so the index is left as it is: is it the "
@@ -194,7 +224,10 @@ def _reindex(
         loading = background.submit(_load, embedder_factory) if to_read else None
         # Largest files first, so the last to finish is a small one; each is chunked as soon as it is read.
         largest_first = sorted(to_read, key=lambda name: -sizes[name])
-        parsed = {background.submit(read_document, files[name], name, hashes[name], limits): name for name in largest_first}
+        parsed = {
+            background.submit(read_document, files[name], name, hashes[name], limits): name
+            for name in largest_first
+        }
         todo: list[tuple[str, list[Chunk]]] = []
         for done in as_completed(parsed):
             name = parsed[done]
@@ -228,7 +261,13 @@ def _reindex(
     expected = sum(count for name, count in chunks_before.items() if name not in changed)
     for name in summary.removed:
         store.delete_document(name)
-    vectors = _embed([chunk for _, chunks in todo for chunk in chunks], embedder, settings.batch_size, progress, on_start)
+    vectors = _embed(
+        [chunk for _, chunks in todo for chunk in chunks],
+        embedder,
+        settings.batch_size,
+        progress,
+        on_start,
+    )
     offset = 0
     for name, chunks in todo:
         store.replace_document(name, chunks, vectors[offset : offset + len(chunks)])

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
@@ -20,7 +20,6 @@ from kb.keyword import sync as sync_keyword
 from kb.settings import Settings
 from kb.store import Manifest, Store
 from kb.vocabulary import Glossary, default_glossary
-
 
 # Each side offers this many candidates to the fusion.
 CANDIDATES = 50
@@ -50,8 +49,17 @@ class Hit:
 
     @classmethod
     def from_chunk(cls, chunk: Chunk, score: float) -> Hit:
-        return cls(chunk.id, chunk.text, chunk.agency, chunk.document, chunk.title, chunk.section, chunk.page,
-                   round(score, 4), chunk.page_end)
+        return cls(
+            chunk.id,
+            chunk.text,
+            chunk.agency,
+            chunk.document,
+            chunk.title,
+            chunk.section,
+            chunk.page,
+            round(score, 4),
+            chunk.page_end,
+        )
 
     @property
     def pages(self) -> str:
@@ -85,7 +93,9 @@ def clean_query(query: str | None, max_chars: int) -> str:
     """The query as searched, or a clear refusal."""
     query = " ".join((query or "").split())
     if not query:
-        raise EmptyQuery("the query is empty: type a few words, for example 'domestic abuse clinic'")
+        raise EmptyQuery(
+            "the query is empty: type a few words, for example 'domestic abuse clinic'"
+        )
     if len(query) > max_chars:
         raise QueryTooLong(f"the query is {len(query)} characters long; the limit is {max_chars}")
     return query
@@ -116,7 +126,9 @@ def resolve_document(name: str, documents: list[str]) -> str:
     raise UnknownDocument(f"no document is called {name!r}; the index holds: {choices}")
 
 
-def convex_fusion(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float]) -> dict[str, float]:
+def convex_fusion(
+    scored: Sequence[Sequence[tuple[str, float]]], weights: Sequence[float]
+) -> dict[str, float]:
     """Bruch, Gai and Ingber (TOIS 2023): each list's scores divided by its best, summed by weight.
 
     A passage that a list does not hold scores there as that list's last one, the most it can
@@ -126,7 +138,9 @@ def convex_fusion(scored: Sequence[Sequence[tuple[str, float]]], weights: Sequen
     shares = []
     for ranking in scored:
         best = max((score for _, score in ranking), default=0.0)
-        shares.append({item: max(score, 0.0) / best if best > 0 else 0.0 for item, score in ranking})
+        shares.append(
+            {item: max(score, 0.0) / best if best > 0 else 0.0 for item, score in ranking}
+        )
     fused: dict[str, float] = {}
     for share in shares:
         for item in share:
@@ -156,7 +170,9 @@ class Retrieval:
     vocabulary: bool = True
     agency_aware: bool = True
     fusion: str = "convex"  # or "rrf"
-    dense_weight: float = DENSE_WEIGHT  # convex fusion only; bench/retrieval_ceiling.py tries each in turn
+    dense_weight: float = (
+        DENSE_WEIGHT  # convex fusion only; bench/retrieval_ceiling.py tries each in turn
+    )
 
 
 RETRIEVALS = {
@@ -196,8 +212,12 @@ class Searcher:
         # its passages' citations (one read of them) and the answers it gives stay true.
         self._catalogue = store.catalogue()
         self._agencies = sorted({agency for row in self._catalogue for agency in row["agencies"]})
-        self._agency_of = {chunk_id: metadata.get("agency", "") for chunk_id, metadata in store.metadata()}
-        self._answers = Answers(answers_kept)  # repeated queries answered from memory; 0 turns it off
+        self._agency_of = {
+            chunk_id: metadata.get("agency", "") for chunk_id, metadata in store.metadata()
+        }
+        self._answers = Answers(
+            answers_kept
+        )  # repeated queries answered from memory; 0 turns it off
         self._beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
         # The first call into the model and the store is slow; pay it before a user waits.
         self._search("warm up the domestic abuse clinic", 1, None, None)
@@ -217,8 +237,14 @@ class Searcher:
         """One row per indexed document: document, title, agency (most of it), agencies, pages, chunks."""
         return [dict(row) for row in self._catalogue]
 
-    def search(self, query: str, k: int = 10, agency: str | None = None, document: str | None = None,
-               vector: np.ndarray | None = None) -> Results:
+    def search(
+        self,
+        query: str,
+        k: int = 10,
+        agency: str | None = None,
+        document: str | None = None,
+        vector: np.ndarray | None = None,
+    ) -> Results:
         """The k best passages for a query, optionally from one agency or document; a repeated query is answered from memory.
 
         vector, from query_vector(query), spares the model reading the same query again when it is searched several ways.
@@ -234,7 +260,12 @@ class Searcher:
         if results is None:
             results = self._search(query, k, agencies, document, vector)
             self._answers.put(key, results)
-        return replace(results, hits=list(results.hits), expanded=list(results.expanded), took_ms=_ms_since(started))
+        return replace(
+            results,
+            hits=list(results.hits),
+            expanded=list(results.expanded),
+            took_ms=_ms_since(started),
+        )
 
     def query_vector(self, query: str) -> np.ndarray:
         """The model's vector for a query, as search() makes it."""
@@ -245,8 +276,14 @@ class Searcher:
         # The model reads the practitioner's words and what they stand for ("DA" -> "domestic abuse").
         return self.embedder.encode([" ".join([query, *expanded])])[0]
 
-    def _search(self, query: str, k: int, agencies: list[str] | None, document: str | None,
-                vector: np.ndarray | None = None) -> Results:
+    def _search(
+        self,
+        query: str,
+        k: int,
+        agencies: list[str] | None,
+        document: str | None,
+        vector: np.ndarray | None = None,
+    ) -> Results:
         started = time.perf_counter()
         use = self.retrieval
         expanded = self.glossary.expand(query) if use.vocabulary else []
@@ -257,8 +294,11 @@ class Searcher:
         # BM25 runs in SQLite and numpy while the model works: both release the GIL, so on two cores
         # the keyword side costs little wall time.
         keyword = (
-            self._beside.submit(self._keyword_side, query_terms(query), expanded, depth, agencies, document)
-            if use.keyword else None
+            self._beside.submit(
+                self._keyword_side, query_terms(query), expanded, depth, agencies, document
+            )
+            if use.keyword
+            else None
         )
         dense: list[tuple[str, float]] = []
         if use.dense:
@@ -271,16 +311,23 @@ class Searcher:
             if not use.dense:
                 fused = convex_fusion([best_words], [1.0])
             elif use.fusion == "rrf":
-                fused = reciprocal_rank_fusion([[chunk_id for chunk_id, _ in ranking] for ranking in (dense, best_words)])
+                fused = reciprocal_rank_fusion(
+                    [[chunk_id for chunk_id, _ in ranking] for ranking in (dense, best_words)]
+                )
             else:
                 # Each side scores the other's candidates too, so no passage is fused on a guess.
                 # (Filling a missing score with the list's last one instead: hit@5 0.84, MRR@10 0.69.)
-                in_dense, in_words = {chunk_id for chunk_id, _ in dense}, {chunk_id for chunk_id, _ in best_words}
+                in_dense, in_words = (
+                    {chunk_id for chunk_id, _ in dense},
+                    {chunk_id for chunk_id, _ in best_words},
+                )
                 only_words = [chunk_id for chunk_id, _ in best_words if chunk_id not in in_dense]
                 only_dense = [chunk_id for chunk_id, _ in dense if chunk_id not in in_words]
                 fused = convex_fusion(
-                    [dense + list(zip(only_words, self.store.similarities(vector, only_words))),
-                     best_words + list(zip(only_dense, scores.of(only_dense)))],
+                    [
+                        dense + list(zip(only_words, self.store.similarities(vector, only_words))),
+                        best_words + list(zip(only_dense, scores.of(only_dense))),
+                    ],
                     [use.dense_weight, 1.0 - use.dense_weight],
                 )
         if use.agency_aware and not agencies:
@@ -291,22 +338,36 @@ class Searcher:
                     fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * kinds.get(agency, 0.0)
         best = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))[:k]
         chunks = self.store.get(best)
-        hits = [Hit.from_chunk(chunks[chunk_id], fused[chunk_id]) for chunk_id in best if chunk_id in chunks]
+        hits = [
+            Hit.from_chunk(chunks[chunk_id], fused[chunk_id])
+            for chunk_id in best
+            if chunk_id in chunks
+        ]
         return Results(query, hits, expanded, _ms_since(started))
 
-    def _keyword_side(self, terms: list[str], expanded: list[str], depth: int, agencies: list[str] | None,
-                      document: str | None) -> tuple[Scores, list[tuple[str, float]]]:
+    def _keyword_side(
+        self,
+        terms: list[str],
+        expanded: list[str],
+        depth: int,
+        agencies: list[str] | None,
+        document: str | None,
+    ) -> tuple[Scores, list[tuple[str, float]]]:
         """Every passage's BM25 score, and the best depth of them within the filters."""
         scores = self.keyword.score(terms, expanded)
         return scores, scores.best(depth, agencies, document)
 
 
-def open_searcher(settings: Settings, embedder: Embedder | None = None, generation: str | None = None) -> Searcher:
+def open_searcher(
+    settings: Settings, embedder: Embedder | None = None, generation: str | None = None
+) -> Searcher:
     """The searcher the settings describe: the served generation (or the one named), the model loaded
     unless one is given (a server moving to a new generation keeps its own)."""
     from kb.embed import load_embedder
 
-    store = Store(settings.index_dir, settings.chroma_url, generation, settings.exact_search_up_to)  # fails fast, before the model loads
+    store = Store(
+        settings.index_dir, settings.chroma_url, generation, settings.exact_search_up_to
+    )  # fails fast, before the model loads
     embedder = embedder or load_embedder(settings.model, settings.embedder, settings.model_cache)
     return Searcher(store, embedder, settings.max_query_chars, answers_kept=settings.answer_cache)
 
@@ -338,7 +399,9 @@ def _where(agencies: list[str] | None, document: str | None) -> dict | None:
     """The same filters as the keyword side, in Chroma's terms."""
     filters = []
     if agencies:
-        filters.append({"agency": agencies[0]} if len(agencies) == 1 else {"agency": {"$in": agencies}})
+        filters.append(
+            {"agency": agencies[0]} if len(agencies) == 1 else {"agency": {"$in": agencies}}
+        )
     if document:
         filters.append({"document": document})
     return filters[0] if len(filters) == 1 else ({"$and": filters} if filters else None)

@@ -16,12 +16,17 @@ def _help(text: str, **kwargs):
 @dataclass(frozen=True)
 class Settings:
     corpus_dir: Path = _help("Folder of reports to index (PDF, .txt, .md).", default=Path("corpus"))
-    index_dir: Path = _help("Folder where the index is kept; generated from the corpus, except packs.sqlite.", default=Path("index"))
+    index_dir: Path = _help(
+        "Folder where the index is kept; generated from the corpus, except packs.sqlite.",
+        default=Path("index"),
+    )
     chroma_url: str = _help(
         "URL of a Chroma server (chroma run), optionally with a database: http://host:8000/lscp; empty for the embedded store.",
         default="",
     )
-    model: str = _help("Embedding model; the only one shipped is all-MiniLM-L6-v2.", default="all-MiniLM-L6-v2")
+    model: str = _help(
+        "Embedding model; the only one shipped is all-MiniLM-L6-v2.", default="all-MiniLM-L6-v2"
+    )
     embedder: str = _help(
         "How the model runs: onnx (ONNX Runtime, its graph exported once into the model cache) or torch; same vectors.",
         default="onnx",
@@ -42,20 +47,29 @@ class Settings:
     )
     max_query_chars: int = _help("Longest query accepted, in characters.", default=1000)
     top_k: int = _help("Passages returned when -k is not given.", default=10)
-    answer_cache: int = _help("Answers kept in memory for repeated queries, per index generation (0: none).", default=1024)
+    answer_cache: int = _help(
+        "Answers kept in memory for repeated queries, per index generation (0: none).", default=1024
+    )
     ignore: tuple[str, ...] = _help(
         "Comma-separated file-name patterns in the corpus that are not reports.",
         default=("README*", "SOURCES*", ".*"),
     )
-    host: str = _help("Address kb serve listens on; 127.0.0.1 keeps the page on this machine.", default="127.0.0.1")
+    host: str = _help(
+        "Address kb serve listens on; 127.0.0.1 keeps the page on this machine.",
+        default="127.0.0.1",
+    )
     port: int = _help("Port kb serve listens on (0 picks a free one).", default=5000)
     allowed_hosts: tuple[str, ...] = _help(
         "Comma-separated names the page also answers to (a DNS alias of this machine). Other names in a request's "
         "Host are refused, so a web page cannot reach kb by pointing its own name at this machine.",
         default=(),
     )
-    pdf_timeout: float = _help("Seconds that parsing one PDF may take before it is named as failed.", default=60.0)
-    pdf_memory_mb: int = _help("Memory, in MB, that parsing one PDF may take before it is named as failed.", default=1024)
+    pdf_timeout: float = _help(
+        "Seconds that parsing one PDF may take before it is named as failed.", default=60.0
+    )
+    pdf_memory_mb: int = _help(
+        "Memory, in MB, that parsing one PDF may take before it is named as failed.", default=1024
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

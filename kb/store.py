@@ -22,11 +22,24 @@ from kb.errors import IndexMismatch, IndexMissing, KbError
 from kb.settings import Settings
 
 COLLECTION = "kb_chunks"
-METADATA_FIELDS = ("document", "title", "agency", "section", "page", "page_end", "position", "sha256")
+METADATA_FIELDS = (
+    "document",
+    "title",
+    "agency",
+    "section",
+    "page",
+    "page_end",
+    "position",
+    "sha256",
+)
 # A reindex writes a new generation and then points at it; searches read the generation pointed at.
-GENERATIONS = "generations"  # index/generations/<name>/: its Chroma store (embedded) and keyword index
+GENERATIONS = (
+    "generations"  # index/generations/<name>/: its Chroma store (embedded) and keyword index
+)
 POINTER = "CURRENT"  # index/CURRENT: the served generation's name, replaced in one rename
-PREVIOUS = "PREVIOUS"  # index/PREVIOUS: the generation served before it, kept for servers still on it
+PREVIOUS = (
+    "PREVIOUS"  # index/PREVIOUS: the generation served before it, kept for servers still on it
+)
 POINTER_COLLECTION = "kb_current"  # on a Chroma server, this collection's metadata is the pointer
 COPY_PAGE = 1000  # rows copied from the served generation into a new one at a time
 FILTERED_FIELDS = ("agency", "document")  # what searches filter on, in either way of searching
@@ -48,7 +61,9 @@ class Manifest:
         metadata = metadata or {}
         if "kb_model" not in metadata:
             return None
-        return cls(str(metadata["kb_model"]), int(metadata["kb_dimension"]), str(metadata["kb_chunker"]))
+        return cls(
+            str(metadata["kb_model"]), int(metadata["kb_dimension"]), str(metadata["kb_chunker"])
+        )
 
 
 def preload() -> None:
@@ -70,24 +85,36 @@ def _server(chroma_url: str, create: bool = False):
 
     url = urlparse(chroma_url)
     if url.scheme not in ("http", "https") or not url.hostname:
-        raise KbError(f"KB_CHROMA_URL must look like http://host:port or http://host:port/database, not {chroma_url!r}")
+        raise KbError(
+            f"KB_CHROMA_URL must look like http://host:port or http://host:port/database, not {chroma_url!r}"
+        )
     database = url.path.strip("/") or DEFAULT_DATABASE
-    address = {"host": url.hostname, "port": url.port or (443 if url.scheme == "https" else 8000), "ssl": url.scheme == "https"}
+    address = {
+        "host": url.hostname,
+        "port": url.port or (443 if url.scheme == "https" else 8000),
+        "ssl": url.scheme == "https",
+    }
     try:
         try:
             return chromadb.HttpClient(**address, database=database, settings=_chroma_settings())
         except NotFoundError:
             if not create:
-                raise IndexMissing(f"no index at {chroma_url} (no database {database!r}): run `kb reindex`") from None
-            admin = chromadb.AdminClient(_chroma_settings(
-                chroma_api_impl="chromadb.api.fastapi.FastAPI", chroma_server_host=address["host"],
-                chroma_server_http_port=address["port"], chroma_server_ssl_enabled=address["ssl"],
-            ))
+                raise IndexMissing(
+                    f"no index at {chroma_url} (no database {database!r}): run `kb reindex`"
+                ) from None
+            admin = chromadb.AdminClient(
+                _chroma_settings(
+                    chroma_api_impl="chromadb.api.fastapi.FastAPI",
+                    chroma_server_host=address["host"],
+                    chroma_server_http_port=address["port"],
+                    chroma_server_ssl_enabled=address["ssl"],
+                )
+            )
             admin.create_database(database)
             return chromadb.HttpClient(**address, database=database, settings=_chroma_settings())
     except KbError:
         raise
-    except Exception as error:  # noqa: BLE001 - connection errors come in many types
+    except Exception as error:
         raise KbError(f"cannot reach the Chroma server at {chroma_url}: {error}") from None
 
 
@@ -134,7 +161,10 @@ def prune(index_dir: Path, chroma_url: str = "", client=None) -> None:
     """Delete every generation but the served one and the one before it: a killed reindex's and
     older ones. The caller holds the writer lock, so no other generation is being written."""
     index_dir = Path(index_dir)
-    keep = {current_generation(index_dir, chroma_url), previous_generation(index_dir, chroma_url)} - {None}
+    keep = {
+        current_generation(index_dir, chroma_url),
+        previous_generation(index_dir, chroma_url),
+    } - {None}
     folder = index_dir / GENERATIONS
     if folder.is_dir():
         for old in folder.iterdir():
@@ -147,7 +177,10 @@ def prune(index_dir: Path, chroma_url: str = "", client=None) -> None:
             return
         for collection in client.list_collections():
             name = getattr(collection, "name", collection)
-            if name.startswith(f"{COLLECTION}_") and name.removeprefix(f"{COLLECTION}_") not in keep:
+            if (
+                name.startswith(f"{COLLECTION}_")
+                and name.removeprefix(f"{COLLECTION}_") not in keep
+            ):
                 client.delete_collection(name)
     elif (index_dir / POINTER).is_file():
         # The layout before generations: one store at index/chroma. Its replacement is complete.
@@ -195,7 +228,11 @@ class Store:
     """
 
     def __init__(
-        self, index_dir: Path, chroma_url: str = "", generation: str | None = None, exact_up_to: int = Settings.exact_search_up_to
+        self,
+        index_dir: Path,
+        chroma_url: str = "",
+        generation: str | None = None,
+        exact_up_to: int = Settings.exact_search_up_to,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.chroma_url = chroma_url
@@ -207,7 +244,9 @@ class Store:
             raise IndexMissing(f"no index at {self.location}: run `kb reindex` first")
         self._client, self._collection = self._open()
         if self._collection is None:
-            raise IndexMissing(f"the index at {self.location} has lost generation {self.generation}: run `kb reindex`")
+            raise IndexMissing(
+                f"the index at {self.location} has lost generation {self.generation}: run `kb reindex`"
+            )
 
     @property
     def home(self) -> Path:
@@ -229,13 +268,17 @@ class Store:
         if manifest is None:
             return client, _get_collection(client, self._collection_name)
         collection = client.create_collection(
-            self._collection_name, configuration={"hnsw": {"space": "cosine"}},
-            metadata=manifest.as_metadata(), embedding_function=None,
+            self._collection_name,
+            configuration={"hnsw": {"space": "cosine"}},
+            metadata=manifest.as_metadata(),
+            embedding_function=None,
         )
         return client, collection
 
     @classmethod
-    def begin(cls, index_dir: Path, chroma_url: str, manifest: Manifest, copy_of: Store | None = None) -> Store:
+    def begin(
+        cls, index_dir: Path, chroma_url: str, manifest: Manifest, copy_of: Store | None = None
+    ) -> Store:
         """A new, unpublished generation to write: empty, or holding copy_of's passages and vectors.
 
         Copying the served generation lets a reindex embed only what changed. The caller holds the
@@ -250,27 +293,40 @@ class Store:
         store.home.mkdir(parents=True, exist_ok=True)
         store._client, store._collection = store._open(manifest)
         if copy_of is not None:
-            saved = copy_of._published()  # its text and citations, read once already; only the vectors are fetched
+            saved = (
+                copy_of._published()
+            )  # its text and citations, read once already; only the vectors are fetched
             for got in copy_of._rows(["embeddings"], page=COPY_PAGE):
                 if len(got["ids"]):
-                    store._collection.add(ids=got["ids"], embeddings=got["embeddings"],
-                                          documents=[saved[chunk_id][0] for chunk_id in got["ids"]],
-                                          metadatas=[saved[chunk_id][1] for chunk_id in got["ids"]])
+                    store._collection.add(
+                        ids=got["ids"],
+                        embeddings=got["embeddings"],
+                        documents=[saved[chunk_id][0] for chunk_id in got["ids"]],
+                        metadatas=[saved[chunk_id][1] for chunk_id in got["ids"]],
+                    )
         return store
 
     def publish(self, expected_chunks: int) -> None:
         """Check this generation, then point searches at it; the one it replaces is kept for readers still on it."""
         found = self.count()
         if found != expected_chunks:
-            raise KbError(f"the new index holds {found} passages where {expected_chunks} were written; "
-                          "the index being served is unchanged")
+            raise KbError(
+                f"the new index holds {found} passages where {expected_chunks} were written; "
+                "the index being served is unchanged"
+            )
         if found:
             probe = self.collection.get(limit=1, include=["embeddings"])
-            if not self.collection.query(query_embeddings=[probe["embeddings"][0]], n_results=1)["ids"][0]:
-                raise KbError("the new index does not answer a query; the index being served is unchanged")
+            if not self.collection.query(query_embeddings=[probe["embeddings"][0]], n_results=1)[
+                "ids"
+            ][0]:
+                raise KbError(
+                    "the new index does not answer a query; the index being served is unchanged"
+                )
         previous = current_generation(self.index_dir, self.chroma_url)
         if self.chroma_url:
-            pointer = self._client.get_or_create_collection(POINTER_COLLECTION, embedding_function=None)
+            pointer = self._client.get_or_create_collection(
+                POINTER_COLLECTION, embedding_function=None
+            )
             pointer.modify(metadata={"generation": self.generation, "previous": previous or ""})
         else:
             if previous:
@@ -288,7 +344,11 @@ class Store:
         """Refuse an index built with another model or chunker."""
         found = self.manifest
         if found != expected:
-            built = f"{found.model}, {found.dimension} dimensions, chunker {found.chunker}" if found else "an unknown build"
+            built = (
+                f"{found.model}, {found.dimension} dimensions, chunker {found.chunker}"
+                if found
+                else "an unknown build"
+            )
             raise IndexMismatch(
                 f"the index at {self.location} was built with {built}; this kb uses {expected.model}, "
                 f"{expected.dimension} dimensions, chunker {expected.chunker}: run `kb reindex`"
@@ -338,7 +398,9 @@ class Store:
             self._published_rows = {
                 chunk_id: (text, metadata)
                 for got in self._rows(["documents", "metadatas"], page=1000)
-                for chunk_id, text, metadata in zip(got["ids"], got["documents"], got["metadatas"] or [])
+                for chunk_id, text, metadata in zip(
+                    got["ids"], got["documents"], got["metadatas"] or []
+                )
             }
         return self._published_rows
 
@@ -379,9 +441,13 @@ class Store:
                     pages.append(np.asarray(got["embeddings"], dtype=np.float32))
             matrix = np.vstack(pages) if pages else np.zeros((0, 0), dtype=np.float32)
             matrix /= np.clip(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12, None)
-            columns = {name: np.array([rows[chunk_id][1].get(name, "") for chunk_id in ids], dtype=object)
-                       for name in FILTERED_FIELDS}
-            self._published_vectors = _Vectors(ids, matrix, columns, {chunk_id: at for at, chunk_id in enumerate(ids)})
+            columns = {
+                name: np.array([rows[chunk_id][1].get(name, "") for chunk_id in ids], dtype=object)
+                for name in FILTERED_FIELDS
+            }
+            self._published_vectors = _Vectors(
+                ids, matrix, columns, {chunk_id: at for at, chunk_id in enumerate(ids)}
+            )
         return self._published_vectors
 
     def _all_metadata(self) -> list[dict]:
@@ -399,8 +465,16 @@ class Store:
         """One row per document, by name: title, agency (the one most of it is from), agencies, pages, chunks."""
         rows: dict[str, dict] = {}
         for m in self._all_metadata():
-            row = rows.setdefault(m["document"], {"document": m["document"], "title": m.get("title", ""),
-                                                  "agencies": Counter(), "pages": 0, "chunks": 0})
+            row = rows.setdefault(
+                m["document"],
+                {
+                    "document": m["document"],
+                    "title": m.get("title", ""),
+                    "agencies": Counter(),
+                    "pages": 0,
+                    "chunks": 0,
+                },
+            )
             row["chunks"] += 1
             row["pages"] = max(row["pages"], int(m.get("page_end") or m.get("page") or 0))
             if m.get("agency"):
@@ -435,13 +509,19 @@ class Store:
         for start in range(0, len(stale), 1000):
             self.collection.delete(ids=stale[start : start + 1000])
 
-    def query(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[Chunk, float]]:
+    def query(
+        self, vector: np.ndarray, k: int, where: dict | None = None
+    ) -> list[tuple[Chunk, float]]:
         """Nearest chunks by cosine similarity, best first, with their text and citations."""
         found = self.nearest(vector, k, where)
         chunks = self.get([chunk_id for chunk_id, _ in found])
-        return [(chunks[chunk_id], similarity) for chunk_id, similarity in found if chunk_id in chunks]
+        return [
+            (chunks[chunk_id], similarity) for chunk_id, similarity in found if chunk_id in chunks
+        ]
 
-    def nearest(self, vector: np.ndarray, k: int, where: dict | None = None) -> list[tuple[str, float]]:
+    def nearest(
+        self, vector: np.ndarray, k: int, where: dict | None = None
+    ) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the k nearest chunks, best first.
 
         A published generation no larger than exact_up_to is scanned in memory: exact, and faster
@@ -452,10 +532,15 @@ class Store:
         if self._scanned:
             return self._scan(vector, k, where)
         result = self.collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()], n_results=k, where=where,
+            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+            n_results=k,
+            where=where,
             include=["distances"],
         )
-        return [(chunk_id, 1.0 - float(distance)) for chunk_id, distance in zip(result["ids"][0], result["distances"][0])]
+        return [
+            (chunk_id, 1.0 - float(distance))
+            for chunk_id, distance in zip(result["ids"][0], result["distances"][0])
+        ]
 
     def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> list[float]:
         """The cosine similarity of each chunk named to the vector (0 for one the index does not hold)."""
@@ -466,10 +551,21 @@ class Store:
             found = matrix[[row for row in rows if row >= 0]] @ vector
             known = iter(found.tolist())
             return [next(known) if row >= 0 else 0.0 for row in rows]
-        got = self.collection.get(ids=list(ids), include=["embeddings"]) if ids else {"ids": [], "embeddings": []}
-        stored = {chunk_id: np.asarray(embedding, dtype=np.float32) for chunk_id, embedding in zip(got["ids"], got["embeddings"])}
-        return [float(stored[chunk_id] @ vector / max(np.linalg.norm(stored[chunk_id]), 1e-12)) if chunk_id in stored else 0.0
-                for chunk_id in ids]
+        got = (
+            self.collection.get(ids=list(ids), include=["embeddings"])
+            if ids
+            else {"ids": [], "embeddings": []}
+        )
+        stored = {
+            chunk_id: np.asarray(embedding, dtype=np.float32)
+            for chunk_id, embedding in zip(got["ids"], got["embeddings"])
+        }
+        return [
+            float(stored[chunk_id] @ vector / max(np.linalg.norm(stored[chunk_id]), 1e-12))
+            if chunk_id in stored
+            else 0.0
+            for chunk_id in ids
+        ]
 
     def get(self, ids: Sequence[str]) -> dict[str, Chunk]:
         """{id: chunk} for the ids that exist."""
@@ -477,7 +573,9 @@ class Store:
             return {}
         if not self._writable:
             rows = self._published()
-            return {chunk_id: _chunk(chunk_id, *rows[chunk_id]) for chunk_id in ids if chunk_id in rows}
+            return {
+                chunk_id: _chunk(chunk_id, *rows[chunk_id]) for chunk_id in ids if chunk_id in rows
+            }
         got = self.collection.get(ids=list(ids), include=["documents", "metadatas"])
         return {row[0]: _chunk(*row) for row in zip(got["ids"], got["documents"], got["metadatas"])}
 
@@ -488,7 +586,9 @@ class Store:
                 if document is None or metadata.get("document") == document:
                     yield _chunk(chunk_id, text, metadata)
             return
-        for got in self._rows(["documents", "metadatas"], {"document": document} if document else None):
+        for got in self._rows(
+            ["documents", "metadatas"], {"document": document} if document else None
+        ):
             yield from (_chunk(*row) for row in zip(got["ids"], got["documents"], got["metadatas"]))
 
     def vector(self, chunk_id: str) -> np.ndarray | None:

@@ -54,10 +54,14 @@ class Glossary:
         self.entries = list(entries)
         self._holds = holds
         # An acronym is matched as written ("Prevent" is not "prevent"); a plain word in any case.
-        self._forward = [(_opening(e.term), phrase_pattern(e.term, written_as_is(e.term)), e) for e in self.entries]
+        self._forward = [
+            (_opening(e.term), phrase_pattern(e.term, written_as_is(e.term)), e)
+            for e in self.entries
+        ]
         self._reverse = [
             (_opening(expansion), phrase_pattern(expansion, written_as_is(expansion)), e)
-            for e in self.entries for expansion in e.expansions
+            for e in self.entries
+            for expansion in e.expansions
         ]
 
     @classmethod
@@ -67,7 +71,9 @@ class Glossary:
             if not expansions or not term:
                 raise ValueError(f"{path}:{number}: expected TERM<TAB>EXPANSION|EXPANSION")
             if term in lines:
-                raise ValueError(f"{path}:{number}: {term!r} is already defined on line {lines[term]}")
+                raise ValueError(
+                    f"{path}:{number}: {term!r} is already defined on line {lines[term]}"
+                )
             lines[term] = number
             entries.append(Entry(term, datafile.options("\t".join(expansions))))
         return cls(entries)
@@ -75,7 +81,9 @@ class Glossary:
     def with_learned(self, learned: Iterable[Entry]) -> Glossary:
         """This glossary plus acronyms an index's documents define; the data file wins a clash."""
         known = {entry.term for entry in self.entries}
-        return Glossary(self.entries + [entry for entry in learned if entry.term not in known], self._holds)
+        return Glossary(
+            self.entries + [entry for entry in learned if entry.term not in known], self._holds
+        )
 
     def held_in(self, holds: Callable[[str], bool]) -> Glossary:
         """This glossary adding to a query only what holds(phrase) says an index holds: a phrase no
@@ -102,12 +110,19 @@ class Glossary:
             if entry.expansions and opening in openings and pattern.search(query):
                 # The first of its expansions the index holds ("DVA": "domestic abuse", if no passage
                 # writes "domestic violence and abuse").
-                add(next((phrase for phrase in entry.expansions if holds(phrase)), entry.expansions[0]))
+                add(
+                    next(
+                        (phrase for phrase in entry.expansions if holds(phrase)),
+                        entry.expansions[0],
+                    )
+                )
         for opening, pattern, entry in self._reverse:
             if opening in openings and pattern.search(query):
                 add(entry.term)
                 if entry.term == entry.term.lower() and entry.expansions:
-                    add(entry.expansions[0])  # a word for the same thing ("timeline" for "chronology")
+                    add(
+                        entry.expansions[0]
+                    )  # a word for the same thing ("timeline" for "chronology")
         return added
 
 
@@ -118,7 +133,11 @@ _LONG_WORDS_BEFORE = re.compile(r"([\w'’&,/-]+[ \t]+){1,12}$")
 
 def _is_short_form(text: str) -> bool:
     capitals = sum(c.isupper() for c in text)
-    return capitals >= 2 and capitals * 2 >= len(text.replace("-", "").replace("&", "")) and not text.isdigit()
+    return (
+        capitals >= 2
+        and capitals * 2 >= len(text.replace("-", "").replace("&", ""))
+        and not text.isdigit()
+    )
 
 
 # Words a long form may hold that its short form skips: "education, employment and training" (EET).
@@ -156,7 +175,9 @@ def best_long_form(short: str, candidate: str) -> str | None:
         if not letter.isalnum():
             s -= 1
             continue
-        while c >= 0 and (candidate[c].lower() != letter or (s == 0 and c > 0 and candidate[c - 1].isalnum())):
+        while c >= 0 and (
+            candidate[c].lower() != letter or (s == 0 and c > 0 and candidate[c - 1].isalnum())
+        ):
             c -= 1
         if c < 0:
             return None
@@ -166,7 +187,11 @@ def best_long_form(short: str, candidate: str) -> str | None:
     long = candidate[start:].strip(_PUNCTUATION)
     words = long.split()
     letters = sum(ch.isalnum() for ch in short)
-    if len(words) < 2 or len(words) > min(letters + 5, letters * 2) or short.casefold() in long.casefold():
+    if (
+        len(words) < 2
+        or len(words) > min(letters + 5, letters * 2)
+        or short.casefold() in long.casefold()
+    ):
         return None
     return long
 
@@ -196,8 +221,10 @@ def learn_definitions(texts: Iterable[tuple[str, str]]) -> list[tuple[str, str, 
             key = (short, long.casefold())
             seen.setdefault(key, set()).add(document)
             spelling.setdefault(key, Counter())[long] += 1
-    return [(short, spelling[(short, folded)].most_common(1)[0][0], len(documents))
-            for (short, folded), documents in sorted(seen.items())]
+    return [
+        (short, spelling[(short, folded)].most_common(1)[0][0], len(documents))
+        for (short, folded), documents in sorted(seen.items())
+    ]
 
 
 @lru_cache(maxsize=1)

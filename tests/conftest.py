@@ -74,9 +74,18 @@ def chroma_server(tmp_path_factory):
         port = probe.getsockname()[1]
     log = (tmp_path_factory.mktemp("chroma") / "chroma.log").open("w")
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("chroma")), "run", "--path", str(tmp_path_factory.mktemp("chroma-data")),
-         "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
+        [
+            str(Path(sys.executable).with_name("chroma")),
+            "run",
+            "--path",
+            str(tmp_path_factory.mktemp("chroma-data")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -127,7 +136,9 @@ def small_index(root: Path) -> Settings:
     """small_corpus indexed with the fake model, for a module's tests to share (one index costs 0.6 s)."""
     from kb.reindex import reindex
 
-    settings = Settings(corpus_dir=small_corpus(root), index_dir=root / "index", model=FakeEmbedder.name)
+    settings = Settings(
+        corpus_dir=small_corpus(root), index_dir=root / "index", model=FakeEmbedder.name
+    )
     summary = reindex(settings, FakeEmbedder, token_counter())
     assert not summary.failed, summary.failed
     return settings
@@ -139,7 +150,9 @@ def small_app(settings: Settings):
     from kb.store import Store
     from web import create_app
 
-    return create_app(settings, Searcher(Store(settings.index_dir), FakeEmbedder(), settings.max_query_chars))
+    return create_app(
+        settings, Searcher(Store(settings.index_dir), FakeEmbedder(), settings.max_query_chars)
+    )
 
 
 def wait_for(check, what: str, timeout: float = 180):
@@ -179,4 +192,7 @@ def searcher(index):
     from kb.search import Searcher
     from kb.store import Store
 
-    return Searcher(Store(index.index_dir, index.chroma_url, exact_up_to=index.exact_search_up_to), FakeEmbedder())
+    return Searcher(
+        Store(index.index_dir, index.chroma_url, exact_up_to=index.exact_search_up_to),
+        FakeEmbedder(),
+    )

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import pytest
 import schemathesis
+from conftest import small_app, small_index
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from conftest import small_app, small_index
 from kb.settings import Settings
 
 
@@ -52,12 +52,18 @@ def a_valid_search_is_answered(ctx, response, case) -> None:
     A search naming an agency or a document the index does not hold is refused with 400 by design
     (documented on the 400 answer), so only a schema-valid search without such a filter must be answered.
     """
-    if case.operation.label != "GET /api/search" or case.meta is None or not case.meta.generation.mode.is_positive:
+    if (
+        case.operation.label != "GET /api/search"
+        or case.meta is None
+        or not case.meta.generation.mode.is_positive
+    ):
         return
     query = case.query or {}
     if str(query.get("agency", "")).strip() or str(query.get("document", "")).strip():
         return
-    assert response.status_code == 200, f"a schema-valid search was refused: {response.status_code} {response.text[:300]}"
+    assert response.status_code == 200, (
+        f"a schema-valid search was refused: {response.status_code} {response.text[:300]}"
+    )
 
 
 CHECKS = [
@@ -86,7 +92,10 @@ def test_every_operation_answers_as_documented(case):
         ({"q": "\x00"}, 200),
         ({"q": "child\x00protection", "agency": "\x00", "document": "\x00"}, 400),
         ({"q": "x" * 10_000}, 400),
-        ({"q": "child" + " " * 992 + "protection"}, 200),  # 1,007 characters; 16 once spaces collapse
+        (
+            {"q": "child" + " " * 992 + "protection"},
+            200,
+        ),  # 1,007 characters; 16 once spaces collapse
         ({"q": "neglect", "agency": "a" * 10_000}, 400),
         ({"q": "neglect", "document": "../" * 3_000 + "etc/passwd"}, 400),
         ({"q": "neglect", "k": "1e400"}, 400),

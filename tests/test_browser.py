@@ -8,27 +8,34 @@ import re
 import subprocess
 import sys
 import urllib.error
-from concurrent.futures import ThreadPoolExecutor
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
-
 from conftest import BRADFORD, CORPUS, FOUNDING, INFO_SHARING, ROOT, wait_for
+from playwright.sync_api import expect, sync_playwright
 
 pytestmark = pytest.mark.slow
 
 KB = str(Path(sys.executable).with_name("kb"))
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
 MISSION = "what does the hospital do for DA out of hours?"
-PASTED_ADDRESS = "https://www.gov.uk/government/publications/working-together-to-safeguard-children--2"
+PASTED_ADDRESS = (
+    "https://www.gov.uk/government/publications/working-together-to-safeguard-children--2"
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,16 +45,24 @@ def server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     built = subprocess.run(
         [KB, "reindex", "--corpus", str(CORPUS), "--index", str(root / "index")],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=900,
     )
     assert built.returncode == 0, built.stderr
     out, err = root / "serve.out", root / "serve.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(
             [KB, "serve", "--port", "0", "--index", str(root / "index"), "--corpus", str(CORPUS)],
-            stdout=stdout, stderr=stderr, env=env, cwd=ROOT,
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+            cwd=ROOT,
         )
     try:
+
         def printed_url():
             if process.poll() is not None:
                 pytest.fail(f"kb serve exited with {process.returncode}: {err.read_text()}")
@@ -85,7 +100,9 @@ def page(browser, request):
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     errors = []
-    tab.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    tab.on(
+        "console", lambda message: errors.append(message.text) if message.type == "error" else None
+    )
     tab.on("pageerror", lambda error: errors.append(str(error)))
     yield tab
     ARTIFACTS.mkdir(exist_ok=True)
@@ -116,9 +133,15 @@ def test_mission_query_finds_the_domestic_abuse_clinic_with_its_citation(page, s
     assert "q=what+does+the+hospital" in page.url
     assert "domestic abuse" in page.locator(".expanded").inner_text()
     top = page.locator("li.hit").all()[:3]
-    clinics = [hit for hit in top if "Domestic Abuse Clinic" in hit.locator(".passage").inner_text()]
+    clinics = [
+        hit for hit in top if "Domestic Abuse Clinic" in hit.locator(".passage").inner_text()
+    ]
     assert clinics, [hit.inner_text()[:120] for hit in top]
-    cited = {"agency": "Bedfordshire Hospitals Foundation Trust", "section": "Domestic Abuse", "page": "pages 1–2"}
+    cited = {
+        "agency": "Bedfordshire Hospitals Foundation Trust",
+        "section": "Domestic Abuse",
+        "page": "pages 1–2",
+    }
     assert hit_fields(clinics[0]) == cited
     assert clinics[0].locator("mark", has_text="Abuse").count()  # the query's words are marked
 
@@ -141,9 +164,13 @@ def test_open_on_a_pdf_result_shows_the_pdf_at_its_page(page, server):
     bradford = page.locator(".facets a", has_text="Inspection of Bradford")
     with page.expect_navigation():
         bradford.click()
-    assert set(page.locator("li.hit .agency").all_inner_texts()) == {"Bradford Children and Families Trust"}
+    assert set(page.locator("li.hit .agency").all_inner_texts()) == {
+        "Bradford Children and Families Trust"
+    }
     hit = page.locator("li.hit").first
-    cited = re.search(r"\d+", hit.locator(".page").inner_text()).group(0)  # "page N" or "pages N–M": N
+    cited = re.search(r"\d+", hit.locator(".page").inner_text()).group(
+        0
+    )  # "page N" or "pages N–M": N
     link = hit.get_by_role("link", name=re.compile(r"Open the PDF at page \d+"))
     with page.expect_response(lambda response: "/documents/" in response.url) as opened:
         link.click()
@@ -155,7 +182,9 @@ def test_open_on_a_pdf_result_shows_the_pdf_at_its_page(page, server):
 
 def test_open_on_a_text_result_scrolls_to_the_passage(page, server):
     search(page, server, MISSION, k=3)
-    hit = next(hit for hit in page.locator("li.hit").all() if "Domestic Abuse Clinic" in hit.inner_text())
+    hit = next(
+        hit for hit in page.locator("li.hit").all() if "Domestic Abuse Clinic" in hit.inner_text()
+    )
     link = hit.get_by_role("link", name=re.compile("Open the passage"))
     anchor = link.get_attribute("href").split("#")[1]
     assert anchor.startswith("chunk-")
@@ -208,13 +237,20 @@ def test_keyboard_alone_reaches_the_box_the_button_and_the_results_with_visible_
 
 @pytest.mark.parametrize(
     "path",
-    ["", "?" + urlencode({"q": MISSION}), f"documents/{quote(FOUNDING.name)}/text", "compare?theme=neglect"],
+    [
+        "",
+        "?" + urlencode({"q": MISSION}),
+        f"documents/{quote(FOUNDING.name)}/text",
+        "compare?theme=neglect",
+    ],
     ids=["start", "results", "text-view", "compare"],
 )
 def test_readable_at_360_px_with_aa_contrast_and_no_sideways_scrolling(page, server, path):
     page.set_viewport_size({"width": 360, "height": 740})
     page.goto(server["url"] + path)
-    widths = page.evaluate("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+    widths = page.evaluate(
+        "[document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+    )
     assert widths[0] <= widths[1] == 360
     assert page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)") >= 16
     assert page.evaluate(LOW_CONTRAST_TEXT) == []
@@ -222,8 +258,11 @@ def test_readable_at_360_px_with_aa_contrast_and_no_sideways_scrolling(page, ser
 
 @pytest.mark.parametrize(
     "path",
-    [f"documents/{quote(INFO_SHARING.name)}/text", "?" + urlencode({"q": PASTED_ADDRESS}),
-     "compare?" + urlencode({"q": PASTED_ADDRESS})],  # where the results' "Compare agencies on …" link goes
+    [
+        f"documents/{quote(INFO_SHARING.name)}/text",
+        "?" + urlencode({"q": PASTED_ADDRESS}),
+        "compare?" + urlencode({"q": PASTED_ADDRESS}),
+    ],  # where the results' "Compare agencies on …" link goes
     ids=["file-name", "pasted-address", "pasted-address-compared"],
 )
 def test_a_word_with_nowhere_to_wrap_still_fits_at_320_px(page, server, path):
@@ -237,7 +276,9 @@ def test_marked_words_are_bold_as_well_as_yellow(page, server):
     """WCAG 1.4.1: the yellow is 1.13:1 against white, so colour cannot be the only cue."""
     search(page, server, MISSION)
     passage = page.locator("li.hit .passage").first
-    weights = passage.evaluate("p => [p, p.querySelector('mark')].map(el => getComputedStyle(el).fontWeight)")
+    weights = passage.evaluate(
+        "p => [p, p.querySelector('mark')].map(el => getComputedStyle(el).fontWeight)"
+    )
     assert weights == ["400", "700"]
 
 
@@ -266,10 +307,17 @@ LOW_CONTRAST_TEXT = """() => {
 
 
 def test_concurrent_searches_get_the_same_answers_as_one_at_a_time(server):
-    queries = [MISSION, "Bradford inspection leaders", "children missing education", "sharing information without consent"]
+    queries = [
+        MISSION,
+        "Bradford inspection leaders",
+        "children missing education",
+        "sharing information without consent",
+    ]
 
     def ask(query: str) -> list[str]:
-        with urllib.request.urlopen(server["url"] + "api/search?" + urlencode({"q": query, "k": 5}), timeout=60) as response:
+        with urllib.request.urlopen(
+            server["url"] + "api/search?" + urlencode({"q": query, "k": 5}), timeout=60
+        ) as response:
             return [hit["id"] for hit in json.load(response)["results"]]
 
     alone = [ask(query) for query in queries]
@@ -279,7 +327,9 @@ def test_concurrent_searches_get_the_same_answers_as_one_at_a_time(server):
 
 
 def test_the_server_log_holds_paths_but_no_query_text(server):
-    with urllib.request.urlopen(server["url"] + "?" + urlencode({"q": "zanzibar " + MISSION})) as response:
+    with urllib.request.urlopen(
+        server["url"] + "?" + urlencode({"q": "zanzibar " + MISSION})
+    ) as response:
         assert response.status == 200
     log = server["log"].read_text()
     assert "GET / 200" in log
@@ -298,15 +348,23 @@ def read_docx(path) -> list[str]:
 def test_a_trainer_adds_two_passages_notes_reorders_and_downloads_the_pack_as_word(page, server):
     search(page, server, MISSION)
     first, second = page.locator("li.hit").nth(0), page.locator("li.hit").nth(1)
-    chosen = [{**hit_fields(hit), "text": hit.locator(".passage").inner_text(), "title": hit.locator(".hit-title").inner_text()}
-              for hit in (first, second)]
+    chosen = [
+        {
+            **hit_fields(hit),
+            "text": hit.locator(".passage").inner_text(),
+            "title": hit.locator(".hit-title").inner_text(),
+        }
+        for hit in (first, second)
+    ]
     searched_at = page.url
 
     first.get_by_label("Add to pack").fill("Out of hours DA")
     first.get_by_role("button", name="Add passage 1 to the pack").click()
     expect(first.locator(".add-status")).to_contain_text("Added to “Out of hours DA” (1 passage).")
     assert page.url == searched_at  # the script added it without leaving the page
-    assert second.get_by_label("Add to pack").input_value() == "Out of hours DA"  # the next add goes there too
+    assert (
+        second.get_by_label("Add to pack").input_value() == "Out of hours DA"
+    )  # the next add goes there too
     second.get_by_role("button", name="Add passage 2 to the pack").click()
     expect(second.locator(".add-status")).to_contain_text("(2 passages)")
 
@@ -320,7 +378,10 @@ def test_a_trainer_adds_two_passages_notes_reorders_and_downloads_the_pack_as_wo
         page.get_by_role("button", name="Move up passage 2").click()
     shown = page.locator("li.pack-passage .passage").all_inner_texts()
     assert shown == [chosen[1]["text"], chosen[0]["text"]]
-    assert page.get_by_label("Your note on passage 2").input_value() == "Ask: who would you call at 2 a.m.?"
+    assert (
+        page.get_by_label("Your note on passage 2").input_value()
+        == "Ask: who would you call at 2 a.m.?"
+    )
 
     with page.expect_download() as downloading:
         page.get_by_role("link", name=re.compile(r"^Word")).click()
@@ -334,7 +395,9 @@ def test_a_trainer_adds_two_passages_notes_reorders_and_downloads_the_pack_as_wo
     assert "Note: Ask: who would you call at 2 a.m.?" in text
     for hit in chosen:
         assert all(hit[name] in text for name in ("agency", "section", "title"))
-        assert hit["page"] in text  # the pack cites the pages the search page did ("pages 1–2" for one cut by a break)
+        assert (
+            hit["page"] in text
+        )  # the pack cites the pages the search page did ("pages 1–2" for one cut by a break)
     assert "Sources" in lines and any("File: luton-lscp-yearly-report" in line for line in lines)
 
 
@@ -357,12 +420,15 @@ def test_a_form_from_before_a_restart_says_to_reload_the_page(browser, server):
     try:
         search(page, server, MISSION)
         hit = page.locator("li.hit").first
-        hit.locator("input[name=csrf_token]").evaluate("input => { input.value = 'from-before-a-restart'; }")
+        hit.locator("input[name=csrf_token]").evaluate(
+            "input => { input.value = 'from-before-a-restart'; }"
+        )
         hit.get_by_label("Add to pack").fill("Stale")
         hit.get_by_role("button", name="Add passage 1 to the pack").click()
         expect(hit.locator(".add-status")).to_have_text(
             "Not added: This form did not come from this page, or kb was restarted since it was shown: "
-            "reload the page and try again.")
+            "reload the page and try again."
+        )
     finally:
         context.close()
 
@@ -392,7 +458,9 @@ def test_adding_to_a_pack_works_without_javascript(browser, server):
         hit.get_by_label("Add to pack").fill("No script")
         with page.expect_navigation():
             hit.get_by_role("button", name="Add passage 3 to the pack").click()
-        assert "added=No+script" in page.url and page.url.endswith("#" + hit.locator("article").get_attribute("id"))
+        assert "added=No+script" in page.url and page.url.endswith(
+            "#" + hit.locator("article").get_attribute("id")
+        )
         assert "Added to the pack “No script”." in page.locator(".added").inner_text()
         with page.expect_navigation():
             page.locator(".added").get_by_role("link", name="Open the pack").click()

@@ -1,11 +1,10 @@
 import re
 
 import pytest
+from conftest import BRADFORD, CORPUS, FOUNDING
 
 from kb.chunk import MAX_TOKENS, Block, Chunk, _split_long, chunk_document
 from kb.ingest import Document, Line, Page, read_document
-
-from conftest import BRADFORD, CORPUS, FOUNDING
 
 
 def norm(text: str) -> str:
@@ -34,7 +33,8 @@ def containing(chunks, text):
 
 def test_sentence_cut_by_a_page_break_is_one_passage(founding_chunks):
     chunk = containing(
-        founding_chunks, "An appointment is made with the individuals consent by the treating professionals"
+        founding_chunks,
+        "An appointment is made with the individuals consent by the treating professionals",
     )
     assert chunk.agency == "Bedfordshire Hospitals Foundation Trust"
     assert chunk.section == "Domestic Abuse"
@@ -43,10 +43,16 @@ def test_sentence_cut_by_a_page_break_is_one_passage(founding_chunks):
 
 
 def test_agency_and_section_carry_across_page_breaks(founding_chunks):
-    chunk = containing(founding_chunks, "before the child or young person is discharged from the service. This supports")
+    chunk = containing(
+        founding_chunks,
+        "before the child or young person is discharged from the service. This supports",
+    )
     assert chunk.agency == "Cambridgeshire Community Services"
     assert chunk.section == "Neglect (Pan Beds)"
-    chunk = containing(founding_chunks, "In 70% of the cases ELFT staff had identified safeguarding risks and reported them")
+    chunk = containing(
+        founding_chunks,
+        "In 70% of the cases ELFT staff had identified safeguarding risks and reported them",
+    )
     assert chunk.agency == "ELFT"
 
 
@@ -54,8 +60,14 @@ def test_agency_and_section_carry_across_page_breaks(founding_chunks):
     "text, section",
     [
         ("GCP2 continues to be promoted", "Neglect (Pan Beds)"),
-        ("CCS employs a co-production team", "How are you gathering feedback from children and families who have received safeguarding interventions?"),
-        ("The Trust safeguarding team attend the Serious Youth Violence Panel", "Child Sexual Exploitation › Serious Youth Violence Panel"),
+        (
+            "CCS employs a co-production team",
+            "How are you gathering feedback from children and families who have received safeguarding interventions?",
+        ),
+        (
+            "The Trust safeguarding team attend the Serious Youth Violence Panel",
+            "Child Sexual Exploitation › Serious Youth Violence Panel",
+        ),
         ("A Tier 4 Unit for young people in BLMK", "Mental Health › What is going well"),
     ],
 )
@@ -73,7 +85,10 @@ def test_no_text_is_lost_between_lines_and_chunks(founding_chunks):
 
 
 def test_pdf_sentence_rejoined_over_a_footnote_and_a_page_break(bradford_chunks):
-    chunk = containing(bradford_chunks, "Risks are identified appropriately, and managers provide consistent oversight")
+    chunk = containing(
+        bradford_chunks,
+        "Risks are identified appropriately, and managers provide consistent oversight",
+    )
     assert chunk.page == 2
     footnote = containing(bradford_chunks, "The areas for improvement have been cross-referenced")
     assert footnote is not chunk and footnote.page == 2
@@ -106,20 +121,32 @@ def _document(lines, wrapped=True, pages=None):
 def test_line_end_hyphens_are_undone_in_pdfs(count_tokens):
     document = _document(
         [
-            ("Sharing", "heading", 16.0, ),
+            (
+                "Sharing",
+                "heading",
+                16.0,
+            ),
             ("Strong information-", "text", 0.0),
             ("sharing supports the safe-", "text", 0.0),
             ("guarding team. The safeguarding lead agrees.", "text", 0.0),
         ]
     )
     (chunk,) = chunk_document(document, count_tokens)
-    assert chunk.text == "Strong information-sharing supports the safeguarding team. The safeguarding lead agrees."
+    assert (
+        chunk.text
+        == "Strong information-sharing supports the safeguarding team. The safeguarding lead agrees."
+    )
     assert chunk.section == "Sharing"
 
 
 def test_a_long_paragraph_is_split_within_bounds_without_losing_words(count_tokens):
-    sentences = [f"Sentence {i} says the practitioner recorded the child's views on visit {i}." for i in range(200)]
-    document = _document([("Voice of the child", "heading", 14.0)] + [(s, "text", 0.0) for s in sentences])
+    sentences = [
+        f"Sentence {i} says the practitioner recorded the child's views on visit {i}."
+        for i in range(200)
+    ]
+    document = _document(
+        [("Voice of the child", "heading", 14.0)] + [(s, "text", 0.0) for s in sentences]
+    )
     chunks = chunk_document(document, count_tokens)
     assert len(chunks) > 5
     assert all(count_tokens(chunk.embedding_text()) <= MAX_TOKENS for chunk in chunks)
@@ -150,7 +177,10 @@ def test_a_long_run_without_spaces_is_cut_reading_each_part_a_few_times(count_to
 
 
 def test_a_lead_in_line_stays_with_its_list(count_tokens):
-    items = [f"- Item {i}: staff feel more confident in escalating cases of neglect when required." for i in range(30)]
+    items = [
+        f"- Item {i}: staff feel more confident in escalating cases of neglect when required."
+        for i in range(30)
+    ]
     lines = [("Feedback highlighted:", "text", 0.0)] + [(item, "text", 0.0) for item in items]
     chunks = chunk_document(_document(lines, wrapped=False), count_tokens)
     assert len(chunks) > 1
@@ -158,10 +188,14 @@ def test_a_lead_in_line_stays_with_its_list(count_tokens):
     assert not any(chunk.text.rstrip().endswith(":") for chunk in chunks)
 
 
-@pytest.mark.parametrize("agency", [
-    "Borough Council " + "and its many named partner services " * 60,  # a PDF author field that runs on
-    "Council/" + "/".join(["Partner"] * 500),  # one run with no space, of many word pieces
-])
+@pytest.mark.parametrize(
+    "agency",
+    [
+        "Borough Council "
+        + "and its many named partner services " * 60,  # a PDF author field that runs on
+        "Council/" + "/".join(["Partner"] * 500),  # one run with no space, of many word pieces
+    ],
+)
 def test_an_overlong_agency_is_shortened_to_leave_the_passage_room(count_tokens, agency):
     lines = [Line("Domestic abuse training reached 400 staff this year.", "text", 0.0, "")]
     document = Document("doc.pdf", "Doc", agency, [Page(1, lines)], "sha", True)
@@ -172,41 +206,76 @@ def test_an_overlong_agency_is_shortened_to_leave_the_passage_room(count_tokens,
     assert chunk.text == "Domestic abuse training reached 400 staff this year."
 
 
-@pytest.mark.parametrize("item_words", [[8, 80, 40, 6, 4], [30, 8, 8], [10, 60, 60, 5], [8, 60, "25:", 4, 4]])
+@pytest.mark.parametrize(
+    "item_words", [[8, 80, 40, 6, 4], [30, 8, 8], [10, 60, 60, 5], [8, 60, "25:", 4, 4]]
+)
 def test_a_lead_in_is_never_a_passage_on_its_own(count_tokens, item_words):
     """A list's lead-in comes with at least one of its items (when the first fits beside it), and is
     repeated above the rest of the list, never alone."""
-    lead = "Personal data means any information relating to a person " + "who can be identified " * 14 + "by reference to:"
+    lead = (
+        "Personal data means any information relating to a person "
+        + "who can be identified " * 14
+        + "by reference to:"
+    )
     # An item written "25:" has 25 words and introduces a list of its own, as "Public Task ... are:" does.
-    items = [f"- item {i} " + " ".join(f"detail{i}x{w}" for w in range(int(str(words).rstrip(":"))))
-             + (":" if str(words).endswith(":") else "") for i, words in enumerate(item_words)]
-    chunks = chunk_document(_document([(lead, "text", 0.0)] + [(item, "text", 0.0) for item in items], wrapped=False),
-                            count_tokens)
-    assert all(norm(chunk.text) != norm(lead) for chunk in chunks), [chunk.text[-40:] for chunk in chunks]
+    items = [
+        f"- item {i} "
+        + " ".join(f"detail{i}x{w}" for w in range(int(str(words).rstrip(":"))))
+        + (":" if str(words).endswith(":") else "")
+        for i, words in enumerate(item_words)
+    ]
+    chunks = chunk_document(
+        _document([(lead, "text", 0.0)] + [(item, "text", 0.0) for item in items], wrapped=False),
+        count_tokens,
+    )
+    assert all(norm(chunk.text) != norm(lead) for chunk in chunks), [
+        chunk.text[-40:] for chunk in chunks
+    ]
     assert len({chunk.text for chunk in chunks}) == len(chunks)
     text = "\n".join(chunk.text for chunk in chunks)
     assert all(norm(item)[:30] in norm(text) for item in items)
 
 
 def test_a_numbered_heading_is_a_heading(count_tokens, tmp_path):
-    lines = [("3. Ground C - The pupil has been registered at another school", "heading", 14.0),
-             ("Where a pupil has been registered at another school, the first school may delete them.", "text", 0.0)]
+    lines = [
+        ("3. Ground C - The pupil has been registered at another school", "heading", 14.0),
+        (
+            "Where a pupil has been registered at another school, the first school may delete them.",
+            "text",
+            0.0,
+        ),
+    ]
     (chunk,) = chunk_document(_document(lines), count_tokens)
     assert chunk.section == "3. Ground C - The pupil has been registered at another school"
     notes = tmp_path / "notes.md"
-    notes.write_text("# Review\n\n## 1. Introduction\n\nThe review began in May.\n\n## 2. Findings. In short\n\nIt found gaps.\n")
-    assert [(chunk.section, chunk.text) for chunk in chunk_document(read_document(notes), count_tokens)] == [
+    notes.write_text(
+        "# Review\n\n## 1. Introduction\n\nThe review began in May.\n\n## 2. Findings. In short\n\nIt found gaps.\n"
+    )
+    assert [
+        (chunk.section, chunk.text) for chunk in chunk_document(read_document(notes), count_tokens)
+    ] == [
         ("1. Introduction", "The review began in May."),
-        ("2. Findings. In short", "It found gaps."),  # a Markdown heading is one because its writer marked it
+        (
+            "2. Findings. In short",
+            "It found gaps.",
+        ),  # a Markdown heading is one because its writer marked it
     ]
 
 
-@pytest.mark.parametrize("name, content, texts", [
-    ("agenda.md", "# Board agenda\n\n## Neglect strategy sign-off\n\n## Exploitation dashboard\n",
-     ["Neglect strategy sign-off", "Exploitation dashboard"]),
-    ("note.txt", "Neglect strategy 2024 to 2027\n", ["Neglect strategy 2024 to 2027"]),
-])
-def test_a_heading_that_closes_a_document_is_kept_as_its_text(count_tokens, tmp_path, name, content, texts):
+@pytest.mark.parametrize(
+    "name, content, texts",
+    [
+        (
+            "agenda.md",
+            "# Board agenda\n\n## Neglect strategy sign-off\n\n## Exploitation dashboard\n",
+            ["Neglect strategy sign-off", "Exploitation dashboard"],
+        ),
+        ("note.txt", "Neglect strategy 2024 to 2027\n", ["Neglect strategy 2024 to 2027"]),
+    ],
+)
+def test_a_heading_that_closes_a_document_is_kept_as_its_text(
+    count_tokens, tmp_path, name, content, texts
+):
     """A heading is kept as the section of what follows it; with nothing after it, it would be lost."""
     path = tmp_path / name
     path.write_text(content)
@@ -215,16 +284,27 @@ def test_a_heading_that_closes_a_document_is_kept_as_its_text(count_tokens, tmp_
 
 def test_a_heading_replaced_before_any_text_came_under_it_is_kept_as_text(count_tokens):
     """A callout set in bold at the foot of a page reads as a heading; the next page's heading replaces it."""
-    first = [Line("Part one", "heading", 16.0, "Agency"), Line("The body of part one.", "text", 0.0, "Agency"),
-             Line("You can be confident in sharing information", "heading", 12.0, "Agency")]
-    second = [Line("Part two", "heading", 16.0, "Agency"), Line("The body of part two.", "text", 0.0, "Agency"),
-              Line("Annex A", "heading", 16.0, "Agency"), Line("Grounds", "heading", 12.0, "Agency"),
-              Line("The body of the annex.", "text", 0.0, "Agency")]
+    first = [
+        Line("Part one", "heading", 16.0, "Agency"),
+        Line("The body of part one.", "text", 0.0, "Agency"),
+        Line("You can be confident in sharing information", "heading", 12.0, "Agency"),
+    ]
+    second = [
+        Line("Part two", "heading", 16.0, "Agency"),
+        Line("The body of part two.", "text", 0.0, "Agency"),
+        Line("Annex A", "heading", 16.0, "Agency"),
+        Line("Grounds", "heading", 12.0, "Agency"),
+        Line("The body of the annex.", "text", 0.0, "Agency"),
+    ]
     chunks = chunk_document(_document([], pages=[Page(1, first), Page(2, second)]), count_tokens)
     assert [(chunk.page, chunk.section, chunk.text) for chunk in chunks] == [
         (1, "Part one", "The body of part one.\nYou can be confident in sharing information"),
         (2, "Part two", "The body of part two."),
-        (2, "Annex A › Grounds", "The body of the annex."),  # a heading over a heading is the section's path
+        (
+            2,
+            "Annex A › Grounds",
+            "The body of the annex.",
+        ),  # a heading over a heading is the section's path
     ]
 
 
@@ -237,8 +317,15 @@ def test_a_page_break_between_two_characters_is_cited_exactly():
 def test_a_piece_that_ends_where_its_page_ends_is_cited_at_that_page_alone(count_tokens):
     first = "Schools must tell the local authority when a pupil leaves. " * 6
     second = "The local authority must then try to find where the child has gone. " * 6
-    block = Block("para", first + second.strip(), 10, "Agency", "Section", 11,
-                  breaks=[(len("".join(first.split())), 11)])
+    block = Block(
+        "para",
+        first + second.strip(),
+        10,
+        "Agency",
+        "Section",
+        11,
+        breaks=[(len("".join(first.split())), 11)],
+    )
     pieces = list(_split_long([block], count_tokens, count_tokens(first) + 5))
     assert pieces[0].text == first.strip() and (pieces[0].page, pieces[0].page_end) == (10, 10)
     assert len(pieces) > 1 and all((piece.page, piece.page_end) == (11, 11) for piece in pieces[1:])
@@ -246,21 +333,35 @@ def test_a_piece_that_ends_where_its_page_ends_is_cited_at_that_page_alone(count
 
 def test_a_lead_in_repeated_above_its_list_on_the_next_page_cites_that_page(count_tokens):
     lead = ("The annual report must record each of the following:", "text", 0.0)
-    items = [f"- item {n}: the number of children seen by each team, and how long they waited." for n in range(12)]
-    page_five = [Line(text, kind, level, "Agency") for text, kind, level in [lead] + [(i, "text", 0.0) for i in items[:6]]]
+    items = [
+        f"- item {n}: the number of children seen by each team, and how long they waited."
+        for n in range(12)
+    ]
+    page_five = [
+        Line(text, kind, level, "Agency")
+        for text, kind, level in [lead] + [(i, "text", 0.0) for i in items[:6]]
+    ]
     page_six = [Line(item, "text", 0.0, "Agency") for item in items[6:]]
-    chunks = chunk_document(_document([], pages=[Page(5, page_five), Page(6, page_six)]), count_tokens)
+    chunks = chunk_document(
+        _document([], pages=[Page(5, page_five), Page(6, page_six)]), count_tokens
+    )
     for chunk in chunks:
         assert chunk.text.startswith("The annual report must record"), chunk.text[:40]
         numbers = [int(n) for n in re.findall(r"item (\d+)", chunk.text)]
-        assert chunk.page == (5 if numbers[0] < 6 else 6) and chunk.page_end == (5 if numbers[-1] < 6 else 6)
+        assert chunk.page == (5 if numbers[0] < 6 else 6) and chunk.page_end == (
+            5 if numbers[-1] < 6 else 6
+        )
     assert {chunk.page for chunk in chunks} == {5, 6}
 
 
 def test_a_lead_in_followed_by_a_long_paragraph_keeps_both(count_tokens):
     lead = "The inspectors found the following:"
-    paragraph = "Leaders know their services well and act on what audits tell them about practice. " * 12
-    chunks = chunk_document(_document([(lead, "text", 0.0), (paragraph, "text", 0.0)], wrapped=False), count_tokens)
+    paragraph = (
+        "Leaders know their services well and act on what audits tell them about practice. " * 12
+    )
+    chunks = chunk_document(
+        _document([(lead, "text", 0.0), (paragraph, "text", 0.0)], wrapped=False), count_tokens
+    )
     assert norm(" ".join(chunk.text for chunk in chunks)) == norm(f"{lead} {paragraph}")
 
 
@@ -273,11 +374,15 @@ def test_chunk_ids_are_deterministic(count_tokens):
 
 def test_what_is_embedded_names_agency_and_section(founding_chunks):
     chunk = containing(founding_chunks, "Domestic Abuse Clinic available each week")
-    assert chunk.embedding_text().startswith("Bedfordshire Hospitals Foundation Trust. Domestic Abuse.\n")
+    assert chunk.embedding_text().startswith(
+        "Bedfordshire Hospitals Foundation Trust. Domestic Abuse.\n"
+    )
 
 
 def test_words_the_pdf_split_after_their_first_letter_are_whole_in_the_passages(count_tokens):
-    document = read_document(CORPUS / "Children_missing_education_guidance_-_August_2024.pdf", "cme.pdf")
+    document = read_document(
+        CORPUS / "Children_missing_education_guidance_-_August_2024.pdf", "cme.pdf"
+    )
     assert "s tatutory" in document.text  # as pypdf reads the page
     text = "\n".join(chunk.text for chunk in chunk_document(document, count_tokens))
     for split in ("s tatutory", "m akes", "c hildren", "C hildren", "C entre"):
@@ -288,13 +393,19 @@ def test_words_the_pdf_split_after_their_first_letter_are_whole_in_the_passages(
 def test_a_bullet_set_at_a_footnote_marks_size_is_body_text_not_a_footnote(count_tokens):
     """pypdf reports "• Missing c hildren and runaways30 – Children who go missing …" at the 8 pt of its
     footnote mark, which made it a footnote and left the rest of the bullet glued to the one before."""
-    document = read_document(CORPUS / "Children_missing_education_guidance_-_August_2024.pdf", "cme.pdf")
-    chunk = containing(chunk_document(document, count_tokens), "Missing children and runaways – Children who go missing")
+    document = read_document(
+        CORPUS / "Children_missing_education_guidance_-_August_2024.pdf", "cme.pdf"
+    )
+    chunk = containing(
+        chunk_document(document, count_tokens),
+        "Missing children and runaways – Children who go missing",
+    )
     assert "home or care may be in serious danger" in norm(chunk.text)
 
 
 def test_a_passage_ends_no_earlier_than_it_starts():
     """page_end read as 0 (not known) or below page means the passage is on its first page alone."""
+
     def passage(page: int, page_end: int) -> Chunk:
         return Chunk("id", "doc.pdf", "Title", "Agency", "Section", page, page_end, 0, "text")
 
@@ -306,10 +417,23 @@ def test_a_passage_ends_no_earlier_than_it_starts():
 def test_the_pieces_of_a_paragraph_too_long_for_one_passage_cite_their_own_pages(count_tokens):
     """A paragraph that runs from page 10 onto page 11 is cut at sentences; a piece wholly on 11 cites 11."""
     sentence = "Schools must make a return to the local authority when pupil {n} is deleted from the register. "
-    on_ten = [Line(sentence.format(n=n) + sentence.format(n=n + 100), "text", 0.0, "Agency") for n in range(12)]
-    on_eleven = [Line(sentence.format(n=n) + sentence.format(n=n + 100), "text", 0.0, "Agency") for n in range(200, 212)]
+    on_ten = [
+        Line(sentence.format(n=n) + sentence.format(n=n + 100), "text", 0.0, "Agency")
+        for n in range(12)
+    ]
+    on_eleven = [
+        Line(sentence.format(n=n) + sentence.format(n=n + 100), "text", 0.0, "Agency")
+        for n in range(200, 212)
+    ]
     # The page break cuts a sentence, so the paragraph is one block from page 10 to page 11.
-    on_ten.append(Line("Schools must make a return to the local authority when pupil 199 is", "text", 0.0, "Agency"))
+    on_ten.append(
+        Line(
+            "Schools must make a return to the local authority when pupil 199 is",
+            "text",
+            0.0,
+            "Agency",
+        )
+    )
     on_eleven.insert(0, Line("deleted from the register.", "text", 0.0, "Agency"))
     document = _document([], pages=[Page(10, on_ten), Page(11, on_eleven)])
     chunks = chunk_document(document, count_tokens)

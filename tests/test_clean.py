@@ -22,7 +22,11 @@ def test_strip_html_keeps_the_words(raw, expected):
 
 def test_strip_html_turns_list_markup_into_lines():
     raw = '<ul style="list-style-type: none"> • Quarterly reports. • Case studies.</ul>'
-    lines = [line.strip() for line in clean.split_inline_bullets(clean.strip_html(raw)).splitlines() if line.strip()]
+    lines = [
+        line.strip()
+        for line in clean.split_inline_bullets(clean.strip_html(raw)).splitlines()
+        if line.strip()
+    ]
     assert lines == ["- Quarterly reports.", "- Case studies."]
 
 
@@ -42,7 +46,11 @@ def test_join_hyphenated(left, right, vocabulary, expected):
 @pytest.mark.parametrize(
     "previous, following, expected",
     [
-        ("An appointment is made with the", "individuals consent by the treating professionals", True),
+        (
+            "An appointment is made with the",
+            "individuals consent by the treating professionals",
+            True,
+        ),
         ("This is to support", "and intervention at an earlier stage", True),
         ("the service ended.", "then it began", False),
         ("An appointment is made with the", "- A new bullet", False),
@@ -72,7 +80,11 @@ def test_a_bullet_is_a_mark_and_a_space(line, bullet):
 
 def test_running_lines_finds_headers_with_page_numbers_but_not_body():
     pages = [
-        ["Inspection of Bradford children’s services", f"12 to 23 January 2026 {n}", f"Body text {n} unique {'x' * n}"]
+        [
+            "Inspection of Bradford children’s services",
+            f"12 to 23 January 2026 {n}",
+            f"Body text {n} unique {'x' * n}",
+        ]
         for n in range(1, 8)
     ]
     found = clean.running_lines(pages)
@@ -81,33 +93,59 @@ def test_running_lines_finds_headers_with_page_numbers_but_not_body():
     assert not any(key.startswith("body text") for key in found)
 
 
-@pytest.mark.parametrize("line, expected", [("2", True), ("Page 3 of 14", True), ("12 to 23 January 2026", False)])
+@pytest.mark.parametrize(
+    "line, expected", [("2", True), ("Page 3 of 14", True), ("12 to 23 January 2026", False)]
+)
 def test_is_page_number(line, expected):
     assert clean.is_page_number(line) is expected
 
 
-@pytest.mark.parametrize("glued, numbers, clean_text", [
-    ("the duty3 of schools", {3}, "the duty of schools"),
-    ("sixth school day of exclusion2,", {2}, "sixth school day of exclusion,"),
-    ("improve school attendance’.10", {10}, "improve school attendance’."),
-    ("regularly7, and", {7}, "regularly, and"),
-    ("the duty3 of schools", {4}, "the duty3 of schools"),  # no footnote 3 on the page
-    ("GCP2 and DPIA23", {2, 23}, "GCP2 and DPIA23"),  # acronyms keep their digits
-    ("s47 enquiries, Year 11 and 2.5 million", {47, 11, 5}, "s47 enquiries, Year 11 and 2.5 million"),
-])
-def test_footnote_marks_glued_to_words_go_only_where_the_page_numbers_a_footnote(glued, numbers, clean_text):
+@pytest.mark.parametrize(
+    "glued, numbers, clean_text",
+    [
+        ("the duty3 of schools", {3}, "the duty of schools"),
+        ("sixth school day of exclusion2,", {2}, "sixth school day of exclusion,"),
+        ("improve school attendance’.10", {10}, "improve school attendance’."),
+        ("regularly7, and", {7}, "regularly, and"),
+        ("the duty3 of schools", {4}, "the duty3 of schools"),  # no footnote 3 on the page
+        ("GCP2 and DPIA23", {2, 23}, "GCP2 and DPIA23"),  # acronyms keep their digits
+        (
+            "s47 enquiries, Year 11 and 2.5 million",
+            {47, 11, 5},
+            "s47 enquiries, Year 11 and 2.5 million",
+        ),
+    ],
+)
+def test_footnote_marks_glued_to_words_go_only_where_the_page_numbers_a_footnote(
+    glued, numbers, clean_text
+):
     assert clean.strip_footnote_marks(glued, numbers) == clean_text
 
 
-@pytest.mark.parametrize("glued, numbers, clean_text", [
-    ("a DPIA23 for sharing", {23}, "a DPIA for sharing"),  # the document writes "DPIA" elsewhere
-    ("DSAs22 with agencies", {22}, "DSAs with agencies"),
-    ("an SAO6, the council", {6}, "an SAO, the council"),
-    ("GCP2 across the system", {2}, "GCP2 across the system"),  # never written bare: a name, kept
-    ("a DPIA23 for sharing", {3}, "a DPIA23 for sharing"),  # no footnote 23 on the page
-])
-def test_a_footnote_mark_glued_to_an_acronym_goes_where_the_document_writes_the_acronym_bare(glued, numbers, clean_text):
-    assert clean.strip_footnote_marks(glued, numbers, acronyms={"DPIA", "DSAs", "SAO"}) == clean_text
+@pytest.mark.parametrize(
+    "glued, numbers, clean_text",
+    [
+        (
+            "a DPIA23 for sharing",
+            {23},
+            "a DPIA for sharing",
+        ),  # the document writes "DPIA" elsewhere
+        ("DSAs22 with agencies", {22}, "DSAs with agencies"),
+        ("an SAO6, the council", {6}, "an SAO, the council"),
+        (
+            "GCP2 across the system",
+            {2},
+            "GCP2 across the system",
+        ),  # never written bare: a name, kept
+        ("a DPIA23 for sharing", {3}, "a DPIA23 for sharing"),  # no footnote 23 on the page
+    ],
+)
+def test_a_footnote_mark_glued_to_an_acronym_goes_where_the_document_writes_the_acronym_bare(
+    glued, numbers, clean_text
+):
+    assert (
+        clean.strip_footnote_marks(glued, numbers, acronyms={"DPIA", "DSAs", "SAO"}) == clean_text
+    )
 
 
 def test_acronyms_are_those_written_bare():
@@ -120,10 +158,15 @@ def test_a_footnote_line_says_its_number():
 
 
 def test_a_word_split_after_its_first_letter_is_made_whole_where_the_document_writes_it_whole():
-    text = ("The s tatutory guidance. Statutory duties apply. C hildren and children. "
-            "x ray and ray. e mail and mail. It m akes sense; a test; I said. q uorum")
+    text = (
+        "The s tatutory guidance. Statutory duties apply. C hildren and children. "
+        "x ray and ray. e mail and mail. It m akes sense; a test; I said. q uorum"
+    )
     joins = clean.split_words(text)
-    assert joins == {"s tatutory": "statutory", "C hildren": "Children"}  # "makes" is never written whole here
+    assert joins == {
+        "s tatutory": "statutory",
+        "C hildren": "Children",
+    }  # "makes" is never written whole here
     assert clean.join_split_words(text, joins) == (
         "The statutory guidance. Statutory duties apply. Children and children. "
         "x ray and ray. e mail and mail. It m akes sense; a test; I said. q uorum"

@@ -64,7 +64,11 @@ def _weights(folder: Path, data: bytes) -> Path:
 def test_the_same_weights_in_another_place_share_one_export(tmp_path, monkeypatch):
     """One graph per model, not one per virtualenv: the cache is keyed by the weights, not their path."""
     exports = []
-    monkeypatch.setattr(embed, "export_onnx", lambda folder, target: (exports.append(folder), target.write_bytes(b"graph")))
+    monkeypatch.setattr(
+        embed,
+        "export_onnx",
+        lambda folder, target: (exports.append(folder), target.write_bytes(b"graph")),
+    )
     data = bytes(range(256)) * 20_000  # 5 MB: its middle is read by neither sample
     first = embed.onnx_model(_weights(tmp_path / "venv-a", data), tmp_path / "cache")
     assert embed.onnx_model(_weights(tmp_path / "venv-b", data), tmp_path / "cache") == first
@@ -83,18 +87,24 @@ def test_a_new_export_clears_the_graphs_earlier_ones_left(tmp_path, monkeypatch)
     (cache / f"{embed.MODEL_NAME}-0123456789abcdef.onnx").write_bytes(b"an older export")
     (cache / "another-model-0123456789abcdef.onnx").write_bytes(b"not ours")
     current = embed.onnx_model(_weights(tmp_path / "model", b"weights"), tmp_path / "cache")
-    assert sorted(path.name for path in cache.iterdir()) == sorted([current.name, "another-model-0123456789abcdef.onnx"])
+    assert sorted(path.name for path in cache.iterdir()) == sorted(
+        [current.name, "another-model-0123456789abcdef.onnx"]
+    )
 
 
 def test_a_cache_that_cannot_be_written_says_what_to_do(tmp_path):
     blocker = tmp_path / "a file"
     blocker.write_text("")
-    with pytest.raises(KbError, match="cannot write the ONNX model to .*KB_MODEL_CACHE.*KB_EMBEDDER=torch"):
+    with pytest.raises(
+        KbError, match="cannot write the ONNX model to .*KB_MODEL_CACHE.*KB_EMBEDDER=torch"
+    ):
         embed.onnx_model(cache=blocker)
 
 
 def test_the_model_cache_follows_the_setting_and_xdg():
-    assert Settings.from_env({"KB_MODEL_CACHE": "/srv/kb-cache"}).model_cache == Path("/srv/kb-cache")
+    assert Settings.from_env({"KB_MODEL_CACHE": "/srv/kb-cache"}).model_cache == Path(
+        "/srv/kb-cache"
+    )
     assert Settings.from_env({}).model_cache.name == "kb"
 
 
@@ -138,7 +148,9 @@ def test_a_batch_gives_each_text_its_own_vector(runtimes, batch_size):
     onnx = runtimes["onnx"]
     batch = onnx.encode(TEXTS, batch_size=batch_size)
     single = np.vstack([onnx.encode([text]) for text in TEXTS])
-    assert np.allclose(batch, single, atol=1e-6)  # padding to the longest in the batch changes nothing
+    assert np.allclose(
+        batch, single, atol=1e-6
+    )  # padding to the longest in the batch changes nothing
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import CORPUS, ROOT
 
 pytestmark = pytest.mark.slow
@@ -21,7 +20,11 @@ def real_index(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
     result = subprocess.run(
         [KB, "reindex", "--corpus", str(CORPUS), "--index", str(index)],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=900,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=900,
     )
     assert result.returncode == 0, result.stderr
     assert "6 added, 0 updated, 0 removed, 0 unchanged, 0 failed" in result.stdout
@@ -30,7 +33,9 @@ def real_index(tmp_path_factory):
 
 def kb(real_index, *args):
     index, env = real_index
-    return subprocess.run([KB, *args, "--index", str(index)], capture_output=True, text=True, env=env, timeout=300)
+    return subprocess.run(
+        [KB, *args, "--index", str(index)], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_mission_query_finds_the_hospitals_domestic_abuse_clinic(real_index):
@@ -38,7 +43,11 @@ def test_mission_query_finds_the_hospitals_domestic_abuse_clinic(real_index):
     assert result.returncode == 0, result.stderr
     answer = json.loads(result.stdout)
     assert "domestic abuse" in answer["expanded"]
-    clinic = [hit for hit in answer["results"] if "Domestic Abuse Clinic available each week" in hit["text"]]
+    clinic = [
+        hit
+        for hit in answer["results"]
+        if "Domestic Abuse Clinic available each week" in hit["text"]
+    ]
     assert clinic, [hit["text"][:80] for hit in answer["results"]]
     hit = clinic[0]
     assert hit["agency"] == "Bedfordshire Hospitals Foundation Trust"
@@ -48,14 +57,31 @@ def test_mission_query_finds_the_hospitals_domestic_abuse_clinic(real_index):
 
 
 def test_human_output_and_agency_filter_on_the_real_index(real_index):
-    result = kb(real_index, "search", "Evergreen CAMHS inpatient unit trauma informed training", "--agency", "ELFT", "-k", "2")
+    result = kb(
+        real_index,
+        "search",
+        "Evergreen CAMHS inpatient unit trauma informed training",
+        "--agency",
+        "ELFT",
+        "-k",
+        "2",
+    )
     assert result.returncode == 0, result.stderr
-    assert "1. ELFT | luton-lscp-yearly-report-2023-24-partners-snapshot.txt | page" in result.stdout
+    assert (
+        "1. ELFT | luton-lscp-yearly-report-2023-24-partners-snapshot.txt | page" in result.stdout
+    )
     assert "Evergreen CAMHS inpatient unit" in result.stdout
 
 
 def test_pdf_passage_is_cited_at_its_viewer_page(real_index):
-    result = kb(real_index, "search", "Bradford emergency duty team outside office hours", "--json", "-k", "3")
+    result = kb(
+        real_index,
+        "search",
+        "Bradford emergency duty team outside office hours",
+        "--json",
+        "-k",
+        "3",
+    )
     hits = json.loads(result.stdout)["results"]
     top = [hit for hit in hits if "emergency duty team" in hit["text"]]
     assert top and top[0]["document"].startswith("bradford") and top[0]["page"] == 3
@@ -64,7 +90,10 @@ def test_pdf_passage_is_cited_at_its_viewer_page(real_index):
 def test_noop_reindex_on_the_real_index_embeds_nothing(real_index):
     index, env = real_index
     result = subprocess.run(
-        [KB, "reindex", "--corpus", str(CORPUS), "--index", str(index)], capture_output=True, text=True, env=env
+        [KB, "reindex", "--corpus", str(CORPUS), "--index", str(index)],
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert result.returncode == 0
     assert "Nothing changed" in result.stdout and "6 unchanged" in result.stdout

@@ -1,12 +1,11 @@
 import json
 import re
 
+import pytest
 from click.testing import CliRunner
 
-from kb.cli import cli
-import pytest
-
 from kb import evaluate
+from kb.cli import cli
 from kb.errors import UsageError
 from kb.evaluate import below, load_queries, load_thresholds, rank_of
 from kb.search import Hit
@@ -17,17 +16,31 @@ def hit(text, document="a.pdf", page=1, agency="Agency", page_end=0):
 
 
 def test_rank_of_matches_gold_phrases_ignoring_case_and_spacing_and_checks_the_document():
-    hits = [hit("Nothing here"), hit("The  Escalation Policy is\nregularly used", "b.pdf"), hit("The escalation policy is regularly used")]
+    hits = [
+        hit("Nothing here"),
+        hit("The  Escalation Policy is\nregularly used", "b.pdf"),
+        hit("The escalation policy is regularly used"),
+    ]
     assert rank_of({"query": "q", "gold": ["escalation policy is regularly used"]}, hits) == 2
-    assert rank_of({"query": "q", "gold": ["escalation policy is regularly used"], "doc": "a.pdf"}, hits) == 3
+    assert (
+        rank_of(
+            {"query": "q", "gold": ["escalation policy is regularly used"], "doc": "a.pdf"}, hits
+        )
+        == 3
+    )
     assert rank_of({"query": "q", "gold": ["not present"]}, hits) is None
 
 
 def test_agency_and_page_narrow_what_counts_as_a_hit():
-    hits = [hit("the clinic runs weekly", agency="Community Health", page=3), hit("the clinic runs weekly", agency="Bedfordshire Hospitals Trust", page=5)]
+    hits = [
+        hit("the clinic runs weekly", agency="Community Health", page=3),
+        hit("the clinic runs weekly", agency="Bedfordshire Hospitals Trust", page=5),
+    ]
     gold = {"query": "q", "gold": ["clinic runs weekly"]}
     assert rank_of(gold, hits) == 1
-    assert rank_of({**gold, "agency": "Bedfordshire Hospitals"}, hits) == 2  # part of the name, any case
+    assert (
+        rank_of({**gold, "agency": "Bedfordshire Hospitals"}, hits) == 2
+    )  # part of the name, any case
     assert rank_of({**gold, "page": 5}, hits) == 2
     assert rank_of({**gold, "page": 5}, hits[:1]) is None
     assert rank_of({**gold, "page": 5}, hits[:1], pages=False) == 1
@@ -35,12 +48,16 @@ def test_agency_and_page_narrow_what_counts_as_a_hit():
 
 def test_thresholds_come_from_the_project_configuration(tmp_path):
     project = tmp_path / "pyproject.toml"
-    project.write_text("[tool.kb.eval]\nmin_hit_at_5 = 0.9\nmin_mrr_at_10 = 0.5\n", encoding="utf-8")
+    project.write_text(
+        "[tool.kb.eval]\nmin_hit_at_5 = 0.9\nmin_mrr_at_10 = 0.5\n", encoding="utf-8"
+    )
     thresholds = load_thresholds(project)
     assert thresholds == {"min_hit_at_5": 0.9, "min_mrr_at_10": 0.5}
     assert below({"hit@5": 0.8, "mrr@10": 0.6}, thresholds) == ["hit@5 0.8 < 0.9"]
     assert below({"hit@5": 0.95, "mrr@10": 0.6}, thresholds) == []
-    assert below({"hit@5": 0.9, "mrr@10": 0.5}, {"min_hit_at_5": 0.9, "min_mrr_at_10": 0.5}) == []  # at is not below
+    assert (
+        below({"hit@5": 0.9, "mrr@10": 0.5}, {"min_hit_at_5": 0.9, "min_mrr_at_10": 0.5}) == []
+    )  # at is not below
     project.write_text("[tool.kb.eval]\nmin_hit_at_50 = 0.9\n", encoding="utf-8")
     with pytest.raises(ValueError, match="unknown .tool.kb.eval. keys .'min_hit_at_50'.; known:"):
         load_thresholds(project)
@@ -68,13 +85,28 @@ class Ranked:
 
 def test_the_figures_are_hit_at_1_hit_at_5_mrr_at_10_and_page_accuracy():
     def ranked_at(rank, page=1):  # the right passage at this rank, behind others
-        return [hit(f"other passage {n}") for n in range(1, rank)] + [hit("the right passage", page=page)] + [
-            hit(f"later passage {n}") for n in range(20)]
+        return (
+            [hit(f"other passage {n}") for n in range(1, rank)]
+            + [hit("the right passage", page=page)]
+            + [hit(f"later passage {n}") for n in range(20)]
+        )
 
-    answers = {"one": ranked_at(1), "two": ranked_at(2), "seven": ranked_at(7), "twelve": ranked_at(12),
-               "wrong page": ranked_at(1, page=9), "none": ranked_at(40)}
-    queries = [{"query": query, "gold": ["the right passage"], **({"page": 1} if query in ("one", "wrong page") else {})}
-               for query in answers]
+    answers = {
+        "one": ranked_at(1),
+        "two": ranked_at(2),
+        "seven": ranked_at(7),
+        "twelve": ranked_at(12),
+        "wrong page": ranked_at(1, page=9),
+        "none": ranked_at(40),
+    }
+    queries = [
+        {
+            "query": query,
+            "gold": ["the right passage"],
+            **({"page": 1} if query in ("one", "wrong page") else {}),
+        }
+        for query in answers
+    ]
     searcher = Ranked(answers)
     report = evaluate.evaluate(searcher, queries, k=10)
     assert report.figures() == {
@@ -89,15 +121,21 @@ def test_the_figures_are_hit_at_1_hit_at_5_mrr_at_10_and_page_accuracy():
     assert set(searcher.asked) == {10}  # MRR@10 is read from 10 passages, whatever is asked
 
 
-@pytest.mark.parametrize("line, message", [
-    ('{"query": "neglect", gold: []}', ":1: not JSON"),
-    ('["neglect"]', ":1: each line is an object with a 'query'"),
-    ('{"query": "  ", "gold": ["x"]}', ":1: each line is an object with a 'query'"),
-    ('{"query": "neglect", "gold": "a phrase"}', ":1: 'gold' is a list of the phrases"),
-    ('{"query": "neglect", "gold": []}', ":1: 'gold' is a list of the phrases"),
-    ('{"query": "neglect", "gold": ["x"], "page": "five"}', ":1: 'page' is a page number from 1, not 'five'"),
-    ("", " holds no queries"),
-])
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ('{"query": "neglect", gold: []}', ":1: not JSON"),
+        ('["neglect"]', ":1: each line is an object with a 'query'"),
+        ('{"query": "  ", "gold": ["x"]}', ":1: each line is an object with a 'query'"),
+        ('{"query": "neglect", "gold": "a phrase"}', ":1: 'gold' is a list of the phrases"),
+        ('{"query": "neglect", "gold": []}', ":1: 'gold' is a list of the phrases"),
+        (
+            '{"query": "neglect", "gold": ["x"], "page": "five"}',
+            ":1: 'page' is a page number from 1, not 'five'",
+        ),
+        ("", " holds no queries"),
+    ],
+)
 def test_a_bad_golden_file_is_named_with_the_line_and_why(tmp_path, line, message):
     path = tmp_path / "golden.jsonl"
     path.write_text(line + "\n")
@@ -112,17 +150,31 @@ def test_the_project_sets_thresholds_for_every_figure():
 def test_kb_eval_reports_figures_and_misses(index, tmp_path):
     golden = tmp_path / "golden.jsonl"
     rows = [
-        {"id": "x1", "query": "Use the escalation policy when agencies disagree", "gold": ["escalation policy when agencies disagree"], "doc": "notes.md", "page": 1},
+        {
+            "id": "x1",
+            "query": "Use the escalation policy when agencies disagree",
+            "gold": ["escalation policy when agencies disagree"],
+            "doc": "notes.md",
+            "page": 1,
+        },
         {"id": "x2", "query": "zebra crossings", "gold": ["a phrase in no report at all"]},
     ]
     golden.write_text("\n".join(json.dumps(row) for row in rows))
     result = CliRunner().invoke(cli, ["eval", "--queries", str(golden), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == {
-        "queries": 2, "hit@1": 0.5, "hit@5": 0.5, "mrr@10": 0.5, "page_accuracy": 1.0, "below_thresholds": []
+        "queries": 2,
+        "hit@1": 0.5,
+        "hit@5": 0.5,
+        "mrr@10": 0.5,
+        "page_accuracy": 1.0,
+        "below_thresholds": [],
     }
     result = CliRunner().invoke(cli, ["eval", "--queries", str(golden)])
-    assert "miss x2 (not in the top k): 'zebra crossings'" in result.stdout and "first instead:" in result.stdout
+    assert (
+        "miss x2 (not in the top k): 'zebra crossings'" in result.stdout
+        and "first instead:" in result.stdout
+    )
 
     # Held to the project's thresholds, half the queries is not enough: exit 1, saying why.
     result = CliRunner().invoke(cli, ["eval", "--queries", str(golden), "--check"])
@@ -131,11 +183,14 @@ def test_kb_eval_reports_figures_and_misses(index, tmp_path):
     assert "hit@5 0.5 < " in result.stderr
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--compare", "--json"], "use it without --json, --check and --retrieval"),
-    (["--compare", "--retrieval", "bm25"], "use it without --json, --check and --retrieval"),
-    (["-k", "5"], "5 is not in the range 10<=x<=100"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--compare", "--json"], "use it without --json, --check and --retrieval"),
+        (["--compare", "--retrieval", "bm25"], "use it without --json, --check and --retrieval"),
+        (["-k", "5"], "5 is not in the range 10<=x<=100"),
+    ],
+)
 def test_kb_eval_refuses_options_that_would_not_be_honoured(index, args, message):
     result = CliRunner().invoke(cli, ["eval", *args])
     assert result.exit_code == 2 and message in result.output
@@ -143,8 +198,23 @@ def test_kb_eval_refuses_options_that_would_not_be_honoured(index, args, message
 
 def test_kb_eval_compare_prints_one_row_per_retrieval(index, tmp_path):
     golden = tmp_path / "golden.jsonl"
-    golden.write_text(json.dumps({"id": "x1", "query": "escalation policy", "gold": ["escalation policy when agencies disagree"]}))
+    golden.write_text(
+        json.dumps(
+            {
+                "id": "x1",
+                "query": "escalation policy",
+                "gold": ["escalation policy when agencies disagree"],
+            }
+        )
+    )
     result = CliRunner().invoke(cli, ["eval", "--queries", str(golden), "--compare"])
     assert result.exit_code == 0, result.output
     rows = [line.split("|")[1].strip() for line in result.stdout.splitlines()[2:]]
-    assert rows == ["bm25", "dense", "hybrid", "hybrid+vocabulary", "hybrid+vocabulary+agency", "rrf"]
+    assert rows == [
+        "bm25",
+        "dense",
+        "hybrid",
+        "hybrid+vocabulary",
+        "hybrid+vocabulary+agency",
+        "rrf",
+    ]

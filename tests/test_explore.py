@@ -1,10 +1,26 @@
 import pytest
-
 from conftest import FOUNDING
-from kb.explore import UnknownChunk, UnknownTheme, compare_agencies, default_themes, find_theme, load_themes, more_like_this
 
-PRIORITIES = ["Domestic abuse", "Neglect", "Mental health and emotional wellbeing", "Exploitation", "Training",
-              "Early help and prevention", "Voice of the child", "Multi-agency working"]
+from kb.explore import (
+    UnknownChunk,
+    UnknownTheme,
+    compare_agencies,
+    default_themes,
+    find_theme,
+    load_themes,
+    more_like_this,
+)
+
+PRIORITIES = [
+    "Domestic abuse",
+    "Neglect",
+    "Mental health and emotional wellbeing",
+    "Exploitation",
+    "Training",
+    "Early help and prevention",
+    "Voice of the child",
+    "Multi-agency working",
+]
 
 
 def test_the_themes_are_the_partnerships_priorities_kept_as_data():
@@ -19,7 +35,10 @@ def test_a_theme_is_found_by_name_or_title(asked):
 
 
 def test_an_unknown_theme_lists_the_themes():
-    with pytest.raises(UnknownTheme, match="no theme is called 'cooking'; the themes are: domestic-abuse, neglect, "):
+    with pytest.raises(
+        UnknownTheme,
+        match="no theme is called 'cooking'; the themes are: domestic-abuse, neglect, ",
+    ):
         find_theme("cooking")
 
 
@@ -35,11 +54,15 @@ def test_compare_gives_each_agency_reached_its_own_best_passages(searcher):
     agencies = comparison.agencies
     assert len(agencies) >= 3 and len(set(agencies)) == len(agencies)
     assert [agency for agency, _ in comparison.columns if agency] == agencies
-    for agency, hits in comparison.columns[:len(agencies)]:
+    for agency, hits in comparison.columns[: len(agencies)]:
         assert 1 <= len(hits) <= 2 and {hit.agency for hit in hits} == {agency}
         assert hits == searcher.search("safeguarding training", k=2, agency=agency).hits
-    reached_first = [hit.agency for hit in searcher.search("safeguarding training", k=50).hits if hit.agency]
-    assert agencies == list(dict.fromkeys(reached_first))  # the agency the query reaches most comes first
+    reached_first = [
+        hit.agency for hit in searcher.search("safeguarding training", k=50).hits if hit.agency
+    ]
+    assert agencies == list(
+        dict.fromkeys(reached_first)
+    )  # the agency the query reaches most comes first
 
 
 def test_passages_that_name_no_agency_come_last_in_a_group_of_their_own(searcher):
@@ -48,12 +71,16 @@ def test_passages_that_name_no_agency_come_last_in_a_group_of_their_own(searcher
     assert len(comparison.agencies) >= 3
     unnamed, hits = comparison.columns[-1]
     assert unnamed == "" and "" not in comparison.agencies
-    assert [hit.text for hit in hits] == ["Use the escalation policy when agencies disagree."]  # notes.md names no agency
+    assert [hit.text for hit in hits] == [
+        "Use the escalation policy when agencies disagree."
+    ]  # notes.md names no agency
     assert hits == [hit for hit in searcher.search(query, k=50).hits if not hit.agency][:2]
     assert comparison.hits[-1] == hits[0]
 
 
-def test_a_comparison_asks_the_model_to_read_the_query_once_however_many_agencies_it_reaches(searcher):
+def test_a_comparison_asks_the_model_to_read_the_query_once_however_many_agencies_it_reaches(
+    searcher,
+):
     before = searcher.embedder.encoded
     comparison = compare_agencies(searcher, "health visitors and school nurses")
     assert len(comparison.agencies) >= 3
@@ -65,7 +92,9 @@ def test_more_like_this_puts_other_agencies_first_and_leaves_out_the_passage_its
     near = more_like_this(searcher.store, start.id, k=6)
     assert near.passage.id == start.id
     assert near.other_agencies and all(hit.agency != start.agency for hit in near.other_agencies)
-    assert near.same_agency and all(hit.agency == start.agency and hit.id != start.id for hit in near.same_agency)
+    assert near.same_agency and all(
+        hit.agency == start.agency and hit.id != start.id for hit in near.same_agency
+    )
     assert len(near.other_agencies) <= 6 and len(near.same_agency) <= 3
     scores = [hit.score for hit in near.other_agencies]
     assert scores == sorted(scores, reverse=True)

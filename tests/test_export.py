@@ -7,11 +7,21 @@ from dataclasses import replace
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import BRADFORD, FOUNDING
+
 from kb.cli import cli
 from kb.errors import UsageError
-from kb.export import CSV_COLUMNS, NO_AGENCY, OUT_OF_DATE, FORMATS, csv_cell, find_format, file_name, render, sheet
+from kb.export import (
+    CSV_COLUMNS,
+    FORMATS,
+    NO_AGENCY,
+    OUT_OF_DATE,
+    csv_cell,
+    file_name,
+    find_format,
+    render,
+    sheet,
+)
 from kb.packs import Packs, Passage
 from kb.store import Store
 
@@ -37,12 +47,20 @@ def heading_levels(data: bytes) -> list[int]:
     from docx import Document
 
     styles = [paragraph.style.name for paragraph in Document(io.BytesIO(data)).paragraphs]
-    return [0 if style == "Title" else int(style.split()[-1]) for style in styles
-            if style == "Title" or style.startswith("Heading")]
+    return [
+        0 if style == "Title" else int(style.split()[-1])
+        for style in styles
+        if style == "Title" or style.startswith("Heading")
+    ]
 
 
 def cite_line(passage: Passage, source: int) -> str:
-    parts = [passage.agency or NO_AGENCY, passage.title or passage.document, passage.section, passage.pages]
+    parts = [
+        passage.agency or NO_AGENCY,
+        passage.title or passage.document,
+        passage.section,
+        passage.pages,
+    ]
     return " · ".join(part for part in parts if part) + f" (source {source})"
 
 
@@ -72,15 +90,25 @@ def passages(index) -> list[Passage]:
 
 
 def citations(passage: Passage) -> list[str]:
-    return [passage.agency or "No agency named", passage.title, passage.section, f"page {passage.page}", passage.document]
+    return [
+        passage.agency or "No agency named",
+        passage.title,
+        passage.section,
+        f"page {passage.page}",
+        passage.document,
+    ]
 
 
 @pytest.mark.parametrize("format_name", ["md", "docx"])
 def test_a_pack_read_back_holds_every_passage_citation_and_note(passages, format_name):
-    text = READ_BACK[format_name](render(sheet("Round trip", passages, "A session pack of 3 passages."), format_name))
+    text = READ_BACK[format_name](
+        render(sheet("Round trip", passages, "A session pack of 3 passages."), format_name)
+    )
     assert text.splitlines()[0].lstrip("# ") == "Round trip"
     positions = []
-    for number, passage in enumerate(passages, start=1):  # each from its own document, so its own source
+    for number, passage in enumerate(
+        passages, start=1
+    ):  # each from its own document, so its own source
         assert cite_line(passage, number) in text, format_name
         for cited in citations(passage)[:4]:
             assert cited in text, (format_name, cited)
@@ -91,7 +119,7 @@ def test_a_pack_read_back_holds_every_passage_citation_and_note(passages, format
             assert f"Note: {passage.note}" in text
     assert positions == sorted(positions)  # in the pack's order
     assert text.count(OUT_OF_DATE) == 1
-    sources = text[text.index("Sources"):]
+    sources = text[text.index("Sources") :]
     for passage in passages:
         assert (passage.title or passage.document) in sources
         assert source_reference(passage) in sources, (format_name, sources)
@@ -106,17 +134,32 @@ def test_a_pack_as_csv_has_a_row_per_passage_with_its_full_citation(passages):
     for number, (row, passage) in enumerate(zip(rows, passages), start=1):
         assert row["number"] == str(number)
         assert (row["agency"], row["report"], row["section"], row["page"], row["page_end"]) == (
-            passage.agency, passage.title, passage.section, str(passage.page), str(passage.page_end))
+            passage.agency,
+            passage.title,
+            passage.section,
+            str(passage.page),
+            str(passage.page_end),
+        )
         assert (row["note"], row["passage"], row["document"], row["chunk_id"]) == (
-            csv_cell(passage.note), csv_cell(passage.text), passage.document, passage.chunk_id)  # as a cell shows them
-        assert row["source"].startswith(f"[{number}] ") and row["source"].endswith(source_reference(passage))
+            csv_cell(passage.note),
+            csv_cell(passage.text),
+            passage.document,
+            passage.chunk_id,
+        )  # as a cell shows them
+        assert row["source"].startswith(f"[{number}] ") and row["source"].endswith(
+            source_reference(passage)
+        )
         assert row["out_of_date"] == ("yes" if passage.out_of_date else "")
 
 
 @pytest.mark.parametrize(
     "text, note, cells",
     [
-        ("- a bullet from the report", "=SUM(A1)", ("'- a bullet from the report", "'=SUM(A1)")),  # "- " still runs
+        (
+            "- a bullet from the report",
+            "=SUM(A1)",
+            ("'- a bullet from the report", "'=SUM(A1)"),
+        ),  # "- " still runs
         ("+44 1234 567890", "@cmd", ("'+44 1234 567890", "'@cmd")),
         ("Plain - text", "Ask - then tell", ("Plain - text", "Ask - then tell")),
         ("'Quoted' already", "", ("'Quoted' already", "")),
@@ -127,27 +170,47 @@ def test_the_csv_holds_exactly_the_cells_written_a_formula_quoted(passages, text
     assert (row["passage"], row["note"]) == cells
 
 
-@pytest.mark.parametrize("value, cell", [("=SUM(A1)", "'=SUM(A1)"), ("+44 1234", "'+44 1234"), ("-x", "'-x"),
-                                         ("@cmd", "'@cmd"), ("plain - text", "plain - text"), (12, "12")])
+@pytest.mark.parametrize(
+    "value, cell",
+    [
+        ("=SUM(A1)", "'=SUM(A1)"),
+        ("+44 1234", "'+44 1234"),
+        ("-x", "'-x"),
+        ("@cmd", "'@cmd"),
+        ("plain - text", "plain - text"),
+        (12, "12"),
+    ],
+)
 def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(value, cell):
     assert csv_cell(value) == cell
 
 
 def hostile(passage: Passage) -> Passage:
-    return replace(passage, text="<script>alert(1)</script>\n# not a heading [link](javascript:x) \x07bell",
-                   section="*bold* <img src=x onerror=alert(1)>", note="`code` | pipe")
+    return replace(
+        passage,
+        text="<script>alert(1)</script>\n# not a heading [link](javascript:x) \x07bell",
+        section="*bold* <img src=x onerror=alert(1)>",
+        note="`code` | pipe",
+    )
 
 
 def test_report_text_cannot_become_markup_in_markdown_or_break_word(passages):
     evil = [hostile(passages[0])]
     markdown = render(sheet("T <i>", evil), "md").decode("utf-8")
-    assert not re.search(r"(?<!\\)[<>\[\]`|]", markdown.replace("\n>", "\n")), markdown  # all escaped, bar quotes
-    assert "\\<script\\>alert(1)\\</script\\>" in markdown and "> \\# not a heading \\[link\\]" in markdown
+    assert not re.search(r"(?<!\\)[<>\[\]`|]", markdown.replace("\n>", "\n")), (
+        markdown
+    )  # all escaped, bar quotes
+    assert (
+        "\\<script\\>alert(1)\\</script\\>" in markdown
+        and "> \\# not a heading \\[link\\]" in markdown
+    )
     word = read_docx(render(sheet("T", evil), "docx"))  # a control character would make invalid XML
     assert "<script>alert(1)</script>" in word and "bell" in word and "\x07" not in word
 
 
-@pytest.mark.parametrize("by_agency, levels", [(False, [0, 1, 1, 1, 1]), (True, [0, 1, 2, 1, 2, 1, 2, 1])])
+@pytest.mark.parametrize(
+    "by_agency, levels", [(False, [0, 1, 1, 1, 1]), (True, [0, 1, 2, 1, 2, 1, 2, 1])]
+)
 def test_word_headings_go_down_one_level_at_a_time(passages, by_agency, levels):
     """Title, then passages (or agencies, then their passages), then Sources: no level skipped, as in Markdown."""
     assert heading_levels(render(sheet("Neglect", passages, by_agency=by_agency), "docx")) == levels
@@ -158,13 +221,21 @@ NOTES_RENDERED = [
     ("Ask the group", "<p><strong>Note:</strong> Ask the group</p>"),
     ("Who should know?\n---", "<p><strong>Note:</strong> Who should know?<br />\n---</p>"),
     ("Heading?\n===", "<p><strong>Note:</strong> Heading?<br />\n===</p>"),
-    ("Steps:\n- the GP\n+ the school\n* the police",
-     "<p><strong>Note:</strong> Steps:<br />\n- the GP<br />\n+ the school<br />\n* the police</p>"),
+    (
+        "Steps:\n- the GP\n+ the school\n* the police",
+        "<p><strong>Note:</strong> Steps:<br />\n- the GP<br />\n+ the school<br />\n* the police</p>",
+    ),
     ("1. first\n2) second", "<p><strong>Note:</strong> 1. first<br />\n2) second</p>"),
-    ("Ask:\n\n    indented after a blank line", "<p><strong>Note:</strong> Ask:</p>\n<p>indented after a blank line</p>"),
+    (
+        "Ask:\n\n    indented after a blank line",
+        "<p><strong>Note:</strong> Ask:</p>\n<p>indented after a blank line</p>",
+    ),
     ("~~~\nnot code\n~~~", "<p><strong>Note:</strong> ~~~<br />\nnot code<br />\n~~~</p>"),
     ("> # not a quote", "<p><strong>Note:</strong> &gt; # not a quote</p>"),
-    ("ends with a backslash \\\nnext", "<p><strong>Note:</strong> ends with a backslash \\<br />\nnext</p>"),
+    (
+        "ends with a backslash \\\nnext",
+        "<p><strong>Note:</strong> ends with a backslash \\<br />\nnext</p>",
+    ),
 ]
 
 
@@ -172,17 +243,23 @@ NOTES_RENDERED = [
 def test_a_note_shows_in_markdown_as_its_own_lines_of_text(passages, note, html):
     markdown_it = pytest.importorskip("markdown_it")
     plain = replace(passages[0], text="The report's words.", note=note, out_of_date=False)
-    rendered = markdown_it.MarkdownIt("commonmark").render(render(sheet("Notes", [plain]), "md").decode("utf-8"))
-    shown = rendered[rendered.index("<p><strong>Note:"):rendered.index("<h2>Sources</h2>")]
+    rendered = markdown_it.MarkdownIt("commonmark").render(
+        render(sheet("Notes", [plain]), "md").decode("utf-8")
+    )
+    shown = rendered[rendered.index("<p><strong>Note:") : rendered.index("<h2>Sources</h2>")]
     assert shown == html + "\n", rendered
 
 
 @pytest.mark.parametrize("line", ["---", "===", "- - -", "-", "= ="])
 def test_a_line_of_dashes_in_a_passage_is_text_in_markdown_not_a_heading_or_a_rule(passages, line):
     markdown_it = pytest.importorskip("markdown_it")
-    plain = replace(passages[0], text=f"Actions agreed\n{line}\n- audit by June", note="", out_of_date=False)
-    rendered = markdown_it.MarkdownIt("commonmark").render(render(sheet("Lines", [plain]), "md").decode("utf-8"))
-    quoted = rendered[rendered.index("<blockquote>"):rendered.index("</blockquote>")]
+    plain = replace(
+        passages[0], text=f"Actions agreed\n{line}\n- audit by June", note="", out_of_date=False
+    )
+    rendered = markdown_it.MarkdownIt("commonmark").render(
+        render(sheet("Lines", [plain]), "md").decode("utf-8")
+    )
+    quoted = rendered[rendered.index("<blockquote>") : rendered.index("</blockquote>")]
     assert "<h" not in quoted and "<hr" not in quoted, quoted
     assert f"Actions agreed\n{line}" in quoted and "<li>audit by June</li>" in quoted
 
@@ -191,7 +268,9 @@ def test_a_comparison_exports_under_each_agency(passages):
     expected = [p.agency or NO_AGENCY for p in passages]
     assert expected[-1] == NO_AGENCY  # notes.md names no agency
     word = read_docx(render(sheet("Neglect", passages, by_agency=True), "docx")).splitlines()
-    assert [line for line in word if line in set(expected)] == expected  # each agency a heading of its own, in order
+    assert [
+        line for line in word if line in set(expected)
+    ] == expected  # each agency a heading of its own, in order
     markdown = read_markdown(render(sheet("Neglect", passages, by_agency=True), "md"))
     headings = re.findall(r"^## (.+)$", markdown, re.M)
     assert headings[:-1] == expected and headings[-1] == "Sources"
@@ -210,7 +289,9 @@ def test_a_passage_a_page_break_cuts_is_cited_with_both_pages(two_pages, format_
     first, last = two_pages.page, two_pages.page_end
     text = READ_BACK[format_name](render(sheet("Across pages", [two_pages]), format_name))
     section = f" · {two_pages.section}" if two_pages.section else ""
-    assert f"{two_pages.agency} · {two_pages.title}{section} · pages {first}–{last} (source 1)" in text
+    assert (
+        f"{two_pages.agency} · {two_pages.title}{section} · pages {first}–{last} (source 1)" in text
+    )
     assert f"File: {two_pages.document}. Pages cited: {first}, {last}." in text
 
 
@@ -223,8 +304,13 @@ def test_a_passage_a_page_break_cuts_has_its_last_page_in_the_csv(two_pages):
 
 @pytest.mark.parametrize(
     "name, filename, expected",
-    [("md", None, "md"), ("DOCX", None, "docx"), (".csv", None, "csv"), (None, "out/pack.docx", "docx"),
-     ("md", "pack.docx", "md")],
+    [
+        ("md", None, "md"),
+        ("DOCX", None, "docx"),
+        (".csv", None, "csv"),
+        (None, "out/pack.docx", "docx"),
+        ("md", "pack.docx", "md"),
+    ],
 )
 def test_the_format_comes_from_the_option_or_the_file_name(name, filename, expected):
     assert find_format(name, filename) == expected
@@ -232,9 +318,15 @@ def test_the_format_comes_from_the_option_or_the_file_name(name, filename, expec
 
 @pytest.mark.parametrize(
     "name, filename, message",
-    [("pdf", None, "unknown format 'pdf'; choose from: md, csv, docx"),
-     (None, "pack.pdf", "say which format with --format (md, csv, docx); the file name 'pack.pdf' does not say"),
-     (None, None, "say which format: one of md, csv, docx")],
+    [
+        ("pdf", None, "unknown format 'pdf'; choose from: md, csv, docx"),
+        (
+            None,
+            "pack.pdf",
+            "say which format with --format (md, csv, docx); the file name 'pack.pdf' does not say",
+        ),
+        (None, None, "say which format: one of md, csv, docx"),
+    ],
 )
 def test_an_unknown_format_is_refused_with_the_choices(name, filename, message):
     with pytest.raises(UsageError, match=re.escape(message)):
@@ -258,20 +350,30 @@ def run(*args):
 @pytest.mark.parametrize("format_name", ["md", "csv", "docx"])
 def test_kb_export_writes_a_search_in_each_format(index, tmp_path, format_name):
     out = tmp_path / f"search.{format_name}"
-    code, _, err = run("export", "--query", "escalation policy when agencies disagree", "-k", "3", "-o", str(out))
+    code, _, err = run(
+        "export", "--query", "escalation policy when agencies disagree", "-k", "3", "-o", str(out)
+    )
     assert code == 0, err
     assert "Wrote 3 passages to" in err
     data = out.read_bytes()
     text = read_csv(data) if format_name == "csv" else READ_BACK[format_name](data)
     if format_name == "csv":
-        assert len(text) == 3 and text[0]["document"] == "notes.md" and text[0]["section"] == "Escalation"
+        assert (
+            len(text) == 3
+            and text[0]["document"] == "notes.md"
+            and text[0]["section"] == "Escalation"
+        )
     else:
         assert "Use the escalation policy when agencies disagree." in text
-        assert "notes.md" in text and "Sources" in text and "for the search “escalation policy" in text
+        assert (
+            "notes.md" in text and "Sources" in text and "for the search “escalation policy" in text
+        )
 
 
 def test_kb_export_by_agency_and_by_theme(index, tmp_path):
-    code, out, err = run("export", "--theme", "training", "--by-agency", "-k", "2", "--format", "md", "-o", "-")
+    code, out, err = run(
+        "export", "--theme", "training", "--by-agency", "-k", "2", "--format", "md", "-o", "-"
+    )
     # -o - writes to standard output
     assert code == 0, err
     markdown = read_markdown(out)
@@ -284,19 +386,51 @@ def test_kb_export_by_agency_and_by_theme(index, tmp_path):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["export", "-q", "neglect", "--format", "pdf", "-o", "x.pdf"], 2, "unknown format 'pdf'; choose from: md, csv, docx"),
-        (["export", "-q", "neglect", "-o", "x.txt"], 2, "say which format with --format (md, csv, docx)"),
+        (
+            ["export", "-q", "neglect", "--format", "pdf", "-o", "x.pdf"],
+            2,
+            "unknown format 'pdf'; choose from: md, csv, docx",
+        ),
+        (
+            ["export", "-q", "neglect", "-o", "x.txt"],
+            2,
+            "say which format with --format (md, csv, docx)",
+        ),
         (["export", "-q", "neglect", "-o", "{tmp}"], 2, "it is a folder; give a file name"),
-        (["export", "-q", "neglect", "-o", "{tmp}/missing/x.md"], 2, "{tmp}/missing does not exist"),
-        (["export", "-q", "neglect", "-o", "{tmp}/notes.md/x.md"], 2, "{tmp}/notes.md is a file, not a folder"),
+        (
+            ["export", "-q", "neglect", "-o", "{tmp}/missing/x.md"],
+            2,
+            "{tmp}/missing does not exist",
+        ),
+        (
+            ["export", "-q", "neglect", "-o", "{tmp}/notes.md/x.md"],
+            2,
+            "{tmp}/notes.md is a file, not a folder",
+        ),
         (["export", "-o", "x.md"], 2, "give --query Q or --theme NAME (one of the two)"),
-        (["export", "--theme", "cooking", "-o", "x.md"], 2, "no theme is called 'cooking'; the themes are: domestic-abuse, neglect"),
-        (["export", "-q", "neglect", "--agency", "Police", "-o", "{tmp}/x.md"], 2, "no agency matches 'Police'"),
-        (["export", "-q", "neglect", "--by-agency", "--agency", "ELFT", "-o", "x.md"], 2, "--by-agency compares every agency"),
+        (
+            ["export", "--theme", "cooking", "-o", "x.md"],
+            2,
+            "no theme is called 'cooking'; the themes are: domestic-abuse, neglect",
+        ),
+        (
+            ["export", "-q", "neglect", "--agency", "Police", "-o", "{tmp}/x.md"],
+            2,
+            "no agency matches 'Police'",
+        ),
+        (
+            ["export", "-q", "neglect", "--by-agency", "--agency", "ELFT", "-o", "x.md"],
+            2,
+            "--by-agency compares every agency",
+        ),
         (["export", "-q", "  ", "-o", "x.md"], 2, "the query is empty"),
         (["pack", "show", "Missing"], 2, "no pack is called 'Missing'; the packs are: none yet"),
         (["pack", "export", "Missing", "-o", "{tmp}/x.md"], 2, "no pack is called 'Missing'"),
-        (["pack", "export", "Missing", "--format", "odt", "-o", "x.odt"], 2, "unknown format 'odt'"),
+        (
+            ["pack", "export", "Missing", "--format", "odt", "-o", "x.odt"],
+            2,
+            "unknown format 'odt'",
+        ),
     ],
 )
 def test_bad_export_input_gets_one_clear_line(index, tmp_path, args, code, message):
@@ -311,7 +445,9 @@ def test_bad_export_input_gets_one_clear_line(index, tmp_path, args, code, messa
 def test_kb_pack_list_show_and_export(index, passages, tmp_path):
     Packs(index.index_dir).set_note("Round trip", passages[0].id, "Ask: who else should know?")
     code, out, _ = run("pack", "list")
-    assert code == 0 and re.match(r"Round trip\t3 passages\tchanged \d{4}-\d\d-\d\d \d\d:\d\d UTC\n$", out.decode())
+    assert code == 0 and re.match(
+        r"Round trip\t3 passages\tchanged \d{4}-\d\d-\d\d \d\d:\d\d UTC\n$", out.decode()
+    )
 
     code, out, _ = run("pack", "show", "round trip")
     shown = out.decode()
@@ -339,13 +475,29 @@ def test_kb_pack_show_and_kb_export_cite_a_passage_a_page_break_cuts_with_both_p
     assert code == 0 and f"1. {two_pages.agency} | {two_pages.document} | {cited}\n" in out.decode()
 
     words = " ".join(two_pages.text.split()[:12])
-    code, out, err = run("export", "--query", words, "--document", two_pages.document, "-k", "1", "--format", "md", "-o", "-")
+    code, out, err = run(
+        "export",
+        "--query",
+        words,
+        "--document",
+        two_pages.document,
+        "-k",
+        "1",
+        "--format",
+        "md",
+        "-o",
+        "-",
+    )
     assert code == 0, err
-    assert f"· {cited} (source 1)" in read_markdown(out) and two_pages.text.splitlines()[0] in read_markdown(out)
+    assert f"· {cited} (source 1)" in read_markdown(out) and two_pages.text.splitlines()[
+        0
+    ] in read_markdown(out)
 
 
 @pytest.mark.parametrize("format_name", ["md", "csv", "docx"])
-def test_kb_pack_export_cites_a_passage_a_page_break_cuts_with_both_pages(two_pages, tmp_path, format_name):
+def test_kb_pack_export_cites_a_passage_a_page_break_cuts_with_both_pages(
+    two_pages, tmp_path, format_name
+):
     out_file = tmp_path / f"pack.{format_name}"
     code, _, err = run("pack", "export", "Across pages", "-o", str(out_file))
     assert code == 0, err
@@ -353,19 +505,33 @@ def test_kb_pack_export_cites_a_passage_a_page_break_cuts_with_both_pages(two_pa
         (row,) = read_csv(out_file.read_bytes())
         assert (row["page"], row["page_end"]) == (str(two_pages.page), str(two_pages.page_end))
     else:
-        assert f"pages {two_pages.page}–{two_pages.page_end} (source 1)" in READ_BACK[format_name](out_file.read_bytes())
+        assert f"pages {two_pages.page}–{two_pages.page_end} (source 1)" in READ_BACK[format_name](
+            out_file.read_bytes()
+        )
 
 
 @pytest.mark.parametrize("format_name", ["md", "docx"])
 def test_kb_export_by_agency_puts_passages_that_name_no_agency_last(index, format_name):
-    code, out, err = run("export", "-q", "escalation policy when agencies disagree", "--by-agency", "-k", "2",
-                         "--format", format_name, "-o", "-")
+    code, out, err = run(
+        "export",
+        "-q",
+        "escalation policy when agencies disagree",
+        "--by-agency",
+        "-k",
+        "2",
+        "--format",
+        format_name,
+        "-o",
+        "-",
+    )
     assert code == 0, err
     lines = READ_BACK[format_name](out).splitlines()
     mark = "## " if format_name == "md" else ""
     unnamed, sources = lines.index(f"{mark}{NO_AGENCY}"), lines.index(f"{mark}Sources")
     before = [line.strip("*").split(" · ")[0] for line in lines[:unnamed] if "(source " in line]
-    after = [line.strip("*").split(" · ")[0] for line in lines[unnamed:sources] if "(source " in line]
+    after = [
+        line.strip("*").split(" · ")[0] for line in lines[unnamed:sources] if "(source " in line
+    ]
     assert len(set(before)) >= 3 and "No agency named" not in before  # the named agencies first
     assert after == ["No agency named"]
     assert "Use the escalation policy when agencies disagree." in "\n".join(lines[unnamed:sources])

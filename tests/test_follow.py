@@ -4,8 +4,8 @@ import sqlite3
 import time
 
 import pytest
-
 from conftest import FakeEmbedder
+
 from kb.reindex import reindex
 from kb.search import Searcher
 from kb.store import Store, current_generation, forget_older
@@ -26,14 +26,20 @@ def follower(app, settings, opened: list):
         opened.append(generation)
         return Searcher(Store(settings.index_dir, settings.chroma_url, generation), FakeEmbedder())
 
-    return IndexFollower(app, lambda: current_generation(settings.index_dir, settings.chroma_url), open_generation)
+    return IndexFollower(
+        app, lambda: current_generation(settings.index_dir, settings.chroma_url), open_generation
+    )
 
 
-def test_after_a_reindex_the_app_answers_from_the_new_generation(app, index, corpus_dir, count_tokens):
+def test_after_a_reindex_the_app_answers_from_the_new_generation(
+    app, index, corpus_dir, count_tokens
+):
     opened = []
     follow = follower(app, index, opened)
     assert follow.check() is False and opened == []  # nothing new yet
-    (corpus_dir / "notes.md").write_text("# Notes\n\nFamily hubs run a weekly drop-in.\n", encoding="utf-8")
+    (corpus_dir / "notes.md").write_text(
+        "# Notes\n\nFamily hubs run a weekly drop-in.\n", encoding="utf-8"
+    )
     reindex(index, FakeEmbedder, count_tokens)
     new = current_generation(index.index_dir, index.chroma_url)
     assert follow.check() is True and opened == [new]
@@ -43,7 +49,9 @@ def test_after_a_reindex_the_app_answers_from_the_new_generation(app, index, cor
     assert app.test_client().get("/healthz").json["generation"] == new
 
 
-def test_a_generation_that_will_not_open_leaves_the_old_one_serving(app, index, corpus_dir, count_tokens, caplog):
+def test_a_generation_that_will_not_open_leaves_the_old_one_serving(
+    app, index, corpus_dir, count_tokens, caplog
+):
     serving = app.extensions["kb"].store.generation
     (corpus_dir / "notes.md").unlink()
     reindex(index, FakeEmbedder, count_tokens)
@@ -53,7 +61,9 @@ def test_a_generation_that_will_not_open_leaves_the_old_one_serving(app, index, 
         attempts.append(generation)
         raise OSError("disk gone")
 
-    follow = IndexFollower(app, lambda: current_generation(index.index_dir, index.chroma_url), broken)
+    follow = IndexFollower(
+        app, lambda: current_generation(index.index_dir, index.chroma_url), broken
+    )
     assert follow.check() is False and follow.check() is False
     assert len(attempts) == 1  # not retried every second
     assert app.extensions["kb"].store.generation == serving
@@ -63,8 +73,12 @@ def test_a_generation_that_will_not_open_leaves_the_old_one_serving(app, index, 
 
 def test_the_follower_thread_moves_by_itself(app, index, corpus_dir, count_tokens):
     follow = IndexFollower(
-        app, lambda: current_generation(index.index_dir, index.chroma_url),
-        lambda generation: Searcher(Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()), interval=0.05,
+        app,
+        lambda: current_generation(index.index_dir, index.chroma_url),
+        lambda generation: Searcher(
+            Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()
+        ),
+        interval=0.05,
     ).start()
     try:
         (corpus_dir / "notes.md").unlink()
@@ -78,7 +92,6 @@ def test_the_follower_thread_moves_by_itself(app, index, corpus_dir, count_token
         follow.stop()
 
 
-
 class Clock:
     def __init__(self):
         self.now = 1000.0
@@ -87,7 +100,9 @@ class Clock:
         return self.now
 
 
-def test_a_generation_that_would_not_open_is_tried_again_later(app, index, corpus_dir, count_tokens):
+def test_a_generation_that_would_not_open_is_tried_again_later(
+    app, index, corpus_dir, count_tokens
+):
     (corpus_dir / "notes.md").unlink()
     reindex(index, FakeEmbedder, count_tokens)
     wanted = current_generation(index.index_dir, index.chroma_url)
@@ -99,7 +114,9 @@ def test_a_generation_that_would_not_open_is_tried_again_later(app, index, corpu
             raise OSError("disk gone")
         return Searcher(Store(index.index_dir, index.chroma_url, generation), FakeEmbedder())
 
-    follow = IndexFollower(app, lambda: current_generation(index.index_dir, index.chroma_url), flaky, clock=clock)
+    follow = IndexFollower(
+        app, lambda: current_generation(index.index_dir, index.chroma_url), flaky, clock=clock
+    )
     assert follow.check() is False
     clock.now += RETRY_AFTER - 1
     assert follow.check() is False and len(attempts) == 1
@@ -107,7 +124,9 @@ def test_a_generation_that_would_not_open_is_tried_again_later(app, index, corpu
     assert follow.check() is True and app.extensions["kb"].store.generation == wanted
 
 
-def test_a_replaced_searcher_is_closed_after_a_grace_and_old_folders_are_forgotten(app, index, corpus_dir, count_tokens):
+def test_a_replaced_searcher_is_closed_after_a_grace_and_old_folders_are_forgotten(
+    app, index, corpus_dir, count_tokens
+):
     closed, switched, clock = [], [], Clock()
 
     class Closing(Searcher):
@@ -118,13 +137,19 @@ def test_a_replaced_searcher_is_closed_after_a_grace_and_old_folders_are_forgott
     old = app.extensions["kb"]
     old.__class__ = Closing
     follow = IndexFollower(
-        app, lambda: current_generation(index.index_dir, index.chroma_url),
-        lambda generation: Searcher(Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()),
-        after_switch=switched.append, clock=clock,
+        app,
+        lambda: current_generation(index.index_dir, index.chroma_url),
+        lambda generation: Searcher(
+            Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()
+        ),
+        after_switch=switched.append,
+        clock=clock,
     )
     (corpus_dir / "notes.md").unlink()
     reindex(index, FakeEmbedder, count_tokens)
-    assert follow.check() is True and switched == [current_generation(index.index_dir, index.chroma_url)]
+    assert follow.check() is True and switched == [
+        current_generation(index.index_dir, index.chroma_url)
+    ]
     clock.now += GRACE - 1
     follow.check()
     assert closed == []  # a request that started on it may still be reading it
@@ -137,8 +162,12 @@ def test_a_replaced_searcher_is_closed_after_a_grace_and_old_folders_are_forgott
 
 def test_forget_older_deletes_only_folders_older_than_the_two_kept(tmp_path):
     folder = tmp_path / "generations"
-    names = ["20260101T000000-1-aaaaaa", "20260102T000000-1-bbbbbb", "20260103T000000-1-cccccc",
-             "20260104T000000-1-dddddd"]  # the last: a reindex still writing, newer than the one served
+    names = [
+        "20260101T000000-1-aaaaaa",
+        "20260102T000000-1-bbbbbb",
+        "20260103T000000-1-cccccc",
+        "20260104T000000-1-dddddd",
+    ]  # the last: a reindex still writing, newer than the one served
     for name in names:
         (folder / name).mkdir(parents=True)
     (tmp_path / "PREVIOUS").write_text(names[1] + "\n")
@@ -151,9 +180,13 @@ def test_the_follower_thread_outlives_a_failure(app, index, corpus_dir, count_to
         raise RuntimeError("cleaning up failed")
 
     follow = IndexFollower(
-        app, lambda: current_generation(index.index_dir, index.chroma_url),
-        lambda generation: Searcher(Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()),
-        interval=0.05, after_switch=failing,
+        app,
+        lambda: current_generation(index.index_dir, index.chroma_url),
+        lambda generation: Searcher(
+            Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()
+        ),
+        interval=0.05,
+        after_switch=failing,
     ).start()
     try:
         (corpus_dir / "notes.md").unlink()
@@ -166,14 +199,20 @@ def test_the_follower_thread_outlives_a_failure(app, index, corpus_dir, count_to
         follow.stop()
 
 
-def test_healthz_asks_the_store_so_a_generation_gone_from_under_the_server_is_reported(app, index, corpus_dir,
-                                                                                    count_tokens):
+def test_healthz_asks_the_store_so_a_generation_gone_from_under_the_server_is_reported(
+    app, index, corpus_dir, count_tokens
+):
     serving = app.extensions["kb"].store.generation
-    for text in ("Family hubs run a drop-in.", "Family hubs run two drop-ins."):  # two reindexes: it is pruned
+    for text in (
+        "Family hubs run a drop-in.",
+        "Family hubs run two drop-ins.",
+    ):  # two reindexes: it is pruned
         (corpus_dir / "notes.md").write_text(f"# Notes\n\n{text}\n", encoding="utf-8")
         reindex(index, FakeEmbedder, count_tokens)
     health = app.test_client().get("/healthz")
-    if index.chroma_url:  # its collection is deleted on the server: searches would fail, and health says so
+    if (
+        index.chroma_url
+    ):  # its collection is deleted on the server: searches would fail, and health says so
         assert health.status_code == 503 and health.json["status"] == "unavailable"
     else:  # on this machine its files stay readable while open, and it answers as before
         assert health.status_code == 200 and health.json["generation"] == serving

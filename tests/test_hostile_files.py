@@ -13,13 +13,18 @@ from kb.cli import cli
 from kb.store import Store
 
 
-def pdf_bytes(content: bytes, stream_keys: bytes = b"", resources: bytes = b"/Font << /F1 4 0 R >>",
-              extra: tuple[bytes, ...] = ()) -> bytes:
+def pdf_bytes(
+    content: bytes,
+    stream_keys: bytes = b"",
+    resources: bytes = b"/Font << /F1 4 0 R >>",
+    extra: tuple[bytes, ...] = (),
+) -> bytes:
     """A one-page PDF around a content stream, with a correct cross-reference table."""
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << %s >> /Contents 5 0 R >>" % resources,
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << %s >> /Contents 5 0 R >>"
+        % resources,
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length %d %s >>\nstream\n%s\nendstream" % (len(content), stream_keys, content),
         *extra,
@@ -32,13 +37,17 @@ def pdf_bytes(content: bytes, stream_keys: bytes = b"", resources: bytes = b"/Fo
     xref = len(out)
     out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
     out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
     return bytes(out)
 
 
 def text_pdf(*lines: str) -> bytes:
     shown = b"".join(
-        b"(%s) Tj 0 -16 Td " % line.replace("(", r"\(").replace(")", r"\)").encode("latin-1") for line in lines
+        b"(%s) Tj 0 -16 Td " % line.replace("(", r"\(").replace(")", r"\)").encode("latin-1")
+        for line in lines
     )
     return pdf_bytes(b"BT /F1 12 Tf 72 720 Td " + shown + b"ET")
 
@@ -61,9 +70,15 @@ def encrypted() -> bytes:
 
 def image_only() -> bytes:
     """A scan: a page that draws one image and holds no text."""
-    image = b"<< /Type /XObject /Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray " \
-            b"/BitsPerComponent 8 /Length 4 >>\nstream\n\x00\xff\xff\x00\nendstream"
-    return pdf_bytes(b"q 400 0 0 400 100 300 cm /Im1 Do Q", resources=b"/XObject << /Im1 6 0 R >>", extra=(image,))
+    image = (
+        b"<< /Type /XObject /Subtype /Image /Width 2 /Height 2 /ColorSpace /DeviceGray "
+        b"/BitsPerComponent 8 /Length 4 >>\nstream\n\x00\xff\xff\x00\nendstream"
+    )
+    return pdf_bytes(
+        b"q 400 0 0 400 100 300 cm /Im1 Do Q",
+        resources=b"/XObject << /Im1 6 0 R >>",
+        extra=(image,),
+    )
 
 
 def slow() -> bytes:
@@ -80,23 +95,41 @@ def balloon() -> bytes:
 # (file, its new content, the environment for the run, the reason kb gives)
 UNREADABLE = {
     "truncated PDF": (
-        "report.pdf", truncated, {}, "not a readable PDF: it looks truncated, with no %%EOF at its end (",
+        "report.pdf",
+        truncated,
+        {},
+        "not a readable PDF: it looks truncated, with no %%EOF at its end (",
     ),
     "random bytes named .pdf": (
-        "report.pdf", lambda: random.Random(7).randbytes(4000), {}, "not a readable PDF: it has no %PDF- header (",
+        "report.pdf",
+        lambda: random.Random(7).randbytes(4000),
+        {},
+        "not a readable PDF: it has no %PDF- header (",
     ),
     "empty file": ("report.pdf", lambda: b"", {}, "empty file"),
     "encrypted PDF": ("report.pdf", encrypted, {}, "encrypted PDF: it needs a password"),
-    "image-only PDF": ("report.pdf", image_only, {}, "no text layer (scanned images?): run OCR on it first"),
+    "image-only PDF": (
+        "report.pdf",
+        image_only,
+        {},
+        "no text layer (scanned images?): run OCR on it first",
+    ),
     "text in an encoding kb cannot tell": (
-        "minutes.txt", lambda: "Minutes of the partnership board".encode("utf-32-le"), {},
+        "minutes.txt",
+        lambda: "Minutes of the partnership board".encode("utf-32-le"),
+        {},
         "binary content, not text (or text in an encoding kb cannot tell: save it as UTF-8)",
     ),
     "PDF over the time limit": (
-        "report.pdf", slow, {"KB_PDF_TIMEOUT": "1"}, "parsing took longer than 1 s (KB_PDF_TIMEOUT), so it was stopped",
+        "report.pdf",
+        slow,
+        {"KB_PDF_TIMEOUT": "1"},
+        "parsing took longer than 1 s (KB_PDF_TIMEOUT), so it was stopped",
     ),
     "PDF over the memory limit": (
-        "report.pdf", balloon, {"KB_PDF_MEMORY_MB": "80"},
+        "report.pdf",
+        balloon,
+        {"KB_PDF_MEMORY_MB": "80"},
         "parsing needed more than 80 MB (KB_PDF_MEMORY_MB), so it was stopped",
     ),
 }
@@ -107,14 +140,20 @@ def corpus_dir(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "report.pdf").write_bytes(REPORT)
-    (corpus / "minutes.txt").write_text("Minutes of the partnership board\n\nThe board agreed the escalation policy.\n")
-    (corpus / "notes.md").write_text("# Practice notes\n\nUse the escalation policy when agencies disagree.\n")
+    (corpus / "minutes.txt").write_text(
+        "Minutes of the partnership board\n\nThe board agreed the escalation policy.\n"
+    )
+    (corpus / "notes.md").write_text(
+        "# Practice notes\n\nUse the escalation policy when agencies disagree.\n"
+    )
     return corpus
 
 
 def run(*args):
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.output + (result.stderr if result.stderr_bytes is not None else "")
+    return result.exit_code, result.output + (
+        result.stderr if result.stderr_bytes is not None else ""
+    )
 
 
 def passages(settings) -> dict[str, list[str]]:
@@ -125,11 +164,15 @@ def passages(settings) -> dict[str, list[str]]:
 
 
 @pytest.mark.parametrize("case", UNREADABLE)
-def test_a_hostile_file_is_named_with_its_reason_and_the_rest_indexed(case, index, corpus_dir, monkeypatch):
+def test_a_hostile_file_is_named_with_its_reason_and_the_rest_indexed(
+    case, index, corpus_dir, monkeypatch
+):
     name, make, environment, reason = UNREADABLE[case]
     before = passages(index)
     (corpus_dir / name).write_bytes(make())
-    (corpus_dir / "fresh.md").write_text("# Early help\n\nFamily hubs offer early help assessments.\n")
+    (corpus_dir / "fresh.md").write_text(
+        "# Early help\n\nFamily hubs offer early help assessments.\n"
+    )
     for variable, value in environment.items():
         monkeypatch.setenv(variable, value)
 
@@ -154,25 +197,35 @@ def test_a_pdf_whose_text_holds_script_is_indexed_as_plain_text(index, corpus_di
     from web import create_app
 
     client = create_app(index).test_client()
-    html = client.get("/", query_string={"q": "zebra crossings", "document": "report.pdf"}).get_data(as_text=True)
+    html = client.get(
+        "/", query_string={"q": "zebra crossings", "document": "report.pdf"}
+    ).get_data(as_text=True)
     assert "<script>alert" not in html and "&lt;" in html and "alert(1)" in html
 
 
 def test_a_pdf_whose_author_field_runs_on_is_indexed_with_a_short_agency(index, corpus_dir):
     writer = pypdf.PdfWriter(clone_from=io.BytesIO(REPORT))
-    writer.add_metadata({"/Author": "Luton Borough Council " + "and the partners named in the annex " * 70})
+    writer.add_metadata(
+        {"/Author": "Luton Borough Council " + "and the partners named in the annex " * 70}
+    )
     out = io.BytesIO()
     writer.write(out)
     (corpus_dir / "report.pdf").write_bytes(out.getvalue())
     code, out = run("reindex")
     assert code == 0, out
-    (chunk,) = [chunk for chunk in Store(index.index_dir).chunks() if chunk.document == "report.pdf"]
+    (chunk,) = [
+        chunk for chunk in Store(index.index_dir).chunks() if chunk.document == "report.pdf"
+    ]
     assert chunk.text == "Escalation policy: agencies that disagree meet within five working days."
-    assert chunk.agency == "" and chunk.title == "report"  # not taken for a name: no agency is claimed
+    assert (
+        chunk.agency == "" and chunk.title == "report"
+    )  # not taken for a name: no agency is claimed
 
 
 @pytest.mark.parametrize(
-    "codec", ["utf-16", "utf-16-le", "cp1252"], ids=["UTF-16 with a byte-order mark", "UTF-16 without one", "Windows-1252"]
+    "codec",
+    ["utf-16", "utf-16-le", "cp1252"],
+    ids=["UTF-16 with a byte-order mark", "UTF-16 without one", "Windows-1252"],
 )
 def test_text_in_another_encoding_is_read_as_written(codec, index, corpus_dir):
     text = "Café notes: “naïve” £5 consent forms for the crèche"
@@ -184,6 +237,7 @@ def test_text_in_another_encoding_is_read_as_written(codec, index, corpus_dir):
 
 def test_the_child_process_parses_as_the_parent_would(tmp_path):
     from conftest import BRADFORD
+
     from kb.ingest import Limits, read_document
 
     assert read_document(BRADFORD, limits=Limits(60, 1024)) == read_document(BRADFORD)
@@ -192,10 +246,14 @@ def test_the_child_process_parses_as_the_parent_would(tmp_path):
 @pytest.mark.parametrize(
     "child, reason",
     [
-        ("import os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
-         "the PDF parser was killed (SIGSEGV); it may have needed more than 80 MB (KB_PDF_MEMORY_MB)"),
-        ("raise RecursionError('maximum recursion depth exceeded')",
-         "the PDF parser failed (RecursionError: maximum recursion depth exceeded)"),
+        (
+            "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
+            "the PDF parser was killed (SIGSEGV); it may have needed more than 80 MB (KB_PDF_MEMORY_MB)",
+        ),
+        (
+            "raise RecursionError('maximum recursion depth exceeded')",
+            "the PDF parser failed (RecursionError: maximum recursion depth exceeded)",
+        ),
     ],
     ids=["killed", "escaped exception"],
 )
@@ -207,7 +265,9 @@ def test_a_parser_that_dies_is_named_from_outside(child, reason, tmp_path, monke
     from kb.ingest import Limits, read_document
 
     run = subprocess.run
-    monkeypatch.setattr(subprocess, "run", lambda command, **options: run([command[0], "-c", child], **options))
+    monkeypatch.setattr(
+        subprocess, "run", lambda command, **options: run([command[0], "-c", child], **options)
+    )
     (tmp_path / "report.pdf").write_bytes(REPORT)
     with pytest.raises(UnreadableDocument, match=reason.replace("(", r"\(").replace(")", r"\)")):
         read_document(tmp_path / "report.pdf", limits=Limits(30, 80))

@@ -2,15 +2,16 @@ import random
 
 import pypdf
 import pytest
+from conftest import BRADFORD, FOUNDING, INFO_SHARING
 
 from kb.errors import UnreadableDocument
 from kb.ingest import _organisation_in, _pdf_agencies, looks_like_heading, read_document
 
-from conftest import BRADFORD, FOUNDING, INFO_SHARING
-
 
 def _lines(document, page=None):
-    return [line for p in document.pages if page in (None, p.number) for line in p.lines if line.text]
+    return [
+        line for p in document.pages if page in (None, p.number) for line in p.lines if line.text
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +30,12 @@ def test_founding_report_pages_come_from_its_repeated_agency_and_section_lines(f
     assert not any(text.startswith("2. Agency achievements and challenges") for text in texts)
     assert "ELFT" not in texts and "Cambridgeshire Community Services" not in texts
     # The page break after "An appointment is made with the" is the start of page 2.
-    assert any(line.text.startswith("individuals consent by the treating") for line in _lines(founding, 2))
-    assert any("Domestic Abuse Clinic available each week" in line.text for line in _lines(founding, 1))
+    assert any(
+        line.text.startswith("individuals consent by the treating") for line in _lines(founding, 2)
+    )
+    assert any(
+        "Domestic Abuse Clinic available each week" in line.text for line in _lines(founding, 1)
+    )
 
 
 def test_founding_report_agency_follows_its_page_headers(founding):
@@ -38,7 +43,9 @@ def test_founding_report_agency_follows_its_page_headers(founding):
     assert agencies[:9] == ["Bedfordshire Hospitals Foundation Trust"] * 9
     assert set(agencies[9:18]) == {"Cambridgeshire Community Services"}
     assert set(agencies[18:]) == {"ELFT"}
-    assert founding.title.startswith("Luton Safeguarding Children Partnership Yearly Report 2023-24")
+    assert founding.title.startswith(
+        "Luton Safeguarding Children Partnership Yearly Report 2023-24"
+    )
 
 
 def test_html_left_by_extraction_is_stripped_but_its_words_kept(founding):
@@ -53,14 +60,19 @@ def test_html_left_by_extraction_is_stripped_but_its_words_kept(founding):
 def test_founding_report_headings(founding):
     headings = {line.text for line in _lines(founding) if line.kind == "heading"}
     assert {"Domestic Abuse", "Neglect (Pan Beds)", "Serious Youth Violence Panel"} <= headings
-    assert "How are you gathering feedback from children and families who have received safeguarding interventions?" in headings
+    assert (
+        "How are you gathering feedback from children and families who have received safeguarding interventions?"
+        in headings
+    )
     assert not any(h.startswith("- ") or h.endswith(".") for h in headings)
 
 
 def test_pdf_running_headers_and_page_numbers_are_removed(bradford):
     assert len(bradford.pages) == 14
     texts = [line.text for line in _lines(bradford)]
-    assert not any("Inspection of Bradford Children and Families Trust children’s services" == t for t in texts)
+    assert not any(
+        t == "Inspection of Bradford Children and Families Trust children’s services" for t in texts
+    )
     assert not any(t.startswith("12 to 23 January 2026") for t in texts)
     # The title page keeps its own lines: the header removal only takes what repeats.
     assert "Inspection dates: 12 to 23 January 2026" in [line.text for line in _lines(bradford, 1)]
@@ -69,7 +81,10 @@ def test_pdf_running_headers_and_page_numbers_are_removed(bradford):
 def test_pdf_pages_are_the_viewers_page_numbers(bradford):
     page4 = [line.text for line in _lines(bradford, 4)]
     assert page4[0].startswith("10. Despite recent improvements")
-    assert any(t.startswith("3. The integrated front door (IFD)") for t in (line.text for line in _lines(bradford, 2)))
+    assert any(
+        t.startswith("3. The integrated front door (IFD)")
+        for t in (line.text for line in _lines(bradford, 2))
+    )
 
 
 def test_pdf_organisation_comes_from_the_header_that_names_it(bradford):
@@ -78,32 +93,50 @@ def test_pdf_organisation_comes_from_the_header_that_names_it(bradford):
     assert bradford.title == "Inspection of Bradford Children and Families Trust"
 
 
-@pytest.mark.parametrize("title, organisation", [
-    ("Inspection of Devon local authority children’s services", "Devon local authority"),
-    ("Inspection of Bradford Children and Families Trust", "Bradford Children and Families Trust"),
-    ("Focused visit to Luton local authority children's services", "Luton local authority"),
-    ("Children missing education", ""),
-    ("Inspection of children’s homes: guidance for providers", ""),  # names no organisation
-])
+@pytest.mark.parametrize(
+    "title, organisation",
+    [
+        ("Inspection of Devon local authority children’s services", "Devon local authority"),
+        (
+            "Inspection of Bradford Children and Families Trust",
+            "Bradford Children and Families Trust",
+        ),
+        ("Focused visit to Luton local authority children's services", "Luton local authority"),
+        ("Children missing education", ""),
+        ("Inspection of children’s homes: guidance for providers", ""),  # names no organisation
+    ],
+)
 def test_an_ofsted_title_names_the_organisation_inspected(title, organisation):
     assert _organisation_in(title) == organisation
 
 
 def test_running_headers_that_change_name_each_pages_agency_only_when_they_are_organisations():
-    agencies = [["Bedfordshire Hospitals NHS Foundation Trust", "4"], ["ELFT", "5"], ["Luton Borough Council", "6"]]
+    agencies = [
+        ["Bedfordshire Hospitals NHS Foundation Trust", "4"],
+        ["ELFT", "5"],
+        ["Luton Borough Council", "6"],
+    ]
     assert _pdf_agencies(agencies, "Partners' snapshot", "") == (
         ["Bedfordshire Hospitals NHS Foundation Trust", "ELFT", "Luton Borough Council"],
         "Bedfordshire Hospitals NHS Foundation Trust",
     )
-    chapters = [["Section one: roles and duties", "4"], ["Section one: roles and duties", "5"],
-                ["Section two: working together", "6"]]
+    chapters = [
+        ["Section one: roles and duties", "4"],
+        ["Section one: roles and duties", "5"],
+        ["Section two: working together", "6"],
+    ]
     assert _pdf_agencies(chapters, "Statutory guidance", "Jane Smith") == (["", "", ""], "")
 
 
 def test_repeated_markdown_headings_are_headings_not_page_tops(tmp_path):
     notes = tmp_path / "review.md"
-    notes.write_text("# Learning review: Child J\n\n" + "".join(
-        f"## Recommendation {n}\n### Partnership response\nThe partnership will act on point {n}.\n\n" for n in range(1, 4)))
+    notes.write_text(
+        "# Learning review: Child J\n\n"
+        + "".join(
+            f"## Recommendation {n}\n### Partnership response\nThe partnership will act on point {n}.\n\n"
+            for n in range(1, 4)
+        )
+    )
     document = read_document(notes)
     assert len(document.pages) == 1 and document.organisation == ""
     assert {line.agency for line in _lines(document)} == {""}
@@ -133,11 +166,17 @@ def test_guidance_pdf_with_page_number_headers():
     [
         ("Domestic Abuse", True),
         ("Neglect (Pan Beds)", True),
-        ("How are you gathering feedback from children and families who have received safeguarding interventions?", True),
+        (
+            "How are you gathering feedback from children and families who have received safeguarding interventions?",
+            True,
+        ),
         ("What to improve:", False),
         ("- Safeguarding Teams are present on both sites.", False),
         ("individuals consent by the treating professionals", False),
-        ("The Trust safeguarding team attend the Serious Youth Violence Panel. This enables good networking", False),
+        (
+            "The Trust safeguarding team attend the Serious Youth Violence Panel. This enables good networking",
+            False,
+        ),
     ],
 )
 def test_looks_like_heading(line, expected):
@@ -183,10 +222,14 @@ def test_unreadable_files_are_refused_with_a_reason(tmp_path, name, make, reason
 def test_utf8_text_is_read_as_utf8(tmp_path):
     path = tmp_path / "notes.txt"
     # No character here is undefined in Windows-1252, so reading it as that would not fail: it would garble.
-    path.write_text("Children’s services\n\nThe café’s drop-in runs on Tuesdays – for £0.\n", encoding="utf-8")
+    path.write_text(
+        "Children’s services\n\nThe café’s drop-in runs on Tuesdays – for £0.\n", encoding="utf-8"
+    )
     document = read_document(path)
     assert document.title == "Children’s services"
-    assert [line.text for line in _lines(document)] == ["The café’s drop-in runs on Tuesdays – for £0."]
+    assert [line.text for line in _lines(document)] == [
+        "The café’s drop-in runs on Tuesdays – for £0."
+    ]
 
 
 def test_text_in_a_western_encoding_is_read(tmp_path):
@@ -201,7 +244,11 @@ def test_text_in_a_western_encoding_is_read(tmp_path):
     [
         ("Neglect strategy 2024 to 2027", "Neglect strategy 2024 to 2027", False),
         ("# Practice notes", "Practice notes", False),
-        ("The board met twice. It agreed the escalation policy.", "board minutes", True),  # a paragraph
+        (
+            "The board met twice. It agreed the escalation policy.",
+            "board minutes",
+            True,
+        ),  # a paragraph
         ("The board met twice and agreed the escalation policy.", "board minutes", True),
         ("- the first of the actions agreed", "board minutes", True),
         ("A " + "very long opening line " * 40, "board minutes", True),
@@ -220,14 +267,20 @@ def test_a_first_line_is_the_title_only_if_it_looks_like_one(tmp_path, first_lin
 def test_footnote_marks_glued_to_words_are_dropped_where_the_page_has_those_footnotes():
     from conftest import CORPUS
 
-    document = read_document(CORPUS / "Children_missing_education_guidance_-_August_2024.pdf", "cme.pdf")
+    document = read_document(
+        CORPUS / "Children_missing_education_guidance_-_August_2024.pdf", "cme.pdf"
+    )
     page = next(page for page in document.pages if page.number == 6)
     text = " ".join(line.text for line in page.lines if line.kind == "text")
     assert "sixth school day of exclusion," in text and "exclusion2" not in text
     assert "school attendance’." in text and "attendance’.10" not in text
-    assert "comply with an SAO," in text and "SAO6" not in text  # the guidance writes "SAO" bare elsewhere
+    assert (
+        "comply with an SAO," in text and "SAO6" not in text
+    )  # the guidance writes "SAO" bare elsewhere
     footnotes = [line.text for line in page.lines if line.kind == "footnote"]
-    assert any(note.startswith("2 The Education (Provision of Full-Time") for note in footnotes)  # kept whole
+    assert any(
+        note.startswith("2 The Education (Provision of Full-Time") for note in footnotes
+    )  # kept whole
 
 
 def test_footnote_marks_glued_to_acronyms_are_dropped_where_the_document_writes_them_bare():

@@ -8,16 +8,39 @@ from kb.keyword import KeywordIndex, build, fingerprint, match_expression, query
 
 
 def chunk(id_, text, agency="Hospital Trust", document="a.pdf", section="Domestic Abuse") -> Chunk:
-    return Chunk(id=id_, text=text, document=document, title="Report", agency=agency, section=section,
-                 page=1, page_end=1, position=int(id_[1:]), sha256="s")
+    return Chunk(
+        id=id_,
+        text=text,
+        document=document,
+        title="Report",
+        agency=agency,
+        section=section,
+        page=1,
+        page_end=1,
+        position=int(id_[1:]),
+        sha256="s",
+    )
 
 
 CHUNKS = [
     chunk("c1", "The Domestic Abuse Clinic runs each week for staff who need advice out of hours."),
     chunk("c2", "Neglect training uses the graded care profile.", section="Neglect"),
-    chunk("c3", "Health visitors ask about domestic abuse at every contact.", agency="Community Health"),
-    chunk("c4", "Domestic abuse is a priority for the partnership.", agency="Community Health", document="b.pdf"),
-    chunk("c5", "The Multi-agency Risk Assessment Conference (MARAC) hears high risk cases.", section="MARAC"),
+    chunk(
+        "c3",
+        "Health visitors ask about domestic abuse at every contact.",
+        agency="Community Health",
+    ),
+    chunk(
+        "c4",
+        "Domestic abuse is a priority for the partnership.",
+        agency="Community Health",
+        document="b.pdf",
+    ),
+    chunk(
+        "c5",
+        "The Multi-agency Risk Assessment Conference (MARAC) hears high risk cases.",
+        section="MARAC",
+    ),
 ]
 
 
@@ -29,16 +52,32 @@ def index(tmp_path) -> KeywordIndex:
 
 
 def test_query_terms_drop_stopwords_and_repeats_but_keep_domain_words():
-    assert query_terms("What does the hospital do for DA out of hours? DA!") == ["hospital", "da", "out", "hours"]
+    assert query_terms("What does the hospital do for DA out of hours? DA!") == [
+        "hospital",
+        "da",
+        "out",
+        "hours",
+    ]
     assert query_terms("early help") == ["early", "help"]
-    assert query_terms("tier 4 beds and section 7 checks") == ["tier", "4", "beds", "section", "7", "checks"]  # one digit is a word
+    assert query_terms("tier 4 beds and section 7 checks") == [
+        "tier",
+        "4",
+        "beds",
+        "section",
+        "7",
+        "checks",
+    ]  # one digit is a word
 
 
-@pytest.mark.parametrize("hostile", ['"', 'NEAR(a b)', "a* OR", "-x", "col:term", "^start", "(unbalanced"])
+@pytest.mark.parametrize(
+    "hostile", ['"', "NEAR(a b)", "a* OR", "-x", "col:term", "^start", "(unbalanced"]
+)
 def test_fts_syntax_in_a_query_is_only_ever_words(index, hostile):
     expression = match_expression(query_terms(hostile), [hostile])
     assert index.search(query_terms(hostile), [hostile]) is not None  # no sqlite3.OperationalError
-    assert all(part.startswith('"') and part.endswith('"') for part in expression.split(" OR ") if part)
+    assert all(
+        part.startswith('"') and part.endswith('"') for part in expression.split(" OR ") if part
+    )
 
 
 def test_bm25_ranks_the_passage_with_the_rarer_words_first(index):
@@ -50,17 +89,26 @@ def test_bm25_ranks_the_passage_with_the_rarer_words_first(index):
 def test_scores_are_exactly_fts5s_bm25_for_the_whole_query(index):
     """Words are scored from the stored arrays, phrases by FTS5; the sum must be what FTS5 gives."""
     weights = ", ".join(map(str, keyword.COLUMN_WEIGHTS))
-    cases = [(["clinic", "domestic", "abuse"], []), (["domestic"], ["risk assessment conference"]),
-             (["visitors", "e-mail", "hours"], ["out of hours", "neglect"]), (["staff", "staff's"], []),
-             (["priority", "partnership", "conference"], ["graded care profile", "health visitors"])]
+    cases = [
+        (["clinic", "domestic", "abuse"], []),
+        (["domestic"], ["risk assessment conference"]),
+        (["visitors", "e-mail", "hours"], ["out of hours", "neglect"]),
+        (["staff", "staff's"], []),
+        (["priority", "partnership", "conference"], ["graded care profile", "health visitors"]),
+    ]
     for terms, phrases in cases:
-        expected = dict(index._db.execute(
-            f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
-            (match_expression(terms, phrases),),
-        ).fetchall())
+        expected = dict(
+            index._db.execute(
+                f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
+                (match_expression(terms, phrases),),
+            ).fetchall()
+        )
         found = dict(index.search(terms, phrases, k=50))
         assert found.keys() == expected.keys()
-        assert all(found[chunk_id] == pytest.approx(score, rel=1e-12) for chunk_id, score in expected.items())
+        assert all(
+            found[chunk_id] == pytest.approx(score, rel=1e-12)
+            for chunk_id, score in expected.items()
+        )
 
 
 def test_stored_phrases_and_phrases_fts5_scores_add_up_alike(index):
@@ -70,15 +118,24 @@ def test_stored_phrases_and_phrases_fts5_scores_add_up_alike(index):
     assert {"domestic abuse", "multi agency risk assessment conference"} <= stored
     assert "weekly clinic advice" not in stored and "risk assessment conference" not in stored
     weights = ", ".join(map(str, keyword.COLUMN_WEIGHTS))
-    for phrases in (["domestic abuse"], ["Weekly clinic, advice"], ["domestic abuse", "risk assessment conference"],
-                    ["Multi-agency Risk Assessment Conference", "out of hours"]):
-        expected = dict(index._db.execute(
-            f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
-            (match_expression(["staff"], phrases),),
-        ).fetchall())
+    for phrases in (
+        ["domestic abuse"],
+        ["Weekly clinic, advice"],
+        ["domestic abuse", "risk assessment conference"],
+        ["Multi-agency Risk Assessment Conference", "out of hours"],
+    ):
+        expected = dict(
+            index._db.execute(
+                f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
+                (match_expression(["staff"], phrases),),
+            ).fetchall()
+        )
         found = dict(index.search(["staff"], phrases, k=50))
         assert found.keys() == expected.keys()
-        assert all(found[chunk_id] == pytest.approx(score, rel=1e-12) for chunk_id, score in expected.items())
+        assert all(
+            found[chunk_id] == pytest.approx(score, rel=1e-12)
+            for chunk_id, score in expected.items()
+        )
 
 
 def test_ties_keep_the_order_the_passages_were_indexed_in(tmp_path):
@@ -121,7 +178,9 @@ def test_holds_says_whether_any_passage_has_the_phrase(index, phrase, held):
 def test_filters_narrow_the_keyword_side(index):
     assert {c for c, _ in index.search(["domestic"], agencies=["Community Health"])} == {"c3", "c4"}
     assert {c for c, _ in index.search(["domestic"], document="b.pdf")} == {"c4"}
-    assert {c for c, _ in index.search(["domestic"], agencies=["Community Health"], document="a.pdf")} == {"c3"}
+    assert {
+        c for c, _ in index.search(["domestic"], agencies=["Community Health"], document="a.pdf")
+    } == {"c3"}
     assert index.search(["domestic"], agencies=["Police"]) == []
 
 
@@ -133,7 +192,10 @@ def test_learned_definitions_come_with_the_index(index):
 
 def test_agency_counts(index):
     assert index.agency_counts() == {"Hospital Trust": 3, "Community Health": 2}
-    assert index.agency_counts(["health visitors", "neglect"]) == {"Hospital Trust": 1, "Community Health": 1}
+    assert index.agency_counts(["health visitors", "neglect"]) == {
+        "Hospital Trust": 1,
+        "Community Health": 1,
+    }
 
 
 def test_fingerprint_changes_with_any_chunk_or_document_hash():

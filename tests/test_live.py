@@ -17,7 +17,6 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-
 from conftest import INFO_SHARING, ROOT, wait_for
 
 pytestmark = pytest.mark.slow
@@ -107,18 +106,26 @@ def test_kb_serve_answers_throughout_a_reindex_and_moves_to_the_new_index(served
     hammer = Hammer(url)
     hammer.start()
     wait_for(lambda: len(hammer.answers) >= 5, "answers from the old index")
-    (root / "corpus" / "policy.md").write_text(f"# Policy\n\n## Escalation\n\n{NEW}\n", encoding="utf-8")
+    (root / "corpus" / "policy.md").write_text(
+        f"# Policy\n\n## Escalation\n\n{NEW}\n", encoding="utf-8"
+    )
     (root / "corpus" / "appendix.md").write_text(f"# Appendix\n\n{APPENDIX}\n", encoding="utf-8")
     done = kb(root, "reindex")
     assert done.returncode == 0, done.stderr
-    wait_for(lambda: generation_of(hammer.answers[-1][1]) == "new", "the server to move to the new index", 30)
+    wait_for(
+        lambda: generation_of(hammer.answers[-1][1]) == "new",
+        "the server to move to the new index",
+        30,
+    )
     answers = hammer.stop()
 
     assert {status for status, _ in answers} == {200}, "a request failed during the reindex"
     seen = [generation_of(texts) for _, texts in answers]
     assert "old" in seen and "new" in seen and "neither" not in seen
     first_new = seen.index("new")
-    assert set(seen[first_new:]) == {"new"}, "an answer from the old index came after one from the new"
+    assert set(seen[first_new:]) == {"new"}, (
+        "an answer from the old index came after one from the new"
+    )
     last = answers[-1][1]
     assert NEW in " ".join(last) and APPENDIX in " ".join(last)
 
@@ -127,7 +134,9 @@ def test_a_reindex_killed_at_any_moment_leaves_the_served_index_whole(served):
     root, url = served
     before = get(f"{url}api/search?q={quote(QUERY)}")[1]["results"]
     shutil.copy(INFO_SHARING, root / "corpus")  # enough to embed that the kills land mid-way
-    (root / "corpus" / "policy.md").write_text(f"# Policy\n\n## Escalation\n\n{NEW}\n", encoding="utf-8")
+    (root / "corpus" / "policy.md").write_text(
+        f"# Policy\n\n## Escalation\n\n{NEW}\n", encoding="utf-8"
+    )
     generations = root / "index" / "generations"
     served_generation = (root / "index" / "CURRENT").read_text().strip()
 
@@ -153,13 +162,25 @@ def test_a_reindex_killed_at_any_moment_leaves_the_served_index_whole(served):
         assert shown.returncode == 0, shown.stderr
         assert json.loads(shown.stdout)["results"] == before
 
-    finished = kb(root, "reindex")  # the next reindex completes and clears the killed ones' leftovers
+    finished = kb(
+        root, "reindex"
+    )  # the next reindex completes and clears the killed ones' leftovers
     assert finished.returncode == 0, finished.stderr
     assert "1 added, 1 updated" in finished.stdout
     current = (root / "index" / "CURRENT").read_text().strip()
-    assert sorted(path.name for path in generations.iterdir()) == sorted([served_generation, current])
-    wait_for(lambda: NEW in " ".join(hit["text"] for hit in get(f"{url}api/search?q={quote(QUERY)}")[1]["results"]),
-             "the server to move to the new index", 30)
+    assert sorted(path.name for path in generations.iterdir()) == sorted(
+        [served_generation, current]
+    )
+    wait_for(
+        lambda: (
+            NEW
+            in " ".join(
+                hit["text"] for hit in get(f"{url}api/search?q={quote(QUERY)}")[1]["results"]
+            )
+        ),
+        "the server to move to the new index",
+        30,
+    )
 
 
 def test_a_second_reindex_while_one_runs_names_the_holder(served):
@@ -167,7 +188,10 @@ def test_a_second_reindex_while_one_runs_names_the_holder(served):
     shutil.copy(INFO_SHARING, root / "corpus")
     first = kb(root, "reindex", stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        wait_for(lambda: "pid" in (root / "index" / "reindex.lock").read_text(), "the first reindex to take the lock")
+        wait_for(
+            lambda: "pid" in (root / "index" / "reindex.lock").read_text(),
+            "the first reindex to take the lock",
+        )
         second = kb(root, "reindex")
         assert second.returncode != 0
         assert f"pid {first.pid}" in second.stderr

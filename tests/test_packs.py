@@ -4,8 +4,8 @@ import sqlite3
 from contextlib import closing
 
 import pytest
-
 from conftest import FOUNDING, FakeEmbedder
+
 from kb.errors import UsageError
 from kb.packs import BadPackName, Packs, UnknownPack, UnknownPassage, check
 from kb.reindex import reindex
@@ -13,7 +13,9 @@ from kb.store import Store
 
 
 def chunks_of(settings, document: str, n: int = 1):
-    found = sorted(Store(settings.index_dir).chunks(document=document), key=lambda chunk: chunk.position)
+    found = sorted(
+        Store(settings.index_dir).chunks(document=document), key=lambda chunk: chunk.position
+    )
     return found[:n]
 
 
@@ -36,8 +38,23 @@ def test_a_pack_keeps_its_passages_in_order_with_notes(index, packs):
     assert [p.chunk_id for p in reopened.passages] == [third.id, second.id, first.id]
     assert reopened.passages[1].note == "Ask the group what the hospital does next."
     saved = reopened.passages[0]
-    assert (saved.text, saved.agency, saved.title, saved.section, saved.page, saved.document, saved.sha256) == (
-        third.text, third.agency, third.title, third.section, third.page, third.document, third.sha256)
+    assert (
+        saved.text,
+        saved.agency,
+        saved.title,
+        saved.section,
+        saved.page,
+        saved.document,
+        saved.sha256,
+    ) == (
+        third.text,
+        third.agency,
+        third.title,
+        third.section,
+        third.page,
+        third.document,
+        third.sha256,
+    )
 
 
 def test_adding_a_passage_twice_keeps_one_copy(index, packs):
@@ -63,10 +80,22 @@ def test_remove_delete_and_the_list_of_packs(index, packs):
 @pytest.mark.parametrize(
     "call, error, message",
     [
-        (lambda p: p.get("Missing"), UnknownPack, "no pack is called 'Missing'; the packs are: Real"),
-        (lambda p: p.set_note("Real", 999, "x"), UnknownPassage, "the pack 'Real' holds no passage 999"),
+        (
+            lambda p: p.get("Missing"),
+            UnknownPack,
+            "no pack is called 'Missing'; the packs are: Real",
+        ),
+        (
+            lambda p: p.set_note("Real", 999, "x"),
+            UnknownPassage,
+            "the pack 'Real' holds no passage 999",
+        ),
         (lambda p: p.move("Missing", 1, 1), UnknownPack, "no pack is called 'Missing'"),
-        (lambda p: p.set_note("Real", 1, "x" * 5000), UsageError, "a note is 5000 characters long; the limit is 4000"),
+        (
+            lambda p: p.set_note("Real", 1, "x" * 5000),
+            UsageError,
+            "a note is 5000 characters long; the limit is 4000",
+        ),
     ],
 )
 def test_unknown_packs_and_passages_are_refused_by_name(index, packs, call, error, message):
@@ -81,7 +110,10 @@ def test_unknown_packs_and_passages_are_refused_by_name(index, packs, call, erro
     [
         ("one\r\ntwo", "one\ntwo"),  # a browser sends a textarea's line breaks as CRLF
         ("one\rtwo\r\n\r\nthree\n", "one\ntwo\n\nthree"),
-        ("x" * 3998 + "\r\ny", "x" * 3998 + "\ny"),  # 4000 characters as the textarea's maxlength counts them
+        (
+            "x" * 3998 + "\r\ny",
+            "x" * 3998 + "\ny",
+        ),  # 4000 characters as the textarea's maxlength counts them
     ],
 )
 def test_a_note_keeps_its_line_breaks_as_newlines_and_is_measured_so(index, packs, typed, saved):
@@ -98,25 +130,38 @@ def test_a_passage_cannot_be_moved_in_another_pack(index, packs):
     assert len(packs.get("One").passages) == 1
 
 
-@pytest.mark.parametrize("name", ["", "   ", "-starts-with-a-dash", "a/b", "x" * 61, "<script>", "tab\there?", "a\\b"])
+@pytest.mark.parametrize(
+    "name", ["", "   ", "-starts-with-a-dash", "a/b", "x" * 61, "<script>", "tab\there?", "a\\b"]
+)
 def test_bad_pack_names_are_refused_with_the_rule(packs, name):
     with pytest.raises(BadPackName) as raised:
         packs.create(name)
     assert "cannot name a pack: use 1 to 60 letters, digits, spaces" in str(raised.value)
 
 
-@pytest.mark.parametrize("name, stored", [("Neglect – level 3", "Neglect – level 3"), ("  DA   & CSE (Luton) ", "DA & CSE (Luton)"),
-                                          ("Séance d'équipe", "Séance d'équipe"), ("2025-26 v1.2", "2025-26 v1.2")])
+@pytest.mark.parametrize(
+    "name, stored",
+    [
+        ("Neglect – level 3", "Neglect – level 3"),
+        ("  DA   & CSE (Luton) ", "DA & CSE (Luton)"),
+        ("Séance d'équipe", "Séance d'équipe"),
+        ("2025-26 v1.2", "2025-26 v1.2"),
+    ],
+)
 def test_good_pack_names_are_kept_with_spaces_tidied(packs, name, stored):
     assert packs.create(name) == stored
 
 
-def test_a_pack_survives_a_reindex_in_which_its_document_changed(index, corpus_dir, count_tokens, packs):
+def test_a_pack_survives_a_reindex_in_which_its_document_changed(
+    index, corpus_dir, count_tokens, packs
+):
     (note,) = chunks_of(index, "notes.md")
     (founding,) = chunks_of(index, FOUNDING.name)
     packs.add("Escalation", note)
     packs.add("Escalation", founding)
-    assert [p.out_of_date for p in check(packs.get("Escalation"), Store(index.index_dir)).passages] == [False, False]
+    assert [
+        p.out_of_date for p in check(packs.get("Escalation"), Store(index.index_dir)).passages
+    ] == [False, False]
 
     (corpus_dir / "notes.md").write_text(
         "# Practice notes\n\n## Escalation\n\nUse the revised escalation policy (2026) when agencies disagree.\n",
@@ -128,7 +173,9 @@ def test_a_pack_survives_a_reindex_in_which_its_document_changed(index, corpus_d
     pack = check(Packs(index.index_dir).get("Escalation"), Store(index.index_dir))
     changed, unchanged = pack.passages
     assert changed.out_of_date and not unchanged.out_of_date
-    assert changed.text == note.text == "Use the escalation policy when agencies disagree."  # the saved copy stays
+    assert (
+        changed.text == note.text == "Use the escalation policy when agencies disagree."
+    )  # the saved copy stays
     assert (changed.section, changed.page, changed.title) == ("Escalation", 1, "Practice notes")
 
     (corpus_dir / "notes.md").unlink()
@@ -139,7 +186,9 @@ def test_a_pack_survives_a_reindex_in_which_its_document_changed(index, corpus_d
 
 
 def two_page_chunk(settings):
-    return next(chunk for chunk in Store(settings.index_dir).chunks() if chunk.page_end > chunk.page)
+    return next(
+        chunk for chunk in Store(settings.index_dir).chunks() if chunk.page_end > chunk.page
+    )
 
 
 def test_a_passage_a_page_break_cuts_is_saved_with_both_pages(index, packs):
@@ -182,17 +231,28 @@ def test_a_packs_file_from_before_end_pages_opens_keeps_its_passages_and_exports
     assert [(name, count) for name, count, _ in packs.names()] == [("Kept from before", 2)]
     pack = packs.get("Kept from before")
     assert [(p.chunk_id, p.page, p.page_end, p.note) for p in pack.passages] == [
-        ("aaaa", 7, 7, "Ask why."), ("bbbb", 1, 1, "")]  # an old passage ends on the page it starts on
+        ("aaaa", 7, 7, "Ask why."),
+        ("bbbb", 1, 1, ""),
+    ]  # an old passage ends on the page it starts on
     markdown = render(sheet(pack.name, pack.passages), "md").decode()
     assert "ELFT · An old report · Audit · page 7 (source 1)" in markdown and "Ask why." in markdown
-    rows = list(csv.DictReader(io.StringIO(render(sheet(pack.name, pack.passages), "csv").decode("utf-8-sig"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(render(sheet(pack.name, pack.passages), "csv").decode("utf-8-sig"))
+        )
+    )
     assert [(row["page"], row["page_end"]) for row in rows] == [("7", "7"), ("1", "1")]
     word = Document(io.BytesIO(render(sheet(pack.name, pack.passages), "docx")))
-    assert "ELFT · An old report · Audit · page 7 (source 1)" in [paragraph.text for paragraph in word.paragraphs]
+    assert "ELFT · An old report · Audit · page 7 (source 1)" in [
+        paragraph.text for paragraph in word.paragraphs
+    ]
     with closing(sqlite3.connect(folder / "packs.sqlite")) as db:  # upgraded in place, once
         assert "page_end" in {row[1] for row in db.execute("PRAGMA table_info(passages)")}
 
     chunk = two_page_chunk(index)
     packs.add("Kept from before", chunk)
     assert [p.pages for p in packs.get("Kept from before").passages] == [
-        "page 7", "page 1", f"pages {chunk.page}–{chunk.page_end}"]
+        "page 7",
+        "page 1",
+        f"pages {chunk.page}–{chunk.page_end}",
+    ]

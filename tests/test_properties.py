@@ -9,7 +9,8 @@ line end, and HTML tags (their words stay).
 from collections import Counter
 
 import pytest
-from hypothesis import HealthCheck, example, given, settings, strategies as st
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from kb import clean
 from kb.chunk import MAX_TOKENS, chunk_document
@@ -35,15 +36,17 @@ def in_order(needle: str, haystack: str) -> bool:
 # digits (page numbers), tags and entities, and any other character now and then.
 REPORTISH = st.lists(
     st.one_of(
-        st.sampled_from(list("abcdefghij ABCDE 0123456789 .,;:?!()'\"-–*•●<>/&#") + ["safe-", "guarding", " - "]),
+        st.sampled_from(
+            list("abcdefghij ABCDE 0123456789 .,;:?!()'\"-–*•●<>/&#") + ["safe-", "guarding", " - "]
+        ),
         st.characters(exclude_characters="\n\r"),
     ),
     max_size=60,
 ).map("".join)
 # Ingest hands over lines as clean.normalise_whitespace leaves them, stripped.
-LINE_TEXT = st.one_of(REPORTISH, st.text(st.characters(exclude_characters="\n\r"), max_size=400)).map(
-    lambda text: clean.normalise_whitespace(text).strip()
-)
+LINE_TEXT = st.one_of(
+    REPORTISH, st.text(st.characters(exclude_characters="\n\r"), max_size=400)
+).map(lambda text: clean.normalise_whitespace(text).strip())
 
 
 @st.composite
@@ -60,7 +63,13 @@ def documents(draw, kinds=("text", "text", "text", "blank", "heading")):
             elif kind == "heading":
                 lines.append(Line(text, "heading", draw(st.sampled_from([0.0, 14.0, 18.0]))))
             else:
-                lines.append(Line(text, kind, agency=draw(st.sampled_from(["", "ELFT", "Bedfordshire Hospitals"]))))
+                lines.append(
+                    Line(
+                        text,
+                        kind,
+                        agency=draw(st.sampled_from(["", "ELFT", "Bedfordshire Hospitals"])),
+                    )
+                )
         pages.append(Page(number, lines))
     return Document("report.pdf", "A report", "", pages, "0" * 64, wrapped=draw(st.booleans()))
 
@@ -71,7 +80,9 @@ def count():
 
 
 def body(document: Document, kinds=("text",)) -> str:
-    return "".join(kept(line.text) for page in document.pages for line in page.lines if line.kind in kinds)
+    return "".join(
+        kept(line.text) for page in document.pages for line in page.lines if line.kind in kinds
+    )
 
 
 @EXAMPLES
@@ -95,8 +106,12 @@ def test_footnotes_are_kept_too_though_they_stand_apart(count, document):
 
 
 @EXAMPLES
-@given(st.lists(st.text(st.characters(exclude_characters="\n"), max_size=40), min_size=1, max_size=8))
-@example(["02:0:0A"])  # hypothesis found it: 280 word pieces with no space, one more than a passage holds
+@given(
+    st.lists(st.text(st.characters(exclude_characters="\n"), max_size=40), min_size=1, max_size=8)
+)
+@example(
+    ["02:0:0A"]
+)  # hypothesis found it: 280 word pieces with no space, one more than a passage holds
 @example(["........"])  # dot leaders in a table of contents
 def test_a_very_long_paragraph_is_cut_but_not_lost(count, words):
     """Runs with no space in them ('=====…', a long URL, dot leaders) are cut between characters."""
@@ -111,15 +126,31 @@ def test_a_very_long_paragraph_is_cut_but_not_lost(count, words):
 @given(st.text())
 def test_whitespace_clean_up_keeps_every_other_character(text):
     out = clean.normalise_whitespace(text)
-    expected = "".join("\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text.replace("\u200b", ""))
+    expected = "".join(
+        "\ufffd" if "\ud800" <= ch <= "\udfff" else ch for ch in text.replace("\u200b", "")
+    )
     assert "".join(out.split()) == "".join(expected.split())
     assert "\r" not in out and "\t" not in out
     out.encode("utf-8")  # no lone surrogate is left
 
 
 WORD = st.text(st.characters(exclude_characters="<>&"), min_size=1, max_size=30)
-TAG = st.sampled_from(["<p>", "</p>", "<i>", "</i>", "<br/>", "<li>", "</li>", '<ul class="a">', "</ul>",
-                       "<script>", "</script>", "<span style='x'>"])
+TAG = st.sampled_from(
+    [
+        "<p>",
+        "</p>",
+        "<i>",
+        "</i>",
+        "<br/>",
+        "<li>",
+        "</li>",
+        '<ul class="a">',
+        "</ul>",
+        "<script>",
+        "</script>",
+        "<span style='x'>",
+    ]
+)
 
 
 @EXAMPLES
@@ -149,11 +180,16 @@ def test_inline_bullets_move_to_their_own_lines_and_nothing_else_changes(text):
 def test_rejoining_a_hyphenated_line_removes_at_most_its_hyphen(left, right, vocabulary):
     out = clean.join_hyphenated(left, right, vocabulary)
     joined = left.rstrip() + right.lstrip()
-    assert out == joined or (left.rstrip().endswith("-") and out == left.rstrip()[:-1] + right.lstrip())
+    assert out == joined or (
+        left.rstrip().endswith("-") and out == left.rstrip()[:-1] + right.lstrip()
+    )
 
 
 PAGE_LINES = st.lists(
-    st.one_of(st.sampled_from(["Page 3", "12", "Inspection of Luton", "", "ELFT"]), st.text(max_size=30)), max_size=8
+    st.one_of(
+        st.sampled_from(["Page 3", "12", "Inspection of Luton", "", "ELFT"]), st.text(max_size=30)
+    ),
+    max_size=8,
 )
 
 
@@ -175,7 +211,9 @@ def test_the_sentence_tests_answer_for_any_text(previous, following):
     assert isinstance(clean.continues(previous, following), bool)
     assert isinstance(clean.ends_sentence(previous), bool)
     assert isinstance(clean.is_page_number(previous), bool)
-    assert clean.header_key(previous) == clean.header_key(f"  {previous.upper() if previous.isascii() else previous}  ")
+    assert clean.header_key(previous) == clean.header_key(
+        f"  {previous.upper() if previous.isascii() else previous}  "
+    )
 
 
 # --- the keyword side: stored scores add up to FTS5's own bm25() ----------------------------------
@@ -187,7 +225,12 @@ PASSAGES = [
     "The Multi-agency Risk Assessment Conference (MARAC) hears high risk cases of domestic abuse.",
     "Café staff’s e-mail: information-sharing, safeguarding and early help for children's social care.",
 ]
-WORDS = sorted({word for text in PASSAGES for word in clean.vocabulary(text)}) + ["zanzibar", "e", "café", "cafe"]
+WORDS = sorted({word for text in PASSAGES for word in clean.vocabulary(text)}) + [
+    "zanzibar",
+    "e",
+    "café",
+    "cafe",
+]
 
 
 @pytest.fixture(scope="module")
@@ -195,9 +238,20 @@ def keyword_index(tmp_path_factory):
     from kb.chunk import Chunk
     from kb.keyword import KeywordIndex, build
 
-    chunks = [Chunk(id=f"c{n}", document="a.pdf", title="Report", agency=("Trust", "Council")[n % 2],
-                    section=("Domestic Abuse", "Neglect", "")[n % 3], page=1, page_end=1, position=n, text=text)
-              for n, text in enumerate(PASSAGES)]
+    chunks = [
+        Chunk(
+            id=f"c{n}",
+            document="a.pdf",
+            title="Report",
+            agency=("Trust", "Council")[n % 2],
+            section=("Domestic Abuse", "Neglect", "")[n % 3],
+            page=1,
+            page_end=1,
+            position=n,
+            text=text,
+        )
+        for n, text in enumerate(PASSAGES)
+    ]
     path = tmp_path_factory.mktemp("keyword") / "keyword.sqlite"
     build(path, chunks, "print")
     return KeywordIndex(path)
@@ -206,9 +260,14 @@ def keyword_index(tmp_path_factory):
 @EXAMPLES
 @given(
     terms=st.lists(st.one_of(st.sampled_from(WORDS), st.text(max_size=8)), max_size=6),
-    phrases=st.lists(st.one_of(st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
-                               st.sampled_from(["domestic abuse", "out of hours", "children's social care"]),
-                               st.text(max_size=12)), max_size=4),
+    phrases=st.lists(
+        st.one_of(
+            st.lists(st.sampled_from(WORDS), min_size=1, max_size=4).map(" ".join),
+            st.sampled_from(["domestic abuse", "out of hours", "children's social care"]),
+            st.text(max_size=12),
+        ),
+        max_size=4,
+    ),
 )
 def test_keyword_scores_are_fts5s_bm25_for_any_words_and_phrases(keyword_index, terms, phrases):
     from kb.keyword import COLUMN_WEIGHTS, match_expression, query_terms
@@ -216,9 +275,18 @@ def test_keyword_scores_are_fts5s_bm25_for_any_words_and_phrases(keyword_index, 
     terms = query_terms(" ".join(terms))
     expression = match_expression(terms, phrases)
     weights = ", ".join(map(str, COLUMN_WEIGHTS))
-    expected = dict(keyword_index._db.execute(
-        f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?", (expression,)
-    ).fetchall()) if expression else {}
+    expected = (
+        dict(
+            keyword_index._db.execute(
+                f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
+                (expression,),
+            ).fetchall()
+        )
+        if expression
+        else {}
+    )
     found = dict(keyword_index.search(terms, phrases, k=len(PASSAGES)))
     assert found.keys() == expected.keys()
-    assert all(found[chunk_id] == pytest.approx(score, rel=1e-9) for chunk_id, score in expected.items())
+    assert all(
+        found[chunk_id] == pytest.approx(score, rel=1e-9) for chunk_id, score in expected.items()
+    )

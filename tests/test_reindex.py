@@ -8,12 +8,11 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import INFO_SHARING, FakeEmbedder
 
 from kb.cli import cli
 from kb.errors import IndexMissing
 from kb.store import Store
-
-from conftest import INFO_SHARING, FakeEmbedder
 
 # Each test runs on the embedded store and again on a real `chroma run` server.
 pytestmark = pytest.mark.usefixtures("backend")
@@ -21,7 +20,9 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 def run(*args):
     result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    return result.exit_code, result.output + (result.stderr if result.stderr_bytes is not None else "")
+    return result.exit_code, result.output + (
+        result.stderr if result.stderr_bytes is not None else ""
+    )
 
 
 def indexed(settings):
@@ -51,11 +52,17 @@ def test_reindex_with_nothing_changed_embeds_nothing_and_loads_no_model(index):
 
 def test_changed_file_replaces_its_chunks(index, corpus_dir):
     notes = corpus_dir / "notes.md"
-    notes.write_text("# Practice notes\n\n## Early help\n\nEarly help assessments are offered by family hubs.\n")
+    notes.write_text(
+        "# Practice notes\n\n## Early help\n\nEarly help assessments are offered by family hubs.\n"
+    )
     code, out = run("reindex")
     assert code == 0, out
     assert "0 added, 1 updated, 0 removed, 2 unchanged" in out
-    texts = [c.text for c in Store(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"]
+    texts = [
+        c.text
+        for c in Store(index.index_dir, index.chroma_url).chunks()
+        if c.document == "notes.md"
+    ]
     assert texts == ["Early help assessments are offered by family hubs."]
 
 
@@ -65,7 +72,9 @@ def test_deleted_file_loses_its_chunks(index, corpus_dir):
     assert code == 0
     assert "0 added, 0 updated, 1 removed, 2 unchanged" in out
     assert "notes.md" not in indexed(index)
-    assert not [c for c in Store(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"]
+    assert not [
+        c for c in Store(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"
+    ]
 
 
 def test_new_file_is_added_beside_the_rest(index, corpus_dir):
@@ -88,11 +97,19 @@ def test_an_unreadable_file_is_named_the_rest_indexed_and_the_exit_code_is_1(set
 
 
 def test_a_file_that_turns_unreadable_keeps_what_was_indexed(index, corpus_dir):
-    before = [c.text for c in Store(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"]
+    before = [
+        c.text
+        for c in Store(index.index_dir, index.chroma_url).chunks()
+        if c.document == "notes.md"
+    ]
     (corpus_dir / "notes.md").write_bytes(b"\x00\x01" * 100)
     code, out = run("reindex")
     assert code == 1 and "failed: notes.md: binary content" in out
-    assert [c.text for c in Store(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"] == before
+    assert [
+        c.text
+        for c in Store(index.index_dir, index.chroma_url).chunks()
+        if c.document == "notes.md"
+    ] == before
 
 
 def test_files_matching_ignore_patterns_are_not_reports(settings, corpus_dir):
@@ -134,7 +151,10 @@ def test_a_folder_that_cannot_be_listed_keeps_its_reports(index, corpus_dir, mon
     monkeypatch.setattr(os, "scandir", scandir)  # as root, chmod would not stop the listing
     code, out = run("reindex")
     assert code == 1, out
-    assert "failed: health/: cannot list this folder (permissions?); what was indexed from it stays" in out
+    assert (
+        "failed: health/: cannot list this folder (permissions?); what was indexed from it stays"
+        in out
+    )
     assert "0 removed" in out and "health/clinic.md" in indexed(index)
 
 
@@ -187,19 +207,32 @@ HOLD_THE_LOCK = (
 def test_a_second_reindex_says_who_holds_the_lock_and_a_dead_holder_blocks_nobody(settings):
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLD_THE_LOCK, str(settings.index_dir)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline() == "holding\n"
         second = subprocess.run(
-            [sys.executable, "-m", "kb.cli", "reindex"], capture_output=True, text=True, timeout=60,
-            env={**os.environ, "KB_CORPUS_DIR": str(settings.corpus_dir), "KB_INDEX_DIR": str(settings.index_dir)},
+            [sys.executable, "-m", "kb.cli", "reindex"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={
+                **os.environ,
+                "KB_CORPUS_DIR": str(settings.corpus_dir),
+                "KB_INDEX_DIR": str(settings.index_dir),
+            },
         )
         assert second.returncode == 1, second.stderr
-        assert f"kb: another kb reindex is writing {settings.index_dir} (pid {holder.pid} on {socket.gethostname()}, " \
-               f"started " in second.stderr
+        assert (
+            f"kb: another kb reindex is writing {settings.index_dir} (pid {holder.pid} on {socket.gethostname()}, "
+            f"started " in second.stderr
+        )
         assert "run it again when that one has finished" in second.stderr
-        assert [path.name for path in settings.index_dir.iterdir()] == ["reindex.lock"]  # the index untouched
+        assert [path.name for path in settings.index_dir.iterdir()] == [
+            "reindex.lock"
+        ]  # the index untouched
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()
@@ -236,13 +269,17 @@ def test_the_generation_before_the_current_one_is_kept_until_the_next(index, cor
     (corpus_dir / "extra.md").write_text("# Extra\n\nA third version of the corpus.\n")
     assert run("reindex")[0] == 0
     third = Store(index.index_dir, index.chroma_url).generation
-    assert generations(index) == sorted([second, third])  # a server still on the second keeps its data
+    assert generations(index) == sorted(
+        [second, third]
+    )  # a server still on the second keeps its data
     assert Store(index.index_dir, index.chroma_url, second).count() > 0
     with pytest.raises(IndexMissing):
         Store(index.index_dir, index.chroma_url, first)
 
 
-def test_a_reindex_with_nothing_to_do_still_clears_what_a_killed_one_left(index, count_tokens, monkeypatch):
+def test_a_reindex_with_nothing_to_do_still_clears_what_a_killed_one_left(
+    index, count_tokens, monkeypatch
+):
     from kb.reindex import reindex
 
     served = Store(index.index_dir, index.chroma_url).generation
@@ -251,7 +288,9 @@ def test_a_reindex_with_nothing_to_do_still_clears_what_a_killed_one_left(index,
         def encode(self, texts, batch_size=32):
             raise RuntimeError("killed")
 
-    monkeypatch.setattr("kb.reindex.CHUNKER_VERSION", "another")  # everything must be embedded again
+    monkeypatch.setattr(
+        "kb.reindex.CHUNKER_VERSION", "another"
+    )  # everything must be embedded again
     with pytest.raises(RuntimeError, match="killed"):
         reindex(index, DiesWhileEmbedding, count_tokens)
     assert len(generations(index)) == 2
@@ -263,18 +302,26 @@ def test_a_reindex_with_nothing_to_do_still_clears_what_a_killed_one_left(index,
 def test_a_no_op_reindex_keeps_the_served_generation(index):
     served = Store(index.index_dir, index.chroma_url).generation
     assert run("reindex")[0] == 0
-    assert Store(index.index_dir, index.chroma_url).generation == served and generations(index) == [served]
+    assert Store(index.index_dir, index.chroma_url).generation == served and generations(index) == [
+        served
+    ]
 
 
-def test_a_reindex_that_dies_half_way_leaves_the_served_index_whole(index, corpus_dir, count_tokens, monkeypatch):
+def test_a_reindex_that_dies_half_way_leaves_the_served_index_whole(
+    index, corpus_dir, count_tokens, monkeypatch
+):
     from kb.reindex import reindex
 
     served = Store(index.index_dir, index.chroma_url)
     before = (served.generation, served.documents(), served.count())
-    (corpus_dir / "notes.md").write_text("# Notes\n\nNew words about family hubs.\n", encoding="utf-8")
+    (corpus_dir / "notes.md").write_text(
+        "# Notes\n\nNew words about family hubs.\n", encoding="utf-8"
+    )
     shutil.copy(INFO_SHARING, corpus_dir)
 
-    class DiesWhileEmbedding(FakeEmbedder):  # by then the new generation holds a copy of the served one
+    class DiesWhileEmbedding(
+        FakeEmbedder
+    ):  # by then the new generation holds a copy of the served one
         def encode(self, texts, batch_size=32):
             raise RuntimeError("killed")
 
@@ -285,7 +332,10 @@ def test_a_reindex_that_dies_half_way_leaves_the_served_index_whole(index, corpu
     assert len(generations(index)) == 2  # the served one and the unfinished one
 
     summary = reindex(index, FakeEmbedder, count_tokens)  # the next reindex completes and clears up
-    assert sorted(summary.added + summary.updated) == ["Info_sharing_advice_content_May_2024.pdf", "notes.md"]
+    assert sorted(summary.added + summary.updated) == [
+        "Info_sharing_advice_content_May_2024.pdf",
+        "notes.md",
+    ]
     final = Store(index.index_dir, index.chroma_url)
     assert generations(index) == sorted([before[0], final.generation])
     assert final.count() > before[2]
@@ -309,7 +359,12 @@ def test_passages_embedded_by_length_across_documents_come_back_in_their_order(m
     from kb.chunk import Chunk
 
     monkeypatch.setattr(module, "EMBED_SLICE", 2)
-    texts = ["a much longer passage about the domestic abuse clinic each week", "neglect", "early help hubs", "MASH"]
+    texts = [
+        "a much longer passage about the domestic abuse clinic each week",
+        "neglect",
+        "early help hubs",
+        "MASH",
+    ]
     chunks = [Chunk(f"id{n}", "doc.md", "", "", "", 1, 1, n, text) for n, text in enumerate(texts)]
     seen = []
     vectors = module._embed(chunks, FakeEmbedder(), 32, progress=seen.append, on_start=None)

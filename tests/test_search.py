@@ -1,10 +1,17 @@
 import pytest
-
 from conftest import FakeEmbedder
+
 from kb.agencies import AgencyPrior, Kind
 from kb.errors import UnknownAgency, UnknownDocument, UsageError
 from kb.keyword import query_terms
-from kb.search import DENSE_WEIGHT, RETRIEVALS, Retrieval, Searcher, convex_fusion, reciprocal_rank_fusion
+from kb.search import (
+    DENSE_WEIGHT,
+    RETRIEVALS,
+    Retrieval,
+    Searcher,
+    convex_fusion,
+    reciprocal_rank_fusion,
+)
 from kb.settings import Settings
 from kb.store import Store
 from kb.vocabulary import default_glossary
@@ -35,9 +42,13 @@ def test_convex_fusion_scales_each_list_by_its_best_and_weighs_the_sides():
     dense = [("a", 0.8), ("b", 0.4)]
     keyword = [("b", 12.0), ("c", 3.0)]
     fused = convex_fusion([dense, keyword], [0.6, 0.4])
-    assert fused["a"] == pytest.approx(0.6 * 1.0 + 0.4 * 0.25)  # missing from BM25: its last score there
+    assert fused["a"] == pytest.approx(
+        0.6 * 1.0 + 0.4 * 0.25
+    )  # missing from BM25: its last score there
     assert fused["b"] == pytest.approx(0.6 * 0.5 + 0.4 * 1.0)
-    assert fused["c"] == pytest.approx(0.6 * 0.5 + 0.4 * 0.25)  # missing from dense: its last score there
+    assert fused["c"] == pytest.approx(
+        0.6 * 0.5 + 0.4 * 0.25
+    )  # missing from dense: its last score there
     assert sorted(fused, key=fused.get, reverse=True) == ["a", "b", "c"]
 
 
@@ -59,7 +70,9 @@ def test_convex_fusion_of_empty_or_scoreless_lists():
         convex_fusion([[("a", 1.0)]], [0.6, 0.4])
 
 
-@pytest.mark.parametrize("exact_up_to", [Settings.exact_search_up_to, 0], ids=["scan", "chroma-index"])
+@pytest.mark.parametrize(
+    "exact_up_to", [Settings.exact_search_up_to, 0], ids=["scan", "chroma-index"]
+)
 @pytest.mark.parametrize("mode", list(RETRIEVALS))
 def test_agency_and_document_filters_hold_on_every_side(searcher, mode, exact_up_to):
     searcher.retrieval = RETRIEVALS[mode]
@@ -73,8 +86,12 @@ def test_agency_and_document_filters_hold_on_every_side(searcher, mode, exact_up
 
 
 @pytest.mark.parametrize("weight", [DENSE_WEIGHT, 0.25])
-@pytest.mark.parametrize("exact_up_to", [Settings.exact_search_up_to, 0], ids=["scan", "chroma-index"])
-def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(searcher, exact_up_to, weight):
+@pytest.mark.parametrize(
+    "exact_up_to", [Settings.exact_search_up_to, 0], ids=["scan", "chroma-index"]
+)
+def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(
+    searcher, exact_up_to, weight
+):
     """Not on the list's last score: each side scores the other's candidates, weighed as asked."""
     searcher.store.exact_up_to = exact_up_to
     searcher.retrieval = Retrieval(agency_aware=False, dense_weight=weight)
@@ -90,14 +107,20 @@ def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(searc
     for hit in lone:
         similarity = dense.get(hit.id) or searcher.store.similarities(vector, [hit.id])[0]
         bm25 = words.get(hit.id) or scores.of([hit.id])[0]
-        expected = weight * max(similarity, 0) / max(dense.values()) + (1 - weight) * bm25 / max(words.values())
+        expected = weight * max(similarity, 0) / max(dense.values()) + (1 - weight) * bm25 / max(
+            words.values()
+        )
         assert hit.score == pytest.approx(expected, abs=6e-5)  # hits carry 4 decimals
 
 
-@pytest.mark.parametrize("query", ["what does the hospital do for DA out of hours?", "support for children in care"])
+@pytest.mark.parametrize(
+    "query", ["what does the hospital do for DA out of hours?", "support for children in care"]
+)
 def test_a_query_is_widened_only_by_phrases_the_index_holds(searcher, query):
     """The data file's glossary would add phrases no passage holds ("acute trust", "kids"); the searcher does not."""
-    unheld = [phrase for phrase in default_glossary().expand(query) if not searcher.keyword.holds(phrase)]
+    unheld = [
+        phrase for phrase in default_glossary().expand(query) if not searcher.keyword.holds(phrase)
+    ]
     assert unheld
     expanded = searcher.search(query).expanded
     assert expanded and not set(unheld) & set(expanded)
@@ -122,7 +145,12 @@ def test_similarities_are_each_passages_own_including_the_first_stored(index):
     ids, matrix, _, _ = store._vectors()
     vector = matrix[3]
     asked = [ids[0], "not-a-passage", ids[5], ids[0]]
-    expected = [float(matrix[0] @ vector), 0.0, float(matrix[5] @ vector), float(matrix[0] @ vector)]
+    expected = [
+        float(matrix[0] @ vector),
+        0.0,
+        float(matrix[5] @ vector),
+        float(matrix[0] @ vector),
+    ]
     assert store.similarities(vector, asked) == pytest.approx(expected, abs=1e-6)
 
 
@@ -132,14 +160,28 @@ def test_the_exact_scan_finds_what_chromas_index_finds(index):
     scanned = Store(index.index_dir, index.chroma_url)
     indexed = Store(index.index_dir, index.chroma_url, exact_up_to=0)
     assert scanned.count() <= scanned.exact_up_to
-    filters = [None, {"agency": HOSPITAL}, {"agency": {"$in": [HOSPITAL, COMMUNITY]}}, {"document": BRADFORD_PDF},
-               {"$and": [{"agency": HOSPITAL}, {"document": FOUNDING}]}, {"agency": "no such agency"},
-               {"agency": {"$ne": HOSPITAL}}]
+    filters = [
+        None,
+        {"agency": HOSPITAL},
+        {"agency": {"$in": [HOSPITAL, COMMUNITY]}},
+        {"document": BRADFORD_PDF},
+        {"$and": [{"agency": HOSPITAL}, {"document": FOUNDING}]},
+        {"agency": "no such agency"},
+        {"agency": {"$ne": HOSPITAL}},
+    ]
     embedder = FakeEmbedder()
-    for query in ("domestic abuse clinic", "leaders and social workers", "training", "neglect toolkit"):
+    for query in (
+        "domestic abuse clinic",
+        "leaders and social workers",
+        "training",
+        "neglect toolkit",
+    ):
         vector = embedder.encode([query])[0]
         for where in filters:
-            by_scan, by_index = scanned.nearest(vector, 20, where), indexed.nearest(vector, 20, where)
+            by_scan, by_index = (
+                scanned.nearest(vector, 20, where),
+                indexed.nearest(vector, 20, where),
+            )
             assert len(by_scan) == len(by_index)
             assert all(s >= t - 1e-5 for (_, s), (_, t) in zip(by_scan, by_index))  # rank by rank
             if by_scan:  # passages tied on similarity may come in either order
@@ -155,7 +197,9 @@ def test_a_scan_cut_in_two_halves_finds_what_one_pass_finds(index, monkeypatch):
     from kb import store as store_module
 
     embedder = FakeEmbedder()
-    vectors = [embedder.encode([query])[0] for query in ("domestic abuse clinic", "training", "leaders")]
+    vectors = [
+        embedder.encode([query])[0] for query in ("domestic abuse clinic", "training", "leaders")
+    ]
     whole = [Store(index.index_dir, index.chroma_url).nearest(vector, 30) for vector in vectors]
     monkeypatch.setattr(store_module, "SPLIT_SCAN_AT", 2)
     halves = [Store(index.index_dir, index.chroma_url).nearest(vector, 30) for vector in vectors]
@@ -165,7 +209,7 @@ def test_a_scan_cut_in_two_halves_finds_what_one_pass_finds(index, monkeypatch):
 def _passes(chunk, where):
     if where is None:
         return True
-    (name, condition), = where.items()
+    ((name, condition),) = where.items()
     if name == "$and":
         return all(_passes(chunk, part) for part in condition)
     value = getattr(chunk, name)
@@ -199,7 +243,9 @@ def test_agency_kinds_are_read_from_the_index_not_from_a_list(searcher):
     prior = searcher.prior
     assert set(prior.kinds_of["hospital"]) == {HOSPITAL}
     assert set(prior.kinds_of["community health"]) == {COMMUNITY}
-    assert "ELFT" in prior.kinds_of["mental health trust"]  # no "mental health" in its name: its passages say it
+    assert (
+        "ELFT" in prior.kinds_of["mental health trust"]
+    )  # no "mental health" in its name: its passages say it
     assert HOSPITAL not in prior.kinds_of["council"]
     assert prior.names.get("bradford", "").startswith("Bradford")  # a local authority's own name
 
@@ -219,9 +265,11 @@ def test_a_query_naming_a_kind_of_agency_points_at_it(searcher, query, favoured)
     assert max(weights, key=weights.get).startswith(favoured)
 
 
-@pytest.mark.parametrize("query", ["foundation years and early help", "families first for children"])
+@pytest.mark.parametrize(
+    "query", ["foundation years and early help", "families first for children"]
+)
 def test_a_word_that_says_what_an_organisation_is_names_none(searcher, query):
-    """"Foundation" and "families" are in organisations' names ("... Hospitals Foundation Trust",
+    """ "Foundation" and "families" are in organisations' names ("... Hospitals Foundation Trust",
     "Bradford Children and Families Trust"), but a query using them is not asking for those."""
     assert searcher.prior.weights(query) == {}
 
@@ -241,7 +289,9 @@ def test_naming_the_hospital_brings_its_passages_up(searcher):
 
 
 def test_an_agency_filter_overrides_the_named_kind(searcher):
-    hits = searcher.search("what does the hospital do for DA out of hours?", agency="Community", k=5).hits
+    hits = searcher.search(
+        "what does the hospital do for DA out of hours?", agency="Community", k=5
+    ).hits
     assert {hit.agency for hit in hits} == {COMMUNITY}
 
 
@@ -256,7 +306,8 @@ def test_acronyms_a_document_defines_are_learned_at_reindex(settings, count_toke
     from kb.reindex import reindex
 
     (settings.corpus_dir / "panel.md").write_text(
-        "# Panels\n\nThe Widget Assessment Panel (WAP) meets monthly to review referrals.\n", encoding="utf-8"
+        "# Panels\n\nThe Widget Assessment Panel (WAP) meets monthly to review referrals.\n",
+        encoding="utf-8",
     )
     assert not reindex(settings, FakeEmbedder, count_tokens).failed
     searcher = Searcher(Store(settings.index_dir, settings.chroma_url), FakeEmbedder())
@@ -277,11 +328,17 @@ def test_keyword_index_follows_the_store_through_a_reindex(settings, count_token
     first = reindex(settings, FakeEmbedder, count_tokens)
     assert first.keyword_rebuilt
     assert not reindex(settings, FakeEmbedder, count_tokens).keyword_rebuilt  # nothing changed
-    (settings.corpus_dir / "notes.md").write_text("# Notes\n\nZanzibar protocol for escalation.\n", encoding="utf-8")
+    (settings.corpus_dir / "notes.md").write_text(
+        "# Notes\n\nZanzibar protocol for escalation.\n", encoding="utf-8"
+    )
     assert reindex(settings, FakeEmbedder, count_tokens).keyword_rebuilt
-    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), FakeEmbedder(), retrieval=RETRIEVALS["bm25"])
+    searcher = Searcher(
+        Store(settings.index_dir, settings.chroma_url), FakeEmbedder(), retrieval=RETRIEVALS["bm25"]
+    )
     assert searcher.search("zanzibar").hits[0].document == "notes.md"
-    assert not searcher.search("policy when agencies disagree", document="notes.md").hits  # the old text is gone
+    assert not searcher.search(
+        "policy when agencies disagree", document="notes.md"
+    ).hits  # the old text is gone
 
 
 def test_a_repeated_query_is_answered_from_memory_without_the_model(searcher):
@@ -296,10 +353,17 @@ def test_a_repeated_query_is_answered_from_memory_without_the_model(searcher):
     assert remembered.hits == first.hits and remembered.expanded == expanded
     # Each filter, the number asked for and the ranking are part of what is remembered.
     narrowed = searcher.search("domestic abuse clinic", k=5, agency="Community")
-    assert searcher.embedder.encoded == encoded + 1 and {hit.agency for hit in narrowed.hits} == {COMMUNITY}
+    assert searcher.embedder.encoded == encoded + 1 and {hit.agency for hit in narrowed.hits} == {
+        COMMUNITY
+    }
     in_one = searcher.search("domestic abuse clinic", k=5, document=BRADFORD_PDF)
-    assert searcher.embedder.encoded == encoded + 2 and {hit.document for hit in in_one.hits} == {BRADFORD_PDF}
-    assert len(searcher.search("domestic abuse clinic", k=3).hits) == 3 and searcher.embedder.encoded == encoded + 3
+    assert searcher.embedder.encoded == encoded + 2 and {hit.document for hit in in_one.hits} == {
+        BRADFORD_PDF
+    }
+    assert (
+        len(searcher.search("domestic abuse clinic", k=3).hits) == 3
+        and searcher.embedder.encoded == encoded + 3
+    )
     searcher.retrieval = RETRIEVALS["dense"]  # another ranking: computed, not taken from memory
     searcher.search("domestic abuse clinic", k=5)
     assert searcher.embedder.encoded == encoded + 4

@@ -22,7 +22,11 @@ def test_looking_at_a_servers_pointer_every_second_reuses_one_client(server_inde
     assert server_index.chroma_url.startswith("http")
     made = []
     real = chromadb.HttpClient
-    monkeypatch.setattr(chromadb, "HttpClient", lambda *args, **kwargs: made.append(1) or real(*args, **kwargs))
-    generations = {current_generation(server_index.index_dir, server_index.chroma_url) for _ in range(5)}
+    monkeypatch.setattr(
+        chromadb, "HttpClient", lambda *args, **kwargs: made.append(1) or real(*args, **kwargs)
+    )
+    generations = {
+        current_generation(server_index.index_dir, server_index.chroma_url) for _ in range(5)
+    }
     assert len(generations) == 1 and None not in generations
     assert len(made) <= 1  # one client for all five looks (none if the reindex already made it)

@@ -2,7 +2,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kb.vocabulary import Entry, Glossary, best_long_form, default_glossary, definitions_in, learn_definitions
+from kb.vocabulary import (
+    Entry,
+    Glossary,
+    best_long_form,
+    default_glossary,
+    definitions_in,
+    learn_definitions,
+)
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +24,15 @@ def glossary():
         ("domestic abuse training", "DA"),  # words -> acronym
         ("HVs and neglect", "health visitor"),  # a plural acronym
         ("child sexual exploitation in parks", "CSE"),
-        ("radicalisation referrals", "Prevent"),  # any expansion, not only the first, finds the term
+        (
+            "radicalisation referrals",
+            "Prevent",
+        ),  # any expansion, not only the first, finds the term
         ("timeline of events", "chronology"),  # a practitioner's word for the report's
-        ("what to do when agencies disagree about a case", "escalation"),  # an everyday verb for the policy's name
+        (
+            "what to do when agencies disagree about a case",
+            "escalation",
+        ),  # an everyday verb for the policy's name
         ("support for parents", "parent or carer"),  # a plural word
     ],
 )
@@ -32,10 +45,17 @@ def test_a_glossary_held_in_an_index_adds_only_what_the_index_holds(glossary):
     absent = {"kids", "extra young zone"}
     held = glossary.held_in(lambda phrase: phrase not in absent)
     assert "kids" not in held.expand("support for children")
-    assert held.expand("DA training") == glossary.expand("DA training")  # what is held is added as before
+    assert held.expand("DA training") == glossary.expand(
+        "DA training"
+    )  # what is held is added as before
     learned = [Entry("XYZ", ("extra young zone",)), Entry("ABC", ("a big change",))]
-    assert glossary.with_learned(learned).expand("XYZ and ABC") == ["extra young zone", "a big change"]
-    assert held.with_learned(learned).expand("XYZ and ABC") == ["a big change"]  # still held to the index
+    assert glossary.with_learned(learned).expand("XYZ and ABC") == [
+        "extra young zone",
+        "a big change",
+    ]
+    assert held.with_learned(learned).expand("XYZ and ABC") == [
+        "a big change"
+    ]  # still held to the index
     assert glossary.held_in(lambda phrase: False).expand("DA training") == []
     # An acronym takes the first of its long forms the index holds.
     assert glossary.expand("DVA support") == ["domestic violence and abuse"]
@@ -59,7 +79,9 @@ def test_acronyms_match_as_written_and_plain_words_in_any_case(glossary):
 
 def test_a_term_defined_twice_in_the_data_file_is_refused(tmp_path):
     data = tmp_path / "glossary.tsv"
-    data.write_text("# comment\nDA\tdomestic abuse\nCIN\tchild in need\nDA\tdrug abuse\n", encoding="utf-8")
+    data.write_text(
+        "# comment\nDA\tdomestic abuse\nCIN\tchild in need\nDA\tdrug abuse\n", encoding="utf-8"
+    )
     with pytest.raises(ValueError, match=r"glossary.tsv:4: 'DA' is already defined on line 2"):
         Glossary.load(data)
 
@@ -74,11 +96,23 @@ def test_a_line_without_a_tab_is_refused_with_its_number(tmp_path):
 @pytest.mark.parametrize(
     "text, found",
     [
-        ("The Multi-agency Risk Assessment Conference (MARAC) meets weekly.", ("MARAC", "Multi-agency Risk Assessment Conference")),
-        ("across Bedfordshire, Luton and Milton Keynes (BLMK) we", ("BLMK", "Bedfordshire, Luton and Milton Keynes")),
-        ("Child Protection Information Sharing (CP-IS) is live", ("CP-IS", "Child Protection Information Sharing")),
+        (
+            "The Multi-agency Risk Assessment Conference (MARAC) meets weekly.",
+            ("MARAC", "Multi-agency Risk Assessment Conference"),
+        ),
+        (
+            "across Bedfordshire, Luton and Milton Keynes (BLMK) we",
+            ("BLMK", "Bedfordshire, Luton and Milton Keynes"),
+        ),
+        (
+            "Child Protection Information Sharing (CP-IS) is live",
+            ("CP-IS", "Child Protection Information Sharing"),
+        ),
         ("we use the Graded Care Profile 2 (GCP2) tool", ("GCP2", "Graded Care Profile 2")),
-        ("our Independent Domestic Violence Advisors (IDVAs) support", ("IDVA", "Independent Domestic Violence Advisors")),
+        (
+            "our Independent Domestic Violence Advisors (IDVAs) support",
+            ("IDVA", "Independent Domestic Violence Advisors"),
+        ),
         ("It said. Then the Serious Case Review (SCR) began", ("SCR", "Serious Case Review")),
     ],
 )
@@ -100,20 +134,42 @@ def test_text_that_defines_nothing_gives_nothing(text):
     assert list(definitions_in(text)) == []
 
 
-@pytest.mark.parametrize("short, before, long", [
-    ("EET", "young people not in education, employment and training", "education, employment and training"),
-    ("NEET", "children not in education, employment or training", "not in education, employment or training"),
-    ("SEND", "pupils with special educational needs and disabilities", "special educational needs and disabilities"),
-    # Initials that do not spell it ("Multi-agency" is one word): Schwartz and Hearst's match instead.
-    ("MARAC", "referred to the Multi-agency Risk Assessment Conference", "Multi-agency Risk Assessment Conference"),
-])
+@pytest.mark.parametrize(
+    "short, before, long",
+    [
+        (
+            "EET",
+            "young people not in education, employment and training",
+            "education, employment and training",
+        ),
+        (
+            "NEET",
+            "children not in education, employment or training",
+            "not in education, employment or training",
+        ),
+        (
+            "SEND",
+            "pupils with special educational needs and disabilities",
+            "special educational needs and disabilities",
+        ),
+        # Initials that do not spell it ("Multi-agency" is one word): Schwartz and Hearst's match instead.
+        (
+            "MARAC",
+            "referred to the Multi-agency Risk Assessment Conference",
+            "Multi-agency Risk Assessment Conference",
+        ),
+    ],
+)
 def test_a_long_form_whose_initials_spell_the_short_form_keeps_every_word(short, before, long):
     assert best_long_form(short, before) == long
 
 
 def test_best_long_form_starts_at_a_word_and_refuses_a_long_stretch():
     assert best_long_form("DAC", "the weekly Domestic Abuse Clinic") == "Domestic Abuse Clinic"
-    assert best_long_form("CP", "a long sentence about many things that are child protection") == "child protection"
+    assert (
+        best_long_form("CP", "a long sentence about many things that are child protection")
+        == "child protection"
+    )
     assert best_long_form("AB", "Apple " + "tree " * 20 + "Banana") is None
     assert best_long_form("AB", "an Apple Banana") == "Apple Banana"
 
@@ -121,7 +177,10 @@ def test_best_long_form_starts_at_a_word_and_refuses_a_long_stretch():
 def test_learned_definitions_count_the_documents_that_make_them():
     texts = [
         ("a.pdf", "The Widget Assessment Panel (WAP) met."),
-        ("b.pdf", "See the widget assessment panel (WAP) minutes, and the Widget Assessment Panel (WAP) again."),
+        (
+            "b.pdf",
+            "See the widget assessment panel (WAP) minutes, and the Widget Assessment Panel (WAP) again.",
+        ),
     ]
     assert learn_definitions(texts) == [("WAP", "Widget Assessment Panel", 2)]
 
@@ -131,8 +190,12 @@ def test_learned_acronyms_join_the_glossary_and_the_data_file_wins_a_clash(gloss
     combined = glossary.with_learned(learned)
     assert "Widget Assessment Panel" in combined.expand("when does the WAP meet")
     assert "WAP" in combined.expand("widget assessment panel dates")
-    assert "domestic abuse" in combined.expand("DA clinic") and "Data Analysis" not in combined.expand("DA clinic")
-    assert "Widget Assessment Panel" not in glossary.expand("when does the WAP meet")  # the original is unchanged
+    assert "domestic abuse" in combined.expand(
+        "DA clinic"
+    ) and "Data Analysis" not in combined.expand("DA clinic")
+    assert "Widget Assessment Panel" not in glossary.expand(
+        "when does the WAP meet"
+    )  # the original is unchanged
 
 
 class _Everything:
@@ -140,12 +203,23 @@ class _Everything:
         return True
 
 
-_PHRASES = sorted({phrase for entry in default_glossary().entries for phrase in (entry.term, *entry.expansions)})
+_PHRASES = sorted(
+    {phrase for entry in default_glossary().entries for phrase in (entry.term, *entry.expansions)}
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.sampled_from(["", "(", "/", "x", "-"]), st.sampled_from(_PHRASES),
-                          st.sampled_from(["", "s", "'s", "-", "&", ",", "?", "X"])), min_size=1, max_size=4))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["", "(", "/", "x", "-"]),
+            st.sampled_from(_PHRASES),
+            st.sampled_from(["", "s", "'s", "-", "&", ",", "?", "X"]),
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
 def test_looking_up_openings_first_finds_what_running_every_pattern_finds(parts):
     import kb.vocabulary as vocabulary
 

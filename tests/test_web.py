@@ -13,9 +13,9 @@ from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
+from conftest import BRADFORD, FOUNDING, NOTES, FakeEmbedder, small_app, small_index
 from markupsafe import escape
 
-from conftest import BRADFORD, FOUNDING, NOTES, FakeEmbedder, small_app, small_index
 from kb.cli import cli
 from kb.settings import Settings
 from kb.store import Store
@@ -26,8 +26,13 @@ PDF = BRADFORD.name
 NOTES_QUERY = "escalation policy when agencies disagree"
 SCRIPT, IMG = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
 OWN_SCRIPT = '<script src="/static/kb.js" defer></script>'  # the one script, a static file; pages work without it
-ESCAPED_SCRIPT, ESCAPED_IMG = "&lt;script&gt;alert(1)&lt;/script&gt;", "&lt;img src=x onerror=alert(1)&gt;"
-CLOSEST_ONLY = "None of these passages uses your words; they are the closest in meaning. Try other words."
+ESCAPED_SCRIPT, ESCAPED_IMG = (
+    "&lt;script&gt;alert(1)&lt;/script&gt;",
+    "&lt;img src=x onerror=alert(1)&gt;",
+)
+CLOSEST_ONLY = (
+    "None of these passages uses your words; they are the closest in meaning. Try other words."
+)
 
 
 @pytest.fixture(scope="module")
@@ -102,11 +107,16 @@ def test_a_query_shows_cited_passages_with_words_marked(client):
     marked = "Use the <mark>escalation</mark> <mark>policy</mark> when <mark>agencies</mark> <mark>disagree</mark>."
     assert marked in html
     assert f"/documents/notes.md/text#chunk-{first['id']}" in hrefs(html)
-    assert '<input id="q" name="q" type="search" value="escalation policy when agencies disagree"' in html
+    assert (
+        '<input id="q" name="q" type="search" value="escalation policy when agencies disagree"'
+        in html
+    )
 
 
 def test_open_links_go_to_the_pdf_page_or_the_passage(client):
-    html = client.get("/", query_string={"q": "Bradford leaders", "document": PDF, "k": 5}).get_data(as_text=True)
+    html = client.get(
+        "/", query_string={"q": "Bradford leaders", "document": PDF, "k": 5}
+    ).get_data(as_text=True)
     hits = hits_of(client, "Bradford leaders", document=PDF, k=5)
     assert {hit["document"] for hit in hits} == {PDF}
     for hit in hits:
@@ -133,25 +143,42 @@ def test_facets_count_the_top_passages_and_narrow_the_search(client):
     link = url_for_search(q="training", agency=agency)
     assert link in hrefs(html)
     narrowed = client.get(link).get_data(as_text=True)
-    assert set(re.findall(r'<span class="agency">([^<]*)</span>', narrowed)) == {str(escape(agency))}
-    assert narrowed.count('<li class="hit">') >= min(by_agency[agency], 10)  # beyond the top 50 there may be more
-    assert f'<input type="hidden" name="agency" value="{escape(agency)}">' in narrowed  # a new query keeps it
-    assert '<a href="/?q=training" aria-current="true">' in narrowed  # the selected facet removes it
+    assert set(re.findall(r'<span class="agency">([^<]*)</span>', narrowed)) == {
+        str(escape(agency))
+    }
+    assert narrowed.count('<li class="hit">') >= min(
+        by_agency[agency], 10
+    )  # beyond the top 50 there may be more
+    assert (
+        f'<input type="hidden" name="agency" value="{escape(agency)}">' in narrowed
+    )  # a new query keeps it
+    assert (
+        '<a href="/?q=training" aria-current="true">' in narrowed
+    )  # the selected facet removes it
 
 
 @pytest.mark.parametrize(
     "agency, selected",
     [
         ("Bradford Children and Families Trust", ["Bradford Children and Families Trust"]),
-        ("bradford", ["Bradford Children and Families Trust"]),  # part of the name, as the search takes it
+        (
+            "bradford",
+            ["Bradford Children and Families Trust"],
+        ),  # part of the name, as the search takes it
         ("  BRADFORD   children ", ["Bradford Children and Families Trust"]),
-        ("trust", ["Bedfordshire Hospitals Foundation Trust", "Bradford Children and Families Trust"]),
+        (
+            "trust",
+            ["Bedfordshire Hospitals Foundation Trust", "Bradford Children and Families Trust"],
+        ),
     ],
 )
 def test_the_agency_facets_the_filter_chose_are_selected_and_remove_it(client, agency, selected):
     html = client.get("/", query_string={"q": "training", "agency": agency}).get_data(as_text=True)
-    chosen = re.findall(r'<a href="([^"]*)" aria-current="true"><span class="visually-hidden">'
-                        r"Selected, follow to remove: </span>([^<]*) <span", html)
+    chosen = re.findall(
+        r'<a href="([^"]*)" aria-current="true"><span class="visually-hidden">'
+        r"Selected, follow to remove: </span>([^<]*) <span",
+        html,
+    )
     assert chosen == [("/?q=training", name) for name in selected]
 
 
@@ -162,7 +189,11 @@ def test_k_in_the_url_sets_how_many_passages(client):
 
 
 def test_no_results_suggests_fewer_words_and_removing_filters(client):
-    args = {"q": "training", "agency": "Bradford", "document": "notes.md"}  # no Bradford passage is in the notes
+    args = {
+        "q": "training",
+        "agency": "Bradford",
+        "document": "notes.md",
+    }  # no Bradford passage is in the notes
     html = client.get("/", query_string=args).get_data(as_text=True)
     assert "0 passages for" in html and "No passages found" in html
     assert "Try fewer words, or more general ones." in html
@@ -173,15 +204,36 @@ def test_no_results_suggests_fewer_words_and_removing_filters(client):
 @pytest.mark.parametrize(
     "args, message, title",
     [
-        ({"q": "x" * 10_000}, "the query is 10000 characters long; the limit is 1000", "the query is too long"),
-        ({"q": "neglect", "agency": "Police"}, "no agency matches &#39;Police&#39;; the index holds: Bedfordshire",
-         "no agency has that name"),
-        ({"q": "neglect", "document": "missing.pdf"}, "no document is called &#39;missing.pdf&#39;",
-         "no document has that name"),
-        ({"q": "neglect", "k": "ten"}, "k must be a whole number from 1 to 100, not &#39;ten&#39;",
-         "k must be a whole number from 1 to 100"),
-        ({"q": "neglect", "k": "0"}, "k must be a whole number from 1 to 100", "k must be a whole number from 1 to 100"),
-        ({"q": "neglect", "k": "101"}, "k must be a whole number from 1 to 100", "k must be a whole number from 1 to 100"),
+        (
+            {"q": "x" * 10_000},
+            "the query is 10000 characters long; the limit is 1000",
+            "the query is too long",
+        ),
+        (
+            {"q": "neglect", "agency": "Police"},
+            "no agency matches &#39;Police&#39;; the index holds: Bedfordshire",
+            "no agency has that name",
+        ),
+        (
+            {"q": "neglect", "document": "missing.pdf"},
+            "no document is called &#39;missing.pdf&#39;",
+            "no document has that name",
+        ),
+        (
+            {"q": "neglect", "k": "ten"},
+            "k must be a whole number from 1 to 100, not &#39;ten&#39;",
+            "k must be a whole number from 1 to 100",
+        ),
+        (
+            {"q": "neglect", "k": "0"},
+            "k must be a whole number from 1 to 100",
+            "k must be a whole number from 1 to 100",
+        ),
+        (
+            {"q": "neglect", "k": "101"},
+            "k must be a whole number from 1 to 100",
+            "k must be a whole number from 1 to 100",
+        ),
     ],
 )
 def test_bad_input_on_the_page_is_a_400_that_says_why(client, args, message, title):
@@ -189,7 +241,9 @@ def test_bad_input_on_the_page_is_a_400_that_says_why(client, args, message, tit
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert '<div class="error" role="alert">' in html and message in html
-    assert title_of(html) == f"Error: {title} – Safeguarding reports search"  # a screen reader says it first
+    assert (
+        title_of(html) == f"Error: {title} – Safeguarding reports search"
+    )  # a screen reader says it first
     assert '<label for="q">' in html  # the form is still there to try again
 
 
@@ -197,52 +251,74 @@ def test_bad_input_on_the_page_is_a_400_that_says_why(client, args, message, tit
     "args, passages, more",
     [
         ({"q": "training"}, 10, "/?q=training&k=20#hit-11"),
-        ({"q": "training", "agency": "bradford", "document": PDF, "k": "5"}, 5,
-         f"/?q=training&agency=bradford&document={PDF}&k=15#hit-6"),
+        (
+            {"q": "training", "agency": "bradford", "document": PDF, "k": "5"},
+            5,
+            f"/?q=training&agency=bradford&document={PDF}&k=15#hit-6",
+        ),
         ({"q": "training", "k": "95"}, 95, "/?q=training&k=100#hit-96"),  # no further than k=100
         ({"q": "training", "k": "100"}, 100, None),
         ({"q": "training", "document": "notes.md"}, 1, None),  # fewer than k: there are no more
     ],
 )
-def test_show_more_passages_asks_for_ten_more_and_lands_on_the_first_new_one(client, args, passages, more):
+def test_show_more_passages_asks_for_ten_more_and_lands_on_the_first_new_one(
+    client, args, passages, more
+):
     html = client.get("/", query_string=args).get_data(as_text=True)
     assert html.count('<li class="hit">') == passages
-    links = re.findall(r'<p class="more-passages"><a href="([^"]*)">Show more passages</a></p>', html)
+    links = re.findall(
+        r'<p class="more-passages"><a href="([^"]*)">Show more passages</a></p>', html
+    )
     assert [link.replace("&amp;", "&") for link in links] == ([more] if more else [])
     if more:
         path, _, anchor = more.partition("#")
         shown = client.get(path).get_data(as_text=True)
-        assert shown.count('<li class="hit">') == min(passages + 10, 100) and f'id="{anchor}"' in shown
+        assert (
+            shown.count('<li class="hit">') == min(passages + 10, 100) and f'id="{anchor}"' in shown
+        )
 
 
 @pytest.mark.parametrize(
     "query, closest_only",
     [
-        ("xqzzy blorf", True),  # no passage holds either word: the model's nearest passages are shown
+        (
+            "xqzzy blorf",
+            True,
+        ),  # no passage holds either word: the model's nearest passages are shown
         ("what does the", True),  # words the keyword search leaves out match nothing either
         (NOTES_QUERY, False),
         ("DA clinic", False),  # a word it was expanded to counts
     ],
 )
-def test_passages_without_the_querys_words_are_said_to_be_the_closest_in_meaning(client, query, closest_only):
+def test_passages_without_the_querys_words_are_said_to_be_the_closest_in_meaning(
+    client, query, closest_only
+):
     html = client.get("/", query_string={"q": query}).get_data(as_text=True)
     assert f"10 passages for “{query}”" in html
     assert ("<mark>" in html) is not closest_only
     notice = f'<p class="closest-only">{CLOSEST_ONLY}</p>'
     assert (notice in html) is closest_only
     if closest_only:
-        assert html.index('id="results-heading"') < html.index(notice) < html.index('<ol class="hits">')
+        assert (
+            html.index('id="results-heading"')
+            < html.index(notice)
+            < html.index('<ol class="hits">')
+        )
 
 
 @pytest.mark.parametrize("k", ["0", "ten", "101"])
 def test_a_bad_k_keeps_the_filters_the_user_chose(client, k):
-    response = client.get("/", query_string={"q": "neglect", "agency": "ELFT", "document": "notes.md", "k": k})
+    response = client.get(
+        "/", query_string={"q": "neglect", "agency": "ELFT", "document": "notes.md", "k": k}
+    )
     html = response.get_data(as_text=True)
     assert response.status_code == 400 and "k must be a whole number from 1 to 100" in html
     assert '<input type="hidden" name="agency" value="ELFT">' in html
     assert '<input type="hidden" name="document" value="notes.md">' in html
     assert '<ul class="filters" aria-label="Filters in use">' in html
-    assert "/?q=neglect&document=notes.md" in hrefs(html) and "/?q=neglect&agency=ELFT" in hrefs(html)  # "remove"
+    assert "/?q=neglect&document=notes.md" in hrefs(html) and "/?q=neglect&agency=ELFT" in hrefs(
+        html
+    )  # "remove"
 
 
 @pytest.mark.parametrize("q", ["", "   "])
@@ -259,7 +335,9 @@ def test_the_icon_is_served_where_browsers_look_for_it(client):
 def test_unknown_page_is_a_404_page(client):
     response = client.get("/nowhere")
     assert response.status_code == 404
-    assert response.mimetype == "text/html" and "Go to the search page" in response.get_data(as_text=True)
+    assert response.mimetype == "text/html" and "Go to the search page" in response.get_data(
+        as_text=True
+    )
 
 
 # --- documents ---------------------------------------------------------------------------------
@@ -281,7 +359,10 @@ def test_a_text_document_is_served_as_plain_text(client):
 
 def test_text_view_has_an_anchor_per_passage_in_order(client, shared_index):
     name = FOUNDING.name
-    chunks = sorted((c for c in Store(shared_index.index_dir).chunks() if c.document == name), key=lambda c: c.position)
+    chunks = sorted(
+        (c for c in Store(shared_index.index_dir).chunks() if c.document == name),
+        key=lambda c: c.position,
+    )
     html = client.get(f"/documents/{name}/text").get_data(as_text=True)
     anchors = re.findall(r'id="chunk-([0-9a-f]+)"', html)
     assert len(anchors) > 10 and anchors == [chunk.id for chunk in chunks]
@@ -291,7 +372,9 @@ def test_text_view_has_an_anchor_per_passage_in_order(client, shared_index):
 
 
 def test_every_open_link_on_a_results_page_resolves(client):
-    html = client.get("/", query_string={"q": "domestic abuse clinic", "k": 20}).get_data(as_text=True)
+    html = client.get("/", query_string={"q": "domestic abuse clinic", "k": 20}).get_data(
+        as_text=True
+    )
     links = [href for href in hrefs(html) if href.startswith("/documents/")]
     assert links
     for link in links:
@@ -356,8 +439,14 @@ def test_api_search_filters_by_agency_and_document(client):
         ({"q": ""}, "the query is empty"),
         ({"q": "  \n "}, "the query is empty"),
         ({"q": "x" * 10_000}, "the query is 10000 characters long; the limit is 1000"),
-        ({"q": "neglect", "agency": "Police"}, "no agency matches 'Police'; the index holds: Bedfordshire Hospitals"),
-        ({"q": "neglect", "document": "../pyproject.toml"}, "no document is called '../pyproject.toml'; the index"),
+        (
+            {"q": "neglect", "agency": "Police"},
+            "no agency matches 'Police'; the index holds: Bedfordshire Hospitals",
+        ),
+        (
+            {"q": "neglect", "document": "../pyproject.toml"},
+            "no document is called '../pyproject.toml'; the index",
+        ),
         ({"q": "neglect", "k": "ten"}, "k must be a whole number from 1 to 100, not 'ten'"),
         ({"q": "neglect", "k": "1.5"}, "k must be a whole number from 1 to 100, not '1.5'"),
         ({"q": "neglect", "k": "0"}, "k must be a whole number from 1 to 100, not '0'"),
@@ -374,22 +463,39 @@ def test_api_bad_input_is_a_400_with_a_json_message(client, args, message):
 
 def test_api_documents_lists_what_is_indexed(client):
     answer = client.get("/api/documents").json
-    assert [row["document"] for row in answer["documents"]] == sorted([PDF, FOUNDING.name, "notes.md"])
+    assert [row["document"] for row in answer["documents"]] == sorted(
+        [PDF, FOUNDING.name, "notes.md"]
+    )
     notes = next(row for row in answer["documents"] if row["document"] == "notes.md")
-    expected = {"document": "notes.md", "title": "Practice notes", "agency": "", "pages": 1, "chunks": 1}
+    expected = {
+        "document": "notes.md",
+        "title": "Practice notes",
+        "agency": "",
+        "pages": 1,
+        "chunks": 1,
+    }
     assert {name: notes[name] for name in expected} == expected
-    assert {"Bedfordshire Hospitals Foundation Trust", "Bradford Children and Families Trust"} <= set(answer["agencies"])
+    assert {
+        "Bedfordshire Hospitals Foundation Trust",
+        "Bradford Children and Families Trust",
+    } <= set(answer["agencies"])
 
 
 def test_healthz_counts_the_passages(client, shared_index):
     response = client.get("/healthz")
     assert response.status_code == 200
     store = Store(shared_index.index_dir)
-    assert response.json == {"status": "ok", "chunks": store.count(), "generation": store.generation}
+    assert response.json == {
+        "status": "ok",
+        "chunks": store.count(),
+        "generation": store.generation,
+    }
     assert response.json["chunks"] > 10
 
 
-@pytest.mark.parametrize("path, method", [("/api/nothing", "get"), ("/api/search", "post"), ("/healthz/x", "get")])
+@pytest.mark.parametrize(
+    "path, method", [("/api/nothing", "get"), ("/api/search", "post"), ("/healthz/x", "get")]
+)
 def test_api_errors_are_json(client, path, method):
     response = getattr(client, method)(path)
     assert response.status_code in (404, 405)
@@ -401,12 +507,16 @@ def test_openapi_description_is_valid_and_matches_the_routes(client, app):
 
     spec = client.get("/api/openapi.json").json
     validate(spec)
-    json_routes = {rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")}
+    json_routes = {
+        rule.rule for rule in app.url_map.iter_rules() if rule.endpoint.startswith("api.")
+    }
     assert set(spec["paths"]) == json_routes
     q = spec["paths"]["/api/search"]["get"]["parameters"][0]
     assert q["schema"]["maxLength"] == 1000
-    assert q["description"] == ("The query; not only spaces. Its length, at most 1000 characters, is counted after "
-                                "each run of whitespace is collapsed to one space and any at either end removed.")
+    assert q["description"] == (
+        "The query; not only spaces. Its length, at most 1000 characters, is counted after "
+        "each run of whitespace is collapsed to one space and any at either end removed."
+    )
 
 
 @pytest.mark.parametrize(
@@ -422,7 +532,9 @@ def test_answers_match_their_openapi_schemas(client, path, schema):
     from jsonschema import Draft202012Validator
 
     components = client.get("/api/openapi.json").json["components"]
-    validator = Draft202012Validator({"$ref": f"#/components/schemas/{schema}", "components": components})
+    validator = Draft202012Validator(
+        {"$ref": f"#/components/schemas/{schema}", "components": components}
+    )
     validator.validate(client.get(path).json)
 
 
@@ -431,14 +543,30 @@ def test_answers_match_their_openapi_schemas(client, path, schema):
 
 @pytest.mark.parametrize(
     "path",
-    ["/", "/?q=training", "/?q=x&k=0", "/api/search?q=training", "/api/search", "/healthz",
-     f"/documents/{PDF}", "/documents/notes.md/text", "/nowhere", "/static/kb.css"],
+    [
+        "/",
+        "/?q=training",
+        "/?q=x&k=0",
+        "/api/search?q=training",
+        "/api/search",
+        "/healthz",
+        f"/documents/{PDF}",
+        "/documents/notes.md/text",
+        "/nowhere",
+        "/static/kb.css",
+    ],
 )
 def test_every_response_carries_the_security_headers(client, path):
     headers = client.get(path).headers
     csp = headers["Content-Security-Policy"]
     assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
-    directives = ("default-src 'self'", "object-src 'none'", "frame-ancestors 'none'", "base-uri 'none'", "form-action 'self'")
+    directives = (
+        "default-src 'self'",
+        "object-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+    )
     assert all(directive in csp for directive in directives), csp
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["Referrer-Policy"] == "no-referrer"
@@ -451,7 +579,12 @@ def test_every_response_carries_the_security_headers(client, path):
         ("127.0.0.1", (), "127.0.0.1:5000", True),
         ("127.0.0.1", (), "[::1]:5000", True),
         ("127.0.0.1", (), "attacker.example:5000", False),  # DNS rebinding: another site's name
-        ("127.0.0.1", (), "192.168.1.5:5000", False),  # listening on loopback, only loopback addresses
+        (
+            "127.0.0.1",
+            (),
+            "192.168.1.5:5000",
+            False,
+        ),  # listening on loopback, only loopback addresses
         ("127.0.0.1", ("kb.lscp.local",), "KB.lscp.local", True),
         ("0.0.0.0", (), "192.168.1.5:5000", True),
         ("0.0.0.0", (), "[fe80::1]:5000", True),
@@ -468,14 +601,24 @@ def test_a_request_for_another_sites_name_is_refused(shared_index, listen, allow
         response = client.get(path, headers={"Host": host})
         assert (response.status_code == 200) is answered, (path, response.status_code)
         if not answered:
-            assert response.status_code == 400 and "KB_ALLOWED_HOSTS" in response.get_data(as_text=True)
+            assert response.status_code == 400 and "KB_ALLOWED_HOSTS" in response.get_data(
+                as_text=True
+            )
 
 
 def test_this_machines_own_name_is_answered_when_listening_beyond_loopback(shared_index):
     app = small_app(dataclasses.replace(shared_index, host="0.0.0.0"))
-    assert app.test_client().get("/healthz", headers={"Host": f"{socket.gethostname()}:5000"}).status_code == 200
+    assert (
+        app.test_client()
+        .get("/healthz", headers={"Host": f"{socket.gethostname()}:5000"})
+        .status_code
+        == 200
+    )
     loopback_only = small_app(shared_index).test_client()
-    assert loopback_only.get("/healthz", headers={"Host": f"{socket.gethostname()}:5000"}).status_code == 400
+    assert (
+        loopback_only.get("/healthz", headers={"Host": f"{socket.gethostname()}:5000"}).status_code
+        == 400
+    )
 
 
 def test_pages_hold_no_inline_script_or_style(client):
@@ -508,7 +651,9 @@ def test_a_hostile_document_is_escaped_everywhere(hostile_client):
     assert SCRIPT in hit["title"] and IMG in hit["section"]
 
     pages = {
-        "results": hostile_client.get("/", query_string={"q": "zebra crossings alert script onerror img"}),
+        "results": hostile_client.get(
+            "/", query_string={"q": "zebra crossings alert script onerror img"}
+        ),
         "text view": hostile_client.get("/documents/hostile.md/text"),
         "start page": hostile_client.get("/"),
         "filtered": hostile_client.get("/", query_string={"q": "zebra", "document": "hostile.md"}),
@@ -516,8 +661,12 @@ def test_a_hostile_document_is_escaped_everywhere(hostile_client):
     for name, response in pages.items():
         html = response.get_data(as_text=True).replace(OWN_SCRIPT, "")
         assert response.status_code == 200, name
-        assert "<script" not in html and "<img" not in html and "onerror=alert(1)>" not in html, name
-        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html or "&lt;<mark>script</mark>&gt;" in html, name
+        assert "<script" not in html and "<img" not in html and "onerror=alert(1)>" not in html, (
+            name
+        )
+        assert (
+            "&lt;script&gt;alert(1)&lt;/script&gt;" in html or "&lt;<mark>script</mark>&gt;" in html
+        ), name
     results = pages["results"].get_data(as_text=True)
     assert "&lt;<mark>script</mark>&gt;<mark>alert</mark>(1)&lt;/<mark>script</mark>&gt;" in results
     assert "&lt;<mark>img</mark> src=x <mark>onerror</mark>=<mark>alert</mark>(1)&gt;" in results
@@ -527,7 +676,11 @@ def test_a_hostile_document_is_escaped_everywhere(hostile_client):
 
 
 def test_a_hostile_query_is_escaped_where_it_is_shown(client):
-    for args in ({"q": f"training {SCRIPT}"}, {"q": SCRIPT, "agency": IMG}, {"q": IMG, "k": SCRIPT}):
+    for args in (
+        {"q": f"training {SCRIPT}"},
+        {"q": SCRIPT, "agency": IMG},
+        {"q": IMG, "k": SCRIPT},
+    ):
         html = client.get("/", query_string=args).get_data(as_text=True).replace(OWN_SCRIPT, "")
         assert "<script" not in html and "<img" not in html
         assert ESCAPED_SCRIPT in html or ESCAPED_IMG in html
@@ -538,7 +691,11 @@ def test_query_text_is_not_logged(client, caplog):
     client.get("/", query_string={"q": "zanzibar hospital rota"})
     client.get("/api/search", query_string={"q": "zanzibar clinic rota"})
     client.get("/", query_string={"q": "zanzibar " * 300})  # refused as too long
-    assert "GET / 200" in caplog.text and "GET /api/search 200" in caplog.text and "GET / 400" in caplog.text
+    assert (
+        "GET / 200" in caplog.text
+        and "GET /api/search 200" in caplog.text
+        and "GET / 400" in caplog.text
+    )
     assert "zanzibar" not in caplog.text
 
 
@@ -554,13 +711,21 @@ def test_serve_without_an_index_says_to_reindex(settings):
 def test_templates_and_css_ship_with_the_package():
     import tomllib
 
-    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["web"]
+    package_data = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"
+    ]["web"]
     shipped = {path for pattern in package_data for path in (ROOT / "web").glob(pattern)}
     assert {ROOT / "web/templates/base.html", ROOT / "web/static/kb.css"} <= shipped
 
 
-@pytest.mark.parametrize("args", [{"q": "domestic abuse"}, {"q": "neglect", "agency": "Community", "k": "3"},
-                                  {"q": "leaders", "document": BRADFORD.name, "k": "60"}])
+@pytest.mark.parametrize(
+    "args",
+    [
+        {"q": "domestic abuse"},
+        {"q": "neglect", "agency": "Community", "k": "3"},
+        {"q": "leaders", "document": BRADFORD.name, "k": "60"},
+    ],
+)
 def test_the_page_shows_the_same_passages_in_the_same_order_as_the_api(client, args):
     """The page takes its results from the facets' wider search; they must be the API's own."""
     api = client.get("/api/search", query_string=args).get_json()["results"]
@@ -568,8 +733,12 @@ def test_the_page_shows_the_same_passages_in_the_same_order_as_the_api(client, a
     pages = re.findall(r'<span class="page">pages? (\d+)(?:–(\d+))?</span>', html)
     passages = re.findall(r'<p class="passage">(.*?)</p>', html, re.S)
     assert api and len(pages) == len(passages) == len(api)
-    assert [(int(first), int(last or first)) for first, last in pages] == [(hit["page"], hit["page_end"]) for hit in api]
-    assert [re.sub(r"</?mark>", "", text) for text in passages] == [str(escape(hit["text"])) for hit in api]
+    assert [(int(first), int(last or first)) for first, last in pages] == [
+        (hit["page"], hit["page_end"]) for hit in api
+    ]
+    assert [re.sub(r"</?mark>", "", text) for text in passages] == [
+        str(escape(hit["text"])) for hit in api
+    ]
 
 
 @pytest.mark.parametrize("path", ["/api/search", "/"])
@@ -580,7 +749,9 @@ def test_a_method_a_path_does_not_take_is_a_405_naming_the_ones_it_does(client, 
 
 
 def test_a_passage_a_page_break_cuts_is_cited_with_both_pages(client, shared_index):
-    spanning = next(chunk for chunk in Store(shared_index.index_dir).chunks() if chunk.page_end > chunk.page)
+    spanning = next(
+        chunk for chunk in Store(shared_index.index_dir).chunks() if chunk.page_end > chunk.page
+    )
     query = " ".join(spanning.text.split()[:25])
     answer = client.get("/api/search?" + urlencode({"q": query, "k": 20})).json
     found = next(hit for hit in answer["results"] if hit["id"] == spanning.id)

@@ -8,10 +8,10 @@ import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from markupsafe import escape
-
 from conftest import FakeEmbedder, small_app
 from conftest import small_index as build_small_index
+from markupsafe import escape
+
 from kb.explore import PER_AGENCY, default_themes
 from kb.packs import Packs
 from kb.search import Searcher
@@ -59,14 +59,19 @@ def add(client, token, pack: str, chunk_id: str, next: str):
 
 
 def add_json(client, token, pack: str, chunk_id: str):
-    response = client.post("/packs/add", data={"csrf_token": token, "pack": pack, "chunk": chunk_id},
-                           headers={"Accept": "application/json"})
+    response = client.post(
+        "/packs/add",
+        data={"csrf_token": token, "pack": pack, "chunk": chunk_id},
+        headers={"Accept": "application/json"},
+    )
     assert response.status_code == 200, response.get_data(as_text=True)
     return response.json
 
 
 def passage_ids(html: str) -> list[int]:
-    return [int(found) for found in re.findall(r'<li class="pack-passage" id="passage-(\d+)">', html)]
+    return [
+        int(found) for found in re.findall(r'<li class="pack-passage" id="passage-(\d+)">', html)
+    ]
 
 
 def read_docx(data: bytes) -> str:
@@ -77,14 +82,26 @@ def read_docx(data: bytes) -> str:
 
 def citation(hit: dict, source: int) -> str:
     """A hit's citation as the downloads write it: agency · report · section · pages (source n)."""
-    pages = f"page {hit['page']}" if hit["page"] == hit["page_end"] else f"pages {hit['page']}–{hit['page_end']}"
-    parts = [hit["agency"] or "No agency named", hit["title"] or hit["document"], hit["section"], pages]
+    pages = (
+        f"page {hit['page']}"
+        if hit["page"] == hit["page_end"]
+        else f"pages {hit['page']}–{hit['page_end']}"
+    )
+    parts = [
+        hit["agency"] or "No agency named",
+        hit["title"] or hit["document"],
+        hit["section"],
+        pages,
+    ]
     return " · ".join(part for part in parts if part) + f" (source {source})"
 
 
 def source_numbers(found: list[dict]) -> dict[str, int]:
     """Each document's source number: the order it is first cited in."""
-    return {document: number for number, document in enumerate(dict.fromkeys(hit["document"] for hit in found), 1)}
+    return {
+        document: number
+        for number, document in enumerate(dict.fromkeys(hit["document"] for hit in found), 1)
+    }
 
 
 # --- the results page offers the trainer's actions ---------------------------------------------
@@ -93,7 +110,9 @@ def source_numbers(found: list[dict]) -> dict[str, int]:
 def test_each_result_has_an_add_to_pack_form_and_more_like_this(client, token):
     found = hits(client, "training", k=3)
     html = html_of(client.get("/", query_string={"q": "training", "k": 3}))
-    forms = re.findall(r'<form class="add-to-pack" method="post" action="/packs/add">(.*?)</form>', html, re.S)
+    forms = re.findall(
+        r'<form class="add-to-pack" method="post" action="/packs/add">(.*?)</form>', html, re.S
+    )
     assert len(forms) == 3
     for form, hit in zip(forms, found):
         assert f'name="csrf_token" value="{token}"' in form
@@ -103,7 +122,10 @@ def test_each_result_has_an_add_to_pack_form_and_more_like_this(client, token):
     for hit in found:
         assert f'href="/passages/{hit["id"]}/similar"' in html
     assert '<datalist id="pack-names">' in html
-    assert 'href="/export.docx?q=training&amp;k=3"' in html and 'href="/export.csv?q=training&amp;k=3"' in html
+    assert (
+        'href="/export.docx?q=training&amp;k=3"' in html
+        and 'href="/export.csv?q=training&amp;k=3"' in html
+    )
     assert 'href="/compare?q=training"' in html
     assert OWN_SCRIPT in html  # the enhancement; the form works without it
 
@@ -123,7 +145,11 @@ def test_adding_without_javascript_comes_back_to_the_results_saying_where_it_wen
     assert response.status_code == 303
     location = urlsplit(response.headers["Location"])
     assert location.path == "/" and location.fragment == f"result-{hit['id']}"
-    assert parse_qs(location.query) == {"q": ["escalation"], "k": ["3"], "added": ["No script pack"]}
+    assert parse_qs(location.query) == {
+        "q": ["escalation"],
+        "k": ["3"],
+        "added": ["No script pack"],
+    }
     html = html_of(client.get(f"{location.path}?{location.query}"))
     assert "Added to the pack “No script pack”." in html
     assert 'href="/packs/No%20script%20pack"' in html
@@ -135,22 +161,54 @@ def test_adding_with_javascript_answers_json_and_keeps_one_copy(client, token):
     hit = hits(client, "training", k=1)[0]
     first = add_json(client, token, "Script pack", hit["id"])
     again = add_json(client, token, "script PACK", hit["id"])
-    assert first == {"pack": "Script pack", "passages": 1, "added": True, "url": "/packs/Script%20pack"}
+    assert first == {
+        "pack": "Script pack",
+        "passages": 1,
+        "added": True,
+        "url": "/packs/Script%20pack",
+    }
     assert again == {**first, "added": False}
 
 
 @pytest.mark.parametrize(
     "data, headers, status, message",
     [
-        ({"pack": "X", "chunk": "feedface"}, {}, 403, "This form did not come from this page"),  # no token
+        (
+            {"pack": "X", "chunk": "feedface"},
+            {},
+            403,
+            "This form did not come from this page",
+        ),  # no token
         ({"pack": "X", "chunk": "feedface", "csrf_token": "guess"}, {}, 403, "reload the page"),
-        ({"pack": "X", "chunk": "feedface", "csrf_token": "{token}"}, {"Sec-Fetch-Site": "cross-site"}, 403, "reload"),
-        ({"pack": "X", "chunk": "feedface", "csrf_token": "{token}"}, {}, 400, "that passage is no longer in the index"),
-        ({"pack": "a/b", "chunk": "{chunk}", "csrf_token": "{token}"}, {}, 400, "cannot name a pack: use 1 to 60"),
-        ({"pack": "", "chunk": "{chunk}", "csrf_token": "{token}"}, {}, 400, "&#39;(empty)&#39; cannot name a pack"),
+        (
+            {"pack": "X", "chunk": "feedface", "csrf_token": "{token}"},
+            {"Sec-Fetch-Site": "cross-site"},
+            403,
+            "reload",
+        ),
+        (
+            {"pack": "X", "chunk": "feedface", "csrf_token": "{token}"},
+            {},
+            400,
+            "that passage is no longer in the index",
+        ),
+        (
+            {"pack": "a/b", "chunk": "{chunk}", "csrf_token": "{token}"},
+            {},
+            400,
+            "cannot name a pack: use 1 to 60",
+        ),
+        (
+            {"pack": "", "chunk": "{chunk}", "csrf_token": "{token}"},
+            {},
+            400,
+            "&#39;(empty)&#39; cannot name a pack",
+        ),
     ],
 )
-def test_a_bad_or_foreign_add_is_refused_and_nothing_is_saved(client, token, app, data, headers, status, message):
+def test_a_bad_or_foreign_add_is_refused_and_nothing_is_saved(
+    client, token, app, data, headers, status, message
+):
     chunk = hits(client, "training", k=1)[0]["id"]
     data = {name: value.format(token=token, chunk=chunk) for name, value in data.items()}
     before = app.extensions["kb_packs"].names()
@@ -167,36 +225,87 @@ FORM_EXPIRED = "This form did not come from this page, or kb was restarted since
     "method, path, data, headers, status, message",
     [
         ("post", "/packs/add", {"pack": "X", "chunk": "x"}, {}, 403, FORM_EXPIRED),  # no token
-        ("post", "/packs/add", {"pack": "X", "chunk": "x", "csrf_token": "stale"}, {}, 403, FORM_EXPIRED),
-        ("post", "/packs/add", {"pack": "X", "chunk": "x", "csrf_token": "{token}"}, {"Sec-Fetch-Site": "cross-site"},
-         403, FORM_EXPIRED),
-        ("post", "/packs/add", {"pack": "<b>", "chunk": "x", "csrf_token": "{token}"}, {}, 400,
-         "that passage is no longer in the index: search again and add it from the results"),
-        ("get", "/export.pdf?q=training", {}, {}, 404, "unknown format 'pdf'; choose from: md, csv, docx"),
+        (
+            "post",
+            "/packs/add",
+            {"pack": "X", "chunk": "x", "csrf_token": "stale"},
+            {},
+            403,
+            FORM_EXPIRED,
+        ),
+        (
+            "post",
+            "/packs/add",
+            {"pack": "X", "chunk": "x", "csrf_token": "{token}"},
+            {"Sec-Fetch-Site": "cross-site"},
+            403,
+            FORM_EXPIRED,
+        ),
+        (
+            "post",
+            "/packs/add",
+            {"pack": "<b>", "chunk": "x", "csrf_token": "{token}"},
+            {},
+            400,
+            "that passage is no longer in the index: search again and add it from the results",
+        ),
+        (
+            "get",
+            "/export.pdf?q=training",
+            {},
+            {},
+            404,
+            "unknown format 'pdf'; choose from: md, csv, docx",
+        ),
     ],
 )
-def test_a_refusal_to_the_script_is_json_with_the_message_it_shows(client, token, method, path, data, headers, status,
-                                                                    message):
-    kwargs = {"data": {name: value.format(token=token) for name, value in data.items()}} if method == "post" else {}
-    response = getattr(client, method)(path, headers={"Accept": "application/json", **headers}, **kwargs)
+def test_a_refusal_to_the_script_is_json_with_the_message_it_shows(
+    client, token, method, path, data, headers, status, message
+):
+    kwargs = (
+        {"data": {name: value.format(token=token) for name, value in data.items()}}
+        if method == "post"
+        else {}
+    )
+    response = getattr(client, method)(
+        path, headers={"Accept": "application/json", **headers}, **kwargs
+    )
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.is_json and response.json == {"error": message}
 
 
 def test_a_wrong_method_is_json_to_the_script_and_a_page_to_a_browser(client):
     to_script = client.get("/packs/Session/delete", headers={"Accept": "application/json"})
-    assert to_script.status_code == 405 and to_script.is_json and "not allowed" in to_script.json["error"]
+    assert (
+        to_script.status_code == 405
+        and to_script.is_json
+        and "not allowed" in to_script.json["error"]
+    )
     assert set(to_script.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
     to_browser = client.get("/packs/Session/delete")
-    assert to_browser.status_code == 405 and "<!doctype html>" in to_browser.get_data(as_text=True).lower()
+    assert (
+        to_browser.status_code == 405
+        and "<!doctype html>" in to_browser.get_data(as_text=True).lower()
+    )
 
 
-@pytest.mark.parametrize("next_url", [
-    "//evil.example/", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
-    # A URL parser drops tabs and newlines, and a browser reads "//" after them as another host.
-    "/\t///evil.example", "/\n/evil.example", "/\r\n//evil.example", "\t//evil.example", "/\x00//evil.example",
-    " //evil.example", "/\t\\evil.example",
-])
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "//evil.example/",
+        "https://evil.example/",
+        "/\\evil.example",
+        "javascript:alert(1)",
+        # A URL parser drops tabs and newlines, and a browser reads "//" after them as another host.
+        "/\t///evil.example",
+        "/\n/evil.example",
+        "/\r\n//evil.example",
+        "\t//evil.example",
+        "/\x00//evil.example",
+        " //evil.example",
+        "/\t\\evil.example",
+    ],
+)
 def test_adding_never_redirects_off_the_site(client, token, next_url):
     hit = hits(client, "training", k=1)[0]
     response = add(client, token, "Redirects", hit["id"], next=next_url)
@@ -216,22 +325,42 @@ def test_a_trainer_orders_notes_and_trims_a_pack(client, token):
     for hit in found:
         assert str(escape(hit["text"])) in html
         assert f'<span class="page">page {hit["page"]}</span>' in html
-    assert html.count(f'name="csrf_token" value="{token}"') == 3 * 3 + 1  # note, move, remove each; delete
-    assert "disabled>Move up" in html and "disabled>Move down" in html  # the first can't go up, the last down
+    assert (
+        html.count(f'name="csrf_token" value="{token}"') == 3 * 3 + 1
+    )  # note, move, remove each; delete
+    assert (
+        "disabled>Move up" in html and "disabled>Move down" in html
+    )  # the first can't go up, the last down
 
-    response = client.post(f"/packs/Level%203%20neglect/passages/{second}/note",
-                           data={"csrf_token": token, "note": "Ask: who should the nurse tell?"})
-    assert response.status_code == 303 and response.headers["Location"].endswith(f"#passage-{second}")
-    client.post(f"/packs/Level%203%20neglect/passages/{third}/move", data={"csrf_token": token, "direction": "up"})
-    client.post(f"/packs/Level%203%20neglect/passages/{first}/move", data={"csrf_token": token, "direction": "down"})
+    response = client.post(
+        f"/packs/Level%203%20neglect/passages/{second}/note",
+        data={"csrf_token": token, "note": "Ask: who should the nurse tell?"},
+    )
+    assert response.status_code == 303 and response.headers["Location"].endswith(
+        f"#passage-{second}"
+    )
+    client.post(
+        f"/packs/Level%203%20neglect/passages/{third}/move",
+        data={"csrf_token": token, "direction": "up"},
+    )
+    client.post(
+        f"/packs/Level%203%20neglect/passages/{first}/move",
+        data={"csrf_token": token, "direction": "down"},
+    )
     html = html_of(client.get("/packs/Level%203%20neglect"))
     assert passage_ids(html) == [third, first, second]
-    assert f'<textarea id="note-{second}" name="note" rows="3" maxlength="4000">Ask: who should the nurse tell?</textarea>' in html
+    assert (
+        f'<textarea id="note-{second}" name="note" rows="3" maxlength="4000">Ask: who should the nurse tell?</textarea>'
+        in html
+    )
 
     client.post(f"/packs/Level%203%20neglect/passages/{first}/remove", data={"csrf_token": token})
     assert passage_ids(html_of(client.get("/packs/Level%203%20neglect"))) == [third, second]
     assert "Level 3 neglect" in html_of(client.get("/packs"))
-    assert client.post("/packs/Level%203%20neglect/delete", data={"csrf_token": token}).status_code == 303
+    assert (
+        client.post("/packs/Level%203%20neglect/delete", data={"csrf_token": token}).status_code
+        == 303
+    )
     assert client.get("/packs/Level%203%20neglect").status_code == 404
     assert "Level 3 neglect" not in html_of(client.get("/packs"))
 
@@ -260,13 +389,33 @@ def test_a_pack_named_in_another_case_redirects_for_this_time_only(client, token
         ("get", "/packs/Nobody", {}, 404, "no pack is called &#39;Nobody&#39;"),
         ("get", "/packs/Nobody/export.docx", {}, 404, "no pack is called"),
         ("post", "/packs/Moves/passages/99999/note", {"note": "x"}, 404, "holds no passage 99999"),
-        ("post", "/packs/Moves/passages/{id}/move", {"direction": "sideways"}, 400, "move a passage up or down, not &#39;sideways&#39;"),
+        (
+            "post",
+            "/packs/Moves/passages/{id}/move",
+            {"direction": "sideways"},
+            400,
+            "move a passage up or down, not &#39;sideways&#39;",
+        ),
         ("post", "/packs/Moves/passages/{id}/note", {"note": "n" * 4001}, 400, "the limit is 4000"),
-        ("post", "/packs/Moves/passages/{id}/remove", {"csrf_token": "stale"}, 403, "reload the page"),
-        ("get", "/packs/Moves/export.pdf", {}, 404, "unknown format &#39;pdf&#39;; choose from: md, csv, docx"),
+        (
+            "post",
+            "/packs/Moves/passages/{id}/remove",
+            {"csrf_token": "stale"},
+            403,
+            "reload the page",
+        ),
+        (
+            "get",
+            "/packs/Moves/export.pdf",
+            {},
+            404,
+            "unknown format &#39;pdf&#39;; choose from: md, csv, docx",
+        ),
     ],
 )
-def test_pack_requests_that_cannot_be_done_say_why(client, token, method, path, data, status, message):
+def test_pack_requests_that_cannot_be_done_say_why(
+    client, token, method, path, data, status, message
+):
     passage = add_json(client, token, "Moves", hits(client, "training", k=1)[0]["id"])
     pid = passage_ids(html_of(client.get("/packs/Moves")))[0]
     kwargs = {"data": {"csrf_token": token, **data}} if method == "post" else {}
@@ -285,25 +434,54 @@ def exported_pack(client, token):
     for hit in found:
         add_json(client, token, "Exported", hit["id"])
     pid = passage_ids(html_of(client.get("/packs/Exported")))[-1]
-    client.post(f"/packs/Exported/passages/{pid}/note", data={"csrf_token": token, "note": "Use as a warm-up."})
+    client.post(
+        f"/packs/Exported/passages/{pid}/note",
+        data={"csrf_token": token, "note": "Use as a warm-up."},
+    )
     return found
 
 
-@pytest.mark.parametrize("format_name, content_type", [
-    ("md", "text/markdown; charset=utf-8"), ("csv", "text/csv; charset=utf-8"),
-    ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
-])
-def test_a_pack_downloads_in_each_format_with_every_citation(client, exported_pack, format_name, content_type):
+@pytest.mark.parametrize(
+    "format_name, content_type",
+    [
+        ("md", "text/markdown; charset=utf-8"),
+        ("csv", "text/csv; charset=utf-8"),
+        ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+    ],
+)
+def test_a_pack_downloads_in_each_format_with_every_citation(
+    client, exported_pack, format_name, content_type
+):
     response = client.get(f"/packs/Exported/export.{format_name}")
-    assert response.status_code == 200 and response.headers["Content-Type"] == content_type  # one charset, said once
+    assert (
+        response.status_code == 200 and response.headers["Content-Type"] == content_type
+    )  # one charset, said once
     assert response.headers["Content-Disposition"] == f"attachment; filename=Exported.{format_name}"
     sources = source_numbers(exported_pack)
     if format_name == "csv":
         rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
-        cited = [(row["agency"], row["report"], row["section"], row["page"], row["page_end"], row["source"][:4])
-                 for row in rows]
-        assert cited == [(hit["agency"], hit["title"], hit["section"], str(hit["page"]), str(hit["page_end"]),
-                          f"[{sources[hit['document']]}] ") for hit in exported_pack]
+        cited = [
+            (
+                row["agency"],
+                row["report"],
+                row["section"],
+                row["page"],
+                row["page_end"],
+                row["source"][:4],
+            )
+            for row in rows
+        ]
+        assert cited == [
+            (
+                hit["agency"],
+                hit["title"],
+                hit["section"],
+                str(hit["page"]),
+                str(hit["page_end"]),
+                f"[{sources[hit['document']]}] ",
+            )
+            for hit in exported_pack
+        ]
         assert rows[-1]["note"] == "Use as a warm-up."
         return
     text = read_docx(response.data) if format_name == "docx" else response.data.decode("utf-8")
@@ -321,13 +499,17 @@ def test_the_print_view_has_one_card_per_passage_and_the_sources(client, exporte
     assert "Use as a warm-up." in cards[2]
     for card, hit in zip(cards, exported_pack):
         assert str(escape(hit["text"])) in card and f"page {hit['page']}" in card
-    assert "<h2 id=\"sources-heading\">Sources</h2>" in html and "File: notes.md. Page cited: 1." in html
+    assert (
+        '<h2 id="sources-heading">Sources</h2>' in html and "File: notes.md. Page cited: 1." in html
+    )
 
 
 def test_a_search_downloads_with_its_citations(client):
     response = client.get("/export.docx", query_string={"q": NOTES_QUERY, "k": 2})
     assert response.status_code == 200
-    assert response.headers["Content-Disposition"].startswith("attachment; filename=escalation-policy-when")
+    assert response.headers["Content-Disposition"].startswith(
+        "attachment; filename=escalation-policy-when"
+    )
     text = read_docx(response.data)
     assert "Use the escalation policy when agencies disagree." in text and "notes.md" in text
     assert client.get("/export.md", query_string={"q": ""}).status_code == 400
@@ -336,11 +518,14 @@ def test_a_search_downloads_with_its_citations(client):
 @pytest.fixture(scope="module")
 def two_pages(small_index):
     """A passage a page break cuts."""
-    return next(chunk for chunk in Store(small_index.index_dir).chunks() if chunk.page_end > chunk.page)
+    return next(
+        chunk for chunk in Store(small_index.index_dir).chunks() if chunk.page_end > chunk.page
+    )
 
 
 def test_a_passage_a_page_break_cuts_is_cited_with_both_pages_in_the_pack_its_print_view_and_downloads(
-        client, token, two_pages):
+    client, token, two_pages
+):
     cited = f"pages {two_pages.page}–{two_pages.page_end}"
     add_json(client, token, "Across pages", two_pages.id)
     assert f'<span class="page">{cited}</span>' in html_of(client.get("/packs/Across%20pages"))
@@ -350,10 +535,15 @@ def test_a_passage_a_page_break_cuts_is_cited_with_both_pages_in_the_pack_its_pr
     assert f", {cited} (source 1)" in card
     assert f"Pages cited: {two_pages.page}, {two_pages.page_end}." in html
 
-    markdown = re.sub(r"\\(.)", r"\1", client.get("/packs/Across%20pages/export.md").get_data(as_text=True))
+    markdown = re.sub(
+        r"\\(.)", r"\1", client.get("/packs/Across%20pages/export.md").get_data(as_text=True)
+    )
     word = read_docx(client.get("/packs/Across%20pages/export.docx").data)
     for text in (markdown, word):
-        assert f"{two_pages.agency} · {two_pages.title} · {two_pages.section} · {cited} (source 1)" in text
+        assert (
+            f"{two_pages.agency} · {two_pages.title} · {two_pages.section} · {cited} (source 1)"
+            in text
+        )
     table = client.get("/packs/Across%20pages/export.csv").data.decode("utf-8-sig")
     (row,) = csv.DictReader(io.StringIO(table))
     assert (row["page"], row["page_end"]) == (str(two_pages.page), str(two_pages.page_end))
@@ -378,22 +568,36 @@ def test_compare_shows_each_agency_side_by_side(client):
     assert all(agency in word for agency in agencies)
 
 
-def test_compare_shows_passages_that_name_no_agency_last_and_cites_both_pages_of_a_cut_passage(client, two_pages):
+def test_compare_shows_passages_that_name_no_agency_last_and_cites_both_pages_of_a_cut_passage(
+    client, two_pages
+):
     html = html_of(client.get("/compare", query_string={"q": NOTES_QUERY}))
     columns = re.findall(r'<section class="agency-column".*?</section>', html, re.S)
-    headings = [re.search(r'<h3 id="agency-\d+">([^<]*)</h3>', column).group(1) for column in columns]
-    assert len(headings) >= 4 and headings[-1] == "No agency named" and headings.count("No agency named") == 1
-    assert f"<h2 id=\"results-heading\">{len(headings) - 1} agencies on" in html
+    headings = [
+        re.search(r'<h3 id="agency-\d+">([^<]*)</h3>', column).group(1) for column in columns
+    ]
+    assert (
+        len(headings) >= 4
+        and headings[-1] == "No agency named"
+        and headings.count("No agency named") == 1
+    )
+    assert f'<h2 id="results-heading">{len(headings) - 1} agencies on' in html
     assert "Use the <mark>escalation</mark> <mark>policy</mark>" in columns[-1]
     assert "All of" not in columns[-1]  # no link to search for "no agency" as if it were a name
 
-    word = read_docx(client.get("/compare/export.docx", query_string={"q": NOTES_QUERY}).data).splitlines()
-    assert [line for line in word if line in headings] == headings  # the same groups, in the same order
+    word = read_docx(
+        client.get("/compare/export.docx", query_string={"q": NOTES_QUERY}).data
+    ).splitlines()
+    assert [
+        line for line in word if line in headings
+    ] == headings  # the same groups, in the same order
     assert f"of each of {len(headings) - 1} agencies" in word[1]
 
     words = " ".join(two_pages.text.split()[:12])
     html = html_of(client.get("/compare", query_string={"q": words}))
-    card = re.search(rf'<article class="hit-card" id="result-{two_pages.id}".*?</article>', html, re.S).group(0)
+    card = re.search(
+        rf'<article class="hit-card" id="result-{two_pages.id}".*?</article>', html, re.S
+    ).group(0)
     assert f'<span class="page">pages {two_pages.page}–{two_pages.page_end}</span>' in card
 
 
@@ -401,18 +605,26 @@ def test_compare_with_nothing_asked_lists_the_themes_and_an_unknown_theme_says_w
     html = html_of(client.get("/compare"))
     assert all(theme.title in html for theme in default_themes()) and 'class="columns"' not in html
     response = client.get("/compare", query_string={"theme": "cooking"})
-    assert response.status_code == 400 and "no theme is called &#39;cooking&#39;; the themes are: domestic-abuse" in html_of(response)
+    assert (
+        response.status_code == 400
+        and "no theme is called &#39;cooking&#39;; the themes are: domestic-abuse"
+        in html_of(response)
+    )
 
 
 def test_more_like_this_shows_other_agencies_first(client):
     start = hits(client, "domestic abuse clinic", agency="Bedfordshire", k=1)[0]
     html = html_of(client.get(f"/passages/{start['id']}/similar"))
     assert str(escape(start["text"])) in html
-    cited = f"page {start['page']}" if start["page"] == start["page_end"] else f"pages {start['page']}–{start['page_end']}"
+    cited = (
+        f"page {start['page']}"
+        if start["page"] == start["page_end"]
+        else f"pages {start['page']}–{start['page_end']}"
+    )
     title = f"Passages like: {escape(start['title'] or start['document'])}, {cited} – Safeguarding reports search"
     assert re.search(r"<title>(.*?)</title>", html).group(1) == title
-    others = html[html.index("From other agencies"):html.index("From Bedfordshire")]
-    own = html[html.index("From Bedfordshire"):]
+    others = html[html.index("From other agencies") : html.index("From Bedfordshire")]
+    own = html[html.index("From Bedfordshire") :]
     assert re.findall(r'<span class="agency">([^<]*)</span>', others)
     assert "Bedfordshire" not in "".join(re.findall(r'<span class="agency">([^<]*)</span>', others))
     assert set(re.findall(r'<span class="agency">([^<]*)</span>', own)) == {start["agency"]}
@@ -422,7 +634,14 @@ def test_more_like_this_shows_other_agencies_first(client):
 # --- safety ------------------------------------------------------------------------------------
 
 
-TRAINER_PAGES = ["/packs", "/packs/Safe", "/packs/Safe/print", "/compare", "/compare?theme=neglect", "/?q=training"]
+TRAINER_PAGES = [
+    "/packs",
+    "/packs/Safe",
+    "/packs/Safe/print",
+    "/compare",
+    "/compare?theme=neglect",
+    "/?q=training",
+]
 
 
 @pytest.mark.parametrize("path", TRAINER_PAGES)
@@ -436,14 +655,17 @@ def test_trainer_pages_carry_the_headers_and_no_inline_script_or_style(client, t
     assert not re.search(r"\son\w+=", html)
 
 
-def test_hostile_document_text_and_notes_are_escaped_on_every_trainer_page(tmp_path, count_tokens, corpus_dir, index):
+def test_hostile_document_text_and_notes_are_escaped_on_every_trainer_page(
+    tmp_path, count_tokens, corpus_dir, index
+):
     from kb.reindex import reindex
 
     (corpus_dir / "hostile.md").write_text(
         # As entities, which ingest unescapes into tags in the text (raw tags it strips).
         "# Zebra &lt;script&gt;alert(1)&lt;/script&gt; report\n\n## Zebra section &lt;img src=x onerror=alert(1)&gt;\n\n"
         "Zebra crossings &lt;script&gt;alert(1)&lt;/script&gt; near &lt;img src=x onerror=alert(1)&gt; Tom &amp; Jerry.\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     assert reindex(index, FakeEmbedder, count_tokens).added == ["hostile.md"]
     hostile_app = create_app(index)
     client, token = hostile_app.test_client(), hostile_app.config["KB_CSRF_TOKEN"]
@@ -451,17 +673,30 @@ def test_hostile_document_text_and_notes_are_escaped_on_every_trainer_page(tmp_p
     assert SCRIPT in hit["text"]
     add_json(client, token, "Hostile", hit["id"])
     pid = passage_ids(html_of(client.get("/packs/Hostile")))[0]
-    client.post(f"/packs/Hostile/passages/{pid}/note", data={"csrf_token": token, "note": f"note {SCRIPT} {IMG}"})
+    client.post(
+        f"/packs/Hostile/passages/{pid}/note",
+        data={"csrf_token": token, "note": f"note {SCRIPT} {IMG}"},
+    )
 
-    pages = ["/packs/Hostile", "/packs/Hostile/print", f"/passages/{hit['id']}/similar",
-             "/compare?" + urlencode({"q": f"zebra {SCRIPT}"}),  # shown under "No agency named"; the query is hostile too
-             "/?" + urlencode({"q": "zebra crossings", "added": SCRIPT}), "/packs"]
+    pages = [
+        "/packs/Hostile",
+        "/packs/Hostile/print",
+        f"/passages/{hit['id']}/similar",
+        "/compare?"
+        + urlencode(
+            {"q": f"zebra {SCRIPT}"}
+        ),  # shown under "No agency named"; the query is hostile too
+        "/?" + urlencode({"q": "zebra crossings", "added": SCRIPT}),
+        "/packs",
+    ]
     for path in pages:
         response = client.get(path)
         html = html_of(response).replace(OWN_SCRIPT, "")
         assert response.status_code == 200, path
         assert "<script" not in html and "<img" not in html, path
-        assert "&lt;script&gt;" in html or "&lt;<mark>script</mark>&gt;" in html or path == "/packs", path
+        assert (
+            "&lt;script&gt;" in html or "&lt;<mark>script</mark>&gt;" in html or path == "/packs"
+        ), path
     markdown = client.get("/packs/Hostile/export.md").get_data(as_text=True)
     assert "<script>" not in markdown and "\\<script\\>" in markdown
 

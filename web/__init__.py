@@ -15,14 +15,14 @@ from werkzeug.exceptions import HTTPException
 from kb.packs import Packs
 from kb.settings import Settings
 
-if TYPE_CHECKING:  # the search stack (chromadb, the model) is imported only when a searcher is built
+if (
+    TYPE_CHECKING
+):  # the search stack (chromadb, the model) is imported only when a searcher is built
     from kb.search import Searcher
     from web.follow import IndexFollower
 
 # No 'unsafe-inline' anywhere: the pages have no inline script or style to allow.
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
+CONTENT_SECURITY_POLICY = "default-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
@@ -57,8 +57,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     def start_timer() -> None:
         g.started = time.perf_counter()
         if not answers_to.allow(request.host):
-            abort(400, f"This server does not answer to the name {host_name(request.host)!r}. If that is a "
-                       "name of this machine, its administrator can add it to KB_ALLOWED_HOSTS.")
+            abort(
+                400,
+                f"This server does not answer to the name {host_name(request.host)!r}. If that is a "
+                "name of this machine, its administrator can add it to KB_ALLOWED_HOSTS.",
+            )
         # One searcher for the whole request: after a reindex, the next request gets the new one.
         g.searcher = app.extensions["kb"]
 
@@ -91,7 +94,9 @@ class HostNames:
     def for_settings(cls, settings: Settings) -> HostNames:
         names = {*LOOPBACK_NAMES, *settings.allowed_hosts}
         address = _address(settings.host)
-        listening_beyond_loopback = settings.host not in LOOPBACK_NAMES and not (address and address.is_loopback)
+        listening_beyond_loopback = settings.host not in LOOPBACK_NAMES and not (
+            address and address.is_loopback
+        )
         if listening_beyond_loopback:
             names.update({socket.gethostname(), socket.getfqdn()})
             if settings.host not in EVERY_ADDRESS:
@@ -133,9 +138,12 @@ def follow_reindex(app: Flask, settings: Settings) -> IndexFollower:
 
     embedder = app.extensions["kb"].embedder
     return IndexFollower(
-        app, lambda: current_generation(settings.index_dir, settings.chroma_url),
+        app,
+        lambda: current_generation(settings.index_dir, settings.chroma_url),
         lambda generation: open_searcher(settings, embedder, generation),
-        after_switch=lambda generation: forget_older(settings.index_dir, settings.chroma_url, generation),
+        after_switch=lambda generation: forget_older(
+            settings.index_dir, settings.chroma_url, generation
+        ),
     ).start()
 
 

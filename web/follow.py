@@ -45,7 +45,9 @@ class IndexFollower:
         self.interval = interval
         self.after_switch = after_switch
         self.clock = clock
-        self._refused: dict[str, float] = {}  # generation that would not open -> when to try it again
+        self._refused: dict[
+            str, float
+        ] = {}  # generation that would not open -> when to try it again
         self._retired: list[tuple[float, Searcher]] = []  # replaced searchers, and when
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="kb-index-follower", daemon=True)
@@ -62,7 +64,7 @@ class IndexFollower:
         while not self._stop.wait(self.interval):
             try:
                 self.check()
-            except Exception:  # noqa: BLE001 - the thread must outlive any one failure, or the server never moves again
+            except Exception:
                 log.exception("the index follower failed; it tries again in %.0f s", self.interval)
 
     def check(self) -> bool:
@@ -72,17 +74,24 @@ class IndexFollower:
         serving = old.store.generation
         try:
             wanted = self.current()
-        except Exception as error:  # noqa: BLE001 - a pointer that cannot be read leaves the old index serving
-            log.warning("cannot read the index pointer (%s); still serving generation %s", error, serving)
+        except Exception as error:
+            log.warning(
+                "cannot read the index pointer (%s); still serving generation %s", error, serving
+            )
             return False
         if wanted is None or wanted == serving or self.clock() < self._refused.get(wanted, 0.0):
             return False
         try:
             searcher = self.open_generation(wanted)
-        except Exception as error:  # noqa: BLE001 - whatever fails, the old generation goes on serving
+        except Exception as error:
             self._refused[wanted] = self.clock() + RETRY_AFTER
-            log.error("cannot open index generation %s (%s); still serving generation %s, trying again in %.0f s",
-                      wanted, error, serving, RETRY_AFTER)
+            log.error(
+                "cannot open index generation %s (%s); still serving generation %s, trying again in %.0f s",
+                wanted,
+                error,
+                serving,
+                RETRY_AFTER,
+            )
             return False
         self._refused.pop(wanted, None)
         self.app.extensions["kb"] = searcher

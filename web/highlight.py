@@ -13,9 +13,14 @@ from collections.abc import Iterable
 
 from markupsafe import Markup, escape
 
-from kb.keyword import STOPWORDS, Tokenizer  # the words the keyword search leaves out are not marked either
+from kb.keyword import (
+    STOPWORDS,
+    Tokenizer,
+)  # the words the keyword search leaves out are not marked either
 
-WORD = re.compile(r"[^\W_]+")  # a word as unicode61 reads one: letters and digits, "_" between words
+WORD = re.compile(
+    r"[^\W_]+"
+)  # a word as unicode61 reads one: letters and digits, "_" between words
 
 
 class Stems:
@@ -35,7 +40,9 @@ class Stems:
                 if len(self._known) + len(missing) > self._remembered:
                     self._known.clear()
             tokens = self._tokenizer.tokens(missing)
-            self._known.update({word: found[-1] if found else "" for word, found in zip(missing, tokens)})
+            self._known.update(
+                {word: found[-1] if found else "" for word, found in zip(missing, tokens)}
+            )
         return {word: self._known.get(word, "") for word in words}
 
 
@@ -44,8 +51,12 @@ STEMS = Stems()
 
 def query_pattern(phrases: Iterable[str]) -> frozenset[str] | None:
     """The stems of the words of the query and of what it was expanded to; None if nothing to mark."""
-    words = [word for phrase in phrases for word in WORD.findall(phrase)
-             if len(word) > 1 and word.casefold() not in STOPWORDS]
+    words = [
+        word
+        for phrase in phrases
+        for word in WORD.findall(phrase)
+        if len(word) > 1 and word.casefold() not in STOPWORDS
+    ]
     stems = frozenset(stem for stem in STEMS.of(words).values() if stem)
     return stems or None
 

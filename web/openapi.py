@@ -11,12 +11,20 @@ def _json(schema: str, description: str) -> dict:
 
 
 def _query(name: str, description: str, schema: dict, required: bool = False) -> dict:
-    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+    return {
+        "name": name,
+        "in": "query",
+        "required": required,
+        "description": description,
+        "schema": schema,
+    }
 
 
 def openapi_spec(max_query_chars: int) -> dict:
     """The description, with the query length limit this server enforces."""
-    error = _json("Error", "A missing, empty or too long query, an unknown agency or document, or a bad k.")
+    error = _json(
+        "Error", "A missing, empty or too long query, an unknown agency or document, or a bad k."
+    )
     return {
         "openapi": "3.1.0",
         "info": {
@@ -31,16 +39,36 @@ def openapi_spec(max_query_chars: int) -> dict:
                     "operationId": "search",
                     "summary": "Passages that answer a query, best first (the object `kb search --json` prints).",
                     "parameters": [
-                        _query("q", f"The query; not only spaces. Its length, at most {max_query_chars} characters, is "
-                               "counted after each run of whitespace is collapsed to one space and any at either end removed.",
-                               {"type": "string", "minLength": 1, "maxLength": max_query_chars, "pattern": r"\S"}, True),
+                        _query(
+                            "q",
+                            f"The query; not only spaces. Its length, at most {max_query_chars} characters, is "
+                            "counted after each run of whitespace is collapsed to one space and any at either end removed.",
+                            {
+                                "type": "string",
+                                "minLength": 1,
+                                "maxLength": max_query_chars,
+                                "pattern": r"\S",
+                            },
+                            True,
+                        ),
                         {
-                            **_query("k", "How many passages; empty means the default.",
-                                     {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10}),
+                            **_query(
+                                "k",
+                                "How many passages; empty means the default.",
+                                {"type": "integer", "minimum": 1, "maximum": MAX_K, "default": 10},
+                            ),
                             "allowEmptyValue": True,  # k= counts as no k (web/params.py, parse_k)
                         },
-                        _query("agency", "Only this agency's passages; part of its name will do.", {"type": "string"}),
-                        _query("document", "Only this document's passages, by file name.", {"type": "string"}),
+                        _query(
+                            "agency",
+                            "Only this agency's passages; part of its name will do.",
+                            {"type": "string"},
+                        ),
+                        _query(
+                            "document",
+                            "Only this document's passages, by file name.",
+                            {"type": "string"},
+                        ),
                     ],
                     "responses": {"200": _json("Results", "The passages found."), "400": error},
                 }
@@ -49,7 +77,9 @@ def openapi_spec(max_query_chars: int) -> dict:
                 "get": {
                     "operationId": "documents",
                     "summary": "Every indexed document and every agency.",
-                    "responses": {"200": _json("Catalogue", "The documents and agencies in the index.")},
+                    "responses": {
+                        "200": _json("Catalogue", "The documents and agencies in the index.")
+                    },
                 }
             },
             "/api/openapi.json": {
@@ -57,7 +87,10 @@ def openapi_spec(max_query_chars: int) -> dict:
                     "operationId": "openapi",
                     "summary": "This description.",
                     "responses": {
-                        "200": {"description": "An OpenAPI 3.1 document.", "content": {"application/json": {}}}
+                        "200": {
+                            "description": "An OpenAPI 3.1 document.",
+                            "content": {"application/json": {}},
+                        }
                     },
                 }
             },
@@ -76,17 +109,43 @@ def openapi_spec(max_query_chars: int) -> dict:
             "schemas": {
                 "Hit": {
                     "type": "object",
-                    "required": ["id", "text", "agency", "document", "title", "section", "page", "score", "page_end"],
+                    "required": [
+                        "id",
+                        "text",
+                        "agency",
+                        "document",
+                        "title",
+                        "section",
+                        "page",
+                        "score",
+                        "page_end",
+                    ],
                     "properties": {
                         "id": {"type": "string"},
-                        "text": {"type": "string", "description": "The passage as plain text: escape it to show it as HTML."},
-                        "agency": {"type": "string", "description": "Empty when the document names none."},
-                        "document": {"type": "string", "description": "File name; /documents/{document} serves it."},
+                        "text": {
+                            "type": "string",
+                            "description": "The passage as plain text: escape it to show it as HTML.",
+                        },
+                        "agency": {
+                            "type": "string",
+                            "description": "Empty when the document names none.",
+                        },
+                        "document": {
+                            "type": "string",
+                            "description": "File name; /documents/{document} serves it.",
+                        },
                         "title": {"type": "string"},
                         "section": {"type": "string"},
-                        "page": {"type": "integer", "minimum": 1, "description": "The page a PDF viewer shows."},
-                        "page_end": {"type": "integer", "minimum": 1,
-                                     "description": "The last page the passage runs onto (page when it fits on one)."},
+                        "page": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "The page a PDF viewer shows.",
+                        },
+                        "page_end": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "The last page the passage runs onto (page when it fits on one).",
+                        },
                         "score": {"type": "number"},
                     },
                 },
@@ -94,9 +153,14 @@ def openapi_spec(max_query_chars: int) -> dict:
                     "type": "object",
                     "required": ["query", "expanded", "results", "took_ms"],
                     "properties": {
-                        "query": {"type": "string", "description": "The query as searched, spaces collapsed."},
+                        "query": {
+                            "type": "string",
+                            "description": "The query as searched, spaces collapsed.",
+                        },
                         "expanded": {
-                            "type": "array", "items": {"type": "string"}, "description": "What was also searched for."
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "What was also searched for.",
                         },
                         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
                         "took_ms": {"type": "number"},
@@ -108,17 +172,27 @@ def openapi_spec(max_query_chars: int) -> dict:
                     "properties": {
                         "document": {"type": "string"},
                         "title": {"type": "string"},
-                        "agency": {"type": "string", "description": "The agency most of its passages are from."},
+                        "agency": {
+                            "type": "string",
+                            "description": "The agency most of its passages are from.",
+                        },
                         "agencies": {"type": "array", "items": {"type": "string"}},
                         "pages": {"type": "integer", "minimum": 0},
-                        "chunks": {"type": "integer", "minimum": 0, "description": "Passages indexed."},
+                        "chunks": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": "Passages indexed.",
+                        },
                     },
                 },
                 "Catalogue": {
                     "type": "object",
                     "required": ["documents", "agencies"],
                     "properties": {
-                        "documents": {"type": "array", "items": {"$ref": "#/components/schemas/Document"}},
+                        "documents": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Document"},
+                        },
                         "agencies": {"type": "array", "items": {"type": "string"}},
                     },
                 },
@@ -128,14 +202,19 @@ def openapi_spec(max_query_chars: int) -> dict:
                     "properties": {
                         "status": {"type": "string", "enum": ["ok", "unavailable"]},
                         "chunks": {"type": "integer", "minimum": 0},
-                        "generation": {"type": "string", "description": "The index build being served; a reindex makes a new one."},
+                        "generation": {
+                            "type": "string",
+                            "description": "The index build being served; a reindex makes a new one.",
+                        },
                         "error": {"type": "string"},
                     },
                 },
                 "Error": {
                     "type": "object",
                     "required": ["error"],
-                    "properties": {"error": {"type": "string", "description": "What was wrong, in one line."}},
+                    "properties": {
+                        "error": {"type": "string", "description": "What was wrong, in one line."}
+                    },
                 },
             }
         },

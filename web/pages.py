@@ -7,7 +7,15 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, abort, current_app, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 
 from kb.chunk import NO_AGENCY
@@ -52,7 +60,9 @@ def search_page():
     """The search box; with a query, the passages that answer it and facets to narrow them."""
     answering = searcher()
     settings = current_app.config["KB_SETTINGS"]
-    params = SearchParams.as_typed(request.args, settings.top_k)  # shown again, filters and all, if k is bad
+    params = SearchParams.as_typed(
+        request.args, settings.top_k
+    )  # shown again, filters and all, if k is bad
     context = {"params": params, "catalogue": answering.documents}
     try:
         params = context["params"] = SearchParams.from_args(request.args, settings.top_k)
@@ -60,7 +70,9 @@ def search_page():
             return render_template("search.html", examples=EXAMPLES, **context)
         # One search serves the results and the facets under both filters: for k up to FACET_K both
         # rank the same candidates, so the top k of the wider search are the top k.
-        wide = answering.search(params.q, max(params.k, FACET_K), params.agency or None, params.document or None)
+        wide = answering.search(
+            params.q, max(params.k, FACET_K), params.agency or None, params.document or None
+        )
         results = replace(wide, hits=wide.hits[: params.k])
         agencies, documents = _facets(answering, params, wide.hits[:FACET_K])
     except UsageError as error:
@@ -73,9 +85,15 @@ def search_page():
         return highlight(text, pattern)
 
     return render_template(
-        "search.html", results=results, agency_facets=agencies, document_facets=documents,
-        facet_k=FACET_K, mark=mark, words_found=_words_found(results.hits, mark),
-        more_url=_more_url(params, len(results.hits)), **context,
+        "search.html",
+        results=results,
+        agency_facets=agencies,
+        document_facets=documents,
+        facet_k=FACET_K,
+        mark=mark,
+        words_found=_words_found(results.hits, mark),
+        more_url=_more_url(params, len(results.hits)),
+        **context,
     )
 
 
@@ -103,7 +121,9 @@ def _facets(searcher, params: SearchParams, top: list) -> tuple[list[Facet], lis
 
     def hits(agency: str, document: str) -> list:
         if (agency, document) not in wide:
-            wide[agency, document] = searcher.search(params.q, FACET_K, agency or None, document or None).hits
+            wide[agency, document] = searcher.search(
+                params.q, FACET_K, agency or None, document or None
+            ).hits
         return wide[agency, document]
 
     titles = {row["document"]: row["title"] or row["document"] for row in searcher.documents}
@@ -126,7 +146,9 @@ def _ranked(counts: Counter) -> list[tuple[str, int]]:
     return sorted(counts.items(), key=lambda item: (-item[1], item[0].casefold()))
 
 
-def _facet(label: str, value: str, count: int, selected: bool, params: SearchParams, name: str) -> Facet:
+def _facet(
+    label: str, value: str, count: int, selected: bool, params: SearchParams, name: str
+) -> Facet:
     # A selected facet links to the search without it, so following it again removes the filter.
     args = params.url_args(**{name: "" if selected else value})
     return Facet(label, count, url_for("pages.search_page", **args), selected)

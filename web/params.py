@@ -53,7 +53,9 @@ def parse_k(raw: str | None, default: int) -> int:
     if raw is None or raw.strip() == "":
         return default
     try:
-        number = float(raw)  # 7, and 7.0 or 7e0 too: JSON Schema's "integer" (web/openapi.py) allows them
+        number = float(
+            raw
+        )  # 7, and 7.0 or 7e0 too: JSON Schema's "integer" (web/openapi.py) allows them
     except ValueError:
         number = 0.0
     k = int(number) if number.is_integer() else 0

@@ -7,13 +7,29 @@ import io
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, abort, current_app, redirect, render_template, request, send_file, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from werkzeug.exceptions import BadRequest, NotFound
 
 from kb.errors import UsageError
 from kb.explore import UnknownChunk, compare_agencies, default_themes, find_theme, more_like_this
 from kb.export import (
-    FORMATS, describe_comparison, describe_pack, describe_search, file_name, find_format, render, sheet,
+    FORMATS,
+    describe_comparison,
+    describe_pack,
+    describe_search,
+    file_name,
+    find_format,
+    render,
+    sheet,
 )
 from kb.packs import Packs, UnknownPack, UnknownPassage, check, clean_name, unsaved
 from web import http_error, searcher
@@ -40,7 +56,9 @@ def same_origin_forms_only() -> None:
         return
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         abort(403, description=FORM_EXPIRED)
-    if not hmac.compare_digest(request.form.get("csrf_token", ""), current_app.config["KB_CSRF_TOKEN"]):
+    if not hmac.compare_digest(
+        request.form.get("csrf_token", ""), current_app.config["KB_CSRF_TOKEN"]
+    ):
         abort(403, description=FORM_EXPIRED)
 
 
@@ -93,7 +111,12 @@ def _local(url: str | None, default: str) -> str:
     if not url or _CONTROL.search(url):
         return default
     parts = urlsplit(url)
-    if parts.scheme or parts.netloc or not parts.path.startswith("/") or parts.path[1:2] in ("/", "\\"):
+    if (
+        parts.scheme
+        or parts.netloc
+        or not parts.path.startswith("/")
+        or parts.path[1:2] in ("/", "\\")
+    ):
         return default
     return url
 
@@ -101,7 +124,9 @@ def _local(url: str | None, default: str) -> str:
 def _with_added(url: str, pack: str, chunk_id: str) -> str:
     """The page the passage was added from, saying which pack it went to and scrolled back to the passage."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "added"] + [("added", pack)]
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "added"] + [
+        ("added", pack)
+    ]
     return urlunsplit(("", "", parts.path, urlencode(query), f"result-{chunk_id}"))
 
 
@@ -111,7 +136,9 @@ def add_to_pack():
     chunk_id = request.form.get("chunk", "")
     chunk = searcher().store.get([chunk_id]).get(chunk_id) if chunk_id else None
     if chunk is None:
-        raise UsageError("that passage is no longer in the index: search again and add it from the results")
+        raise UsageError(
+            "that passage is no longer in the index: search again and add it from the results"
+        )
     name = clean_name(request.form.get("pack"))
     _, added = _packs().add(name, chunk)
     pack = _packs().get(name)
@@ -158,7 +185,9 @@ def pack_print(name: str):
 @bp.get("/packs/<name>/export.<format_name>")
 def pack_export(name: str, format_name: str):
     pack = _checked(name)
-    return _download(sheet(pack.name, pack.passages, describe_pack(len(pack.passages))), format_name)
+    return _download(
+        sheet(pack.name, pack.passages, describe_pack(len(pack.passages))), format_name
+    )
 
 
 def _back_to(name: str, passage_id: int | None = None):
@@ -217,9 +246,14 @@ def compare_page():
         return render_template("compare.html", heading="", q="")
     comparison = compare_agencies(searcher(), query)
     pattern = query_pattern([comparison.query, *comparison.expanded])
-    return render_template("compare.html", heading=heading, q=request.args.get("q", ""), comparison=comparison,
-                           download_args={k: v for k, v in request.args.items() if k in ("q", "theme")},
-                           mark=lambda text: highlight(text, pattern))
+    return render_template(
+        "compare.html",
+        heading=heading,
+        q=request.args.get("q", ""),
+        comparison=comparison,
+        download_args={k: v for k, v in request.args.items() if k in ("q", "theme")},
+        mark=lambda text: highlight(text, pattern),
+    )
 
 
 @bp.get("/compare/export.<format_name>")
@@ -247,7 +281,10 @@ def search_export(format_name: str):
     params = SearchParams.from_args(request.args, settings.top_k)
     results = searcher().search(params.q, params.k, params.agency or None, params.document or None)
     description = describe_search(results.query, len(results.hits), params.agency, params.document)
-    return _download(sheet(results.query, unsaved(results.query, results.hits).passages, description), format_name)
+    return _download(
+        sheet(results.query, unsaved(results.query, results.hits).passages, description),
+        format_name,
+    )
 
 
 def _download(exported, format_name: str):
@@ -256,5 +293,10 @@ def _download(exported, format_name: str):
     except UsageError as error:
         raise NotFound(description=str(error)) from None
     data = render(exported, format_name)
-    return send_file(io.BytesIO(data), mimetype=FORMATS[format_name].mimetype, as_attachment=True,
-                     download_name=file_name(exported.title, format_name), max_age=0)
+    return send_file(
+        io.BytesIO(data),
+        mimetype=FORMATS[format_name].mimetype,
+        as_attachment=True,
+        download_name=file_name(exported.title, format_name),
+        max_age=0,
+    )
