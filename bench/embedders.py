@@ -26,7 +26,7 @@ import numpy as np
 from kb.embed import RUNTIMES, load_embedder
 from kb.evaluate import GOLDEN, load_queries
 from kb.settings import Settings
-from kb.store import Store
+from kb.store import Published
 
 COLD = """
 import time
@@ -73,7 +73,7 @@ def searcher_rankings(
 ) -> dict[str, list[list[str]]] | str:
     """Top-10 ids of the full ranking per runtime, searching a copy of the index (the real one is only read)."""
     try:
-        from kb.search import Searcher
+        from kb.search import open_searcher
     except (
         Exception
     ) as error:  # search.py may be mid-edit elsewhere; say so rather than fail the bench
@@ -86,7 +86,7 @@ def searcher_rankings(
         rankings = {}
         for runtime, embedder in embedders.items():
             try:
-                searcher = Searcher(Store(copy), embedder)
+                searcher = open_searcher(Settings.from_env(index_dir=copy, chroma_url=""), embedder)
                 rankings[runtime] = [
                     [hit.id for hit in searcher.search(q, k=10).hits] for q in queries
                 ]
@@ -109,7 +109,7 @@ def main() -> None:
     settings = Settings.from_env(index_dir=args.index)
     runtimes = list(RUNTIMES)  # torch first: the ratios are onnx/torch
 
-    store = Store(settings.index_dir, settings.chroma_url)
+    store = Published.open(settings.index_dir, settings.chroma_url)
     passages = [chunk.embedding_text() for chunk in store.chunks()]
     golden = [query["query"] for query in load_queries(GOLDEN)]
     queries = [golden[i % len(golden)] for i in range(args.queries)]

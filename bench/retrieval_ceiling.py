@@ -1,6 +1,6 @@
 """How far fusing the two searches could go on golden queries, whatever weights were chosen.
 
-    .venv/bin/python bench/retrieval_ceiling.py [--queries tests/golden_queries.jsonl]
+    .venv/bin/python bench/retrieval_ceiling.py [--queries kb/data/golden_queries.jsonl]
 
 From the real searches over the index (`kb reindex` first), beside each side alone and the full ranking:
 1. the best fusion weight chosen for each query separately (0, 0.05, ... 1), as if an oracle knew it:
@@ -43,8 +43,8 @@ def main() -> None:
     searcher = open_searcher(replace(Settings.from_env(index_dir=args.index), answer_cache=0))
 
     def ranks(retrieval: Retrieval, k: int = 10) -> list[int | None]:
-        searcher.retrieval = retrieval
-        return [rank_of(query, searcher.search(query["query"], k=k).hits) for query in queries]
+        ranking = searcher.using(retrieval)
+        return [rank_of(query, ranking.search(query["query"], k=k).hits) for query in queries]
 
     dense, bm25 = ranks(RETRIEVALS["dense"]), ranks(RETRIEVALS["bm25"])
     by_weight = [ranks(Retrieval(dense_weight=weight)) for weight in WEIGHTS]

@@ -1,7 +1,7 @@
 """Scale: index time, query latency and memory at about 20,000 passages, as ratios to the small collection.
 
 Builds everything under a temporary folder, never under index/: a small real index of the bundled
-corpus (kb.reindex, the real model), then two generations written through the Store API, the
+corpus (kb.reindex, the real model), then two generations written through the store's Writer, the
 corpus's passages as they are ("small") and replicated with variations to --chunks ("large").
 Each replica is a distinct document: its own file name and title, its agency as "<agency>
 (<place>)", and its text changed a little (a sentence dropped or two swapped, a word dropped or two
@@ -119,14 +119,18 @@ def replicate(base: list, count: int, seed: int = 7) -> tuple[list, np.ndarray]:
             lap, place = divmod(site - 1, len(PLACES))
             place = PLACES[place] + (f" {lap + 1}" if lap else "")
             document = f"{place.lower().replace(' ', '-')}/{chunk.document}"
-            chunk = replace(
-                chunk,
-                id=chunk_id(document, chunk.position),
+            citation = replace(
+                chunk.citation,
                 document=document,
                 title=f"{chunk.title} ({place})" if chunk.title else place,
                 agency=f"{chunk.agency} ({place})" if chunk.agency else "",
-                text=vary_text(chunk.text, rng),
                 sha256=hashlib.sha256(f"{chunk.sha256}:{site}".encode()).hexdigest(),
+            )
+            chunk = replace(
+                chunk,
+                id=chunk_id(document, chunk.position),
+                citation=citation,
+                text=vary_text(chunk.text, rng),
             )
         chunks.append(chunk)
         origin.append(row)
@@ -150,14 +154,14 @@ def sigma_for(cosine: float, dimension: int) -> float:
 
 
 def write_generation(index_dir: Path, manifest, chunks: list, vectors: np.ndarray) -> dict:
-    """Write chunks into a new generation and publish it, timing each step of the Store API."""
+    """Write chunks into a new generation and publish it, timing each step of the store's Writer."""
     from kb.keyword import FILENAME
     from kb.keyword import sync as sync_keyword
-    from kb.store import Store
+    from kb.store import Writer
 
     spent = {}
     started = time.perf_counter()
-    store = Store.begin(index_dir, "", manifest)
+    store = Writer(index_dir, "", manifest)
     spent["begin"] = time.perf_counter() - started
     mark = time.perf_counter()
     store.add(chunks, vectors)
@@ -195,38 +199,40 @@ def child_memory(index_dir: str) -> dict:
     import cProfile
     import pstats
 
+    from kb import search
     from kb.embed import load_embedder
     from kb.evaluate import GOLDEN, load_queries
-    from kb.search import Searcher
     from kb.settings import Settings
-    from kb.store import Store
+    from kb.store import Published
 
-    embedder = load_embedder(
-        runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache
-    )
+    settings = Settings.from_env(index_dir=Path(index_dir), chroma_url="")
+    embedder = load_embedder(runtime=settings.embedder, cache=settings.model_cache)
     embedder.encode(["warm up the model"])
     memory = {"model": proc_status()["VmRSS"]}
     started = time.perf_counter()
-    store = Store(Path(index_dir))
+    Published.open(Path(index_dir)).close()
     opened = time.perf_counter() - started
-    searcher = Searcher(store, embedder)
+    started = time.perf_counter()
+    searcher = search.open_searcher(settings, embedder)
     startup = time.perf_counter() - started
     memory["ready"] = proc_status()["VmRSS"]
     for query in load_queries(GOLDEN):
         searcher.search(query["query"], k=10)
     memory.update(queried=proc_status()["VmRSS"], peak=proc_status()["VmHWM"])
 
-    # Where start-up goes: a second Searcher on a freshly opened Store, under cProfile (so warm, and
-    # Python-heavy parts inflated), split by what Searcher.__init__ calls directly.
+    # Where start-up goes: a second searcher opened under cProfile (so warm, and Python-heavy parts
+    # inflated), split by what open_searcher calls directly.
     profile = cProfile.Profile()
     profile.enable()
     mark = time.perf_counter()
-    Searcher(Store(Path(index_dir)), embedder)
+    search.open_searcher(settings, embedder)
     profiled = time.perf_counter() - mark
     profile.disable()
     stats = pstats.Stats(profile).stats
     init = next(
-        key for key in stats if key[2] == "__init__" and key[0].endswith(f"kb{os.sep}search.py")
+        key
+        for key in stats
+        if key[2] == "open_searcher" and key[0].endswith(f"kb{os.sep}search.py")
     )
     parts = {}
     for (filename, _, function), (*_, callers) in stats.items():
@@ -241,7 +247,7 @@ def child_memory(index_dir: str) -> dict:
         "memory": memory,
         "agencies": len(searcher.agencies),
         "documents": len(searcher.documents),
-        "count": store.count(),
+        "count": searcher.store.count(),
     }
 
 
@@ -254,14 +260,15 @@ def child_queries(rounds: str, *index_dirs: str) -> dict:
     from kb.embed import load_embedder
     from kb.evaluate import GOLDEN, load_queries
     from kb.keyword import query_terms
-    from kb.search import CANDIDATES, Searcher
+    from kb.search import CANDIDATES, open_searcher
     from kb.settings import Settings
-    from kb.store import Store
 
-    embedder = load_embedder(
-        runtime=Settings.from_env().embedder, cache=Settings.from_env().model_cache
-    )
-    searchers = [Searcher(Store(Path(path)), embedder) for path in index_dirs]
+    settings = Settings.from_env(chroma_url="")
+    embedder = load_embedder(runtime=settings.embedder, cache=settings.model_cache)
+    searchers = [
+        open_searcher(Settings.from_env(index_dir=Path(path), chroma_url=""), embedder)
+        for path in index_dirs
+    ]
     queries = [query["query"] for query in load_queries(GOLDEN)]
     timings = [
         {"search": [], "repeat": [], "encode": [], "dense": [], "keyword": []} for _ in searchers
@@ -310,7 +317,7 @@ def base_collection(work: Path, embedder) -> tuple[list, np.ndarray, object, flo
     from kb.embed import token_counter
     from kb.reindex import reindex
     from kb.settings import Settings
-    from kb.store import Store, _chunk
+    from kb.store import Published
 
     settings = Settings.from_env(corpus_dir=ROOT / "corpus", index_dir=work / "base", chroma_url="")
     started = time.perf_counter()
@@ -318,14 +325,9 @@ def base_collection(work: Path, embedder) -> tuple[list, np.ndarray, object, flo
     took = time.perf_counter() - started
     if summary.failed:
         raise SystemExit(f"indexing the corpus failed: {summary.failed}")
-    store = Store(settings.index_dir)
-    got = store.collection.get(include=["embeddings", "documents", "metadatas"])
-    rows = sorted(
-        zip(got["ids"], got["documents"], got["metadatas"], got["embeddings"]),
-        key=lambda row: (row[2]["document"], int(row[2]["position"])),
-    )
-    chunks = [_chunk(chunk_id, text, metadata) for chunk_id, text, metadata, _ in rows]
-    vectors = np.asarray([row[3] for row in rows], dtype=np.float32)
+    store = Published.open(settings.index_dir)
+    chunks = sorted(store.chunks(), key=lambda chunk: (chunk.document, chunk.position))
+    vectors = np.asarray([store.vector(chunk.id) for chunk in chunks], dtype=np.float32)
     return chunks, vectors, store.manifest, took
 
 
@@ -437,7 +439,7 @@ def run(args: argparse.Namespace) -> None:
             ms,
         )
     row(
-        "index: Store.begin + add + keyword sync + publish",
+        "index: Writer + add + keyword sync + publish",
         small_write["total"],
         large_write["total"],
         s,
@@ -471,12 +473,12 @@ def run(args: argparse.Namespace) -> None:
         lambda v: f"{v:.1f} MB",
     )
     row(
-        "Searcher start-up, cold (Store() to ready)",
+        "Searcher start-up, cold (open_searcher to ready)",
         memory["small"]["startup"],
         memory["large"]["startup"],
         s,
     )
-    row("  of which Store() open", memory["small"]["open"], memory["large"]["open"], s)
+    row("  of which Published.open", memory["small"]["open"], memory["large"]["open"], s)
     row(
         "Searcher start-up again, warm, under cProfile",
         memory["small"]["profiled"],
@@ -499,7 +501,7 @@ def run(args: argparse.Namespace) -> None:
     for name, label in (
         ("search", "query, full ranking"),
         ("encode", "  query encode alone"),
-        ("dense", f"  Store.query, k={candidates}"),
+        ("dense", f"  Published.query, k={candidates}"),
         ("keyword", f"  KeywordIndex.search, k={candidates}"),
         ("repeat", "query repeated (answered from memory)"),
     ):

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from kb import clean
 from kb.errors import UnreadableDocument
 from kb.ingest import Document, Line
+from kb.passage import Chunk, Citation, embedding_text
 
 # Bump when chunk boundaries or chunk text change: an index built by another version is refused
 # (and rebuilt by reindex). 2: footnote marks glued to words are dropped; 3: "s tatutory" made
@@ -23,51 +24,6 @@ MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] incl
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
 TokenCounter = Callable[[str], int]
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A passage with everything needed to cite it."""
-
-    id: str
-    document: str
-    title: str
-    agency: str
-    section: str
-    page: int
-    page_end: int
-    position: int
-    text: str
-    sha256: str = ""
-
-    def __post_init__(self) -> None:
-        # The last page the passage runs onto; a passage on one page (or read without it) ends where it starts.
-        if self.page_end < self.page:
-            object.__setattr__(self, "page_end", self.page)
-
-    @property
-    def pages(self) -> str:
-        """How its citation names its pages: "page 4", or "pages 4–5" for a passage a page break cuts."""
-        return pages(self.page, self.page_end)
-
-    def embedding_text(self) -> str:
-        """What the model reads: the agency and section say whose passage it is and on what."""
-        return embedding_text(self.agency, self.section, self.text)
-
-
-def pages(page: int, page_end: int = 0) -> str:
-    """How a citation names its pages: "page 4", or "pages 4–5" for a passage a page break cuts."""
-    return f"pages {page}–{page_end}" if page_end > page else f"page {page}"
-
-
-NO_AGENCY = (
-    "No agency named"  # cites a passage whose report names no agency, everywhere it is shown
-)
-
-
-def embedding_text(agency: str, section: str, text: str) -> str:
-    context = ". ".join(part for part in (agency, section) if part)
-    return f"{context}.\n{text}" if context else text
 
 
 def chunk_id(document: str, position: int) -> str:
@@ -141,128 +97,144 @@ class _Outline:
 
 def blocks(document: Document) -> list[Block]:
     """Join lines into paragraphs and bullets; a sentence a page break cut is made whole again."""
-    text = document.text
-    words = clean.vocabulary(text)
-    joins = clean.split_words(text)
-    outline = _Outline(document.title)
-    out: list[Block] = []
-    current: Block | None = None
-    footnote: Block | None = None
-    pending: list[tuple[int, Line]] = []  # heading lines not yet known to be a heading
-    unused: list[tuple[int, Line]] = []  # headings no text has followed yet
-    marked_up = document.name.lower().endswith(
-        ".md"
-    )  # a Markdown heading is one because its writer said so
-    paragraph_break = page_break = False
+    return _Reading(document).blocks()
 
-    def flush(block: Block | None) -> None:
+
+class _Reading:
+    """One pass over a document's lines. Heading lines wait (`pending`) until the line after them says
+    whether they were a heading or emphasised prose; text lines join the open block or start one."""
+
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self.words = clean.vocabulary(document.text)
+        self.joins = clean.split_words(document.text)
+        self.outline = _Outline(document.title)
+        self.out: list[Block] = []
+        self.current: Block | None = None
+        self.footnote: Block | None = None
+        self.pending: list[tuple[int, Line]] = []  # heading lines not yet known to be a heading
+        self.unused: list[tuple[int, Line]] = []  # headings no text has followed yet
+        # A Markdown heading is one because its writer said so.
+        self.marked_up = document.name.lower().endswith(".md")
+        self.paragraph_break = self.page_break = False
+
+    def blocks(self) -> list[Block]:
+        document = self.document
+        # A PDF whose first page holds only headings opens with a cover: title, subtitle, date.
+        self.outline.in_front_matter = document.wrapped and not any(
+            line.kind == "text" for line in (document.pages[0].lines if document.pages else [])
+        )
+        for page in document.pages:
+            self.new_page(page.number)
+            for line in page.lines:
+                self.line(page.number, line)
+        self.settle(None)
+        for number, line in list(self.unused):  # headings closing the document over nothing
+            self.text_line(number, Line(line.text, "text", 0.0, line.agency))
+        self.flush(self.current)
+        self.flush(self.footnote)
+        return self.out
+
+    def new_page(self, number: int) -> None:
+        self.settle(None)
+        self.page_break = number > 1
+        if self.page_break:
+            self.outline.in_front_matter = False
+        self.flush(self.footnote)
+        self.footnote = None
+
+    def line(self, number: int, line: Line) -> None:
+        if line.kind == "heading":
+            last = self.pending[-1][1] if self.pending else None
+            if last is not None and (last.level != line.level or not self.document.wrapped):
+                self.settle(line)
+            self.pending.append((number, line))
+        elif line.kind == "blank":
+            self.settle(None)
+            self.paragraph_break = True
+        else:
+            self.settle(line)
+            if line.kind == "footnote":
+                self.footnote_line(number, line)
+            else:
+                self.text_line(number, line)
+
+    def flush(self, block: Block | None) -> None:
         if block and block.text.strip():
-            block.text = clean.join_split_words(block.text, joins)
-            out.append(block)
+            block.text = clean.join_split_words(block.text, self.joins)
+            self.out.append(block)
 
-    def text_line(number: int, line: Line) -> None:
-        nonlocal current, paragraph_break, page_break
+    def footnote_line(self, number: int, line: Line) -> None:
+        if self.footnote and not re.match(r"^\d{1,3}\s", line.text):
+            self.footnote.text = _join(self.footnote.text, line.text, self.words)
+        else:
+            self.flush(self.footnote)
+            self.footnote = Block("footnote", line.text, number, line.agency, self.outline.section)
+
+    def text_line(self, number: int, line: Line) -> None:
         starts_item = bool(
             clean.BULLET_START.match(line.text) or clean.NUMBERED_START.match(line.text)
         )
+        current = self.current
         if current is None:
             join = False
-        elif page_break:
+        elif self.page_break:
             join = clean.continues(current.text, line.text)
         else:
-            join = document.wrapped and not paragraph_break and not starts_item
-        if join:
-            current.text = _join(current.text, line.text, words)
+            join = self.document.wrapped and not self.paragraph_break and not starts_item
+        if current is not None and join:
+            current.text = _join(current.text, line.text, self.words)
             if number != current.page_end:
                 current.breaks.append((_non_space(current.text) - _non_space(line.text), number))
             current.page_end = number
         else:
-            flush(current)
+            self.flush(current)
             kind = "bullet" if starts_item else "para"
-            current = Block(kind, _bullet(line.text), number, line.agency, outline.section, number)
-        outline.after_heading = False
-        paragraph_break = page_break = False
-        unused.clear()
+            section = self.outline.section
+            self.current = Block(kind, _bullet(line.text), number, line.agency, section, number)
+        self.outline.after_heading = False
+        self.paragraph_break = self.page_break = False
+        self.unused.clear()
 
-    def settle(following: Line | None) -> None:
+    def settle(self, following: Line | None) -> None:
         """Pending heading lines become a heading, or, if they read as emphasised prose, text."""
-        nonlocal current
-        if not pending:
+        if not self.pending:
             return
-        text = " ".join(line.text for _, line in pending)
-        unnumbered = clean.NUMBERED_START.sub(
-            "", text, count=1
-        )  # "3. Ground C" is a heading, not two sentences
-        prose = not marked_up and (
+        if self.reads_as_prose(following):
+            for number, line in self.pending:
+                self.text_line(number, Line(line.text, "text", 0.0, line.agency))
+        else:
+            self.heading()
+        self.pending.clear()
+
+    def reads_as_prose(self, following: Line | None) -> bool:
+        text = " ".join(line.text for _, line in self.pending)
+        # "3. Ground C" is a heading, not two sentences.
+        unnumbered = clean.NUMBERED_START.sub("", text, count=1)
+        return not self.marked_up and bool(
             len(text.split()) > 20
             or re.search(r"[.!?]\s+\S", unnumbered)
             or text.endswith(".")
             or (following is not None and following.kind == "text" and following.text[:1].islower())
         )
-        if prose:
-            for number, line in pending:
-                text_line(number, Line(line.text, "text", 0.0, line.agency))
-        else:
-            flush(current)
-            current = None
-            before = list(outline.path)
-            for _, line in pending:
-                outline.add(line.text, line.level, document.wrapped)
-            # A heading that a new one replaces before any text came under it ("You can be confident
-            # in sharing…", a callout set as a heading) would be lost: it is kept as text where it stood.
-            kept = " ".join(text for _, text in outline.path)
-            dropped = [(number, line) for number, line in unused if line.text not in kept]
-            if dropped:
-                text = " ".join(line.text for _, line in dropped)
-                section = outline.section_of([item for item in before if item[1] not in text])
-                flush(
-                    Block(
-                        "para", text, dropped[0][0], dropped[0][1].agency, section, dropped[-1][0]
-                    )
-                )
-            unused[:] = [item for item in unused if item not in dropped] + pending
-        pending.clear()
 
-    # A PDF whose first page holds only headings opens with a cover: title, subtitle, date.
-    outline.in_front_matter = document.wrapped and not any(
-        line.kind == "text" for line in (document.pages[0].lines if document.pages else [])
-    )
-    for page in document.pages:
-        settle(None)
-        page_break = page.number > 1
-        if page_break:
-            outline.in_front_matter = False
-        flush(footnote)
-        footnote = None
-        for line in page.lines:
-            if line.kind == "heading":
-                if pending and (pending[-1][1].level != line.level or not document.wrapped):
-                    settle(line)
-                pending.append((page.number, line))
-                continue
-            if line.kind == "blank":
-                settle(None)
-                paragraph_break = True
-                continue
-            settle(line)
-            if line.kind == "footnote":
-                if footnote and not re.match(r"^\d{1,3}\s", line.text):
-                    footnote.text = _join(footnote.text, line.text, words)
-                else:
-                    flush(footnote)
-                    footnote = Block(
-                        "footnote", line.text, page.number, line.agency, outline.section
-                    )
-                continue
-            text_line(page.number, line)
-    settle(None)
-    for number, line in list(
-        unused
-    ):  # headings that close the document, over nothing: kept as text
-        text_line(number, Line(line.text, "text", 0.0, line.agency))
-    flush(current)
-    flush(footnote)
-    return out
+    def heading(self) -> None:
+        self.flush(self.current)
+        self.current = None
+        outline = self.outline
+        before = list(outline.path)
+        for _, line in self.pending:
+            outline.add(line.text, line.level, self.document.wrapped)
+        # A heading that a new one replaces before any text came under it ("You can be confident
+        # in sharing…", a callout set as a heading) would be lost: it is kept as text where it stood.
+        kept = " ".join(text for _, text in outline.path)
+        dropped = [(number, line) for number, line in self.unused if line.text not in kept]
+        if dropped:
+            text = " ".join(line.text for _, line in dropped)
+            section = outline.section_of([item for item in before if item[1] not in text])
+            first, last = dropped[0], dropped[-1]
+            self.flush(Block("para", text, first[0], first[1].agency, section, last[0]))
+        self.unused[:] = [item for item in self.unused if item not in dropped] + self.pending
 
 
 def _join(left: str, right: str, words: set[str]) -> str:
@@ -290,20 +262,17 @@ def chunk_document(
         budget = max_tokens - count_tokens(embedding_text(agency, section, "")) - 1
         for pieces in _pack(group, count_tokens, budget, min(target_tokens, budget)):
             position = len(chunks)
-            chunks.append(
-                Chunk(
-                    id=chunk_id(document.name, position),
-                    document=document.name,
-                    title=document.title,
-                    agency=agency,
-                    section=section,
-                    page=pieces[0].page,
-                    page_end=max(piece.page_end or piece.page for piece in pieces),
-                    position=position,
-                    text="\n".join(piece.text for piece in pieces),
-                    sha256=document.sha256,
-                )
+            citation = Citation(
+                document=document.name,
+                title=document.title,
+                agency=agency,
+                section=section,
+                page=pieces[0].page,
+                page_end=max(piece.page_end or piece.page for piece in pieces),
+                sha256=document.sha256,
             )
+            text = "\n".join(piece.text for piece in pieces)
+            chunks.append(Chunk(chunk_id(document.name, position), text, citation, position))
     return [_fit(chunk, count_tokens, max_tokens) for chunk in chunks]
 
 

@@ -205,7 +205,7 @@ def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_ur
     "--queries",
     "queries_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Golden queries, one JSON object per line [tests/golden_queries.jsonl].",
+    help="Golden queries, one JSON object per line [the project's golden set, in kb/data].",
 )
 @click.option(
     "-k",
@@ -229,7 +229,7 @@ def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_ur
 @click.option(
     "--check/--no-check",
     default=None,
-    help="Exit 1 below the thresholds in pyproject.toml [tool.kb.eval] [on for the project's golden set].",
+    help="Exit 1 below the thresholds in kb/data/thresholds.toml [on for the project's golden set].",
 )
 @index_option
 @chroma_option
@@ -239,7 +239,7 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
     Each line of the file: {"id", "query", "gold": [phrases the right passage holds], optional
     "agency" (part of its name), "doc" (file name) and "page"}; each given field must match for a
     passage to count. On the project's golden set (or with --check), exits 1 when a figure is
-    below its threshold in pyproject.toml [tool.kb.eval].
+    below its threshold in kb/data/thresholds.toml.
 
     Examples:
 
@@ -264,15 +264,13 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
         )
         click.echo("|---|---|---|---|---|")
         for name, parts in RETRIEVALS.items():
-            searcher.retrieval = parts
-            figures = run(searcher, queries, k=k).figures()
+            figures = run(searcher.using(parts), queries, k=k).figures()
             click.echo(
                 f"| {name} | {figures['hit@1']:.2f} | {figures['hit@5']:.2f} | {figures['mrr@10']:.2f} | "
                 f"{_figure(figures['page_accuracy'])} |"
             )
         return
-    searcher.retrieval = RETRIEVALS[retrieval]
-    report = run(searcher, queries, k=k)
+    report = run(searcher.using(RETRIEVALS[retrieval]), queries, k=k)
     figures = report.figures()
     if check is None:
         check = queries_file is None and retrieval == DEFAULT_RETRIEVAL
@@ -297,7 +295,7 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
         )
     if failing:
         click.echo(
-            f"kb: below the thresholds in pyproject.toml [tool.kb.eval]: {'; '.join(failing)}",
+            f"kb: below the thresholds in kb/data/thresholds.toml: {'; '.join(failing)}",
             err=True,
         )
         sys.exit(EXIT_FAILURE)
@@ -485,7 +483,7 @@ def pack_show(name, index_dir, chroma_url) -> None:
 
     Example: kb pack show "Neglect level 3"
     """
-    from kb.chunk import NO_AGENCY
+    from kb.passage import NO_AGENCY
 
     settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
     found, checked = _pack(settings, name)
@@ -551,14 +549,17 @@ def _pack(settings: Settings, name: str):
     """(the pack with its passages checked against the index, whether they could be checked)."""
     from kb.errors import IndexMissing
     from kb.packs import Packs, check
-    from kb.store import Store
+    from kb.store import Published
 
     found = Packs(settings.index_dir).get(name)
     try:
-        store = Store(settings.index_dir, settings.chroma_url)
+        store = Published.open(settings.index_dir, settings.chroma_url)
     except IndexMissing:
         return found, False
-    return check(found, store), True
+    try:
+        return check(found, store), True
+    finally:
+        store.close()
 
 
 def _check_output(output: str) -> None:
@@ -600,7 +601,7 @@ def _print_error(query: str, error: Exception, as_json: bool) -> None:
 
 
 def _print_results(results) -> None:
-    from kb.chunk import NO_AGENCY
+    from kb.passage import NO_AGENCY
 
     hits = results.hits
     click.secho(f"{len(hits)} passages for {results.query!r} ({results.took_ms:.0f} ms)", bold=True)

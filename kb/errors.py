@@ -1,4 +1,5 @@
-"""Exceptions raised by the library; only the CLI turns them into messages and exit codes."""
+"""Exceptions raised by the library; only the CLI and the web app turn them into messages, exit
+codes and HTTP statuses."""
 
 
 class KbError(Exception):
@@ -6,7 +7,11 @@ class KbError(Exception):
 
 
 class UsageError(KbError):
-    """The request itself is wrong (empty query, unknown agency): exit code 2."""
+    """The request itself is wrong (an empty query, a k out of range): exit code 2, HTTP 400."""
+
+
+class UnknownName(UsageError):
+    """The request names something kb does not hold (an agency, a document, a pack): HTTP 404."""
 
 
 class EmptyQuery(UsageError):
@@ -17,11 +22,11 @@ class QueryTooLong(UsageError):
     pass
 
 
-class UnknownAgency(UsageError):
+class UnknownAgency(UnknownName):
     pass
 
 
-class UnknownDocument(UsageError):
+class UnknownDocument(UnknownName):
     pass
 
 

@@ -7,10 +7,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from kb import datafile
-from kb.chunk import Chunk
-from kb.errors import UsageError
-from kb.search import CANDIDATES, Hit, Searcher
-from kb.store import Store
+from kb.errors import UnknownName
+from kb.passage import Chunk, Filter, Hit
+from kb.search import CANDIDATES, Searcher
 
 THEMES = Path(__file__).parent / "data" / "themes.tsv"
 PER_AGENCY = (
@@ -18,11 +17,11 @@ PER_AGENCY = (
 )
 
 
-class UnknownTheme(UsageError):
+class UnknownTheme(UnknownName):
     pass
 
 
-class UnknownChunk(UsageError):
+class UnknownChunk(UnknownName):
     pass
 
 
@@ -103,17 +102,13 @@ class Neighbours:
     same_agency: list[Hit]
 
 
-def more_like_this(store: Store, chunk_id: str, k: int = 8) -> Neighbours:
-    chunk = store.get([chunk_id]).get(chunk_id)
-    vector = store.vector(chunk_id) if chunk else None
+def more_like_this(searcher: Searcher, chunk_id: str, k: int = 8) -> Neighbours:
+    chunk = searcher.passages([chunk_id]).get(chunk_id)
+    vector = searcher.vector_of(chunk_id) if chunk else None
     if chunk is None or vector is None:
         raise UnknownChunk(
             f"no passage {chunk_id[:40]!r} is in the index; it may have changed in a reindex"
         )
-    others = store.query(vector, k, where={"agency": {"$ne": chunk.agency}})
-    own = store.query(vector, k // 2 + 1, where={"agency": chunk.agency})
-    return Neighbours(
-        chunk,
-        [Hit.from_chunk(found, score) for found, score in others],
-        [Hit.from_chunk(found, score) for found, score in own if found.id != chunk_id][: k // 2],
-    )
+    others = searcher.near(vector, k, Filter(not_agency=chunk.agency))
+    own = searcher.near(vector, k // 2 + 1, Filter(agencies=(chunk.agency,)))
+    return Neighbours(chunk, others, [hit for hit in own if hit.id != chunk_id][: k // 2])

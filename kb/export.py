@@ -13,9 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from kb.chunk import NO_AGENCY
 from kb.errors import UsageError
-from kb.packs import Passage
+from kb.passage import NO_AGENCY, SavedPassage
 
 OUT_OF_DATE = (
     "May be out of date: the report has changed since this passage was saved; check the source."
@@ -44,7 +43,7 @@ class Sheet:
 
     title: str
     description: str
-    passages: tuple[Passage, ...]
+    passages: tuple[SavedPassage, ...]
     by_agency: bool = False  # headed by agency, as the compare view is
 
     def sources(self) -> list[Source]:
@@ -67,9 +66,9 @@ class Sheet:
             for number, (document, entry) in enumerate(found.items(), start=1)
         ]
 
-    def groups(self) -> list[tuple[str, list[tuple[int, Passage]]]]:
+    def groups(self) -> list[tuple[str, list[tuple[int, SavedPassage]]]]:
         """(agency, [(number, passage)]) in order of first appearance; unless by_agency, one group with no heading."""
-        groups: dict[str, list[tuple[int, Passage]]] = {}
+        groups: dict[str, list[tuple[int, SavedPassage]]] = {}
         for number, passage in enumerate(self.passages, start=1):
             key = (passage.agency or NO_AGENCY) if self.by_agency else ""
             groups.setdefault(key, []).append((number, passage))
@@ -77,12 +76,12 @@ class Sheet:
 
 
 def sheet(
-    title: str, passages: Sequence[Passage], description: str = "", by_agency: bool = False
+    title: str, passages: Sequence[SavedPassage], description: str = "", by_agency: bool = False
 ) -> Sheet:
     return Sheet(title, description, tuple(passages), by_agency)
 
 
-def _cite(passage: Passage, source: int) -> str:
+def _cite(passage: SavedPassage, source: int) -> str:
     parts = [passage.agency or NO_AGENCY, passage.title or passage.document]
     if passage.section:
         parts.append(passage.section)
@@ -90,7 +89,7 @@ def _cite(passage: Passage, source: int) -> str:
     return " · ".join(parts) + f" (source {source})"
 
 
-def _heading(number: int, passage: Passage, grouped: bool) -> str:
+def _heading(number: int, passage: SavedPassage, grouped: bool) -> str:
     """A passage's heading: its agency, or under an agency's heading, what it is about."""
     about = (
         (passage.section or passage.title or passage.document)
@@ -215,7 +214,7 @@ def to_csv(sheet: Sheet) -> bytes:
             f"[{source.number}] {source.reference()}",
             passage.document,
             "yes" if passage.out_of_date else "",
-            passage.chunk_id,
+            passage.id,
         )
         writer.writerow([csv_cell(value) for value in row])
     return out.getvalue().encode("utf-8-sig")

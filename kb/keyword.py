@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.chunk import Chunk
+from kb.passage import Chunk, Filter
 from kb.vocabulary import Entry, default_glossary, learn_definitions
 
 KEYWORD_VERSION = "4"  # 2: long forms whose initials spell the acronym are learned whole; 3, 4: word, phrase scores stored
@@ -261,11 +261,10 @@ class KeywordIndex:
         terms: Sequence[str],
         phrases: Sequence[str] = (),
         k: int = 50,
-        agencies: Sequence[str] | None = None,
-        document: str | None = None,
+        passages: Filter = Filter(),
     ) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) best first, as FTS5's bm25() scores the words and phrases; higher is better."""
-        return self.score(terms, phrases).best(k, agencies, document)
+        return self.score(terms, phrases).best(k, passages)
 
     def score(self, terms: Sequence[str], phrases: Sequence[str] = ()) -> Scores:
         """Every passage's BM25 score for the words and phrases, as FTS5's bm25() gives it."""
@@ -385,15 +384,13 @@ class Scores:
     def __init__(self, passages: _Passages, scores: np.ndarray, held: np.ndarray) -> None:
         self._passages, self._scores, self._held = passages, scores, held
 
-    def best(
-        self, k: int, agencies: Sequence[str] | None = None, document: str | None = None
-    ) -> list[tuple[str, float]]:
-        """(chunk id, score) of the k best passages holding the query's words, best first."""
+    def best(self, k: int, passages: Filter = Filter()) -> list[tuple[str, float]]:
+        """(chunk id, score) of the k best passages holding the query's words and passing the filter, best first."""
         held = self._held
-        if agencies:
-            held = held & np.isin(self._passages.agency, list(agencies))
-        if document:
-            held = held & (self._passages.document == document)
+        if passages:
+            held = held & passages.mask(
+                {"agency": self._passages.agency, "document": self._passages.document}
+            )
         found = np.flatnonzero(held)
         scores = self._scores
         k = max(int(k), 0)

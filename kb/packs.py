@@ -14,9 +14,10 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
-from kb.chunk import Chunk, pages
-from kb.errors import KbError, UsageError
+from kb.errors import KbError, UnknownName, UsageError
+from kb.passage import Chunk, Citation, SavedPassage
 
 FILENAME = "packs.sqlite"
 MAX_NAME = 60
@@ -66,11 +67,11 @@ PASSAGE_COLUMNS = (
 )
 
 
-class UnknownPack(UsageError):
+class UnknownPack(UnknownName):
     pass
 
 
-class UnknownPassage(UsageError):
+class UnknownPassage(UnknownName):
     pass
 
 
@@ -79,35 +80,11 @@ class BadPackName(UsageError):
 
 
 @dataclass(frozen=True)
-class Passage:
-    """A saved passage: its own copy of the text and citation, the trainer's note, and whether it may be out of date."""
-
-    id: int
-    chunk_id: str
-    document: str
-    sha256: str
-    title: str
-    agency: str
-    section: str
-    page: int
-    page_end: int  # the last page the passage runs onto: page, unless a page break cuts it
-    text: str
-    note: str = ""
-    added: str = ""
-    out_of_date: bool = False
-
-    @property
-    def pages(self) -> str:
-        """How its citation names its pages, as a search hit's does: "page 4" or "pages 4–5"."""
-        return pages(self.page, self.page_end)
-
-
-@dataclass(frozen=True)
 class Pack:
     name: str
     created: str
     updated: str
-    passages: tuple[Passage, ...] = ()
+    passages: tuple[SavedPassage, ...] = ()
 
 
 def clean_name(name: str | None) -> str:
@@ -172,7 +149,7 @@ class Packs:
                 (row["id"],),
             ).fetchall()
         return Pack(
-            row["name"], row["created"], row["updated"], tuple(Passage(**dict(p)) for p in passages)
+            row["name"], row["created"], row["updated"], tuple(_saved(row) for row in passages)
         )
 
     def create(self, name: str) -> str:
@@ -186,7 +163,7 @@ class Packs:
             )
             return db.execute("SELECT name FROM packs WHERE name = ?", (name,)).fetchone()["name"]
 
-    def add(self, name: str, chunk: Chunk) -> tuple[Passage, bool]:
+    def add(self, name: str, chunk: Chunk) -> tuple[SavedPassage, bool]:
         """Save a copy of a passage at the end of a pack, made if new. (passage, False) if it was there already."""
         name = self.create(name)
         with self._db(write=True) as db:
@@ -218,7 +195,7 @@ class Packs:
                 f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE pack = ? AND chunk_id = ?",
                 (pack, chunk.id),
             ).fetchone()
-        return Passage(**dict(row)), added
+        return _saved(row), added
 
     def set_note(self, name: str, passage_id: int, note: str) -> None:
         note = _newlines(note or "").strip()
@@ -305,10 +282,39 @@ def _touch(db: sqlite3.Connection, pack: int) -> None:
     db.execute("UPDATE packs SET updated = ? WHERE id = ?", (_now(), pack))
 
 
-def check(pack: Pack, store) -> Pack:
-    """The pack with each passage marked out of date whose document changed or that the index no longer holds as saved."""
-    indexed = store.documents()
-    current = store.get([passage.chunk_id for passage in pack.passages])
+def _saved(row: sqlite3.Row) -> SavedPassage:
+    citation = Citation(
+        document=row["document"],
+        title=row["title"],
+        agency=row["agency"],
+        section=row["section"],
+        page=row["page"],
+        page_end=row["page_end"],
+        sha256=row["sha256"],
+    )
+    return SavedPassage(
+        id=row["chunk_id"],
+        text=row["text"],
+        citation=citation,
+        entry=row["id"],
+        note=row["note"],
+        added=row["added"],
+    )
+
+
+class Index(Protocol):
+    """What checking a pack asks of an index: a searcher, or a published generation."""
+
+    def document_hashes(self) -> dict[str, str]: ...
+
+    def passages(self, ids: Sequence[str]) -> dict[str, Chunk]: ...
+
+
+def check(pack: Pack, index: Index) -> Pack:
+    """The pack with each passage marked out of date whose document changed or that the index no
+    longer holds as saved."""
+    indexed = index.document_hashes()
+    current = index.passages([passage.id for passage in pack.passages])
     return replace(
         pack,
         passages=tuple(
@@ -318,8 +324,8 @@ def check(pack: Pack, store) -> Pack:
     )
 
 
-def _out_of_date(passage: Passage, indexed: dict[str, str], current: dict[str, Chunk]) -> bool:
-    chunk = current.get(passage.chunk_id)
+def _out_of_date(passage: SavedPassage, indexed: dict[str, str], current: dict[str, Chunk]) -> bool:
+    chunk = current.get(passage.id)
     return (
         indexed.get(passage.document) != passage.sha256
         or chunk is None
@@ -327,25 +333,6 @@ def _out_of_date(passage: Passage, indexed: dict[str, str], current: dict[str, C
     )
 
 
-def unsaved(name: str, found: Sequence) -> Pack:
-    """A pack of search hits or chunks that is not stored, so a search exports the same way as a pack."""
-    return Pack(
-        name,
-        "",
-        "",
-        tuple(
-            Passage(
-                0,
-                c.id,
-                c.document,
-                getattr(c, "sha256", ""),
-                c.title,
-                c.agency,
-                c.section,
-                c.page,
-                c.page_end,
-                c.text,
-            )
-            for c in found
-        ),
-    )
+def unsaved(name: str, found: Sequence[Chunk]) -> Pack:
+    """A pack of passages that is not stored, so a search exports the same way as a pack."""
+    return Pack(name, "", "", tuple(SavedPassage.of(chunk) for chunk in found))

@@ -1,29 +1,37 @@
-"""Bring the index in step with the corpus: add new files, replace changed ones, drop deleted ones."""
+"""Bring the index in step with the corpus: add new files, replace changed ones, drop deleted ones.
+
+A reindex is three steps: a plan (which files are new, changed, gone or unreadable, read from the
+corpus folder and the served generation alone), then parsing what changed, then writing a new
+generation with only those files embedded, and publishing it.
+"""
 
 from __future__ import annotations
 
-import fcntl
 import fnmatch
 import os
-import socket
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from contextlib import contextmanager
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 
-from kb.chunk import CHUNKER_VERSION, Chunk, chunk_document
+from kb.chunk import CHUNKER_VERSION, chunk_document
 from kb.embed import Embedder
-from kb.errors import IndexLocked, IndexMissing, KbError, UnreadableDocument
+from kb.errors import IndexMissing, KbError, UnreadableDocument
 from kb.ingest import SUFFIXES, Limits, file_sha256, read_document
 from kb.keyword import sync as sync_keyword
+from kb.passage import Chunk
 from kb.settings import Settings
-from kb.store import Manifest, Store
-from kb.store import preload as preload_store
-from kb.store import prune as prune_generations
+from kb.store import Manifest, Published, Writer, prune, writer_lock
+from kb.store.chroma import preload as preload_store
+
+PARSERS = 2  # files parsed at once: one per core
+EMBED_SLICE = (
+    256  # passages per call to the model: large enough for full batches, small enough for progress
+)
+
+Progress = Callable[[int], None]
 
 
 @dataclass
@@ -83,53 +91,183 @@ def reindex(
     settings: Settings,
     embedder_factory: Callable[[], Embedder],
     count_tokens: Callable[[str], int],
-    progress: Callable[[int], None] | None = None,
-    on_start: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
+    on_start: Progress | None = None,
 ) -> Summary:
     """Index what changed. The model is loaded only if something needs embedding."""
     with writer_lock(settings.index_dir):
-        return _reindex(settings, embedder_factory, count_tokens, progress, on_start)
+        prune(
+            settings.index_dir, settings.chroma_url
+        )  # what a killed reindex left, even if nothing changes
+        try:
+            served: Published | None = Published.open(settings.index_dir, settings.chroma_url)
+        except IndexMissing:
+            served = None
+        try:
+            work = plan(settings, served)
+            parsed = parse(settings, work, embedder_factory, count_tokens)
+            if served is not None and not (
+                work.summary.rebuilt or work.summary.removed or parsed.todo
+            ):
+                # Nothing to change: the served generation stays, its keyword index brought up to date.
+                keyword, work.summary.keyword_rebuilt = sync_keyword(served, served.home)
+                keyword.close()
+                return work.summary
+            write(settings, work, parsed, embedder_factory, progress, on_start)
+            return work.summary
+        finally:
+            if served is not None:
+                served.close()
 
 
-LOCK_FILE = "reindex.lock"
+@dataclass
+class Plan:
+    """What a reindex has to do, known before any file is parsed."""
+
+    files: dict[str, Path]  # every report in the corpus, by name
+    hashes: dict[str, str]  # each readable report's content hash
+    to_read: list[str]  # new and changed reports, largest first
+    served: Published | None
+    kept: bool  # the served generation's passages are kept (same model and chunker)
+    manifest: Manifest | None  # the served generation's, when kept
+    indexed: dict[str, str]  # {document: hash} of what is kept
+    summary: Summary
 
 
-@contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """One writer at a time: hold an flock on index/reindex.lock, which says who holds it.
+def plan(settings: Settings, served: Published | None) -> Plan:
+    """Which reports are new, changed, unchanged, gone, or cannot be listed or read."""
+    files, unlisted = corpus_files(settings.corpus_dir, settings.ignore)
+    summary = Summary()
+    # An index built by this model and chunker keeps its passages; one built otherwise is rebuilt.
+    manifest = served.manifest if served else None
+    kept = manifest is not None and (manifest.model, manifest.chunker) == (
+        settings.model,
+        CHUNKER_VERSION,
+    )
+    indexed = served.document_hashes() if served is not None and kept else {}
+    summary.rebuilt = served is not None and not kept
+    # A report is removed when its file has gone, not when its folder could not be listed.
+    summary.removed = sorted(
+        name for name in set(indexed) - set(files) if not _within(name, unlisted)
+    )
+    kept_from_it = (
+        "what was indexed from it stays"
+        if kept
+        else "its reports are left out of the rebuilt index"
+    )
+    summary.failed.extend(
+        (f"{folder}/", f"cannot list this folder (permissions?); {kept_from_it}")
+        for folder in unlisted
+    )
+    if not files and not unlisted and served is not None and served.count():
+        raise KbError(
+            f"the corpus folder {settings.corpus_dir} holds no reports, so the index is left as it "
+            "is: is it the right folder, and mounted? To empty the index, run `make clean-index` "
+            "(it keeps the trainers' packs)"
+        )
+    hashes: dict[str, str] = {}
+    sizes: dict[str, int] = {}
+    for name, path in files.items():
+        try:
+            hashes[name], sizes[name] = file_sha256(path), path.stat().st_size
+        except OSError as error:
+            summary.failed.append((name, f"cannot read the file ({error.strerror})"))
+    summary.unchanged = [name for name, sha in hashes.items() if indexed.get(name) == sha]
+    # Largest first, so that the last file to finish parsing is a small one.
+    to_read = sorted(
+        (name for name in hashes if indexed.get(name) != hashes[name]),
+        key=lambda name: -sizes[name],
+    )
+    return Plan(files, hashes, to_read, served, kept, manifest if kept else None, indexed, summary)
 
-    The kernel drops the lock when its process dies, so a killed reindex never blocks the next.
-    """
-    index_dir = Path(index_dir)
-    index_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(
-        index_dir / LOCK_FILE, "a+", encoding="utf-8"
-    )  # "a+": never empties the holder's note
+
+@dataclass
+class Parsed:
+    todo: list[tuple[str, list[Chunk]]]  # (document, its chunks), by name
+    loading: Future[Embedder] | None  # the model, loading while the files were parsed
+
+
+def parse(
+    settings: Settings,
+    work: Plan,
+    embedder_factory: Callable[[], Embedder],
+    count_tokens: Callable[[str], int],
+) -> Parsed:
+    """Read and chunk the new and changed reports, PARSERS at a time (a PDF in a child process of
+    its own), while the model and the vector store load. Nothing to read: the model is never loaded."""
+    limits = Limits(settings.pdf_timeout, settings.pdf_memory_mb)
+    todo: list[tuple[str, list[Chunk]]] = []
+    with ThreadPoolExecutor(max_workers=1 + PARSERS, thread_name_prefix="kb-reindex") as background:
+        loading = background.submit(_load, embedder_factory) if work.to_read else None
+        reading = {
+            background.submit(
+                read_document, work.files[name], name, work.hashes[name], limits
+            ): name
+            for name in work.to_read
+        }
+        for done in as_completed(reading):  # each file is chunked as soon as it is read
+            name = reading[done]
+            try:
+                chunks = chunk_document(done.result(), count_tokens)
+            except UnreadableDocument as error:
+                work.summary.failed.append(
+                    (name, str(error))
+                )  # what was indexed of it before stays
+                continue
+            if not chunks:
+                work.summary.failed.append((name, "no passages found in it"))
+                continue
+            todo.append((name, chunks))
+    todo.sort(key=lambda item: item[0])
+    work.summary.failed.sort()
+    return Parsed(todo, loading)
+
+
+def write(
+    settings: Settings,
+    work: Plan,
+    parsed: Parsed,
+    embedder_factory: Callable[[], Embedder],
+    progress: Progress | None,
+    on_start: Progress | None,
+) -> None:
+    """A new generation: the served one's passages (if kept) with the changes made, published."""
+    summary = work.summary
+    embedder = parsed.loading.result() if parsed.loading else None
+    manifest = work.manifest
+    if manifest is None:
+        if embedder is None:  # a rebuild with nothing readable still records how it was built
+            embedder = embedder_factory()
+        manifest = Manifest(settings.model, embedder.dimension, CHUNKER_VERSION)
+    # The served generation is never written to: the changes go into a copy, published when complete.
+    copy_of = work.served if work.kept else None
+    writer = Writer.begin(settings.index_dir, settings.chroma_url, manifest, copy_of)
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "a process that has not yet written its name"
-        handle.close()
-        raise IndexLocked(
-            f"another kb reindex is writing {index_dir} ({holder}); run it again when that one has finished"
-        ) from None
-    try:
-        started = datetime.now().astimezone().isoformat(timespec="seconds")
-        handle.truncate(0)
-        handle.write(f"pid {os.getpid()} on {socket.gethostname()}, started {started}\n")
-        handle.flush()
-        yield
+        before = {entry.document: entry.chunks for entry in copy_of.catalogue()} if copy_of else {}
+        changed = {name for name, _ in parsed.todo} | set(summary.removed)
+        expected = sum(count for name, count in before.items() if name not in changed)
+        for name in summary.removed:
+            writer.delete_document(name)
+        vectors = _embed(
+            [chunk for _, chunks in parsed.todo for chunk in chunks],
+            embedder,
+            settings.batch_size,
+            progress,
+            on_start,
+        )
+        offset = 0
+        for name, chunks in parsed.todo:
+            writer.replace_document(name, chunks, vectors[offset : offset + len(chunks)])
+            offset += len(chunks)
+            expected += len(chunks)
+            summary.chunks_embedded += len(chunks)
+            (summary.updated if name in work.indexed else summary.added).append(name)
+        # The keyword index and learned acronyms are derived from what the new generation holds.
+        keyword, summary.keyword_rebuilt = sync_keyword(writer, writer.home)
+        keyword.close()
+        writer.publish(expected)
     finally:
-        handle.truncate(0)
-        handle.close()
-
-
-PARSERS = 2  # files parsed at once: one per core
-
-EMBED_SLICE = (
-    256  # passages per call to the model: large enough for full batches, small enough for progress
-)
+        writer.close()
 
 
 def _load(embedder_factory: Callable[[], Embedder]) -> Embedder:
@@ -162,121 +300,3 @@ def _embed(
         if progress:
             progress(len(positions))
     return vectors
-
-
-def _reindex(
-    settings: Settings,
-    embedder_factory: Callable[[], Embedder],
-    count_tokens: Callable[[str], int],
-    progress: Callable[[int], None] | None,
-    on_start: Callable[[int], None] | None,
-) -> Summary:
-    files, unlisted = corpus_files(settings.corpus_dir, settings.ignore)
-    prune_generations(
-        settings.index_dir, settings.chroma_url
-    )  # what a killed reindex left, even if nothing changed
-    try:
-        served: Store | None = Store(settings.index_dir, settings.chroma_url)
-    except IndexMissing:
-        served = None
-    summary = Summary()
-    # An index built by this model and chunker keeps its passages; one built otherwise is rebuilt.
-    manifest = served.manifest if served else None
-    kept = manifest is not None and (manifest.model, manifest.chunker) == (
-        settings.model,
-        CHUNKER_VERSION,
-    )
-    indexed = served.documents() if kept else {}
-    summary.rebuilt = served is not None and not kept
-    # A report is removed when its file has gone, not when its folder could not be listed.
-    summary.removed = sorted(
-        name for name in set(indexed) - set(files) if not _within(name, unlisted)
-    )
-    kept_from_it = (
-        "what was indexed from it stays"
-        if kept
-        else "its reports are left out of the rebuilt index"
-    )
-    summary.failed.extend(
-        (f"{folder}/", f"cannot list this folder (permissions?); {kept_from_it}")
-        for folder in unlisted
-    )
-    if not files and not unlisted and served is not None and served.count():
-        raise KbError(
-            f"the corpus folder {settings.corpus_dir} holds no reports, so the index is left as it is: is it the "
-            "right folder, and mounted? To empty the index, run `make clean-index` (it keeps the trainers' packs)"
-        )
-
-    hashes: dict[str, str] = {}
-    sizes: dict[str, int] = {}
-    for name, path in files.items():
-        try:
-            hashes[name], sizes[name] = file_sha256(path), path.stat().st_size
-        except OSError as error:
-            summary.failed.append((name, f"cannot read the file ({error.strerror})"))
-    summary.unchanged = [name for name, sha in hashes.items() if indexed.get(name) == sha]
-    to_read = [name for name in hashes if indexed.get(name) != hashes[name]]
-
-    limits = Limits(settings.pdf_timeout, settings.pdf_memory_mb)
-    with ThreadPoolExecutor(max_workers=1 + PARSERS, thread_name_prefix="kb-reindex") as background:
-        # While the files are parsed, PARSERS at a time (a PDF in a child process of its own), the
-        # model and the vector store load. Nothing to read: the model is never loaded.
-        loading = background.submit(_load, embedder_factory) if to_read else None
-        # Largest files first, so the last to finish is a small one; each is chunked as soon as it is read.
-        largest_first = sorted(to_read, key=lambda name: -sizes[name])
-        parsed = {
-            background.submit(read_document, files[name], name, hashes[name], limits): name
-            for name in largest_first
-        }
-        todo: list[tuple[str, list[Chunk]]] = []
-        for done in as_completed(parsed):
-            name = parsed[done]
-            try:
-                chunks = chunk_document(done.result(), count_tokens)
-            except UnreadableDocument as error:
-                summary.failed.append((name, str(error)))  # what was indexed of it before stays
-                continue
-            if not chunks:
-                summary.failed.append((name, "no passages found in it"))
-                continue
-            todo.append((name, chunks))
-        todo.sort(key=lambda item: item[0])
-        summary.failed.sort()
-
-        if served is not None and not (summary.rebuilt or summary.removed or todo):
-            # Nothing to change: the served generation stays, with its keyword index brought up to date.
-            keyword, summary.keyword_rebuilt = sync_keyword(served, served.home)
-            keyword.close()
-            return summary
-        embedder = loading.result() if loading else None
-        if not kept:
-            if embedder is None:  # a rebuild with nothing readable still records how it was built
-                embedder = embedder_factory()
-            manifest = Manifest(settings.model, embedder.dimension, CHUNKER_VERSION)
-
-    # The served generation is never written to: the changes go into a copy, published when complete.
-    store = Store.begin(settings.index_dir, settings.chroma_url, manifest, served if kept else None)
-    chunks_before = {row["document"]: row["chunks"] for row in served.catalogue()} if kept else {}
-    changed = {name for name, _ in todo} | set(summary.removed)
-    expected = sum(count for name, count in chunks_before.items() if name not in changed)
-    for name in summary.removed:
-        store.delete_document(name)
-    vectors = _embed(
-        [chunk for _, chunks in todo for chunk in chunks],
-        embedder,
-        settings.batch_size,
-        progress,
-        on_start,
-    )
-    offset = 0
-    for name, chunks in todo:
-        store.replace_document(name, chunks, vectors[offset : offset + len(chunks)])
-        offset += len(chunks)
-        expected += len(chunks)
-        summary.chunks_embedded += len(chunks)
-        (summary.updated if name in indexed else summary.added).append(name)
-    # The keyword index and learned acronyms are derived from what the new generation holds.
-    keyword, summary.keyword_rebuilt = sync_keyword(store, store.home)
-    keyword.close()
-    store.publish(expected)
-    return summary

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from kb.agencies import AgencyPrior
-from kb.chunk import CHUNKER_VERSION, Chunk, pages
+from kb.chunk import CHUNKER_VERSION
 from kb.embed import Embedder
 from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument
 from kb.keyword import KeywordIndex, Scores, query_terms
 from kb.keyword import sync as sync_keyword
+from kb.passage import Chunk, Filter, Hit, IndexedDocument
 from kb.settings import Settings
-from kb.store import Manifest, Store
+from kb.store import Manifest, Published
 from kb.vocabulary import Glossary, default_glossary
 
 # Each side offers this many candidates to the fusion.
@@ -31,44 +34,7 @@ RRF_K = 60
 # What naming an agency ("the hospital") adds at full weight: a tenth of a perfect score under
 # convex fusion, as much as a first place in one list under RRF.
 AGENCY_BONUS = {"convex": 0.1, "rrf": 1.0 / (RRF_K + 1)}
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One cited passage in a result list. Later fields may be added; these are never renamed."""
-
-    id: str
-    text: str
-    agency: str
-    document: str
-    title: str
-    section: str
-    page: int
-    score: float
-    page_end: int = 0  # the last page the passage runs onto; 0 when not known (then it is page)
-
-    @classmethod
-    def from_chunk(cls, chunk: Chunk, score: float) -> Hit:
-        return cls(
-            chunk.id,
-            chunk.text,
-            chunk.agency,
-            chunk.document,
-            chunk.title,
-            chunk.section,
-            chunk.page,
-            round(score, 4),
-            chunk.page_end,
-        )
-
-    @property
-    def pages(self) -> str:
-        """How a citation names its pages: "page 4", or "pages 4–5" for a passage a page break cuts."""
-        return pages(self.page, self.page_end)
-
-    def as_dict(self) -> dict:
-        # Every field is a str, int or float: no deep copy (dataclasses.asdict) is needed.
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+MAX_K = 100  # the most passages one search returns
 
 
 @dataclass(frozen=True)
@@ -80,7 +46,7 @@ class Results:
     expanded: list[str] = field(default_factory=list)
     took_ms: float = 0.0
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "query": self.query,
             "expanded": list(self.expanded),
@@ -186,32 +152,31 @@ RETRIEVALS = {
 
 
 class Searcher:
-    """Built once per process: the store, keyword index and model stay loaded between queries."""
+    """Built once per process from ready parts (open_searcher makes them): the store, keyword
+    index and model stay loaded between queries. It reads one published generation, which never
+    changes, so what it derives from that generation's citations, and the answers it gives, stay true."""
 
     def __init__(
         self,
-        store: Store,
+        store: Published,
         embedder: Embedder,
-        max_query_chars: int = 1000,
-        glossary: Glossary | None = None,
-        keyword: KeywordIndex | None = None,
+        keyword: KeywordIndex,
+        glossary: Glossary,
+        prior: AgencyPrior,
+        *,
+        max_query_chars: int = Settings.max_query_chars,
         retrieval: Retrieval = Retrieval(),
-        answers_kept: int = 1024,
+        answers_kept: int = Settings.answer_cache,
     ) -> None:
-        store.check(Manifest(embedder.name, embedder.dimension, CHUNKER_VERSION))
         self.store = store
         self.embedder = embedder
+        self.keyword = keyword
+        self.glossary = glossary
+        self.prior = prior
         self.max_query_chars = max_query_chars
         self.retrieval = retrieval
-        self.keyword = keyword if keyword is not None else sync_keyword(store, store.home)[0]
-        # The data file's glossary, plus the acronyms these documents define, adding only what they hold.
-        learned = (glossary or default_glossary()).with_learned(self.keyword.definitions())
-        self.glossary = learned.held_in(self.keyword.holds)
-        self.prior = AgencyPrior.from_index(self.keyword)
-        # A searcher reads one published generation, which never changes: what start-up derives from
-        # its passages' citations (one read of them) and the answers it gives stay true.
         self._catalogue = store.catalogue()
-        self._agencies = sorted({agency for row in self._catalogue for agency in row["agencies"]})
+        self._agencies = sorted({agency for entry in self._catalogue for agency in entry.agencies})
         self._agency_of = {
             chunk_id: metadata.get("agency", "") for chunk_id, metadata in store.metadata()
         }
@@ -219,23 +184,67 @@ class Searcher:
             answers_kept
         )  # repeated queries answered from memory; 0 turns it off
         self._beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
-        # The first call into the model and the store is slow; pay it before a user waits.
-        self._search("warm up the domestic abuse clinic", 1, None, None)
+
+    def using(self, retrieval: Retrieval) -> Searcher:
+        """The same searcher with other parts of the ranking turned on or off (`kb eval --compare`)."""
+        other = copy.copy(self)
+        other.retrieval = retrieval
+        return other
+
+    def warm_up(self) -> None:
+        """The first call into the model and the store is slow; pay it before a user waits."""
+        self._search("warm up the domestic abuse clinic", 1, Filter())
 
     def close(self) -> None:
-        """Let go of the generation: the keyword index's connections, the worker threads, the Chroma client."""
+        """Let go of the generation: the keyword index's connections, the threads, the Chroma client."""
         self._beside.shutdown(wait=False, cancel_futures=True)
         self.keyword.close()
         self.store.close()
+
+    @property
+    def generation(self) -> str:
+        """The index generation this searcher reads."""
+        return self.store.generation
+
+    def health(self) -> int:
+        """The passages the store holds, asked of it now: a generation gone from under the searcher raises."""
+        return self.store.stored_count()
 
     @property
     def agencies(self) -> list[str]:
         return list(self._agencies)
 
     @property
-    def documents(self) -> list[dict]:
-        """One row per indexed document: document, title, agency (most of it), agencies, pages, chunks."""
-        return [dict(row) for row in self._catalogue]
+    def documents(self) -> list[IndexedDocument]:
+        """One entry per indexed document, by name."""
+        return list(self._catalogue)
+
+    def document(self, name: str) -> IndexedDocument:
+        """The indexed document of that exact name; UnknownDocument for any other (a path leaving the corpus included)."""
+        for entry in self._catalogue:
+            if entry.document == name:
+                return entry
+        raise UnknownDocument(f"no document called {name[:200]!r} is in the index")
+
+    def document_hashes(self) -> dict[str, str]:
+        """{document name: content hash} for every indexed document."""
+        return self.store.document_hashes()
+
+    def passages(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """{id: chunk} for the ids the index holds."""
+        return self.store.passages(ids)
+
+    def passages_of(self, document: str) -> list[Chunk]:
+        """A document's passages, in their order in it."""
+        return sorted(self.store.chunks(document), key=lambda chunk: chunk.position)
+
+    def vector_of(self, chunk_id: str) -> np.ndarray | None:
+        """A passage's stored vector, or None if the index does not hold it."""
+        return self.store.vector(chunk_id)
+
+    def near(self, vector: np.ndarray, k: int, passages: Filter = Filter()) -> list[Hit]:
+        """The k passages nearest a vector by meaning alone, best first."""
+        return [Hit.of(chunk, score) for chunk, score in self.store.query(vector, k, passages)]
 
     def search(
         self,
@@ -245,20 +254,22 @@ class Searcher:
         document: str | None = None,
         vector: np.ndarray | None = None,
     ) -> Results:
-        """The k best passages for a query, optionally from one agency or document; a repeated query is answered from memory.
-
-        vector, from query_vector(query), spares the model reading the same query again when it is searched several ways.
-        """
+        """The k best passages for a query, optionally from one agency or document; a repeated query
+        is answered from memory. vector, from query_vector(query), spares the model reading the same
+        query again when it is searched several ways."""
         started = time.perf_counter()
         query = clean_query(query, self.max_query_chars)
-        k = max(1, min(int(k), 100))
-        agencies = resolve_agency(agency, self._agencies) if agency else None
-        if document:
-            document = resolve_document(document, [row["document"] for row in self._catalogue])
-        key = (query, k, tuple(agencies or ()), document, self.retrieval)
+        k = max(1, min(int(k), MAX_K))
+        passages = Filter(
+            agencies=tuple(resolve_agency(agency, self._agencies)) if agency else (),
+            document=resolve_document(document, [e.document for e in self._catalogue])
+            if document
+            else None,
+        )
+        key = (query, k, passages, self.retrieval)
         results = self._answers.get(key)
         if results is None:
-            results = self._search(query, k, agencies, document, vector)
+            results = self._search(query, k, passages, vector)
             self._answers.put(key, results)
         return replace(
             results,
@@ -277,12 +288,7 @@ class Searcher:
         return self.embedder.encode([" ".join([query, *expanded])])[0]
 
     def _search(
-        self,
-        query: str,
-        k: int,
-        agencies: list[str] | None,
-        document: str | None,
-        vector: np.ndarray | None = None,
+        self, query: str, k: int, passages: Filter, vector: np.ndarray | None = None
     ) -> Results:
         started = time.perf_counter()
         use = self.retrieval
@@ -294,16 +300,14 @@ class Searcher:
         # BM25 runs in SQLite and numpy while the model works: both release the GIL, so on two cores
         # the keyword side costs little wall time.
         keyword = (
-            self._beside.submit(
-                self._keyword_side, query_terms(query), expanded, depth, agencies, document
-            )
+            self._beside.submit(self._keyword_side, query_terms(query), expanded, depth, passages)
             if use.keyword
             else None
         )
         dense: list[tuple[str, float]] = []
         if use.dense:
             vector = self._encode(query, expanded) if vector is None else vector
-            dense = self.store.nearest(vector, depth, _where(agencies, document))
+            dense = self.store.nearest(vector, depth, passages)
         if keyword is None:
             fused = convex_fusion([dense], [1.0])
         else:
@@ -315,61 +319,89 @@ class Searcher:
                     [[chunk_id for chunk_id, _ in ranking] for ranking in (dense, best_words)]
                 )
             else:
-                # Each side scores the other's candidates too, so no passage is fused on a guess.
-                # (Filling a missing score with the list's last one instead: hit@5 0.84, MRR@10 0.69.)
-                in_dense, in_words = (
-                    {chunk_id for chunk_id, _ in dense},
-                    {chunk_id for chunk_id, _ in best_words},
-                )
-                only_words = [chunk_id for chunk_id, _ in best_words if chunk_id not in in_dense]
-                only_dense = [chunk_id for chunk_id, _ in dense if chunk_id not in in_words]
-                fused = convex_fusion(
-                    [
-                        dense + list(zip(only_words, self.store.similarities(vector, only_words))),
-                        best_words + list(zip(only_dense, scores.of(only_dense))),
-                    ],
-                    [use.dense_weight, 1.0 - use.dense_weight],
-                )
-        if use.agency_aware and not agencies:
+                assert vector is not None
+                fused = self._fuse(vector, dense, best_words, scores, use.dense_weight)
+        if use.agency_aware and not passages.agencies:
             kinds = self.prior.weights(query)
             if kinds:
                 for chunk_id, score in fused.items():
                     agency = self._agency_of.get(chunk_id, "")
                     fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * kinds.get(agency, 0.0)
         best = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))[:k]
-        chunks = self.store.get(best)
+        chunks = self.store.passages(best)
         hits = [
-            Hit.from_chunk(chunks[chunk_id], fused[chunk_id])
-            for chunk_id in best
-            if chunk_id in chunks
+            Hit.of(chunks[chunk_id], fused[chunk_id]) for chunk_id in best if chunk_id in chunks
         ]
         return Results(query, hits, expanded, _ms_since(started))
 
-    def _keyword_side(
+    def _fuse(
         self,
-        terms: list[str],
-        expanded: list[str],
-        depth: int,
-        agencies: list[str] | None,
-        document: str | None,
+        vector: np.ndarray,
+        dense: list[tuple[str, float]],
+        best_words: list[tuple[str, float]],
+        scores: Scores,
+        dense_weight: float,
+    ) -> dict[str, float]:
+        """Convex fusion in which each side scores the other's candidates too, so no passage is fused
+        on a guess. (Filling a missing score with the list's last one instead: hit@5 0.84, MRR@10 0.69.)"""
+        in_dense = {chunk_id for chunk_id, _ in dense}
+        in_words = {chunk_id for chunk_id, _ in best_words}
+        only_words = [chunk_id for chunk_id, _ in best_words if chunk_id not in in_dense]
+        only_dense = [chunk_id for chunk_id, _ in dense if chunk_id not in in_words]
+        return convex_fusion(
+            [
+                dense + list(zip(only_words, self.store.similarities(vector, only_words))),
+                best_words + list(zip(only_dense, scores.of(only_dense))),
+            ],
+            [dense_weight, 1.0 - dense_weight],
+        )
+
+    def _keyword_side(
+        self, terms: list[str], expanded: list[str], depth: int, passages: Filter
     ) -> tuple[Scores, list[tuple[str, float]]]:
-        """Every passage's BM25 score, and the best depth of them within the filters."""
+        """Every passage's BM25 score, and the best depth of them within the filter."""
         scores = self.keyword.score(terms, expanded)
-        return scores, scores.best(depth, agencies, document)
+        return scores, scores.best(depth, passages)
 
 
 def open_searcher(
-    settings: Settings, embedder: Embedder | None = None, generation: str | None = None
+    settings: Settings,
+    embedder: Embedder | None = None,
+    generation: str | None = None,
+    retrieval: Retrieval = Retrieval(),
 ) -> Searcher:
-    """The searcher the settings describe: the served generation (or the one named), the model loaded
-    unless one is given (a server moving to a new generation keeps its own)."""
+    """The searcher the settings describe, opened and warmed up: the served generation (or the one
+    named), its keyword index brought up to date, the glossary widened by the acronyms its documents
+    define, and the model loaded unless one is given (a server moving to a new generation keeps its own)."""
     from kb.embed import load_embedder
 
-    store = Store(
+    # The store opens first, so a missing index fails fast, before the model loads.
+    store = Published.open(
         settings.index_dir, settings.chroma_url, generation, settings.exact_search_up_to
-    )  # fails fast, before the model loads
-    embedder = embedder or load_embedder(settings.model, settings.embedder, settings.model_cache)
-    return Searcher(store, embedder, settings.max_query_chars, answers_kept=settings.answer_cache)
+    )
+    try:
+        embedder = embedder or load_embedder(
+            settings.model, settings.embedder, settings.model_cache
+        )
+        store.check(Manifest(embedder.name, embedder.dimension, CHUNKER_VERSION))
+        keyword, _ = sync_keyword(store, store.home)
+    except BaseException:
+        store.close()
+        raise
+    # The data file's glossary, plus the acronyms these documents define, keeping only what they hold.
+    glossary = default_glossary().with_learned(keyword.definitions()).held_in(keyword.holds)
+    searcher = Searcher(
+        store,
+        embedder,
+        keyword,
+        glossary,
+        AgencyPrior.from_index(keyword),
+        max_query_chars=settings.max_query_chars,
+        retrieval=retrieval,
+        answers_kept=settings.answer_cache,
+    )
+    searcher.warm_up()
+    return searcher
 
 
 class Answers:
@@ -393,18 +425,6 @@ class Answers:
             self._kept.move_to_end(key)
             while len(self._kept) > self.size:
                 self._kept.popitem(last=False)
-
-
-def _where(agencies: list[str] | None, document: str | None) -> dict | None:
-    """The same filters as the keyword side, in Chroma's terms."""
-    filters = []
-    if agencies:
-        filters.append(
-            {"agency": agencies[0]} if len(agencies) == 1 else {"agency": {"$in": agencies}}
-        )
-    if document:
-        filters.append({"document": document})
-    return filters[0] if len(filters) == 1 else ({"$and": filters} if filters else None)
 
 
 def _ms_since(started: float) -> float:

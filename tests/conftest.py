@@ -1,7 +1,14 @@
-"""Fixture chain: settings (in tmp_path) -> index (small corpus, a real PDF among it) -> searcher."""
+"""Fixture chain, as flaskr's conftest: settings (in tmp_path) -> index -> searcher -> app -> client.
+
+The small corpus (the founding report, a real PDF and a Markdown note) is indexed once a session
+with the fake model. A module that only reads shares a copy of it (`shared_index`, `searcher`,
+`app`); a test that changes an index gets a copy of its own (`index`), or on a Chroma server an
+index built for it.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -109,9 +116,13 @@ def chroma_server(tmp_path_factory):
 def backend(request, monkeypatch):
     """Run a test twice: on the embedded store, and on a real `chroma run` server (a database of its own)."""
     if request.param == "chroma-server":
-        server = request.getfixturevalue("chroma_server")
-        monkeypatch.setenv("KB_CHROMA_URL", f"{server}/kb-test-{uuid.uuid4().hex[:12]}")
+        monkeypatch.setenv("KB_CHROMA_URL", server_database(request.getfixturevalue("chroma_server")))
     return request.param
+
+
+def server_database(server: str) -> str:
+    """A database of its own on the Chroma server, for one test or module."""
+    return f"{server}/kb-test-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture
@@ -132,27 +143,68 @@ def small_corpus(root: Path) -> Path:
     return corpus
 
 
-def small_index(root: Path) -> Settings:
-    """small_corpus indexed with the fake model, for a module's tests to share (one index costs 0.6 s)."""
+def build_small_index(root: Path, chroma_url: str = "") -> Settings:
+    """small_corpus indexed with the fake model (about 0.6 s)."""
     from kb.reindex import reindex
 
     settings = Settings(
-        corpus_dir=small_corpus(root), index_dir=root / "index", model=FakeEmbedder.name
+        corpus_dir=small_corpus(root), index_dir=root / "index", model=FakeEmbedder.name,
+        chroma_url=chroma_url,
     )
     summary = reindex(settings, FakeEmbedder, token_counter())
     assert not summary.failed, summary.failed
     return settings
 
 
+def copy_index(template: Settings, root: Path) -> Settings:
+    """A copy of an embedded index and its corpus under root: as good as indexing again, in a few ms."""
+    shutil.copytree(template.corpus_dir, root / "corpus")
+    shutil.copytree(template.index_dir, root / "index")
+    return dataclasses.replace(template, corpus_dir=root / "corpus", index_dir=root / "index")
+
+
+def open_fake_searcher(settings: Settings):
+    """The searcher the settings describe, with the fake model."""
+    from kb.search import open_searcher
+
+    return open_searcher(settings, FakeEmbedder())
+
+
+def make_chunk(
+    chunk_id: str,
+    text: str,
+    document: str = "doc.md",
+    title: str = "",
+    agency: str = "",
+    section: str = "",
+    page: int = 1,
+    page_end: int = 0,
+    position: int = 0,
+    sha256: str = "",
+):
+    """A chunk written out field by field, for tests that need one made up."""
+    from kb.passage import Chunk, Citation
+
+    citation = Citation(document, title, agency, section, page, page_end, sha256)
+    return Chunk(chunk_id, text, citation, position)
+
+
+def stored_chunks(settings: Settings) -> list:
+    """Every passage the served generation holds, read from the store itself."""
+    from kb.store import Published
+
+    store = Published.open(settings.index_dir, settings.chroma_url)
+    try:
+        return list(store.chunks())
+    finally:
+        store.close()
+
+
 def small_app(settings: Settings):
     """The web app over an index, searched with the fake model."""
-    from kb.search import Searcher
-    from kb.store import Store
     from web import create_app
 
-    return create_app(
-        settings, Searcher(Store(settings.index_dir), FakeEmbedder(), settings.max_query_chars)
-    )
+    return create_app(settings, open_fake_searcher(settings))
 
 
 def wait_for(check, what: str, timeout: float = 180):
@@ -165,6 +217,39 @@ def wait_for(check, what: str, timeout: float = 180):
     pytest.fail(f"timed out after {timeout} s waiting for {what}")
 
 
+@pytest.fixture(scope="session")
+def template_index(tmp_path_factory) -> Settings:
+    """The small corpus, indexed once a session; tests use copies of it, never it."""
+    return build_small_index(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(scope="module")
+def shared_index(template_index, tmp_path_factory) -> Settings:
+    """A copy of the small index that a module's tests only read (packs aside)."""
+    return copy_index(template_index, tmp_path_factory.mktemp("shared"))
+
+
+@pytest.fixture(scope="module")
+def searcher(shared_index):
+    """A searcher over the module's shared index, with the fake model."""
+    opened = open_fake_searcher(shared_index)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture(scope="module")
+def app(shared_index):
+    """The web app over the module's shared index."""
+    built = small_app(shared_index)
+    yield built
+    built.extensions["kb"].close()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    return app.test_client()
+
+
 @pytest.fixture
 def corpus_dir(tmp_path) -> Path:
     return small_corpus(tmp_path)
@@ -172,6 +257,7 @@ def corpus_dir(tmp_path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path, corpus_dir, monkeypatch) -> Settings:
+    """Settings for a test that writes: its own corpus and index folders, and the fake model."""
     monkeypatch.setenv("KB_CORPUS_DIR", str(corpus_dir))
     monkeypatch.setenv("KB_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("KB_MODEL", FakeEmbedder.name)
@@ -179,20 +265,23 @@ def settings(tmp_path, corpus_dir, monkeypatch) -> Settings:
 
 
 @pytest.fixture
-def index(settings, count_tokens):
+def index(settings, template_index, count_tokens) -> Settings:
+    """An index of the test's own, to change: a copy of the template, or on a Chroma server
+    (KB_CHROMA_URL, from `backend`) one built for the test."""
     from kb.reindex import reindex
 
-    summary = reindex(settings, FakeEmbedder, count_tokens)
-    assert not summary.failed, summary.failed
+    if settings.chroma_url or _files(settings.corpus_dir) != _files(template_index.corpus_dir):
+        summary = reindex(settings, FakeEmbedder, count_tokens)
+        assert not summary.failed, summary.failed
+        return settings
+    shutil.copytree(template_index.index_dir, settings.index_dir)
     return settings
 
 
-@pytest.fixture
-def searcher(index):
-    from kb.search import Searcher
-    from kb.store import Store
-
-    return Searcher(
-        Store(index.index_dir, index.chroma_url, exact_up_to=index.exact_search_up_to),
-        FakeEmbedder(),
-    )
+def _files(folder: Path) -> dict[str, bytes]:
+    """Each file under a folder, by its path there, with its content: what an index is made from."""
+    return {
+        path.relative_to(folder).as_posix(): path.read_bytes()
+        for path in sorted(Path(folder).rglob("*"))
+        if path.is_file()
+    }

@@ -1,10 +1,11 @@
 import re
 
 import pytest
-from conftest import BRADFORD, CORPUS, FOUNDING
+from conftest import BRADFORD, CORPUS, FOUNDING, make_chunk
 
-from kb.chunk import MAX_TOKENS, Block, Chunk, _split_long, chunk_document
+from kb.chunk import MAX_TOKENS, Block, _split_long, chunk_document
 from kb.ingest import Document, Line, Page, read_document
+from kb.passage import Chunk
 
 
 def norm(text: str) -> str:
@@ -407,7 +408,7 @@ def test_a_passage_ends_no_earlier_than_it_starts():
     """page_end read as 0 (not known) or below page means the passage is on its first page alone."""
 
     def passage(page: int, page_end: int) -> Chunk:
-        return Chunk("id", "doc.pdf", "Title", "Agency", "Section", page, page_end, 0, "text")
+        return make_chunk("id", "text", "doc.pdf", "Title", "Agency", "Section", page, page_end)
 
     assert passage(4, 0).page_end == 4
     assert passage(4, 3).page_end == 4

@@ -8,11 +8,12 @@ from kb import evaluate
 from kb.cli import cli
 from kb.errors import UsageError
 from kb.evaluate import below, load_queries, load_thresholds, rank_of
-from kb.search import Hit
+from kb.passage import Citation, Hit
 
 
 def hit(text, document="a.pdf", page=1, agency="Agency", page_end=0):
-    return Hit("id", text, agency, document, "Title", "Section", page, 0.5, page_end)
+    citation = Citation(document, "Title", agency, "Section", page, page_end)
+    return Hit(id="id", text=text, citation=citation, score=0.5)
 
 
 def test_rank_of_matches_gold_phrases_ignoring_case_and_spacing_and_checks_the_document():
@@ -47,10 +48,8 @@ def test_agency_and_page_narrow_what_counts_as_a_hit():
 
 
 def test_thresholds_come_from_the_project_configuration(tmp_path):
-    project = tmp_path / "pyproject.toml"
-    project.write_text(
-        "[tool.kb.eval]\nmin_hit_at_5 = 0.9\nmin_mrr_at_10 = 0.5\n", encoding="utf-8"
-    )
+    project = tmp_path / "thresholds.toml"
+    project.write_text("min_hit_at_5 = 0.9\nmin_mrr_at_10 = 0.5\n", encoding="utf-8")
     thresholds = load_thresholds(project)
     assert thresholds == {"min_hit_at_5": 0.9, "min_mrr_at_10": 0.5}
     assert below({"hit@5": 0.8, "mrr@10": 0.6}, thresholds) == ["hit@5 0.8 < 0.9"]
@@ -58,8 +57,8 @@ def test_thresholds_come_from_the_project_configuration(tmp_path):
     assert (
         below({"hit@5": 0.9, "mrr@10": 0.5}, {"min_hit_at_5": 0.9, "min_mrr_at_10": 0.5}) == []
     )  # at is not below
-    project.write_text("[tool.kb.eval]\nmin_hit_at_50 = 0.9\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="unknown .tool.kb.eval. keys .'min_hit_at_50'.; known:"):
+    project.write_text("min_hit_at_50 = 0.9\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="unknown keys .'min_hit_at_50'.; known:"):
         load_thresholds(project)
     assert load_thresholds(tmp_path / "absent.toml") == {}
 
@@ -179,7 +178,7 @@ def test_kb_eval_reports_figures_and_misses(index, tmp_path):
     # Held to the project's thresholds, half the queries is not enough: exit 1, saying why.
     result = CliRunner().invoke(cli, ["eval", "--queries", str(golden), "--check"])
     assert result.exit_code == 1
-    assert "below the thresholds in pyproject.toml [tool.kb.eval]: " in result.stderr
+    assert "below the thresholds in kb/data/thresholds.toml: " in result.stderr
     assert "hit@5 0.5 < " in result.stderr
 
 

@@ -89,7 +89,7 @@ def test_a_comparison_asks_the_model_to_read_the_query_once_however_many_agencie
 
 def test_more_like_this_puts_other_agencies_first_and_leaves_out_the_passage_itself(searcher):
     start = searcher.search("domestic abuse clinic", k=1, agency="Bedfordshire").hits[0]
-    near = more_like_this(searcher.store, start.id, k=6)
+    near = more_like_this(searcher, start.id, k=6)
     assert near.passage.id == start.id
     assert near.other_agencies and all(hit.agency != start.agency for hit in near.other_agencies)
     assert near.same_agency and all(
@@ -102,7 +102,7 @@ def test_more_like_this_puts_other_agencies_first_and_leaves_out_the_passage_its
 
 def test_more_like_this_of_a_passage_not_in_the_index_says_so(searcher):
     with pytest.raises(UnknownChunk, match="no passage 'feedface' is in the index"):
-        more_like_this(searcher.store, "feedface")
+        more_like_this(searcher, "feedface")
 
 
 def test_the_store_gives_a_passages_vector(searcher):

@@ -22,8 +22,9 @@ from kb.export import (
     render,
     sheet,
 )
-from kb.packs import Packs, Passage
-from kb.store import Store
+from kb.packs import Packs
+from kb.passage import SavedPassage as Passage
+from kb.store import Published
 
 
 def read_markdown(data: bytes) -> str:
@@ -76,7 +77,7 @@ READ_BACK = {"md": read_markdown, "docx": read_docx}
 @pytest.fixture
 def passages(index) -> list[Passage]:
     """One passage from each of three documents, with notes, one of them out of date."""
-    store = Store(index.index_dir)
+    store = Published.open(index.index_dir)
     chosen = []
     for document in (FOUNDING.name, BRADFORD.name, "notes.md"):
         chunk = next(c for c in store.chunks(document=document) if c.section and c.page)
@@ -144,7 +145,7 @@ def test_a_pack_as_csv_has_a_row_per_passage_with_its_full_citation(passages):
             csv_cell(passage.note),
             csv_cell(passage.text),
             passage.document,
-            passage.chunk_id,
+            passage.id,
         )  # as a cell shows them
         assert row["source"].startswith(f"[{number}] ") and row["source"].endswith(
             source_reference(passage)
@@ -189,7 +190,7 @@ def hostile(passage: Passage) -> Passage:
     return replace(
         passage,
         text="<script>alert(1)</script>\n# not a heading [link](javascript:x) \x07bell",
-        section="*bold* <img src=x onerror=alert(1)>",
+        citation=replace(passage.citation, section="*bold* <img src=x onerror=alert(1)>"),
         note="`code` | pipe",
     )
 
@@ -279,7 +280,7 @@ def test_a_comparison_exports_under_each_agency(passages):
 @pytest.fixture
 def two_pages(index) -> Passage:
     """A passage a page break cuts, saved in a pack."""
-    chunk = next(chunk for chunk in Store(index.index_dir).chunks() if chunk.page_end > chunk.page)
+    chunk = next(chunk for chunk in Published.open(index.index_dir).chunks() if chunk.page_end > chunk.page)
     passage, _ = Packs(index.index_dir).add("Across pages", chunk)
     return passage
 
@@ -443,7 +444,7 @@ def test_bad_export_input_gets_one_clear_line(index, tmp_path, args, code, messa
 
 
 def test_kb_pack_list_show_and_export(index, passages, tmp_path):
-    Packs(index.index_dir).set_note("Round trip", passages[0].id, "Ask: who else should know?")
+    Packs(index.index_dir).set_note("Round trip", passages[0].entry, "Ask: who else should know?")
     code, out, _ = run("pack", "list")
     assert code == 0 and re.match(
         r"Round trip\t3 passages\tchanged \d{4}-\d\d-\d\d \d\d:\d\d UTC\n$", out.decode()

@@ -4,11 +4,12 @@ import sqlite3
 import time
 
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, open_fake_searcher
 
 from kb.reindex import reindex
-from kb.search import Searcher
-from kb.store import Store, current_generation, forget_older
+from kb.search import Searcher, open_searcher
+from kb.store import current as current_generation
+from kb.store import forget_older
 from web import create_app
 from web.follow import GRACE, RETRY_AFTER, IndexFollower
 
@@ -18,13 +19,13 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 @pytest.fixture
 def app(index):
-    return create_app(index, Searcher(Store(index.index_dir, index.chroma_url), FakeEmbedder()))
+    return create_app(index, open_fake_searcher(index))
 
 
 def follower(app, settings, opened: list):
     def open_generation(generation):
         opened.append(generation)
-        return Searcher(Store(settings.index_dir, settings.chroma_url, generation), FakeEmbedder())
+        return open_searcher(settings, FakeEmbedder(), generation)
 
     return IndexFollower(
         app, lambda: current_generation(settings.index_dir, settings.chroma_url), open_generation
@@ -75,9 +76,7 @@ def test_the_follower_thread_moves_by_itself(app, index, corpus_dir, count_token
     follow = IndexFollower(
         app,
         lambda: current_generation(index.index_dir, index.chroma_url),
-        lambda generation: Searcher(
-            Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()
-        ),
+        lambda generation: open_searcher(index, FakeEmbedder(), generation),
         interval=0.05,
     ).start()
     try:
@@ -112,7 +111,7 @@ def test_a_generation_that_would_not_open_is_tried_again_later(
         attempts.append(generation)
         if len(attempts) == 1:
             raise OSError("disk gone")
-        return Searcher(Store(index.index_dir, index.chroma_url, generation), FakeEmbedder())
+        return open_searcher(index, FakeEmbedder(), generation)
 
     follow = IndexFollower(
         app, lambda: current_generation(index.index_dir, index.chroma_url), flaky, clock=clock
@@ -139,9 +138,7 @@ def test_a_replaced_searcher_is_closed_after_a_grace_and_old_folders_are_forgott
     follow = IndexFollower(
         app,
         lambda: current_generation(index.index_dir, index.chroma_url),
-        lambda generation: Searcher(
-            Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()
-        ),
+        lambda generation: open_searcher(index, FakeEmbedder(), generation),
         after_switch=switched.append,
         clock=clock,
     )
@@ -182,9 +179,7 @@ def test_the_follower_thread_outlives_a_failure(app, index, corpus_dir, count_to
     follow = IndexFollower(
         app,
         lambda: current_generation(index.index_dir, index.chroma_url),
-        lambda generation: Searcher(
-            Store(index.index_dir, index.chroma_url, generation), FakeEmbedder()
-        ),
+        lambda generation: open_searcher(index, FakeEmbedder(), generation),
         interval=0.05,
         after_switch=failing,
     ).start()

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from kb.cli import cli
-from kb.store import Store
+from kb.store import Published
 
 
 def pdf_bytes(
@@ -158,7 +158,7 @@ def run(*args):
 
 def passages(settings) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
-    for chunk in Store(settings.index_dir).chunks():
+    for chunk in Published.open(settings.index_dir).chunks():
         found.setdefault(chunk.document, []).append(chunk.text)
     return found
 
@@ -214,7 +214,7 @@ def test_a_pdf_whose_author_field_runs_on_is_indexed_with_a_short_agency(index, 
     code, out = run("reindex")
     assert code == 0, out
     (chunk,) = [
-        chunk for chunk in Store(index.index_dir).chunks() if chunk.document == "report.pdf"
+        chunk for chunk in Published.open(index.index_dir).chunks() if chunk.document == "report.pdf"
     ]
     assert chunk.text == "Escalation policy: agencies that disagree meet within five working days."
     assert (

@@ -1,25 +1,15 @@
 import sqlite3
 
 import pytest
+from conftest import make_chunk
 
 from kb import keyword
-from kb.chunk import Chunk
 from kb.keyword import KeywordIndex, build, fingerprint, match_expression, query_terms
+from kb.passage import Chunk, Filter
 
 
 def chunk(id_, text, agency="Hospital Trust", document="a.pdf", section="Domestic Abuse") -> Chunk:
-    return Chunk(
-        id=id_,
-        text=text,
-        document=document,
-        title="Report",
-        agency=agency,
-        section=section,
-        page=1,
-        page_end=1,
-        position=int(id_[1:]),
-        sha256="s",
-    )
+    return make_chunk(id_, text, document, "Report", agency, section, 1, 1, int(id_[1:]), "s")
 
 
 CHUNKS = [
@@ -176,12 +166,12 @@ def test_holds_says_whether_any_passage_has_the_phrase(index, phrase, held):
 
 
 def test_filters_narrow_the_keyword_side(index):
-    assert {c for c, _ in index.search(["domestic"], agencies=["Community Health"])} == {"c3", "c4"}
-    assert {c for c, _ in index.search(["domestic"], document="b.pdf")} == {"c4"}
+    assert {c for c, _ in index.search(["domestic"], passages=Filter(agencies=("Community Health",)))} == {"c3", "c4"}
+    assert {c for c, _ in index.search(["domestic"], passages=Filter(document="b.pdf"))} == {"c4"}
     assert {
-        c for c, _ in index.search(["domestic"], agencies=["Community Health"], document="a.pdf")
+        c for c, _ in index.search(["domestic"], passages=Filter(agencies=("Community Health",), document="a.pdf"))
     } == {"c3"}
-    assert index.search(["domestic"], agencies=["Police"]) == []
+    assert index.search(["domestic"], passages=Filter(agencies=("Police",))) == []
 
 
 def test_learned_definitions_come_with_the_index(index):

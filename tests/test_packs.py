@@ -9,12 +9,12 @@ from conftest import FOUNDING, FakeEmbedder
 from kb.errors import UsageError
 from kb.packs import BadPackName, Packs, UnknownPack, UnknownPassage, check
 from kb.reindex import reindex
-from kb.store import Store
+from kb.store import Published
 
 
 def chunks_of(settings, document: str, n: int = 1):
     found = sorted(
-        Store(settings.index_dir).chunks(document=document), key=lambda chunk: chunk.position
+        Published.open(settings.index_dir).chunks(document=document), key=lambda chunk: chunk.position
     )
     return found[:n]
 
@@ -28,14 +28,14 @@ def test_a_pack_keeps_its_passages_in_order_with_notes(index, packs):
     first, second, third = chunks_of(index, FOUNDING.name, 3)
     for chunk in (first, second, third):
         packs.add("Neglect level 3", chunk)
-    ids = [passage.id for passage in packs.get("Neglect level 3").passages]
+    ids = [passage.entry for passage in packs.get("Neglect level 3").passages]
     packs.set_note("Neglect level 3", ids[1], "  Ask the group what the hospital does next.  ")
     packs.move("Neglect level 3", ids[2], -1)
     packs.move("Neglect level 3", ids[0], +5)  # past the end stays at the end
 
     reopened = Packs(index.index_dir).get("neglect LEVEL 3")  # a new connection; names ignore case
     assert reopened.name == "Neglect level 3"
-    assert [p.chunk_id for p in reopened.passages] == [third.id, second.id, first.id]
+    assert [p.id for p in reopened.passages] == [third.id, second.id, first.id]
     assert reopened.passages[1].note == "Ask the group what the hospital does next."
     saved = reopened.passages[0]
     assert (
@@ -62,7 +62,7 @@ def test_adding_a_passage_twice_keeps_one_copy(index, packs):
     _, added = packs.add("Escalation", chunk)
     passage, again = packs.add("escalation", chunk)
     assert (added, again) == (True, False)
-    assert [p.id for p in packs.get("Escalation").passages] == [passage.id]
+    assert [p.entry for p in packs.get("Escalation").passages] == [passage.entry]
 
 
 def test_remove_delete_and_the_list_of_packs(index, packs):
@@ -71,7 +71,7 @@ def test_remove_delete_and_the_list_of_packs(index, packs):
     passage, _ = packs.add("First", chunk)
     packs.create("Second")
     assert [(name, count) for name, count, _ in packs.names()] == [("Second", 0), ("First", 1)]
-    packs.remove("First", passage.id)
+    packs.remove("First", passage.entry)
     assert packs.get("First").passages == ()
     packs.delete("Second")
     assert [name for name, _, _ in packs.names()] == ["First"]
@@ -118,7 +118,7 @@ def test_unknown_packs_and_passages_are_refused_by_name(index, packs, call, erro
 )
 def test_a_note_keeps_its_line_breaks_as_newlines_and_is_measured_so(index, packs, typed, saved):
     passage, _ = packs.add("Notes", chunks_of(index, "notes.md")[0])
-    packs.set_note("Notes", passage.id, typed)
+    packs.set_note("Notes", passage.entry, typed)
     assert packs.get("Notes").passages[0].note == saved
 
 
@@ -126,7 +126,7 @@ def test_a_passage_cannot_be_moved_in_another_pack(index, packs):
     passage, _ = packs.add("One", chunks_of(index, "notes.md")[0])
     packs.create("Two")
     with pytest.raises(UnknownPassage):
-        packs.remove("Two", passage.id)
+        packs.remove("Two", passage.entry)
     assert len(packs.get("One").passages) == 1
 
 
@@ -160,7 +160,7 @@ def test_a_pack_survives_a_reindex_in_which_its_document_changed(
     packs.add("Escalation", note)
     packs.add("Escalation", founding)
     assert [
-        p.out_of_date for p in check(packs.get("Escalation"), Store(index.index_dir)).passages
+        p.out_of_date for p in check(packs.get("Escalation"), Published.open(index.index_dir)).passages
     ] == [False, False]
 
     (corpus_dir / "notes.md").write_text(
@@ -170,7 +170,7 @@ def test_a_pack_survives_a_reindex_in_which_its_document_changed(
     summary = reindex(index, FakeEmbedder, count_tokens)
     assert summary.updated == ["notes.md"]
 
-    pack = check(Packs(index.index_dir).get("Escalation"), Store(index.index_dir))
+    pack = check(Packs(index.index_dir).get("Escalation"), Published.open(index.index_dir))
     changed, unchanged = pack.passages
     assert changed.out_of_date and not unchanged.out_of_date
     assert (
@@ -180,14 +180,14 @@ def test_a_pack_survives_a_reindex_in_which_its_document_changed(
 
     (corpus_dir / "notes.md").unlink()
     assert reindex(index, FakeEmbedder, count_tokens).removed == ["notes.md"]
-    pack = check(Packs(index.index_dir).get("Escalation"), Store(index.index_dir))
+    pack = check(Packs(index.index_dir).get("Escalation"), Published.open(index.index_dir))
     assert [p.out_of_date for p in pack.passages] == [True, False]
     assert pack.passages[0].text == note.text
 
 
 def two_page_chunk(settings):
     return next(
-        chunk for chunk in Store(settings.index_dir).chunks() if chunk.page_end > chunk.page
+        chunk for chunk in Published.open(settings.index_dir).chunks() if chunk.page_end > chunk.page
     )
 
 
@@ -230,7 +230,7 @@ def test_a_packs_file_from_before_end_pages_opens_keeps_its_passages_and_exports
 
     assert [(name, count) for name, count, _ in packs.names()] == [("Kept from before", 2)]
     pack = packs.get("Kept from before")
-    assert [(p.chunk_id, p.page, p.page_end, p.note) for p in pack.passages] == [
+    assert [(p.id, p.page, p.page_end, p.note) for p in pack.passages] == [
         ("aaaa", 7, 7, "Ask why."),
         ("bbbb", 1, 1, ""),
     ]  # an old passage ends on the page it starts on

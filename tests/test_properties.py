@@ -235,20 +235,14 @@ WORDS = sorted({word for text in PASSAGES for word in clean.vocabulary(text)}) +
 
 @pytest.fixture(scope="module")
 def keyword_index(tmp_path_factory):
-    from kb.chunk import Chunk
+    from conftest import make_chunk
+
     from kb.keyword import KeywordIndex, build
 
     chunks = [
-        Chunk(
-            id=f"c{n}",
-            document="a.pdf",
-            title="Report",
-            agency=("Trust", "Council")[n % 2],
-            section=("Domestic Abuse", "Neglect", "")[n % 3],
-            page=1,
-            page_end=1,
-            position=n,
-            text=text,
+        make_chunk(
+            f"c{n}", text, "a.pdf", "Report", ("Trust", "Council")[n % 2],
+            ("Domestic Abuse", "Neglect", "")[n % 3], 1, 1, n,
         )
         for n, text in enumerate(PASSAGES)
     ]

@@ -8,11 +8,11 @@ import sys
 
 import pytest
 from click.testing import CliRunner
-from conftest import INFO_SHARING, FakeEmbedder
+from conftest import INFO_SHARING, FakeEmbedder, make_chunk
 
 from kb.cli import cli
 from kb.errors import IndexMissing
-from kb.store import Store
+from kb.store import Published, Writer
 
 # Each test runs on the embedded store and again on a real `chroma run` server.
 pytestmark = pytest.mark.usefixtures("backend")
@@ -26,7 +26,7 @@ def run(*args):
 
 
 def indexed(settings):
-    return Store(settings.index_dir, settings.chroma_url).documents()
+    return Published.open(settings.index_dir, settings.chroma_url).document_hashes()
 
 
 def test_first_reindex_adds_every_file(settings):
@@ -41,13 +41,13 @@ def test_first_reindex_adds_every_file(settings):
 
 
 def test_reindex_with_nothing_changed_embeds_nothing_and_loads_no_model(index):
-    before = Store(index.index_dir, index.chroma_url).count()
+    before = Published.open(index.index_dir, index.chroma_url).count()
     FakeEmbedder.loads = 0
     code, out = run("reindex")
     assert code == 0
     assert "Nothing changed" in out and "3 unchanged" in out and "0 passages embedded" in out
     assert FakeEmbedder.loads == 0
-    assert Store(index.index_dir, index.chroma_url).count() == before
+    assert Published.open(index.index_dir, index.chroma_url).count() == before
 
 
 def test_changed_file_replaces_its_chunks(index, corpus_dir):
@@ -60,7 +60,7 @@ def test_changed_file_replaces_its_chunks(index, corpus_dir):
     assert "0 added, 1 updated, 0 removed, 2 unchanged" in out
     texts = [
         c.text
-        for c in Store(index.index_dir, index.chroma_url).chunks()
+        for c in Published.open(index.index_dir, index.chroma_url).chunks()
         if c.document == "notes.md"
     ]
     assert texts == ["Early help assessments are offered by family hubs."]
@@ -73,7 +73,7 @@ def test_deleted_file_loses_its_chunks(index, corpus_dir):
     assert "0 added, 0 updated, 1 removed, 2 unchanged" in out
     assert "notes.md" not in indexed(index)
     assert not [
-        c for c in Store(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"
+        c for c in Published.open(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"
     ]
 
 
@@ -99,7 +99,7 @@ def test_an_unreadable_file_is_named_the_rest_indexed_and_the_exit_code_is_1(set
 def test_a_file_that_turns_unreadable_keeps_what_was_indexed(index, corpus_dir):
     before = [
         c.text
-        for c in Store(index.index_dir, index.chroma_url).chunks()
+        for c in Published.open(index.index_dir, index.chroma_url).chunks()
         if c.document == "notes.md"
     ]
     (corpus_dir / "notes.md").write_bytes(b"\x00\x01" * 100)
@@ -107,7 +107,7 @@ def test_a_file_that_turns_unreadable_keeps_what_was_indexed(index, corpus_dir):
     assert code == 1 and "failed: notes.md: binary content" in out
     assert [
         c.text
-        for c in Store(index.index_dir, index.chroma_url).chunks()
+        for c in Published.open(index.index_dir, index.chroma_url).chunks()
         if c.document == "notes.md"
     ] == before
 
@@ -188,9 +188,9 @@ def test_missing_corpus_folder(settings, tmp_path):
 
 
 def test_store_lists_one_documents_chunks(index):
-    from kb.store import Store
+    from kb.store import Published
 
-    store = Store(index.index_dir, index.chroma_url)
+    store = Published.open(index.index_dir, index.chroma_url)
     notes = list(store.chunks(document="notes.md"))
     assert notes and {chunk.document for chunk in notes} == {"notes.md"}
     assert len(list(store.chunks())) > len(notes)
@@ -249,32 +249,32 @@ def generations(settings):
 
 
 def test_a_reindex_writes_a_new_generation_and_readers_of_the_old_one_keep_it(index, corpus_dir):
-    reader = Store(index.index_dir, index.chroma_url)
-    before = reader.documents()
+    reader = Published.open(index.index_dir, index.chroma_url)
+    before = reader.document_hashes()
     (corpus_dir / "notes.md").unlink()
     code, out = run("reindex")
     assert code == 0, out
-    after = Store(index.index_dir, index.chroma_url)
-    assert after.generation != reader.generation and "notes.md" not in after.documents()
+    after = Published.open(index.index_dir, index.chroma_url)
+    assert after.generation != reader.generation and "notes.md" not in after.document_hashes()
     # A search already open on the old generation answers from it, whole, until it reopens.
-    assert reader.documents() == before and reader.count() == sum(1 for _ in reader.chunks())
+    assert reader.document_hashes() == before and reader.count() == sum(1 for _ in reader.chunks())
     assert generations(index) == sorted([reader.generation, after.generation])
 
 
 def test_the_generation_before_the_current_one_is_kept_until_the_next(index, corpus_dir):
-    first = Store(index.index_dir, index.chroma_url).generation
+    first = Published.open(index.index_dir, index.chroma_url).generation
     (corpus_dir / "notes.md").unlink()
     assert run("reindex")[0] == 0
-    second = Store(index.index_dir, index.chroma_url).generation
+    second = Published.open(index.index_dir, index.chroma_url).generation
     (corpus_dir / "extra.md").write_text("# Extra\n\nA third version of the corpus.\n")
     assert run("reindex")[0] == 0
-    third = Store(index.index_dir, index.chroma_url).generation
+    third = Published.open(index.index_dir, index.chroma_url).generation
     assert generations(index) == sorted(
         [second, third]
     )  # a server still on the second keeps its data
-    assert Store(index.index_dir, index.chroma_url, second).count() > 0
+    assert Published.open(index.index_dir, index.chroma_url, second).count() > 0
     with pytest.raises(IndexMissing):
-        Store(index.index_dir, index.chroma_url, first)
+        Published.open(index.index_dir, index.chroma_url, first)
 
 
 def test_a_reindex_with_nothing_to_do_still_clears_what_a_killed_one_left(
@@ -282,7 +282,7 @@ def test_a_reindex_with_nothing_to_do_still_clears_what_a_killed_one_left(
 ):
     from kb.reindex import reindex
 
-    served = Store(index.index_dir, index.chroma_url).generation
+    served = Published.open(index.index_dir, index.chroma_url).generation
 
     class DiesWhileEmbedding(FakeEmbedder):
         def encode(self, texts, batch_size=32):
@@ -300,9 +300,9 @@ def test_a_reindex_with_nothing_to_do_still_clears_what_a_killed_one_left(
 
 
 def test_a_no_op_reindex_keeps_the_served_generation(index):
-    served = Store(index.index_dir, index.chroma_url).generation
+    served = Published.open(index.index_dir, index.chroma_url).generation
     assert run("reindex")[0] == 0
-    assert Store(index.index_dir, index.chroma_url).generation == served and generations(index) == [
+    assert Published.open(index.index_dir, index.chroma_url).generation == served and generations(index) == [
         served
     ]
 
@@ -312,8 +312,8 @@ def test_a_reindex_that_dies_half_way_leaves_the_served_index_whole(
 ):
     from kb.reindex import reindex
 
-    served = Store(index.index_dir, index.chroma_url)
-    before = (served.generation, served.documents(), served.count())
+    served = Published.open(index.index_dir, index.chroma_url)
+    before = (served.generation, served.document_hashes(), served.count())
     (corpus_dir / "notes.md").write_text(
         "# Notes\n\nNew words about family hubs.\n", encoding="utf-8"
     )
@@ -327,8 +327,8 @@ def test_a_reindex_that_dies_half_way_leaves_the_served_index_whole(
 
     with pytest.raises(RuntimeError, match="killed"):
         reindex(index, DiesWhileEmbedding, count_tokens)
-    again = Store(index.index_dir, index.chroma_url)
-    assert (again.generation, again.documents(), again.count()) == before
+    again = Published.open(index.index_dir, index.chroma_url)
+    assert (again.generation, again.document_hashes(), again.count()) == before
     assert len(generations(index)) == 2  # the served one and the unfinished one
 
     summary = reindex(index, FakeEmbedder, count_tokens)  # the next reindex completes and clears up
@@ -336,7 +336,7 @@ def test_a_reindex_that_dies_half_way_leaves_the_served_index_whole(
         "Info_sharing_advice_content_May_2024.pdf",
         "notes.md",
     ]
-    final = Store(index.index_dir, index.chroma_url)
+    final = Published.open(index.index_dir, index.chroma_url)
     assert generations(index) == sorted([before[0], final.generation])
     assert final.count() > before[2]
 
@@ -345,18 +345,17 @@ def test_publishing_an_incomplete_generation_is_refused(index):
     from kb.errors import KbError
     from kb.store import Manifest
 
-    served = Store(index.index_dir, index.chroma_url)
+    served = Published.open(index.index_dir, index.chroma_url)
     manifest = Manifest(FakeEmbedder.name, FakeEmbedder.dimension, served.manifest.chunker)
-    new = Store.begin(index.index_dir, index.chroma_url, manifest, copy_of=served)
+    new = Writer.begin(index.index_dir, index.chroma_url, manifest, copy_of=served)
     assert new.count() == served.count()
     with pytest.raises(KbError, match="the index being served is unchanged"):
         new.publish(served.count() + 1)
-    assert Store(index.index_dir, index.chroma_url).generation == served.generation
+    assert Published.open(index.index_dir, index.chroma_url).generation == served.generation
 
 
 def test_passages_embedded_by_length_across_documents_come_back_in_their_order(monkeypatch):
     from kb import reindex as module
-    from kb.chunk import Chunk
 
     monkeypatch.setattr(module, "EMBED_SLICE", 2)
     texts = [
@@ -365,7 +364,7 @@ def test_passages_embedded_by_length_across_documents_come_back_in_their_order(m
         "early help hubs",
         "MASH",
     ]
-    chunks = [Chunk(f"id{n}", "doc.md", "", "", "", 1, 1, n, text) for n, text in enumerate(texts)]
+    chunks = [make_chunk(f"id{n}", text, position=n) for n, text in enumerate(texts)]
     seen = []
     vectors = module._embed(chunks, FakeEmbedder(), 32, progress=seen.append, on_start=None)
     expected = FakeEmbedder().encode([chunk.embedding_text() for chunk in chunks])

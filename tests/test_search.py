@@ -1,28 +1,66 @@
+import dataclasses
+
 import pytest
-from conftest import FakeEmbedder
+from conftest import (
+    FakeEmbedder,
+    build_small_index,
+    copy_index,
+    open_fake_searcher,
+    server_database,
+)
 
 from kb.agencies import AgencyPrior, Kind
 from kb.errors import UnknownAgency, UnknownDocument, UsageError
 from kb.keyword import query_terms
+from kb.passage import Filter
 from kb.search import (
     DENSE_WEIGHT,
     RETRIEVALS,
     Retrieval,
-    Searcher,
     convex_fusion,
     reciprocal_rank_fusion,
 )
-from kb.settings import Settings
-from kb.store import Store
+from kb.store import Published
 from kb.vocabulary import default_glossary
-
-# Each test runs on the embedded store and again on a real `chroma run` server.
-pytestmark = pytest.mark.usefixtures("backend")
 
 HOSPITAL = "Bedfordshire Hospitals Foundation Trust"
 COMMUNITY = "Cambridgeshire Community Services"
 FOUNDING = "luton-lscp-yearly-report-2023-24-partners-snapshot.txt"
 BRADFORD_PDF = "bradford__childrens_services_inspection_-_21_may_2026.pdf"
+
+
+@pytest.fixture(scope="module", params=["embedded", "chroma-server"])
+def both_index(request, template_index, tmp_path_factory):
+    """The small index, on the embedded store and again on a real `chroma run` server: every test
+    that searches runs on both."""
+    root = tmp_path_factory.mktemp("search")
+    if request.param == "embedded":
+        return copy_index(template_index, root)
+    return build_small_index(root, server_database(request.getfixturevalue("chroma_server")))
+
+
+@pytest.fixture(scope="module")
+def searchers(both_index):
+    """{"scan": the index searched in memory, "chroma-index": the same through Chroma's graph index}."""
+    opened = {
+        "scan": open_fake_searcher(both_index),
+        "chroma-index": open_fake_searcher(dataclasses.replace(both_index, exact_search_up_to=0)),
+    }
+    yield opened
+    for searcher in opened.values():
+        searcher.close()
+
+
+@pytest.fixture(scope="module")
+def searcher(searchers):
+    return searchers["scan"]
+
+
+@pytest.fixture
+def store(both_index):
+    opened = Published.open(both_index.index_dir, both_index.chroma_url)
+    yield opened
+    opened.close()
 
 
 def test_fusion_favours_what_both_lists_rank():
@@ -70,13 +108,10 @@ def test_convex_fusion_of_empty_or_scoreless_lists():
         convex_fusion([[("a", 1.0)]], [0.6, 0.4])
 
 
-@pytest.mark.parametrize(
-    "exact_up_to", [Settings.exact_search_up_to, 0], ids=["scan", "chroma-index"]
-)
+@pytest.mark.parametrize("way", ["scan", "chroma-index"])
 @pytest.mark.parametrize("mode", list(RETRIEVALS))
-def test_agency_and_document_filters_hold_on_every_side(searcher, mode, exact_up_to):
-    searcher.retrieval = RETRIEVALS[mode]
-    searcher.store.exact_up_to = exact_up_to
+def test_agency_and_document_filters_hold_on_every_side(searchers, mode, way):
+    searcher = searchers[way].using(RETRIEVALS[mode])
     by_agency = searcher.search("domestic abuse training for staff", k=20, agency="Community").hits
     assert by_agency and {hit.agency for hit in by_agency} == {COMMUNITY}
     by_document = searcher.search("leaders and social workers", k=20, document=BRADFORD_PDF).hits
@@ -86,15 +121,12 @@ def test_agency_and_document_filters_hold_on_every_side(searcher, mode, exact_up
 
 
 @pytest.mark.parametrize("weight", [DENSE_WEIGHT, 0.25])
-@pytest.mark.parametrize(
-    "exact_up_to", [Settings.exact_search_up_to, 0], ids=["scan", "chroma-index"]
-)
+@pytest.mark.parametrize("way", ["scan", "chroma-index"])
 def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(
-    searcher, exact_up_to, weight
+    searchers, way, weight
 ):
     """Not on the list's last score: each side scores the other's candidates, weighed as asked."""
-    searcher.store.exact_up_to = exact_up_to
-    searcher.retrieval = Retrieval(agency_aware=False, dense_weight=weight)
+    searcher = searchers[way].using(Retrieval(agency_aware=False, dense_weight=weight))
     query = "staff training on domestic abuse and neglect"
     expanded = searcher.glossary.expand(query)
     vector = searcher.embedder.encode([" ".join([query, *expanded])])[0]
@@ -140,34 +172,35 @@ def test_a_query_of_exactly_the_longest_length_is_accepted(searcher):
         searcher.search(longest + " more words", k=1)
 
 
-def test_similarities_are_each_passages_own_including_the_first_stored(index):
-    store = Store(index.index_dir, index.chroma_url)
-    ids, matrix, _, _ = store._vectors()
-    vector = matrix[3]
+def test_similarities_are_each_passages_own_including_the_first_stored(store):
+    ids = [chunk.id for chunk in store.chunks()]
+    matrix = {chunk_id: store.vector(chunk_id) for chunk_id in ids}
+    vector = matrix[ids[3]]
     asked = [ids[0], "not-a-passage", ids[5], ids[0]]
     expected = [
-        float(matrix[0] @ vector),
+        float(matrix[ids[0]] @ vector),
         0.0,
-        float(matrix[5] @ vector),
-        float(matrix[0] @ vector),
+        float(matrix[ids[5]] @ vector),
+        float(matrix[ids[0]] @ vector),
     ]
     assert store.similarities(vector, asked) == pytest.approx(expected, abs=1e-6)
 
 
-def test_the_exact_scan_finds_what_chromas_index_finds(index):
+def test_the_exact_scan_finds_what_chromas_index_finds(both_index):
     """A small index is scanned in memory. The scan is exact and Chroma's graph index approximate (on a
     server it can miss a neighbour), so the scan must find all the index finds, and nothing less similar."""
-    scanned = Store(index.index_dir, index.chroma_url)
-    indexed = Store(index.index_dir, index.chroma_url, exact_up_to=0)
-    assert scanned.count() <= scanned.exact_up_to
+    scanned = Published.open(both_index.index_dir, both_index.chroma_url)
+    indexed = Published.open(both_index.index_dir, both_index.chroma_url, exact_up_to=0)
+    assert scanned._scan is not None and indexed._scan is None  # the index above its limit never read the vectors
     filters = [
-        None,
-        {"agency": HOSPITAL},
-        {"agency": {"$in": [HOSPITAL, COMMUNITY]}},
-        {"document": BRADFORD_PDF},
-        {"$and": [{"agency": HOSPITAL}, {"document": FOUNDING}]},
-        {"agency": "no such agency"},
-        {"agency": {"$ne": HOSPITAL}},
+        Filter(),
+        Filter(agencies=(HOSPITAL,)),
+        Filter(agencies=(HOSPITAL, COMMUNITY)),
+        Filter(document=BRADFORD_PDF),
+        Filter(agencies=(HOSPITAL,), document=FOUNDING),
+        Filter(agencies=("no such agency",)),
+        Filter(not_agency=HOSPITAL),
+        Filter(agencies=(HOSPITAL, COMMUNITY), not_agency=HOSPITAL, document=FOUNDING),
     ]
     embedder = FakeEmbedder()
     for query in (
@@ -190,36 +223,34 @@ def test_the_exact_scan_finds_what_chromas_index_finds(index):
                 assert by_scan[0][1] == pytest.approx(by_index[0][1], abs=1e-5)
             passing = {chunk.id for chunk in scanned.chunks() if _passes(chunk, where)}
             assert {i for i, _ in by_scan} <= passing
-    assert indexed._published_vectors is None  # the index above its limit never read the vectors
+    scanned.close()
+    indexed.close()
 
 
-def test_a_scan_cut_in_two_halves_finds_what_one_pass_finds(index, monkeypatch):
-    from kb import store as store_module
+def test_a_scan_cut_in_two_halves_finds_what_one_pass_finds(store, monkeypatch):
+    from kb.store import scan
 
     embedder = FakeEmbedder()
     vectors = [
         embedder.encode([query])[0] for query in ("domestic abuse clinic", "training", "leaders")
     ]
-    whole = [Store(index.index_dir, index.chroma_url).nearest(vector, 30) for vector in vectors]
-    monkeypatch.setattr(store_module, "SPLIT_SCAN_AT", 2)
-    halves = [Store(index.index_dir, index.chroma_url).nearest(vector, 30) for vector in vectors]
+    whole = [store.nearest(vector, 30) for vector in vectors]
+    monkeypatch.setattr(scan, "SPLIT_AT", 2)
+    halves = [store.nearest(vector, 30) for vector in vectors]
     assert halves == whole and all(whole)
 
 
-def _passes(chunk, where):
-    if where is None:
-        return True
-    ((name, condition),) = where.items()
-    if name == "$and":
-        return all(_passes(chunk, part) for part in condition)
-    value = getattr(chunk, name)
-    if isinstance(condition, dict):
-        return value in condition["$in"] if "$in" in condition else value != condition["$ne"]
-    return value == condition
+def _passes(chunk, where: Filter) -> bool:
+    """The filter's meaning, written out plainly."""
+    return (
+        (not where.agencies or chunk.agency in where.agencies)
+        and (where.document is None or chunk.document == where.document)
+        and (where.not_agency is None or chunk.agency != where.not_agency)
+    )
 
 
 def test_keyword_side_alone_finds_exact_words_the_fake_model_has_never_seen(searcher):
-    searcher.retrieval = RETRIEVALS["bm25"]
+    searcher = searcher.using(RETRIEVALS["bm25"])
     hits = searcher.search("Domestic Abuse Clinic available each week", k=3).hits
     assert "Domestic Abuse Clinic available each week" in hits[0].text
 
@@ -233,10 +264,11 @@ def test_unknown_filters_name_the_choices(searcher):
 
 
 def test_documents_lists_each_indexed_file_with_its_counts(searcher):
-    rows = {row["document"]: row for row in searcher.documents}
+    rows = {entry.document: entry for entry in searcher.documents}
     assert set(rows) == {FOUNDING, BRADFORD_PDF, "notes.md"}
-    assert rows[BRADFORD_PDF]["pages"] >= 10 and rows[BRADFORD_PDF]["chunks"] > 10
-    assert rows[FOUNDING]["agency"] in searcher.agencies or rows[FOUNDING]["agency"] == ""
+    assert rows[BRADFORD_PDF].pages >= 10 and rows[BRADFORD_PDF].chunks > 10
+    assert rows[FOUNDING].agency in searcher.agencies
+    assert sum(entry.chunks for entry in rows.values()) == searcher.health()
 
 
 def test_agency_kinds_are_read_from_the_index_not_from_a_list(searcher):
@@ -280,10 +312,8 @@ def test_a_query_naming_no_agency_points_at_none(searcher):
 
 def test_naming_the_hospital_brings_its_passages_up(searcher):
     query = "the hospital and neglect"  # a query whose top 5 is not all the hospital's without the prior
-    searcher.retrieval = Retrieval(agency_aware=False)
-    plain = [hit.agency for hit in searcher.search(query, k=5).hits]
-    searcher.retrieval = Retrieval()
-    aware = [hit.agency for hit in searcher.search(query, k=5).hits]
+    plain = [hit.agency for hit in searcher.using(Retrieval(agency_aware=False)).search(query, k=5).hits]
+    aware = [hit.agency for hit in searcher.using(Retrieval()).search(query, k=5).hits]
     assert aware.count(HOSPITAL) > plain.count(HOSPITAL)
     assert aware[0] == HOSPITAL
 
@@ -302,6 +332,7 @@ def test_prior_from_a_custom_kinds_table(searcher):
     assert prior.named_kinds("what did the trust do") == ["trust"]
 
 
+@pytest.mark.usefixtures("backend")
 def test_acronyms_a_document_defines_are_learned_at_reindex(settings, count_tokens):
     from kb.reindex import reindex
 
@@ -310,7 +341,7 @@ def test_acronyms_a_document_defines_are_learned_at_reindex(settings, count_toke
         encoding="utf-8",
     )
     assert not reindex(settings, FakeEmbedder, count_tokens).failed
-    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), FakeEmbedder())
+    searcher = open_fake_searcher(settings)
     results = searcher.search("when does the WAP meet")
     assert "Widget Assessment Panel" in results.expanded
     assert "WAP" in searcher.search("widget assessment panel").expanded
@@ -318,10 +349,11 @@ def test_acronyms_a_document_defines_are_learned_at_reindex(settings, count_toke
 
     (settings.corpus_dir / "panel.md").unlink()  # the definition goes with its document
     reindex(settings, FakeEmbedder, count_tokens)
-    searcher = Searcher(Store(settings.index_dir, settings.chroma_url), FakeEmbedder())
+    searcher = open_fake_searcher(settings)
     assert "Widget Assessment Panel" not in searcher.search("when does the WAP meet").expanded
 
 
+@pytest.mark.usefixtures("backend")
 def test_keyword_index_follows_the_store_through_a_reindex(settings, count_tokens):
     from kb.reindex import reindex
 
@@ -332,16 +364,15 @@ def test_keyword_index_follows_the_store_through_a_reindex(settings, count_token
         "# Notes\n\nZanzibar protocol for escalation.\n", encoding="utf-8"
     )
     assert reindex(settings, FakeEmbedder, count_tokens).keyword_rebuilt
-    searcher = Searcher(
-        Store(settings.index_dir, settings.chroma_url), FakeEmbedder(), retrieval=RETRIEVALS["bm25"]
-    )
+    searcher = open_fake_searcher(settings).using(RETRIEVALS["bm25"])
     assert searcher.search("zanzibar").hits[0].document == "notes.md"
     assert not searcher.search(
         "policy when agencies disagree", document="notes.md"
     ).hits  # the old text is gone
 
 
-def test_a_repeated_query_is_answered_from_memory_without_the_model(searcher):
+def test_a_repeated_query_is_answered_from_memory_without_the_model(both_index):
+    searcher = open_fake_searcher(both_index)
     first = searcher.search("domestic abuse clinic", k=5)
     encoded = searcher.embedder.encoded
     again = searcher.search("  domestic   abuse clinic ", k=5)  # the same query, as searched
@@ -364,8 +395,8 @@ def test_a_repeated_query_is_answered_from_memory_without_the_model(searcher):
         len(searcher.search("domestic abuse clinic", k=3).hits) == 3
         and searcher.embedder.encoded == encoded + 3
     )
-    searcher.retrieval = RETRIEVALS["dense"]  # another ranking: computed, not taken from memory
-    searcher.search("domestic abuse clinic", k=5)
+    # Another ranking: computed, not taken from memory.
+    searcher.using(RETRIEVALS["dense"]).search("domestic abuse clinic", k=5)
     assert searcher.embedder.encoded == encoded + 4
 
 

@@ -8,7 +8,7 @@ import uuid
 import chromadb
 import pytest
 
-from kb.store import current_generation
+from kb.store import current as current_generation
 
 
 @pytest.fixture

@@ -13,12 +13,12 @@ from urllib.parse import urlencode
 
 import pytest
 from click.testing import CliRunner
-from conftest import BRADFORD, FOUNDING, NOTES, FakeEmbedder, small_app, small_index
+from conftest import BRADFORD, FOUNDING, NOTES, FakeEmbedder, copy_index, small_app
 from markupsafe import escape
 
 from kb.cli import cli
 from kb.settings import Settings
-from kb.store import Store
+from kb.store import Published
 from web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,25 +36,15 @@ CLOSEST_ONLY = (
 
 
 @pytest.fixture(scope="module")
-def shared_index(tmp_path_factory) -> Settings:
-    """conftest's small corpus, indexed once for the tests here that only read it."""
+def shared_index(template_index, tmp_path_factory) -> Settings:
+    """conftest's small index, for the tests here that only read it."""
     root = tmp_path_factory.mktemp("web")
-    settings = small_index(root)
+    settings = copy_index(template_index, root)
     corpus = settings.corpus_dir
     # Beside the corpus and inside it but not indexed: neither may ever be served.
     (root / "secret.txt").write_text("the secret next to the corpus")
     (corpus / "README.md").write_text("# Not a report\n\nthe secret in the corpus folder\n")
     return settings
-
-
-@pytest.fixture(scope="module")
-def app(shared_index):
-    return small_app(shared_index)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return app.test_client()
 
 
 def url_for_search(**args) -> str:
@@ -202,44 +192,53 @@ def test_no_results_suggests_fewer_words_and_removing_filters(client):
 
 
 @pytest.mark.parametrize(
-    "args, message, title",
+    "args, message, title, status",
     [
         (
             {"q": "x" * 10_000},
             "the query is 10000 characters long; the limit is 1000",
             "the query is too long",
+            400,
         ),
         (
             {"q": "neglect", "agency": "Police"},
             "no agency matches &#39;Police&#39;; the index holds: Bedfordshire",
             "no agency has that name",
+            404,
         ),
         (
             {"q": "neglect", "document": "missing.pdf"},
             "no document is called &#39;missing.pdf&#39;",
             "no document has that name",
+            404,
         ),
         (
             {"q": "neglect", "k": "ten"},
             "k must be a whole number from 1 to 100, not &#39;ten&#39;",
             "k must be a whole number from 1 to 100",
+            400,
         ),
         (
             {"q": "neglect", "k": "0"},
             "k must be a whole number from 1 to 100",
             "k must be a whole number from 1 to 100",
+            400,
         ),
         (
             {"q": "neglect", "k": "101"},
             "k must be a whole number from 1 to 100",
             "k must be a whole number from 1 to 100",
+            400,
         ),
     ],
 )
-def test_bad_input_on_the_page_is_a_400_that_says_why(client, args, message, title):
+def test_bad_input_on_the_page_is_refused_with_a_page_that_says_why(
+    client, args, message, title, status
+):
+    """400 for a request that is wrong, 404 for one naming an agency or document not indexed."""
     response = client.get("/", query_string=args)
     html = response.get_data(as_text=True)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert '<div class="error" role="alert">' in html and message in html
     assert (
         title_of(html) == f"Error: {title} – Safeguarding reports search"
@@ -360,7 +359,7 @@ def test_a_text_document_is_served_as_plain_text(client):
 def test_text_view_has_an_anchor_per_passage_in_order(client, shared_index):
     name = FOUNDING.name
     chunks = sorted(
-        (c for c in Store(shared_index.index_dir).chunks() if c.document == name),
+        (c for c in Published.open(shared_index.index_dir).chunks() if c.document == name),
         key=lambda c: c.position,
     )
     html = client.get(f"/documents/{name}/text").get_data(as_text=True)
@@ -433,30 +432,33 @@ def test_api_search_filters_by_agency_and_document(client):
 
 
 @pytest.mark.parametrize(
-    "args, message",
+    "args, message, status",
     [
-        ({}, "give a query: /api/search?q="),
-        ({"q": ""}, "the query is empty"),
-        ({"q": "  \n "}, "the query is empty"),
-        ({"q": "x" * 10_000}, "the query is 10000 characters long; the limit is 1000"),
+        ({}, "give a query: /api/search?q=", 400),
+        ({"q": ""}, "the query is empty", 400),
+        ({"q": "  \n "}, "the query is empty", 400),
+        ({"q": "x" * 10_000}, "the query is 10000 characters long; the limit is 1000", 400),
         (
             {"q": "neglect", "agency": "Police"},
             "no agency matches 'Police'; the index holds: Bedfordshire Hospitals",
+            404,
         ),
         (
             {"q": "neglect", "document": "../pyproject.toml"},
             "no document is called '../pyproject.toml'; the index",
+            404,
         ),
-        ({"q": "neglect", "k": "ten"}, "k must be a whole number from 1 to 100, not 'ten'"),
-        ({"q": "neglect", "k": "1.5"}, "k must be a whole number from 1 to 100, not '1.5'"),
-        ({"q": "neglect", "k": "0"}, "k must be a whole number from 1 to 100, not '0'"),
-        ({"q": "neglect", "k": "101"}, "k must be a whole number from 1 to 100, not '101'"),
-        ({"q": "neglect", "k": "-3"}, "k must be a whole number from 1 to 100, not '-3'"),
+        ({"q": "neglect", "k": "ten"}, "k must be a whole number from 1 to 100, not 'ten'", 400),
+        ({"q": "neglect", "k": "1.5"}, "k must be a whole number from 1 to 100, not '1.5'", 400),
+        ({"q": "neglect", "k": "0"}, "k must be a whole number from 1 to 100, not '0'", 400),
+        ({"q": "neglect", "k": "101"}, "k must be a whole number from 1 to 100, not '101'", 400),
+        ({"q": "neglect", "k": "-3"}, "k must be a whole number from 1 to 100, not '-3'", 400),
     ],
 )
-def test_api_bad_input_is_a_400_with_a_json_message(client, args, message):
+def test_api_bad_input_is_refused_with_a_json_message(client, args, message, status):
+    """The same statuses as the page's: 404 for a name not indexed, 400 for the rest."""
     response = client.get("/api/search", query_string=args)
-    assert response.status_code == 400
+    assert response.status_code == status
     assert response.mimetype == "application/json"
     assert list(response.json) == ["error"] and message in response.json["error"]
 
@@ -484,7 +486,7 @@ def test_api_documents_lists_what_is_indexed(client):
 def test_healthz_counts_the_passages(client, shared_index):
     response = client.get("/healthz")
     assert response.status_code == 200
-    store = Store(shared_index.index_dir)
+    store = Published.open(shared_index.index_dir)
     assert response.json == {
         "status": "ok",
         "chunks": store.count(),
@@ -750,7 +752,7 @@ def test_a_method_a_path_does_not_take_is_a_405_naming_the_ones_it_does(client, 
 
 def test_a_passage_a_page_break_cuts_is_cited_with_both_pages(client, shared_index):
     spanning = next(
-        chunk for chunk in Store(shared_index.index_dir).chunks() if chunk.page_end > chunk.page
+        chunk for chunk in Published.open(shared_index.index_dir).chunks() if chunk.page_end > chunk.page
     )
     query = " ".join(spanning.text.split()[:25])
     answer = client.get("/api/search?" + urlencode({"q": query, "k": 20})).json

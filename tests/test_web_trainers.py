@@ -8,15 +8,13 @@ import re
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
-from conftest import FakeEmbedder, small_app
-from conftest import small_index as build_small_index
+from conftest import FakeEmbedder, open_fake_searcher
 from markupsafe import escape
 
 from kb.explore import PER_AGENCY, default_themes
 from kb.packs import Packs
-from kb.search import Searcher
 from kb.settings import Settings
-from kb.store import Store
+from kb.store import Published
 from web import create_app
 
 NOTES_QUERY = "escalation policy when agencies disagree"
@@ -25,18 +23,8 @@ SCRIPT, IMG = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
 
 
 @pytest.fixture(scope="module")
-def small_index(tmp_path_factory) -> Settings:
-    return build_small_index(tmp_path_factory.mktemp("trainers"))
-
-
-@pytest.fixture(scope="module")
-def app(small_index):
-    return small_app(small_index)
-
-
-@pytest.fixture(scope="module")
-def client(app):
-    return app.test_client()
+def small_index(shared_index) -> Settings:
+    return shared_index
 
 
 @pytest.fixture
@@ -519,7 +507,7 @@ def test_a_search_downloads_with_its_citations(client):
 def two_pages(small_index):
     """A passage a page break cuts."""
     return next(
-        chunk for chunk in Store(small_index.index_dir).chunks() if chunk.page_end > chunk.page
+        chunk for chunk in Published.open(small_index.index_dir).chunks() if chunk.page_end > chunk.page
     )
 
 
@@ -606,7 +594,7 @@ def test_compare_with_nothing_asked_lists_the_themes_and_an_unknown_theme_says_w
     assert all(theme.title in html for theme in default_themes()) and 'class="columns"' not in html
     response = client.get("/compare", query_string={"theme": "cooking"})
     assert (
-        response.status_code == 400
+        response.status_code == 404
         and "no theme is called &#39;cooking&#39;; the themes are: domestic-abuse"
         in html_of(response)
     )
@@ -703,7 +691,7 @@ def test_hostile_document_text_and_notes_are_escaped_on_every_trainer_page(
 
 def test_packs_outlive_the_app(small_index, client, token):
     add_json(client, token, "Kept", hits(client, "training", k=1)[0]["id"])
-    restarted = create_app(small_index, Searcher(Store(small_index.index_dir), FakeEmbedder()))
+    restarted = create_app(small_index, open_fake_searcher(small_index))
     assert "Kept" in [name for name, _, _ in Packs(small_index.index_dir).names()]
     assert restarted.config["KB_CSRF_TOKEN"] != client.application.config["KB_CSRF_TOKEN"]
     assert restarted.test_client().get("/packs/Kept").status_code == 200

@@ -2,57 +2,50 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
 
 from kb.errors import UsageError
-from web import searcher
+from web.context import searcher, settings
 from web.openapi import openapi_spec
 from web.params import SearchParams
 
 bp = Blueprint("api", __name__)
 
-JSON_PATHS = ("/api/", "/healthz")  # errors on these paths are answered in JSON, not as pages
-
 
 @bp.get("/api/search")
-def search():
+def search() -> Response:
     """The same object as `kb search --json`."""
-    settings = current_app.config["KB_SETTINGS"]
     if "q" not in request.args:
         raise UsageError("give a query: /api/search?q=domestic+abuse+clinic")
-    params = SearchParams.from_args(request.args, settings.top_k)
+    params = SearchParams.from_args(request.args, settings().top_k)
     results = searcher().search(params.q, params.k, params.agency or None, params.document or None)
     return jsonify(results.as_dict())
 
 
 @bp.get("/api/documents")
-def documents():
+def documents() -> dict[str, Any]:
     """Every indexed document (file name, title, agency, pages, passages) and every agency."""
     answering = searcher()
-    return {"documents": answering.documents, "agencies": answering.agencies}
+    return {
+        "documents": [entry.as_dict() for entry in answering.documents],
+        "agencies": answering.agencies,
+    }
 
 
 @bp.get("/api/openapi.json")
-def openapi():
-    return openapi_spec(current_app.config["KB_SETTINGS"].max_query_chars)
+def openapi() -> dict[str, Any]:
+    return openapi_spec(settings().max_query_chars)
 
 
 @bp.get("/healthz")
-def healthz():
+def healthz() -> tuple[dict[str, Any], int]:
     """OK with the number of passages and the index generation being served, counted by the store
     itself (not from memory), so a generation that has gone from under the server says so."""
-    store = searcher().store
+    answering = searcher()
     try:
-        chunks = store.collection.count()
+        chunks = answering.health()
     except Exception as error:
         return {"status": "unavailable", "error": str(error)}, 503
-    return {"status": "ok", "chunks": chunks, "generation": store.generation}
-
-
-@bp.errorhandler(UsageError)
-def usage_error(error: UsageError):
-    return error_json(str(error), 400)
-
-
-def error_json(message: str, status: int):
-    return jsonify({"error": message}), status
+    return {"status": "ok", "chunks": chunks, "generation": answering.generation}, 200

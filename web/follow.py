@@ -71,7 +71,7 @@ class IndexFollower:
         """Move onto the generation the pointer names, if it is another one. True if the searcher changed."""
         self._close_retired()
         old = self.app.extensions["kb"]
-        serving = old.store.generation
+        serving = old.generation
         try:
             wanted = self.current()
         except Exception as error:

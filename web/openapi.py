@@ -22,9 +22,7 @@ def _query(name: str, description: str, schema: dict, required: bool = False) ->
 
 def openapi_spec(max_query_chars: int) -> dict:
     """The description, with the query length limit this server enforces."""
-    error = _json(
-        "Error", "A missing, empty or too long query, an unknown agency or document, or a bad k."
-    )
+    error = _json("Error", "A missing, empty or too long query, or a bad k.")
     return {
         "openapi": "3.1.0",
         "info": {
@@ -70,7 +68,11 @@ def openapi_spec(max_query_chars: int) -> dict:
                             {"type": "string"},
                         ),
                     ],
-                    "responses": {"200": _json("Results", "The passages found."), "400": error},
+                    "responses": {
+                        "200": _json("Results", "The passages found."),
+                        "400": error,
+                        "404": _json("Error", "No agency or document has that name."),
+                    },
                 }
             },
             "/api/documents": {

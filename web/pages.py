@@ -7,23 +7,15 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    render_template,
-    request,
-    send_from_directory,
-    url_for,
-)
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
 
-from kb.chunk import NO_AGENCY
 from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument, UsageError
-from kb.search import CANDIDATES, resolve_agency
-from web import searcher
+from kb.passage import NO_AGENCY, IndexedDocument
+from kb.search import CANDIDATES, MAX_K, resolve_agency
+from web.context import searcher, settings
+from web.errors import status_of
 from web.highlight import highlight, query_pattern
-from web.params import MAX_K, BadK, SearchParams
+from web.params import BadK, SearchParams
 
 bp = Blueprint("pages", __name__)
 
@@ -59,13 +51,12 @@ class Facet:
 def search_page():
     """The search box; with a query, the passages that answer it and facets to narrow them."""
     answering = searcher()
-    settings = current_app.config["KB_SETTINGS"]
-    params = SearchParams.as_typed(
-        request.args, settings.top_k
-    )  # shown again, filters and all, if k is bad
+    top_k = settings().top_k
+    # Shown again, filters and all, if k is refused.
+    params = SearchParams.as_typed(request.args, top_k)
     context = {"params": params, "catalogue": answering.documents}
     try:
-        params = context["params"] = SearchParams.from_args(request.args, settings.top_k)
+        params = context["params"] = SearchParams.from_args(request.args, top_k)
         if not params.q.strip():
             return render_template("search.html", examples=EXAMPLES, **context)
         # One search serves the results and the facets under both filters: for k up to FACET_K both
@@ -77,7 +68,8 @@ def search_page():
         agencies, documents = _facets(answering, params, wide.hits[:FACET_K])
     except UsageError as error:
         refusal = REFUSALS.get(type(error), "the search was refused")
-        return render_template("search.html", error=str(error), refusal=refusal, **context), 400
+        page = render_template("search.html", error=str(error), refusal=refusal, **context)
+        return page, status_of(error)
     pattern = query_pattern([results.query, *results.expanded])
 
     @cache  # each passage is marked once: for the check that any word was found, then for the page
@@ -126,7 +118,7 @@ def _facets(searcher, params: SearchParams, top: list) -> tuple[list[Facet], lis
             ).hits
         return wide[agency, document]
 
-    titles = {row["document"]: row["title"] or row["document"] for row in searcher.documents}
+    titles = {entry.document: entry.title or entry.document for entry in searcher.documents}
     # The agencies the filter chose, by the search's own rule: "devon" chooses "Devon local authority".
     chosen = set(resolve_agency(params.agency, searcher.agencies)) if params.agency else set()
     by_agency = Counter(hit.agency for hit in hits("", params.document) if hit.agency)
@@ -171,39 +163,25 @@ def open_url(document: str, page: int, chunk_id: str | None = None) -> str:
     return url_for("pages.text", name=document, _anchor=f"chunk-{chunk_id}" if chunk_id else None)
 
 
-def _indexed(name: str) -> dict:
-    """The catalogue row of an indexed document; any other name, a path that leaves the corpus included, is a 404."""
-    for row in searcher().documents:
-        if row["document"] == name:
-            return row
-    abort(404, description=f"no document called {name!r} is in the index")
-
-
 @bp.get("/documents/<path:name>")
 def original(name: str):
-    """The original file, as it lies in the corpus folder."""
-    row = _indexed(name)
-    corpus = Path(current_app.config["KB_SETTINGS"].corpus_dir).resolve()
+    """The original file, as it lies in the corpus folder; only an indexed document's."""
+    entry = searcher().document(name)
+    corpus = Path(settings().corpus_dir).resolve()
     mimetype = "application/pdf" if name.lower().endswith(".pdf") else "text/plain"
     # send_from_directory refuses a name that would resolve outside the folder, as a second guard.
-    return send_from_directory(corpus, row["document"], mimetype=mimetype, max_age=0)
+    return send_from_directory(corpus, entry.document, mimetype=mimetype, max_age=0)
 
 
 @bp.get("/documents/<path:name>/text")
 def text(name: str):
     """The document's passages in order, escaped, each with an anchor "open" can scroll to."""
-    row = _indexed(name)
-    store = searcher().store
-    passages = sorted(store.chunks(document=name), key=lambda chunk: chunk.position)
-    return render_template("document.html", document=row, passages=passages)
+    answering = searcher()
+    entry: IndexedDocument = answering.document(name)
+    return render_template("document.html", document=entry, passages=answering.passages_of(name))
 
 
 @bp.get("/favicon.ico")
 def favicon():
     """Browsers ask for it on pages that name no icon, such as a PDF."""
     return current_app.send_static_file("favicon.svg")
-
-
-def error_page(error: HTTPException):
-    """An HTTP error as a page that says what happened and where to go."""
-    return render_template("error.html", error=error), error.code

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from kb.errors import UsageError
-
-MAX_K = 100
+from kb.search import MAX_K  # one limit for the searcher, the page and the API
 
 
 class BadK(UsageError):

@@ -7,20 +7,11 @@ import io
 import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import (
-    Blueprint,
-    abort,
-    current_app,
-    redirect,
-    render_template,
-    request,
-    send_file,
-    url_for,
-)
-from werkzeug.exceptions import BadRequest, NotFound
+from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from werkzeug.exceptions import NotFound
 
 from kb.errors import UsageError
-from kb.explore import UnknownChunk, compare_agencies, default_themes, find_theme, more_like_this
+from kb.explore import compare_agencies, default_themes, find_theme, more_like_this
 from kb.export import (
     FORMATS,
     describe_comparison,
@@ -31,18 +22,19 @@ from kb.export import (
     render,
     sheet,
 )
-from kb.packs import Packs, UnknownPack, UnknownPassage, check, clean_name, unsaved
-from web import http_error, searcher
+from kb.packs import check, clean_name, unsaved
+from web import context
+from web.context import searcher
+from web.errors import wants_json
 from web.highlight import highlight, query_pattern
 from web.params import SearchParams
 
 bp = Blueprint("trainers", __name__)
 
-FORM_EXPIRED = "This form did not come from this page, or kb was restarted since it was shown: reload the page and try again."
-
-
-def _packs() -> Packs:
-    return current_app.extensions["kb_packs"]
+FORM_EXPIRED = (
+    "This form did not come from this page, or kb was restarted since it was shown: "
+    "reload the page and try again."
+)
 
 
 @bp.before_request
@@ -56,34 +48,17 @@ def same_origin_forms_only() -> None:
         return
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         abort(403, description=FORM_EXPIRED)
-    if not hmac.compare_digest(
-        request.form.get("csrf_token", ""), current_app.config["KB_CSRF_TOKEN"]
-    ):
+    if not hmac.compare_digest(request.form.get("csrf_token", ""), context.csrf_token()):
         abort(403, description=FORM_EXPIRED)
 
 
-def wants_json() -> bool:
-    """The page's script asks for JSON; a browser's form (and a request that says nothing) gets a page."""
-    accept = request.accept_mimetypes
-    return accept.quality("application/json") > accept.quality("text/html")
-
-
-@bp.errorhandler(UsageError)
-def refused(error: UsageError):
-    status = 404 if isinstance(error, (UnknownPack, UnknownPassage, UnknownChunk)) else 400
-    # Answered as every HTTP error is: JSON to the page's script (which shows the message), a page to a browser.
-    return http_error((NotFound if status == 404 else BadRequest)(description=str(error)))
-
-
-@bp.app_template_global()
-def csrf_token() -> str:
-    return current_app.config["KB_CSRF_TOKEN"]
+bp.add_app_template_global(context.csrf_token, "csrf_token")
 
 
 @bp.app_template_global()
 def pack_choices() -> dict:
     """The packs a passage can be added to, and the one offered first: the last used."""
-    names = [name for name, _, _ in _packs().names()]
+    names = [name for name, _, _ in context.packs().names()]
     current = request.args.get("added", "").strip() or (names[0] if names else "")
     return {"names": names, "current": current}
 
@@ -134,14 +109,14 @@ def _with_added(url: str, pack: str, chunk_id: str) -> str:
 def add_to_pack():
     """Save a copy of an indexed passage in a pack (made if new); JSON for the page's script, else back to the page."""
     chunk_id = request.form.get("chunk", "")
-    chunk = searcher().store.get([chunk_id]).get(chunk_id) if chunk_id else None
+    chunk = searcher().passages([chunk_id]).get(chunk_id) if chunk_id else None
     if chunk is None:
         raise UsageError(
             "that passage is no longer in the index: search again and add it from the results"
         )
     name = clean_name(request.form.get("pack"))
-    _, added = _packs().add(name, chunk)
-    pack = _packs().get(name)
+    _, added = context.packs().add(name, chunk)
+    pack = context.packs().get(name)
     url = url_for("trainers.pack_page", name=pack.name)
     if wants_json():
         return {"pack": pack.name, "passages": len(pack.passages), "added": added, "url": url}
@@ -151,17 +126,17 @@ def add_to_pack():
 
 @bp.get("/packs")
 def packs_page():
-    return render_template("packs.html", packs=_packs().names())
+    return render_template("packs.html", packs=context.packs().names())
 
 
 @bp.post("/packs")
 def create_pack():
-    name = _packs().create(request.form.get("name", ""))
+    name = context.packs().create(request.form.get("name", ""))
     return redirect(url_for("trainers.pack_page", name=name), code=303)
 
 
 def _checked(name: str):
-    return check(_packs().get(name), searcher().store)
+    return check(context.packs().get(name), searcher())
 
 
 @bp.get("/packs/<name>")
@@ -170,7 +145,7 @@ def pack_page(name: str):
     if pack.name != name:  # the name as stored, so links and the title match it
         # Not 301: a browser keeps that, and after "Loop" is deleted and "loop" made, /packs/loop would loop.
         return redirect(url_for("trainers.pack_page", name=pack.name), code=302)
-    indexed = {row["document"] for row in searcher().documents}
+    indexed = {entry.document for entry in searcher().documents}
     return render_template("pack.html", pack=pack, indexed=indexed)
 
 
@@ -197,7 +172,7 @@ def _back_to(name: str, passage_id: int | None = None):
 
 @bp.post("/packs/<name>/passages/<int:passage_id>/note")
 def save_note(name: str, passage_id: int):
-    _packs().set_note(name, passage_id, request.form.get("note", ""))
+    context.packs().set_note(name, passage_id, request.form.get("note", ""))
     return _back_to(name, passage_id)
 
 
@@ -209,19 +184,19 @@ def move(name: str, passage_id: int):
     direction = request.form.get("direction", "")
     if direction not in MOVES:
         raise UsageError(f"move a passage {' or '.join(MOVES)}, not {direction[:20]!r}")
-    _packs().move(name, passage_id, MOVES[direction])
+    context.packs().move(name, passage_id, MOVES[direction])
     return _back_to(name, passage_id)
 
 
 @bp.post("/packs/<name>/passages/<int:passage_id>/remove")
 def remove(name: str, passage_id: int):
-    _packs().remove(name, passage_id)
+    context.packs().remove(name, passage_id)
     return _back_to(name)
 
 
 @bp.post("/packs/<name>/delete")
 def delete_pack(name: str):
-    _packs().delete(name)
+    context.packs().delete(name)
     return redirect(url_for("trainers.packs_page"), code=303)
 
 
@@ -270,15 +245,14 @@ def compare_export(format_name: str):
 @bp.get("/passages/<chunk_id>/similar")
 def similar(chunk_id: str):
     """Passages near this one by meaning, other agencies' first."""
-    neighbours = more_like_this(searcher().store, chunk_id)
+    neighbours = more_like_this(searcher(), chunk_id)
     return render_template("similar.html", neighbours=neighbours)
 
 
 @bp.get("/export.<format_name>")
 def search_export(format_name: str):
     """The search's passages as a file, with citations and a list of sources."""
-    settings = current_app.config["KB_SETTINGS"]
-    params = SearchParams.from_args(request.args, settings.top_k)
+    params = SearchParams.from_args(request.args, context.settings().top_k)
     results = searcher().search(params.q, params.k, params.agency or None, params.document or None)
     description = describe_search(results.query, len(results.hits), params.agency, params.document)
     return _download(

@@ -1,0 +1,171 @@
+"""What a passage is wherever it appears, and which passages a search may return.
+
+One set of types serves search, packs, export, explore and the web: a `Citation` says where a
+passage stands; a `Chunk` is a passage with its citation; a `Hit` is a chunk a search scored; a
+`SavedPassage` is a chunk a trainer kept, with a note. A `Filter` narrows a search the same way
+on every side of it; only the store turns it into Chroma's terms.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+NO_AGENCY = (
+    "No agency named"  # cites a passage whose report names no agency, everywhere it is shown
+)
+
+
+def pages(page: int, page_end: int = 0) -> str:
+    """How a citation names its pages: "page 4", or "pages 4–5" for a passage a page break cuts."""
+    return f"pages {page}–{page_end}" if page_end > page else f"page {page}"
+
+
+def embedding_text(agency: str, section: str, text: str) -> str:
+    """What the model reads: the agency and section say whose passage it is and on what."""
+    context = ". ".join(part for part in (agency, section) if part)
+    return f"{context}.\n{text}" if context else text
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a passage stands: its document, the agency it is from, its section and pages."""
+
+    document: str  # the file's path under the corpus folder
+    title: str
+    agency: str
+    section: str
+    page: int
+    page_end: int = 0  # the last page the passage runs onto; never before `page`
+    sha256: str = ""  # the document's content hash when the passage was read
+
+    def __post_init__(self) -> None:
+        if self.page_end < self.page:
+            object.__setattr__(self, "page_end", self.page)
+
+    @property
+    def pages(self) -> str:
+        return pages(self.page, self.page_end)
+
+
+def _cited(name: str) -> property:
+    return property(lambda self: getattr(self.citation, name), doc=f"The citation's {name}.")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of a document, with everything needed to cite it."""
+
+    id: str
+    text: str
+    citation: Citation
+    position: int = 0  # its place in the document, from 0
+
+    document = _cited("document")
+    title = _cited("title")
+    agency = _cited("agency")
+    section = _cited("section")
+    page = _cited("page")
+    page_end = _cited("page_end")
+    sha256 = _cited("sha256")
+    pages = _cited("pages")
+
+    def embedding_text(self) -> str:
+        return embedding_text(self.agency, self.section, self.text)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Hit(Chunk):
+    """A chunk in a result list, with its score. Fields of its JSON may be added, never renamed."""
+
+    score: float
+
+    @classmethod
+    def of(cls, chunk: Chunk, score: float) -> Hit:
+        return cls(
+            id=chunk.id,
+            text=chunk.text,
+            citation=chunk.citation,
+            position=chunk.position,
+            score=round(score, 4),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        cited = self.citation
+        return {
+            "id": self.id,
+            "text": self.text,
+            "agency": cited.agency,
+            "document": cited.document,
+            "title": cited.title,
+            "section": cited.section,
+            "page": cited.page,
+            "score": self.score,
+            "page_end": cited.page_end,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class SavedPassage(Chunk):
+    """A chunk a trainer kept in a pack: its own copy of text and citation, and a note."""
+
+    entry: int = 0  # its row in the pack; 0 for a passage not stored (a search being exported)
+    note: str = ""
+    added: str = ""
+    out_of_date: bool = False  # its document changed, or the index no longer holds it as saved
+
+    @classmethod
+    def of(cls, chunk: Chunk) -> SavedPassage:
+        return cls(id=chunk.id, text=chunk.text, citation=chunk.citation, position=chunk.position)
+
+
+@dataclass(frozen=True)
+class IndexedDocument:
+    """One document of an index: its file, title, main agency (most of its passages), every agency, size."""
+
+    document: str
+    title: str
+    agency: str
+    agencies: tuple[str, ...]
+    pages: int
+    chunks: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "document": self.document,
+            "title": self.title,
+            "agency": self.agency,
+            "agencies": list(self.agencies),
+            "pages": self.pages,
+            "chunks": self.chunks,
+        }
+
+
+FILTERED = ("agency", "document")  # the citation fields a Filter reads, kept beside each vector
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which passages a search may return: from these agencies (any of them), this document, and
+    not from one agency ("more like this" looks beyond a passage's own). Empty: every passage."""
+
+    agencies: tuple[str, ...] = ()
+    document: str | None = None
+    not_agency: str | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.agencies or self.document is not None or self.not_agency is not None)
+
+    def mask(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
+        """Which rows pass, over arrays of each row's agency and document."""
+        passed = np.ones(len(columns["agency"]), dtype=bool)
+        if self.agencies:
+            passed &= np.isin(columns["agency"], list(self.agencies))
+        if self.document is not None:
+            passed &= columns["document"] == self.document
+        if self.not_agency is not None:
+            passed &= columns["agency"] != self.not_agency
+        return passed

@@ -1,0 +1,229 @@
+"""Reading a published generation: its passages and citations, read once, and its vectors searched."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kb.errors import IndexMissing
+from kb.passage import FILTERED, Chunk, Filter, IndexedDocument
+from kb.settings import Settings
+from kb.store import chroma, generations
+from kb.store.manifest import Manifest
+from kb.store.manifest import check as check_manifest
+from kb.store.scan import Scan
+
+
+class Published:
+    """One published generation. It never changes, so its passages are read once, when it opens, and
+    served from memory (about 1.3 ms less per search; some 40 MB at 20,000 passages). One of no more
+    than exact_up_to passages is searched in memory too; a larger one through Chroma's graph index."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        chroma_url: str,
+        generation: str,
+        client: Any,
+        collection: Any,
+        exact_up_to: int,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.chroma_url = chroma_url
+        self.generation = generation
+        self.location = chroma_url or str(self.index_dir)
+        self.collection = collection
+        self._client = client
+        self._rows: dict[str, tuple[str, dict[str, Any]]] = {
+            chunk_id: (text, metadata)
+            for got in chroma.rows(collection, ["documents", "metadatas"])
+            for chunk_id, text, metadata in zip(
+                got["ids"], got["documents"], got["metadatas"] or []
+            )
+        }
+        self._scan = self._read_vectors() if len(self._rows) <= exact_up_to else None
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: Path,
+        chroma_url: str = "",
+        generation: str | None = None,
+        exact_up_to: int = Settings.exact_search_up_to,
+    ) -> Published:
+        """The generation named, or the one being served; IndexMissing if there is none."""
+        location = chroma_url or str(index_dir)
+        generation = generation or generations.current(index_dir, chroma_url)
+        if generation is None:
+            raise IndexMissing(f"no index at {location}: run `kb reindex` first")
+        lost = IndexMissing(
+            f"the index at {location} has lost generation {generation}: run `kb reindex`"
+        )
+        if chroma_url:
+            client = chroma.server(chroma_url)
+        elif (generations.home(index_dir, generation) / "chroma").is_dir():
+            client = chroma.embedded(generations.home(index_dir, generation) / "chroma")
+        else:
+            raise lost
+        collection = chroma.get_collection(
+            client, generations.collection_name(generation, chroma_url)
+        )
+        if collection is None:
+            raise lost
+        return cls(index_dir, chroma_url, generation, client, collection, exact_up_to)
+
+    def _read_vectors(self) -> Scan:
+        ids: list[str] = []
+        pages: list[np.ndarray] = []
+        for got in chroma.rows(self.collection, ["embeddings"]):
+            ids.extend(got["ids"])
+            if len(got["ids"]):
+                pages.append(np.asarray(got["embeddings"], dtype=np.float32))
+        matrix = np.vstack(pages) if pages else np.zeros((0, 0), dtype=np.float32)
+        columns = {
+            name: np.array(
+                [self._rows[chunk_id][1].get(name, "") for chunk_id in ids], dtype=object
+            )
+            for name in FILTERED
+        }
+        return Scan(ids, matrix, columns)
+
+    @property
+    def home(self) -> Path:
+        """This generation's folder on this machine: its keyword index, and its Chroma store if embedded."""
+        return generations.home(self.index_dir, self.generation)
+
+    @property
+    def manifest(self) -> Manifest | None:
+        return Manifest.from_metadata(self.collection.metadata)
+
+    def check(self, expected: Manifest) -> None:
+        """Refuse a generation built with another model or chunker."""
+        check_manifest(self.manifest, expected, self.location)
+
+    def close(self) -> None:
+        """Release the Chroma client (an embedded store's files, a server's connections)."""
+        close = getattr(self._client, "close", None)
+        if close is not None:
+            close()
+
+    def count(self) -> int:
+        return len(self._rows)
+
+    def stored_count(self) -> int:
+        """The passages the store itself holds now, asked of it, not of memory: a health check."""
+        return int(self.collection.count())
+
+    def passages(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        """{id: chunk} for the ids that exist."""
+        rows = self._rows
+        return {
+            chunk_id: chroma.chunk(chunk_id, *rows[chunk_id])
+            for chunk_id in ids
+            if chunk_id in rows
+        }
+
+    def chunks(self, document: str | None = None) -> Iterator[Chunk]:
+        """Every chunk, or one document's, in the order stored (the keyword index is derived from these)."""
+        for chunk_id, (text, metadata) in self._rows.items():
+            if document is None or metadata.get("document") == document:
+                yield chroma.chunk(chunk_id, text, metadata)
+
+    def metadata(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(chunk id, citation metadata) for every chunk."""
+        return ((chunk_id, metadata) for chunk_id, (_, metadata) in self._rows.items())
+
+    def fingerprint_rows(self) -> list[tuple[str, str]]:
+        """(chunk id, document hash) for every chunk: what derived indexes are checked against."""
+        return [(chunk_id, metadata.get("sha256", "")) for chunk_id, metadata in self.metadata()]
+
+    def document_hashes(self) -> dict[str, str]:
+        """{document name: content hash} for every document in the index."""
+        return {metadata["document"]: metadata.get("sha256", "") for _, metadata in self.metadata()}
+
+    def catalogue(self) -> list[IndexedDocument]:
+        """One entry per document, by name."""
+        return catalogue(metadata for _, metadata in self.metadata())
+
+    def nearest(
+        self, vector: np.ndarray, k: int, passages: Filter = Filter()
+    ) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the k nearest chunks that pass the filter, best first."""
+        k = max(1, min(k, self.count()))
+        if self._scan is not None:
+            return self._scan.nearest(vector, k, passages)
+        result = self.collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32).tolist()],
+            n_results=k,
+            where=chroma.where(passages),
+            include=["distances"],
+        )
+        found = zip(result["ids"][0], result["distances"][0])
+        return [(chunk_id, 1.0 - float(distance)) for chunk_id, distance in found]
+
+    def query(
+        self, vector: np.ndarray, k: int, passages: Filter = Filter()
+    ) -> list[tuple[Chunk, float]]:
+        """The k nearest chunks with their similarities, best first."""
+        found = self.nearest(vector, k, passages)
+        chunks = self.passages([chunk_id for chunk_id, _ in found])
+        return [
+            (chunks[chunk_id], similarity) for chunk_id, similarity in found if chunk_id in chunks
+        ]
+
+    def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> list[float]:
+        """The cosine similarity of each chunk named to the vector (0 for one the index does not hold)."""
+        if self._scan is not None:
+            return self._scan.similarities(vector, ids)
+        got = self.collection.get(ids=list(ids), include=["embeddings"]) if ids else {"ids": []}
+        vector = np.asarray(vector, dtype=np.float32)
+        stored = {
+            chunk_id: np.asarray(embedding, dtype=np.float32)
+            for chunk_id, embedding in zip(got["ids"], got.get("embeddings", []))
+        }
+        return [
+            float(stored[chunk_id] @ vector / max(np.linalg.norm(stored[chunk_id]), 1e-12))
+            if chunk_id in stored
+            else 0.0
+            for chunk_id in ids
+        ]
+
+    def vector(self, chunk_id: str) -> np.ndarray | None:
+        """The stored vector of one chunk, or None if the index does not hold it."""
+        if self._scan is not None:
+            return self._scan.vector(chunk_id)
+        got = self.collection.get(ids=[chunk_id], include=["embeddings"])
+        if not len(got["ids"]):
+            return None
+        return np.asarray(got["embeddings"][0], dtype=np.float32)
+
+
+def catalogue(metadatas: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> list[IndexedDocument]:
+    """One entry per document, by name: title, main agency (the one most of it is from), agencies, pages, chunks."""
+    found: dict[str, dict[str, Any]] = {}
+    for metadata in metadatas:
+        entry = found.setdefault(
+            metadata["document"],
+            {"title": metadata.get("title", ""), "agencies": Counter(), "pages": 0, "chunks": 0},
+        )
+        entry["chunks"] += 1
+        entry["pages"] = max(
+            entry["pages"], int(metadata.get("page_end") or metadata.get("page") or 0)
+        )
+        if metadata.get("agency"):
+            entry["agencies"][metadata["agency"]] += 1
+    return [
+        IndexedDocument(
+            document=name,
+            title=found[name]["title"],
+            agency=found[name]["agencies"].most_common(1)[0][0] if found[name]["agencies"] else "",
+            agencies=tuple(sorted(found[name]["agencies"])),
+            pages=found[name]["pages"],
+            chunks=found[name]["chunks"],
+        )
+        for name in sorted(found)
+    ]
