@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 QUERY ?= what does the hospital do for DA out of hours?
 
-.PHONY: run search test setup clean-index
+.PHONY: run search test lint browser setup clean-index
 
 setup: $(VENV)/.installed
 
@@ -29,8 +29,26 @@ search: setup
 	$(BIN)/kb reindex
 	$(BIN)/kb search "$(QUERY)" -k 3
 
-test: setup
+test: setup browser
 	$(BIN)/python -m pytest
+
+# ruff (lint and format) and mypy, as configured in pyproject.toml; .ci/run runs them beside the tests.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The browser tests (tests/test_browser.py) drive Debian's Chromium. It is installed here when missing
+# and this runs as root (as on CI); otherwise this says what to install, and stops.
+browser:
+	@command -v chromium >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing Chromium for the browser tests (apt-get install chromium chromium-driver)…"; \
+	    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "make test needs Chromium for its browser tests: run 'sudo apt-get install chromium chromium-driver', then make test again."; \
+	    exit 1; \
+	  fi; }
 
 clean-index:
 	rm -rf index/chroma index/keyword.sqlite index/generations index/CURRENT index/PREVIOUS  # packs.sqlite is kept

@@ -1,4 +1,5 @@
-"""torch against ONNX Runtime for the shipped model, measured in the same run, with ratios onnx/torch.
+"""torch against ONNX Runtime for the shipped model, measured in the same run, with ratios
+onnx/torch.
 
 Prints each runtime's cold load (a fresh process: imports, model, first encode), one-query encode
 p50/p95 (the golden queries, cycled, the two runtimes taking turns so that both see the same load
@@ -71,7 +72,8 @@ def top10(queries: np.ndarray, passages: np.ndarray) -> list[list[int]]:
 def searcher_rankings(
     index_dir: Path, embedders: dict, queries: list[str]
 ) -> dict[str, list[list[str]]] | str:
-    """Top-10 ids of the full ranking per runtime, searching a copy of the index (the real one is only read)."""
+    """Top-10 ids of the full ranking per runtime, searching a copy of the index (the real one is
+    only read)."""
     try:
         from kb.search import open_searcher
     except (
@@ -96,7 +98,7 @@ def searcher_rankings(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", default=None)
     parser.add_argument("--queries", type=int, default=200, help="one-query encodes per runtime")
     parser.add_argument(
@@ -155,7 +157,8 @@ def main() -> None:
     full = searcher_rankings(store.index_dir, embedders, golden)
 
     print(
-        f"{len(passages)} passages, {len(queries)} one-query encodes per runtime ({len(golden)} golden queries cycled), "
+        f"{len(passages)} passages, {len(queries)} one-query encodes per runtime "
+        f"({len(golden)} golden queries cycled), "
         f"batch size {settings.batch_size}"
     )
     print(f"{'':26}{torch_:>12}{onnx_:>12}{'onnx/torch':>12}")

@@ -35,7 +35,8 @@ def main() -> None:
         timings.sort()
         p95 = timings[min(len(timings) - 1, round(0.95 * (len(timings) - 1)))]
         print(
-            f"{name:<12} p50 {statistics.median(timings):6.1f} ms   p95 {p95:6.1f} ms   ({len(timings)} requests)"
+            f"{name:<12} p50 {statistics.median(timings):6.1f} ms   p95 {p95:6.1f} ms   "
+            f"({len(timings)} requests)"
         )
 
 

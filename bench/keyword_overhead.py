@@ -47,10 +47,12 @@ def main() -> None:
     )
     for name, values in timings.items():
         print(
-            f"{name:<26} p50 {statistics.median(values):6.1f} ms   p95 {percentile(values, 0.95):6.1f} ms"
+            f"{name:<26} p50 {statistics.median(values):6.1f} ms   "
+            f"p95 {percentile(values, 0.95):6.1f} ms"
         )
     print(
-        f"{'added by keyword+fusion':<26} p50 {statistics.median(extra):6.1f} ms   p95 {percentile(extra, 0.95):6.1f} ms"
+        f"{'added by keyword+fusion':<26} p50 {statistics.median(extra):6.1f} ms   "
+        f"p95 {percentile(extra, 0.95):6.1f} ms"
     )
 
 

@@ -1,4 +1,5 @@
-"""Query latency against its floor, in process and over HTTP, plus start-up times; ratios from one run.
+"""Query latency against its floor, in process and over HTTP, plus start-up times; ratios from one
+run.
 
 The floor is what no search can beat: the model encoding the query alone. Absolute times drift
 between runs on a shared machine; ratios measured in the same run do not drift much.
@@ -21,6 +22,7 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 from kb.evaluate import GOLDEN, load_queries
@@ -45,7 +47,7 @@ def timed(call, repeat: int) -> list[float]:
 
 
 def over_queries(queries: list[str], rounds: int, call) -> list[float]:
-    return [ms for _ in range(rounds) for query in queries for ms in timed(lambda: call(query), 1)]
+    return [ms for _ in range(rounds) for query in queries for ms in timed(partial(call, query), 1)]
 
 
 def start_server(index: Path, cache: int) -> tuple[subprocess.Popen, str, float]:
@@ -73,7 +75,7 @@ def start_server(index: Path, cache: int) -> tuple[subprocess.Popen, str, float]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", default=None)
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()

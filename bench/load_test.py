@@ -1,8 +1,10 @@
-"""A bounded load test of /api/search over loopback: concurrent clients, errors and latency percentiles.
+"""A bounded load test of /api/search over loopback: concurrent clients, errors and latency
+percentiles.
 
 Start the server first (`.venv/bin/kb serve --port 5057`), then:
 
-    .venv/bin/python bench/load_test.py [--url http://127.0.0.1:5057] [--clients 1,4,8] [--requests 200] [--seconds 60]
+    .venv/bin/python bench/load_test.py [--url http://127.0.0.1:5057] [--clients 1,4,8]
+        [--requests 200] [--seconds 60]
 
 Each round sends at most --requests requests, for at most --seconds, from N clients that each send
 the golden queries in turn, one request at a time. Only a server on this machine is accepted.
@@ -80,7 +82,7 @@ def round_of(url: str, queries: list[str], clients: int, requests: int, seconds:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:5057")
     parser.add_argument(
         "--clients", default="1,4,8", help="comma-separated client counts, one round each"

@@ -74,7 +74,8 @@ def main() -> None:
     print("|---|---|---|")
     print(f"| floor: encode only, model loaded | {raw:.1f} | 1.00 |")
     print(
-        f"| reindex, model already loaded (parse, embed, write, keyword index) | {len(texts) / warm:.1f} | "
+        "| reindex, model already loaded (parse, embed, write, keyword index) | "
+        f"{len(texts) / warm:.1f} | "
         f"{len(texts) / warm / raw:.2f} |"
     )
     print(

@@ -2,9 +2,10 @@
 
     .venv/bin/python bench/retrieval_ceiling.py [--queries kb/data/golden_queries.jsonl]
 
-From the real searches over the index (`kb reindex` first), beside each side alone and the full ranking:
-1. the best fusion weight chosen for each query separately (0, 0.05, ... 1), as if an oracle knew it:
-   an upper bound for any single weight, and for any rule that picks a weight from the query;
+From the real searches over the index (`kb reindex` first), beside each side alone and the full
+ranking:
+1. the best fusion weight chosen for each query separately (0, 0.05, ... 1), as if an oracle knew
+   it: an upper bound for any single weight, and for any rule that picks a weight from the query;
 2. how often the full ranking has the right passage among its first 10, 20, 50 and 100: what a
    reranker reading those candidates could reach at most.
 """
@@ -65,9 +66,10 @@ def main() -> None:
         print("| {} | {:.2f} | {:.2f} | {:.2f} |".format(name, *figures(column)))
     best = max(WEIGHTS, key=lambda weight: figures(by_weight[WEIGHTS.index(weight)])[2])
     print(
-        "\nOne weight for every query, best MRR@10 at dense weight {:.2f}: hit@5 {:.2f}, MRR@10 {:.2f}".format(
-            best, *figures(by_weight[WEIGHTS.index(best)])[1:]
-        )
+        (
+            "\nOne weight for every query, best MRR@10 at dense weight {:.2f}: "
+            "hit@5 {:.2f}, MRR@10 {:.2f}"
+        ).format(best, *figures(by_weight[WEIGHTS.index(best)])[1:])
     )
     print(
         "Right passage among the full ranking's first "

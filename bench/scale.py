@@ -1,4 +1,5 @@
-"""Scale: index time, query latency and memory at about 20,000 passages, as ratios to the small collection.
+"""Scale: index time, query latency and memory at about 20,000 passages, as ratios to the small
+collection.
 
 Builds everything under a temporary folder, never under index/: a small real index of the bundled
 corpus (kb.reindex, the real model), then two generations written through the store's Writer, the
@@ -14,7 +15,8 @@ collections and alternates between them, so drift on a shared machine hits both 
 and resident memory are measured in one child process per collection, so one does not pollute the
 other's figures.
 
-    .venv/bin/python bench/scale.py [--chunks 20000] [--embed perturb|real] [--rounds 5] [--workdir DIR] [--keep]
+    .venv/bin/python bench/scale.py [--chunks 20000] [--embed perturb|real] [--rounds 5]
+        [--workdir DIR] [--keep]
 
 The model runs as KB_EMBEDDER says (onnx or torch); the output names it.
 """
@@ -44,9 +46,10 @@ _SENTENCE = re.compile(r"(?<=[.!?;])\s+")
 # A replica's agency is "<agency> (<place>)": a word of its own, as real organisations' names have.
 # Not "(site N)": a long word shared by every replica's agency is an artefact that the agency prior
 # treats as a name word and looks up once per agency, which doubled start-up at 20,000 passages.
-PLACES = """Leeds Kent Derby Norwich Exeter Bristol Leicester Sheffield Wirral Croydon Hackney Salford Oldham
-Bolton Wigan Sunderland Gateshead Durham Cumbria Suffolk Norfolk Dorset Wiltshire Swindon Reading Slough Medway
-Thurrock Southend Peterborough Rutland Halton Knowsley Sefton Torbay Plymouth Cornwall Somerset Harrow Barnet""".split()
+PLACES = """Leeds Kent Derby Norwich Exeter Bristol Leicester Sheffield Wirral Croydon Hackney
+Salford Oldham Bolton Wigan Sunderland Gateshead Durham Cumbria Suffolk Norfolk Dorset Wiltshire
+Swindon Reading Slough Medway Thurrock Southend Peterborough Rutland Halton Knowsley Sefton Torbay
+Plymouth Cornwall Somerset Harrow Barnet""".split()
 
 
 # ---------------------------------------------------------------- measuring
@@ -81,14 +84,18 @@ def machine() -> str:
         "unknown CPU",
     )
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    return f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {model}; load average at start {load}"
+    return (
+        f"{os.cpu_count()} cores (nproc {len(os.sched_getaffinity(0))}), {model}; "
+        f"load average at start {load}"
+    )
 
 
 # ---------------------------------------------------------------- the synthetic collection
 
 
 def vary_text(text: str, rng: np.random.Generator) -> str:
-    """The passage a little changed: a sentence dropped or two swapped, then a word dropped or two swapped."""
+    """The passage a little changed: a sentence dropped or two swapped, then a word dropped or two
+    swapped."""
     sentences = _SENTENCE.split(text)
     pick = rng.random()
     if len(sentences) >= 3 and pick < 0.35:
@@ -107,7 +114,8 @@ def vary_text(text: str, rng: np.random.Generator) -> str:
 
 
 def replicate(base: list, count: int, seed: int = 7) -> tuple[list, np.ndarray]:
-    """count passages: the base ones as they are, then replicas 1, 2, ... of each; and each one's base row."""
+    """count passages: the base ones as they are, then replicas 1, 2, ... of each; and each one's
+    base row."""
     from kb.chunk import chunk_id
 
     rng = np.random.default_rng(seed)
@@ -252,7 +260,8 @@ def child_memory(index_dir: str) -> dict:
 
 
 def child_queries(rounds: str, *index_dirs: str) -> dict:
-    """Golden queries through a Searcher on each collection, interleaved, warm; and each side timed alone.
+    """Golden queries through a Searcher on each collection, interleaved, warm; and each side timed
+    alone.
 
     Searcher answers a repeated query from memory, so round r asks for k = 11 + r: the same work
     (every side still gathers CANDIDATES), never a remembered answer. A repeat is timed apart.
@@ -279,7 +288,8 @@ def child_queries(rounds: str, *index_dirs: str) -> dict:
     order = list(enumerate(searchers))
     for round_ in range(int(rounds)):
         for number, query in enumerate(queries):
-            # Each query on each collection in turn, first one then the other, so drift hits both alike.
+            # Each query on each collection in turn, first one then the other, so drift hits both
+            # alike.
             for which, searcher in order if (round_ + number) % 2 == 0 else order[::-1]:
                 spent = timings[which]
                 mark = time.perf_counter()
@@ -313,7 +323,8 @@ CHILDREN = {"memory": child_memory, "queries": child_queries}
 
 
 def base_collection(work: Path, embedder) -> tuple[list, np.ndarray, object, float]:
-    """The bundled corpus indexed for real (kb.reindex, the real model), read back with its vectors."""
+    """The bundled corpus indexed for real (kb.reindex, the real model), read back with its
+    vectors."""
     from kb.embed import token_counter
     from kb.reindex import reindex
     from kb.settings import Settings
@@ -358,7 +369,8 @@ def run(args: argparse.Namespace) -> None:
         base, base_vectors, manifest, base_took = base_collection(work, embedder)
         chunks, origin = replicate(base, args.chunks)
         say(
-            f"{len(base)} base passages, {len(chunks)} in the large collection; vectors: {args.embed}"
+            f"{len(base)} base passages, {len(chunks)} in the large collection; "
+            f"vectors: {args.embed}"
         )
 
         encode = {}
@@ -395,8 +407,9 @@ def run(args: argparse.Namespace) -> None:
                 np.mean(np.sum(vectors[len(base) :] * base_vectors[origin[len(base) :]], axis=1))
             )
             vectors_said = (
-                f"perturbed: each replica's vector is its base passage's real vector plus Gaussian noise "
-                f"(sigma {sigma:.4f} per dimension), renormalised; replica-to-base cosine {made:.3f}, "
+                "perturbed: each replica's vector is its base passage's real vector plus "
+                f"Gaussian noise (sigma {sigma:.4f} per dimension), renormalised; "
+                f"replica-to-base cosine {made:.3f}, "
                 f"where the real model gives {closeness:.3f} on {len(sample)} sampled replicas"
             )
         del embedder
@@ -425,8 +438,10 @@ def run(args: argparse.Namespace) -> None:
     rows.append(
         (
             "passages (agencies, documents)",
-            f"{memory['small']['count']} ({memory['small']['agencies']}, {memory['small']['documents']})",
-            f"{memory['large']['count']} ({memory['large']['agencies']}, {memory['large']['documents']})",
+            f"{memory['small']['count']} "
+            f"({memory['small']['agencies']}, {memory['small']['documents']})",
+            f"{memory['large']['count']} "
+            f"({memory['large']['agencies']}, {memory['large']['documents']})",
             ratio(memory["small"]["count"], memory["large"]["count"]),
         )
     )
@@ -514,7 +529,8 @@ def run(args: argparse.Namespace) -> None:
         )
         row(f"{label} p95", percentile(small_t[name], 0.95), percentile(large_t[name], 0.95), ms)
         if name == "search":
-            # Encoding the query does not depend on the collection: what is left is what grows with it.
+            # Encoding the query does not depend on the collection: what is left is what grows with
+            # it.
             less = [[a - b for a, b in zip(t["search"], t["encode"])] for t in (small_t, large_t)]
             row(
                 "  full ranking less query encode, p50",
@@ -537,22 +553,24 @@ def run(args: argparse.Namespace) -> None:
     print(f"# kb scale benchmark, {time.strftime('%Y-%m-%d %H:%M')}\n")
     print(f"Machine: {host}.  ")
     print(
-        f"Small: the bundled corpus, {len(base)} passages (indexed with the real model in {base_took:.1f} s). "
-        f"Large: {len(chunks)} passages, the corpus and {len(chunks) // len(base)} varied replicas.  "
+        f"Small: the bundled corpus, {len(base)} passages "
+        f"(indexed with the real model in {base_took:.1f} s). "
+        f"Large: {len(chunks)} passages, the corpus and {len(chunks) // len(base)} "
+        "varied replicas.  "
     )
     print(f"Vectors: {vectors_said}.  ")
     print(f"Model: {timed['embedder']} (KB_EMBEDDER).  ")
     print(
-        f"Queries: {timed['queries']} golden queries x {args.rounds} rounds on each collection, warm, in one "
-        "process, each query on one collection then the other (k = 11 + round, so never answered from "
-        "memory). Start-up and RSS (VmRSS/VmHWM from /proc/self/status): one fresh process per collection, "
-        "model loaded first.\n"
+        f"Queries: {timed['queries']} golden queries x {args.rounds} rounds on each collection, "
+        "warm, in one process, each query on one collection then the other (k = 11 + round, so "
+        "never answered from memory). Start-up and RSS (VmRSS/VmHWM from /proc/self/status): one "
+        "fresh process per collection, model loaded first.\n"
     )
     print(table(rows))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--chunks", type=int, default=20000, help="passages in the large collection"
     )

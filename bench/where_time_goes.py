@@ -2,7 +2,8 @@
 
     .venv/bin/pip install pyinstrument          # once; the bench extra: pip install -e '.[bench]'
     .venv/bin/python bench/where_time_goes.py search    # the golden queries, ranked anew, on index/
-    .venv/bin/python bench/where_time_goes.py reindex   # a reindex from scratch of corpus/ into a temporary folder
+    .venv/bin/python bench/where_time_goes.py reindex   # a reindex from scratch of corpus/ into a
+                                                        # temporary folder
 
 Prints the call tree with the share of time in each frame, hiding frames under 2 %.
 """

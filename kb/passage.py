@@ -124,7 +124,8 @@ class SavedPassage(Chunk):
 
 @dataclass(frozen=True)
 class IndexedDocument:
-    """One document of an index: its file, title, main agency (most of its passages), every agency, size."""
+    """One document of an index: its file, title, main agency (most of its passages), every agency,
+    size."""
 
     document: str
     title: str

@@ -109,7 +109,8 @@ def reindex(
             if served is not None and not (
                 work.summary.rebuilt or work.summary.removed or parsed.todo
             ):
-                # Nothing to change: the served generation stays, its keyword index brought up to date.
+                # Nothing to change: the served generation stays, its keyword index brought up to
+                # date.
                 keyword, work.summary.keyword_rebuilt = sync_keyword(served, served.home)
                 keyword.close()
                 return work.summary
@@ -194,7 +195,8 @@ def parse(
     count_tokens: Callable[[str], int],
 ) -> Parsed:
     """Read and chunk the new and changed reports, PARSERS at a time (a PDF in a child process of
-    its own), while the model and the vector store load. Nothing to read: the model is never loaded."""
+    its own), while the model and the vector store load. Nothing to read: the model is never
+    loaded."""
     limits = Limits(settings.pdf_timeout, settings.pdf_memory_mb)
     todo: list[tuple[str, list[Chunk]]] = []
     with ThreadPoolExecutor(max_workers=1 + PARSERS, thread_name_prefix="kb-reindex") as background:
@@ -239,7 +241,8 @@ def write(
         if embedder is None:  # a rebuild with nothing readable still records how it was built
             embedder = embedder_factory()
         manifest = Manifest(settings.model, embedder.dimension, CHUNKER_VERSION)
-    # The served generation is never written to: the changes go into a copy, published when complete.
+    # The served generation is never written to: the changes go into a copy, published when
+    # complete.
     copy_of = work.served if work.kept else None
     writer = Writer.begin(settings.index_dir, settings.chroma_url, manifest, copy_of)
     try:
@@ -283,11 +286,13 @@ def _embed(
     on_start: Callable[[int], None] | None,
 ) -> np.ndarray:
     """Vectors for every changed passage, in their order. Passages of like length (in characters, as
-    the model's encode orders them) are embedded together across documents, so batches carry little padding."""
+    the model's encode orders them) are embedded together across documents, so batches carry little
+    padding."""
     if on_start:
         on_start(len(chunks))
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
+    assert embedder is not None  # the model is loaded whenever there is something to read
     texts = [chunk.embedding_text() for chunk in chunks]
     order = sorted(range(len(texts)), key=lambda at: len(texts[at]))
     vectors: np.ndarray | None = None
@@ -299,4 +304,5 @@ def _embed(
         vectors[positions] = encoded
         if progress:
             progress(len(positions))
+    assert vectors is not None  # there was at least one slice
     return vectors

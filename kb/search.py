@@ -119,7 +119,8 @@ def convex_fusion(
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) -> dict[str, float]:
-    """Cormack, Clarke and Buettcher (SIGIR 2009): each list gives 1 / (k + rank) to what it ranks."""
+    """Cormack, Clarke and Buettcher (SIGIR 2009): each list gives 1 / (k + rank) to what it
+    ranks."""
     fused: dict[str, float] = {}
     for ranking in rankings:
         for rank, item in enumerate(ranking, start=1):
@@ -129,7 +130,8 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = RRF_K) ->
 
 @dataclass(frozen=True)
 class Retrieval:
-    """Which parts of the ranking are used; all of them by default. `kb eval --compare` turns them off in turn."""
+    """Which parts of the ranking are used; all of them by default. `kb eval --compare` turns them
+    off in turn."""
 
     dense: bool = True
     keyword: bool = True
@@ -154,7 +156,8 @@ RETRIEVALS = {
 class Searcher:
     """Built once per process from ready parts (open_searcher makes them): the store, keyword
     index and model stay loaded between queries. It reads one published generation, which never
-    changes, so what it derives from that generation's citations, and the answers it gives, stay true."""
+    changes, so what it derives from that generation's citations, and the answers it gives, stay
+    true."""
 
     def __init__(
         self,
@@ -186,7 +189,8 @@ class Searcher:
         self._beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
 
     def using(self, retrieval: Retrieval) -> Searcher:
-        """The same searcher with other parts of the ranking turned on or off (`kb eval --compare`)."""
+        """The same searcher with other parts of the ranking turned on or off
+        (`kb eval --compare`)."""
         other = copy.copy(self)
         other.retrieval = retrieval
         return other
@@ -196,7 +200,8 @@ class Searcher:
         self._search("warm up the domestic abuse clinic", 1, Filter())
 
     def close(self) -> None:
-        """Let go of the generation: the keyword index's connections, the threads, the Chroma client."""
+        """Let go of the generation: the keyword index's connections, the threads, the Chroma
+        client."""
         self._beside.shutdown(wait=False, cancel_futures=True)
         self.keyword.close()
         self.store.close()
@@ -207,7 +212,8 @@ class Searcher:
         return self.store.generation
 
     def health(self) -> int:
-        """The passages the store holds, asked of it now: a generation gone from under the searcher raises."""
+        """The passages the store holds, asked of it now: a generation gone from under the searcher
+        raises."""
         return self.store.stored_count()
 
     @property
@@ -220,7 +226,8 @@ class Searcher:
         return list(self._catalogue)
 
     def document(self, name: str) -> IndexedDocument:
-        """The indexed document of that exact name; UnknownDocument for any other (a path leaving the corpus included)."""
+        """The indexed document of that exact name; UnknownDocument for any other (a path leaving
+        the corpus included)."""
         for entry in self._catalogue:
             if entry.document == name:
                 return entry
@@ -284,7 +291,8 @@ class Searcher:
         return self._encode(query, self.glossary.expand(query) if self.retrieval.vocabulary else [])
 
     def _encode(self, query: str, expanded: list[str]) -> np.ndarray:
-        # The model reads the practitioner's words and what they stand for ("DA" -> "domestic abuse").
+        # The model reads the practitioner's words and what they stand for ("DA" -> "domestic
+        # abuse").
         return self.embedder.encode([" ".join([query, *expanded])])[0]
 
     def _search(
@@ -342,8 +350,9 @@ class Searcher:
         scores: Scores,
         dense_weight: float,
     ) -> dict[str, float]:
-        """Convex fusion in which each side scores the other's candidates too, so no passage is fused
-        on a guess. (Filling a missing score with the list's last one instead: hit@5 0.84, MRR@10 0.69.)"""
+        """Convex fusion in which each side scores the other's candidates too, so no passage is
+        fused on a guess. (Filling a missing score with the list's last one instead: hit@5 0.84,
+        MRR@10 0.69.)"""
         in_dense = {chunk_id for chunk_id, _ in dense}
         in_words = {chunk_id for chunk_id, _ in best_words}
         only_words = [chunk_id for chunk_id, _ in best_words if chunk_id not in in_dense]
@@ -372,7 +381,8 @@ def open_searcher(
 ) -> Searcher:
     """The searcher the settings describe, opened and warmed up: the served generation (or the one
     named), its keyword index brought up to date, the glossary widened by the acronyms its documents
-    define, and the model loaded unless one is given (a server moving to a new generation keeps its own)."""
+    define, and the model loaded unless one is given (a server moving to a new generation keeps its
+    own)."""
     from kb.embed import load_embedder
 
     # The store opens first, so a missing index fails fast, before the model loads.
@@ -388,7 +398,8 @@ def open_searcher(
     except BaseException:
         store.close()
         raise
-    # The data file's glossary, plus the acronyms these documents define, keeping only what they hold.
+    # The data file's glossary, plus the acronyms these documents define, keeping only what they
+    # hold.
     glossary = default_glossary().with_learned(keyword.definitions()).held_in(keyword.holds)
     searcher = Searcher(
         store,

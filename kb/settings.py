@@ -21,14 +21,16 @@ class Settings:
         default=Path("index"),
     )
     chroma_url: str = _help(
-        "URL of a Chroma server (chroma run), optionally with a database: http://host:8000/lscp; empty for the embedded store.",
+        "URL of a Chroma server (chroma run), optionally with a database: http://host:8000/lscp; "
+        "empty for the embedded store.",
         default="",
     )
     model: str = _help(
         "Embedding model; the only one shipped is all-MiniLM-L6-v2.", default="all-MiniLM-L6-v2"
     )
     embedder: str = _help(
-        "How the model runs: onnx (ONNX Runtime, its graph exported once into the model cache) or torch; same vectors.",
+        "How the model runs: onnx (ONNX Runtime, its graph exported once into the model cache) "
+        "or torch; same vectors.",
         default="onnx",
     )
     model_cache: Path = _help(
@@ -36,13 +38,13 @@ class Settings:
         default=Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "kb",
     )
     exact_search_up_to: int = _help(
-        "An index of up to this many passages is searched exactly in memory, faster than through Chroma; "
-        "larger ones (and all, with 0) are searched by Chroma's graph index.",
+        "An index of up to this many passages is searched exactly in memory, faster than "
+        "through Chroma; larger ones (and all, with 0) are searched by Chroma's graph index.",
         default=40_000,
     )
     batch_size: int = _help(
-        "Passages embedded per batch. Small batches pad little: on 2 cores 4 embeds 119 passages/s, 32 embeds 99 "
-        "(ONNX Runtime); torch 65 and 58.",
+        "Passages embedded per batch. Small batches pad little: on 2 cores 4 embeds "
+        "119 passages/s, 32 embeds 99 (ONNX Runtime); torch 65 and 58.",
         default=4,
     )
     max_query_chars: int = _help("Longest query accepted, in characters.", default=1000)
@@ -60,8 +62,9 @@ class Settings:
     )
     port: int = _help("Port kb serve listens on (0 picks a free one).", default=5000)
     allowed_hosts: tuple[str, ...] = _help(
-        "Comma-separated names the page also answers to (a DNS alias of this machine). Other names in a request's "
-        "Host are refused, so a web page cannot reach kb by pointing its own name at this machine.",
+        "Comma-separated names the page also answers to (a DNS alias of this machine). "
+        "Other names in a request's Host are refused, so a web page cannot reach kb by "
+        "pointing its own name at this machine.",
         default=(),
     )
     pdf_timeout: float = _help(

@@ -1,4 +1,5 @@
-"""Safeguarding vocabulary: acronyms and synonyms from a data file, used to widen a query both ways."""
+"""Safeguarding vocabulary: acronyms and synonyms from a data file, used to widen a query both
+ways."""
 
 from __future__ import annotations
 
@@ -43,7 +44,8 @@ def _openings(text: str) -> set[str]:
 
 
 def written_as_is(phrase: str) -> bool:
-    """An acronym or a name of one word ("DA", "Prevent") matches only as written; other phrases in any case."""
+    """An acronym or a name of one word ("DA", "Prevent") matches only as written; other phrases in
+    any case."""
     return not any(c.isspace() for c in phrase) and phrase != phrase.lower()
 
 
@@ -66,7 +68,8 @@ class Glossary:
 
     @classmethod
     def load(cls, path: Path = GLOSSARY) -> Glossary:
-        entries, lines = [], {}
+        entries: list[Entry] = []
+        lines: dict[str, int] = {}
         for number, (term, *expansions) in datafile.rows(path):
             if not expansions or not term:
                 raise ValueError(f"{path}:{number}: expected TERM<TAB>EXPANSION|EXPANSION")
@@ -108,8 +111,8 @@ class Glossary:
         openings = _openings(query)
         for opening, pattern, entry in self._forward:
             if entry.expansions and opening in openings and pattern.search(query):
-                # The first of its expansions the index holds ("DVA": "domestic abuse", if no passage
-                # writes "domestic violence and abuse").
+                # The first of its expansions the index holds ("DVA": "domestic abuse", if no
+                # passage writes "domestic violence and abuse").
                 add(
                     next(
                         (phrase for phrase in entry.expansions if holds(phrase)),
@@ -146,7 +149,8 @@ _PUNCTUATION = " ,;:-'‘’\"“”"
 
 
 def _by_initials(short: str, candidate: str) -> str | None:
-    """The fewest last words of the candidate whose initials, minor words aside, spell the short form."""
+    """The fewest last words of the candidate whose initials, minor words aside, spell the short
+    form."""
     letters = [ch.lower() for ch in short if ch.isalnum()]
     words = candidate.split()
     for start in range(len(words) - 1, -1, -1):
@@ -213,7 +217,8 @@ def definitions_in(text: str) -> Iterable[tuple[str, str]]:
 
 
 def learn_definitions(texts: Iterable[tuple[str, str]]) -> list[tuple[str, str, int]]:
-    """(term, long form, documents defining it) from (document, text) pairs, for the keyword index."""
+    """(term, long form, documents defining it) from (document, text) pairs, for the keyword
+    index."""
     seen: dict[tuple[str, str], set[str]] = {}
     spelling: dict[tuple[str, str], Counter] = {}
     for document, text in texts:

@@ -1,4 +1,5 @@
-"""Fixture chain, as flaskr's conftest: settings (in tmp_path) -> index -> searcher -> app -> client.
+"""Fixture chain, as flaskr's conftest: settings (in tmp_path) -> index -> searcher -> app ->
+client.
 
 The small corpus (the founding report, a real PDF and a Markdown note) is indexed once a session
 with the fake model. A module that only reads shares a copy of it (`shared_index`, `searcher`,
@@ -114,9 +115,12 @@ def chroma_server(tmp_path_factory):
 
 @pytest.fixture(params=["embedded", "chroma-server"])
 def backend(request, monkeypatch):
-    """Run a test twice: on the embedded store, and on a real `chroma run` server (a database of its own)."""
+    """Run a test twice: on the embedded store, and on a real `chroma run` server (a database of its
+    own)."""
     if request.param == "chroma-server":
-        monkeypatch.setenv("KB_CHROMA_URL", server_database(request.getfixturevalue("chroma_server")))
+        monkeypatch.setenv(
+            "KB_CHROMA_URL", server_database(request.getfixturevalue("chroma_server"))
+        )
     return request.param
 
 
@@ -148,7 +152,9 @@ def build_small_index(root: Path, chroma_url: str = "") -> Settings:
     from kb.reindex import reindex
 
     settings = Settings(
-        corpus_dir=small_corpus(root), index_dir=root / "index", model=FakeEmbedder.name,
+        corpus_dir=small_corpus(root),
+        index_dir=root / "index",
+        model=FakeEmbedder.name,
         chroma_url=chroma_url,
     )
     summary = reindex(settings, FakeEmbedder, token_counter())
@@ -157,7 +163,8 @@ def build_small_index(root: Path, chroma_url: str = "") -> Settings:
 
 
 def copy_index(template: Settings, root: Path) -> Settings:
-    """A copy of an embedded index and its corpus under root: as good as indexing again, in a few ms."""
+    """A copy of an embedded index and its corpus under root: as good as indexing again, in a few
+    ms."""
     shutil.copytree(template.corpus_dir, root / "corpus")
     shutil.copytree(template.index_dir, root / "index")
     return dataclasses.replace(template, corpus_dir=root / "corpus", index_dir=root / "index")

@@ -1,11 +1,11 @@
 """The JSON API against its own OpenAPI document, with inputs schemathesis generates.
 
-Every operation in /api/openapi.json is called in-process (WSGI) with schema-valid and schema-invalid
-arguments schemathesis generates, and the search with a few odd ones it seldom reaches (NUL bytes,
-10,000 characters, k of 1e400 or 7.0).
-Each answer must not be a 5xx, must carry a documented status code and content type, and its body must
-match the documented schema; invalid arguments must be refused. The app is the one tests/test_web.py
-builds: conftest's small index and FakeEmbedder, so no model is loaded.
+Every operation in /api/openapi.json is called in-process (WSGI) with schema-valid and
+schema-invalid arguments schemathesis generates, and the search with a few odd ones it seldom
+reaches (NUL bytes, 10,000 characters, k of 1e400 or 7.0).
+Each answer must not be a 5xx, must carry a documented status code and content type, and its body
+must match the documented schema; invalid arguments must be refused. The app is the one
+tests/test_web.py builds: conftest's small index and FakeEmbedder, so no model is loaded.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from schemathesis import checks
 
 @pytest.fixture(scope="module")
 def api_schema(app):
-    """The document the app serves, read through the app itself; cases are then sent to the app in-process."""
+    """The document the app serves, read through the app itself; cases are then sent to the app
+    in-process."""
     return schemathesis.openapi.from_wsgi("/api/openapi.json", app)
 
 
@@ -27,7 +28,8 @@ schema = schemathesis.pytest.from_fixture("api_schema")
 
 @pytest.fixture(autouse=True)
 def _node_id_for_schemathesis(request):
-    """schemathesis (4.32.5) from_fixture reads request.node._nodeid, which pytest 9.2 nodes no longer have."""
+    """schemathesis (4.32.5) from_fixture reads request.node._nodeid, which pytest 9.2 nodes no
+    longer have."""
     if not hasattr(request.node, "_nodeid"):
         request.node._nodeid = request.node.nodeid
 
@@ -36,7 +38,8 @@ def a_valid_search_is_answered(ctx, response, case) -> None:
     """schemathesis's positive_data_acceptance, less what no schema can say.
 
     A search naming an agency or a document the index does not hold is refused with 404 by design
-    (documented on the 404 answer), so only a schema-valid search without such a filter must be answered.
+    (documented on the 404 answer), so only a schema-valid search without such a filter must be
+    answered.
     """
     if (
         case.operation.label != "GET /api/search"
@@ -62,7 +65,8 @@ CHECKS = [
     checks.unsupported_method,  # a method a path does not take gets a 405 with an Allow header
     a_valid_search_is_answered,
 ]
-# Left out of schemathesis's defaults: positive_data_acceptance, replaced above (an unknown agency is a 404 by design).
+# Left out of schemathesis's defaults: positive_data_acceptance, replaced above (an unknown agency
+# is a 404 by design).
 
 
 @schema.parametrize()
@@ -91,7 +95,8 @@ def test_every_operation_answers_as_documented(case):
     ],
 )
 def test_odd_input_is_answered_as_documented(api_schema, query, status):
-    """Inputs the generator seldom reaches: NUL bytes, 10,000 characters, numbers that are not whole."""
+    """Inputs the generator seldom reaches: NUL bytes, 10,000 characters, numbers that are not
+    whole."""
     case = api_schema["/api/search"]["GET"].Case(query=query)
     response = case.call_and_validate(checks=CHECKS)
     assert response.status_code == status, response.text[:300]

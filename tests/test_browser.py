@@ -1,4 +1,5 @@
-"""The page as a practitioner uses it: a real `kb serve` on the real index, in Debian's headless Chromium."""
+"""The page as a practitioner uses it: a real `kb serve` on the real index, in Debian's headless
+Chromium."""
 
 from __future__ import annotations
 
@@ -96,7 +97,8 @@ def browser():
 
 @pytest.fixture
 def page(browser, request):
-    """A fresh page; console errors (a CSP violation among them) fail the test; a screenshot is kept."""
+    """A fresh page; console errors (a CSP violation among them) fail the test; a screenshot is
+    kept."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     tab = context.new_page()
     errors = []
@@ -203,7 +205,8 @@ def focused(page) -> dict:
         """() => {
             const el = document.activeElement, style = getComputedStyle(el);
             return {id: el.id, tag: el.tagName, text: el.innerText, cls: el.className,
-                    outline: style.outlineStyle, width: parseFloat(style.outlineWidth), href: el.getAttribute('href')};
+                    outline: style.outlineStyle, width: parseFloat(style.outlineWidth),
+                    href: el.getAttribute('href')};
         }"""
     )
 
@@ -266,7 +269,8 @@ def test_readable_at_360_px_with_aa_contrast_and_no_sideways_scrolling(page, ser
     ids=["file-name", "pasted-address", "pasted-address-compared"],
 )
 def test_a_word_with_nowhere_to_wrap_still_fits_at_320_px(page, server, path):
-    """WCAG 1.4.10: a file name or a web address has no space to wrap at, and must not push the page sideways."""
+    """WCAG 1.4.10: a file name or a web address has no space to wrap at, and must not push the page
+    sideways."""
     page.set_viewport_size({"width": 320, "height": 640})
     page.goto(server["url"] + path)
     assert page.evaluate("document.documentElement.scrollWidth") <= 320
@@ -282,11 +286,13 @@ def test_marked_words_are_bold_as_well_as_yellow(page, server):
     assert weights == ["400", "700"]
 
 
-# Every element that holds visible text, with its colour against the first opaque background behind it.
+# Every element that holds visible text, with its colour against the first opaque background behind
+# it.
 LOW_CONTRAST_TEXT = """() => {
     const rgba = colour => colour.match(/[\\d.]+/g).map(Number);
     const channel = v => (v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-    const luminance = ([r, g, b]) => 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    const luminance = ([r, g, b]) =>
+        0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
     const behind = el => {
         for (; el; el = el.parentElement) {
             const colour = rgba(getComputedStyle(el).backgroundColor);
@@ -296,9 +302,11 @@ LOW_CONTRAST_TEXT = """() => {
     };
     const failing = [];
     for (const el of document.querySelectorAll("body *")) {
-        const ownText = [...el.childNodes].some(node => node.nodeType === 3 && node.textContent.trim());
+        const ownText = [...el.childNodes].some(
+            node => node.nodeType === 3 && node.textContent.trim());
         if (!ownText || !el.getClientRects().length || el.closest(".visually-hidden")) continue;
-        const [hi, lo] = [luminance(rgba(getComputedStyle(el).color)), luminance(behind(el))].sort((a, b) => b - a);
+        const [hi, lo] = [luminance(rgba(getComputedStyle(el).color)), luminance(behind(el))]
+            .sort((a, b) => b - a);
         const ratio = (hi + 0.05) / (lo + 0.05);
         if (ratio < 4.5) failing.push(`${el.tagName}.${el.className}: ${ratio.toFixed(2)}`);
     }
@@ -402,7 +410,8 @@ def test_a_trainer_adds_two_passages_notes_reorders_and_downloads_the_pack_as_wo
 
 
 def test_the_add_button_keeps_the_focus_it_was_pressed_with(page, server):
-    """WCAG 2.4.3: disabling the button while it adds would drop focus to the page, and the user's place with it."""
+    """WCAG 2.4.3: disabling the button while it adds would drop focus to the page, and the user's
+    place with it."""
     search(page, server, "children missing education")
     hit = page.locator("li.hit").nth(1)
     hit.get_by_label("Add to pack").fill("Kept focus")
@@ -414,7 +423,8 @@ def test_the_add_button_keeps_the_focus_it_was_pressed_with(page, server):
 
 
 def test_a_form_from_before_a_restart_says_to_reload_the_page(browser, server):
-    # A context of its own: the refused request is logged to the console, which the page fixture fails on.
+    # A context of its own: the refused request is logged to the console, which the page fixture
+    # fails on.
     context = browser.new_context()
     page = context.new_page()
     try:
@@ -426,8 +436,8 @@ def test_a_form_from_before_a_restart_says_to_reload_the_page(browser, server):
         hit.get_by_label("Add to pack").fill("Stale")
         hit.get_by_role("button", name="Add passage 1 to the pack").click()
         expect(hit.locator(".add-status")).to_have_text(
-            "Not added: This form did not come from this page, or kb was restarted since it was shown: "
-            "reload the page and try again."
+            "Not added: This form did not come from this page, or kb was restarted since it was "
+            "shown: reload the page and try again."
         )
     finally:
         context.close()

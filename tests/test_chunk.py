@@ -63,7 +63,10 @@ def test_agency_and_section_carry_across_page_breaks(founding_chunks):
         ("GCP2 continues to be promoted", "Neglect (Pan Beds)"),
         (
             "CCS employs a co-production team",
-            "How are you gathering feedback from children and families who have received safeguarding interventions?",
+            (
+                "How are you gathering feedback from children and families who have received "
+                "safeguarding interventions?"
+            ),
         ),
         (
             "The Trust safeguarding team attend the Serious Youth Violence Panel",
@@ -133,9 +136,8 @@ def test_line_end_hyphens_are_undone_in_pdfs(count_tokens):
         ]
     )
     (chunk,) = chunk_document(document, count_tokens)
-    assert (
-        chunk.text
-        == "Strong information-sharing supports the safeguarding team. The safeguarding lead agrees."
+    assert chunk.text == (
+        "Strong information-sharing supports the safeguarding team. The safeguarding lead agrees."
     )
     assert chunk.section == "Sharing"
 
@@ -163,7 +165,8 @@ def test_a_single_enormous_word_run_is_cut_between_words(count_tokens):
 
 
 def test_a_long_run_without_spaces_is_cut_reading_each_part_a_few_times(count_tokens):
-    """A pasted blob (a data URI, base64) is cut between characters; the work grows as n log n, not n squared."""
+    """A pasted blob (a data URI, base64) is cut between characters; the work grows as n log n, not
+    n squared."""
     blob = "data:image/png;base64," + "/".join(f"iVBOR{i}w0KGgo" for i in range(3000))
     read = []
 
@@ -218,7 +221,8 @@ def test_a_lead_in_is_never_a_passage_on_its_own(count_tokens, item_words):
         + "who can be identified " * 14
         + "by reference to:"
     )
-    # An item written "25:" has 25 words and introduces a list of its own, as "Public Task ... are:" does.
+    # An item written "25:" has 25 words and introduces a list of its own, as "Public Task ... are:"
+    # does.
     items = [
         f"- item {i} "
         + " ".join(f"detail{i}x{w}" for w in range(int(str(words).rstrip(":"))))
@@ -241,7 +245,10 @@ def test_a_numbered_heading_is_a_heading(count_tokens, tmp_path):
     lines = [
         ("3. Ground C - The pupil has been registered at another school", "heading", 14.0),
         (
-            "Where a pupil has been registered at another school, the first school may delete them.",
+            (
+                "Where a pupil has been registered at another school, "
+                "the first school may delete them."
+            ),
             "text",
             0.0,
         ),
@@ -250,7 +257,8 @@ def test_a_numbered_heading_is_a_heading(count_tokens, tmp_path):
     assert chunk.section == "3. Ground C - The pupil has been registered at another school"
     notes = tmp_path / "notes.md"
     notes.write_text(
-        "# Review\n\n## 1. Introduction\n\nThe review began in May.\n\n## 2. Findings. In short\n\nIt found gaps.\n"
+        "# Review\n\n## 1. Introduction\n\nThe review began in May.\n\n"
+        "## 2. Findings. In short\n\nIt found gaps.\n"
     )
     assert [
         (chunk.section, chunk.text) for chunk in chunk_document(read_document(notes), count_tokens)
@@ -277,14 +285,16 @@ def test_a_numbered_heading_is_a_heading(count_tokens, tmp_path):
 def test_a_heading_that_closes_a_document_is_kept_as_its_text(
     count_tokens, tmp_path, name, content, texts
 ):
-    """A heading is kept as the section of what follows it; with nothing after it, it would be lost."""
+    """A heading is kept as the section of what follows it; with nothing after it, it would be
+    lost."""
     path = tmp_path / name
     path.write_text(content)
     assert [chunk.text for chunk in chunk_document(read_document(path), count_tokens)] == texts
 
 
 def test_a_heading_replaced_before_any_text_came_under_it_is_kept_as_text(count_tokens):
-    """A callout set in bold at the foot of a page reads as a heading; the next page's heading replaces it."""
+    """A callout set in bold at the foot of a page reads as a heading; the next page's heading
+    replaces it."""
     first = [
         Line("Part one", "heading", 16.0, "Agency"),
         Line("The body of part one.", "text", 0.0, "Agency"),
@@ -392,8 +402,9 @@ def test_words_the_pdf_split_after_their_first_letter_are_whole_in_the_passages(
 
 
 def test_a_bullet_set_at_a_footnote_marks_size_is_body_text_not_a_footnote(count_tokens):
-    """pypdf reports "• Missing c hildren and runaways30 – Children who go missing …" at the 8 pt of its
-    footnote mark, which made it a footnote and left the rest of the bullet glued to the one before."""
+    """pypdf reports "• Missing c hildren and runaways30 – Children who go missing …" at the 8 pt of
+    its footnote mark, which made it a footnote and left the rest of the bullet glued to the one
+    before."""
     document = read_document(
         CORPUS / "Children_missing_education_guidance_-_August_2024.pdf", "cme.pdf"
     )
@@ -416,8 +427,12 @@ def test_a_passage_ends_no_earlier_than_it_starts():
 
 
 def test_the_pieces_of_a_paragraph_too_long_for_one_passage_cite_their_own_pages(count_tokens):
-    """A paragraph that runs from page 10 onto page 11 is cut at sentences; a piece wholly on 11 cites 11."""
-    sentence = "Schools must make a return to the local authority when pupil {n} is deleted from the register. "
+    """A paragraph that runs from page 10 onto page 11 is cut at sentences; a piece wholly on 11
+    cites 11."""
+    sentence = (
+        "Schools must make a return to the local authority when pupil {n} is deleted from the "
+        "register. "
+    )
     on_ten = [
         Line(sentence.format(n=n) + sentence.format(n=n + 100), "text", 0.0, "Agency")
         for n in range(12)

@@ -16,7 +16,10 @@ def run(*args, input=None):
 
 
 def test_help_is_instant_and_imports_nothing_heavy():
-    code = "import sys; from kb.cli import cli; print(any(m in sys.modules for m in ('torch', 'chromadb', 'sentence_transformers', 'pypdf')))"
+    code = (
+        "import sys; from kb.cli import cli; print(any(m in sys.modules for m in "
+        "('torch', 'chromadb', 'sentence_transformers', 'pypdf')))"
+    )
     assert (
         subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
         == "False"
@@ -83,7 +86,11 @@ def test_batch_reports_a_bad_line_and_answers_the_rest(index, tmp_path):
         (
             ["search", "neglect", "--agency", "Police"],
             2,
-            "no agency matches 'Police'; the index holds: Bedfordshire Hospitals Foundation Trust; Bradford Children and Families Trust; Cambridgeshire Community Services; ELFT",
+            (
+                "no agency matches 'Police'; the index holds: "
+                "Bedfordshire Hospitals Foundation Trust; Bradford Children and Families Trust; "
+                "Cambridgeshire Community Services; ELFT"
+            ),
         ),
         (["search"], 2, "give a QUERY or --batch FILE"),
         (["search", "neglect", "-k", "0"], 2, "0 is not in the range"),

@@ -1,4 +1,5 @@
-"""The ONNX Runtime path gives the torch path's vectors: same tokenizer, truncation, pooling, norm."""
+"""The ONNX Runtime path gives the torch path's vectors: same tokenizer, truncation, pooling,
+norm."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ TEXTS = [
     "",  # [CLS] [SEP] alone
     "   ",
     "MARAC",
-    "Bedfordshire Hospitals. Domestic Abuse Clinic.\n An appointment is made with the individual's consent.",
+    (
+        "Bedfordshire Hospitals. Domestic Abuse Clinic.\n"
+        " An appointment is made with the individual's consent."
+    ),
     "Café, naïve, 中文, 🙂 and a tab\tin it",
     "neglect " * 600,  # far past 256 word pieces: both must cut it at the same place
     " ".join(f"word{i}" for i in range(400)),
@@ -62,7 +66,8 @@ def _weights(folder: Path, data: bytes) -> Path:
 
 
 def test_the_same_weights_in_another_place_share_one_export(tmp_path, monkeypatch):
-    """One graph per model, not one per virtualenv: the cache is keyed by the weights, not their path."""
+    """One graph per model, not one per virtualenv: the cache is keyed by the weights, not their
+    path."""
     exports = []
     monkeypatch.setattr(
         embed,

@@ -100,8 +100,9 @@ def test_noop_reindex_on_the_real_index_embeds_nothing(real_index):
 
 
 def test_kb_eval_meets_the_project_thresholds_on_queries_written_blind(real_index):
-    """tests/blind_queries.jsonl was written from the documents alone, by someone who saw no ranking,
-    no golden query and no glossary; nothing was tuned on it before its first measurement."""
+    """tests/blind_queries.jsonl was written from the documents alone, by someone who saw no
+    ranking, no golden query and no glossary; nothing was tuned on it before its first
+    measurement."""
     blind = Path(__file__).with_name("blind_queries.jsonl")
     result = kb(real_index, "eval", "--queries", str(blind), "--check", "--json")
     figures = json.loads(result.stdout)

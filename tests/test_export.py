@@ -1,4 +1,5 @@
-"""Packs and searches exported to Markdown, CSV and Word, read back with every citation present; kb export and kb pack."""
+"""Packs and searches exported to Markdown, CSV and Word, read back with every citation present; kb
+export and kb pack."""
 
 import csv
 import io
@@ -33,7 +34,8 @@ def read_markdown(data: bytes) -> str:
 
 
 def read_csv(data: bytes) -> list[dict]:
-    """The rows as a spreadsheet gets them: a quote guarding a formula is kept, as the cell shows it."""
+    """The rows as a spreadsheet gets them: a quote guarding a formula is kept, as the cell shows
+    it."""
     return list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
 
 
@@ -68,7 +70,10 @@ def cite_line(passage: Passage, source: int) -> str:
 def source_reference(passage: Passage) -> str:
     """The end of a source's line for a document that one passage cites."""
     cited = ", ".join(map(str, range(passage.page, passage.page_end + 1)))
-    return f"File: {passage.document}. Page{'s' if passage.page_end > passage.page else ''} cited: {cited}."
+    return (
+        f"File: {passage.document}. "
+        f"Page{'s' if passage.page_end > passage.page else ''} cited: {cited}."
+    )
 
 
 READ_BACK = {"md": read_markdown, "docx": read_docx}
@@ -213,18 +218,23 @@ def test_report_text_cannot_become_markup_in_markdown_or_break_word(passages):
     "by_agency, levels", [(False, [0, 1, 1, 1, 1]), (True, [0, 1, 2, 1, 2, 1, 2, 1])]
 )
 def test_word_headings_go_down_one_level_at_a_time(passages, by_agency, levels):
-    """Title, then passages (or agencies, then their passages), then Sources: no level skipped, as in Markdown."""
+    """Title, then passages (or agencies, then their passages), then Sources: no level skipped, as
+    in Markdown."""
     assert heading_levels(render(sheet("Neglect", passages, by_agency=by_agency), "docx")) == levels
 
 
-# Each note as CommonMark shows it: its own words and line breaks, never a heading, list, rule or code block.
+# Each note as CommonMark shows it: its own words and line breaks, never a heading, list, rule or
+# code block.
 NOTES_RENDERED = [
     ("Ask the group", "<p><strong>Note:</strong> Ask the group</p>"),
     ("Who should know?\n---", "<p><strong>Note:</strong> Who should know?<br />\n---</p>"),
     ("Heading?\n===", "<p><strong>Note:</strong> Heading?<br />\n===</p>"),
     (
         "Steps:\n- the GP\n+ the school\n* the police",
-        "<p><strong>Note:</strong> Steps:<br />\n- the GP<br />\n+ the school<br />\n* the police</p>",
+        (
+            "<p><strong>Note:</strong> Steps:<br />\n"
+            "- the GP<br />\n+ the school<br />\n* the police</p>"
+        ),
     ),
     ("1. first\n2) second", "<p><strong>Note:</strong> 1. first<br />\n2) second</p>"),
     (
@@ -280,7 +290,9 @@ def test_a_comparison_exports_under_each_agency(passages):
 @pytest.fixture
 def two_pages(index) -> Passage:
     """A passage a page break cuts, saved in a pack."""
-    chunk = next(chunk for chunk in Published.open(index.index_dir).chunks() if chunk.page_end > chunk.page)
+    chunk = next(
+        chunk for chunk in Published.open(index.index_dir).chunks() if chunk.page_end > chunk.page
+    )
     passage, _ = Packs(index.index_dir).add("Across pages", chunk)
     return passage
 

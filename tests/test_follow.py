@@ -1,4 +1,5 @@
-"""The server's move onto a new index generation, driven by hand (tests/test_live.py runs the real thing)."""
+"""The server's move onto a new index generation, driven by hand (tests/test_live.py runs the real
+thing)."""
 
 import sqlite3
 import time

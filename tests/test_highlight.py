@@ -1,4 +1,5 @@
-"""Marking the query's words in a passage: the words the keyword search matches, everything escaped."""
+"""Marking the query's words in a passage: the words the keyword search matches, everything
+escaped."""
 
 import threading
 

@@ -23,7 +23,10 @@ def pdf_bytes(
     objects = [
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << %s >> /Contents 5 0 R >>"
+        (
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << %s >> /Contents 5 0 R >>"
+        )
         % resources,
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length %d %s >>\nstream\n%s\nendstream" % (len(content), stream_keys, content),
@@ -193,7 +196,8 @@ def test_a_pdf_whose_text_holds_script_is_indexed_as_plain_text(index, corpus_di
     assert "0 added, 1 updated" in out
     assert passages(index)["report.pdf"] == [f"Zebra crossings {SCRIPT} near the school."]
 
-    # The page shows it as text (tests/test_web.py checks the escaping everywhere, on a Markdown report).
+    # The page shows it as text (tests/test_web.py checks the escaping everywhere, on a Markdown
+    # report).
     from web import create_app
 
     client = create_app(index).test_client()
@@ -214,7 +218,9 @@ def test_a_pdf_whose_author_field_runs_on_is_indexed_with_a_short_agency(index, 
     code, out = run("reindex")
     assert code == 0, out
     (chunk,) = [
-        chunk for chunk in Published.open(index.index_dir).chunks() if chunk.document == "report.pdf"
+        chunk
+        for chunk in Published.open(index.index_dir).chunks()
+        if chunk.document == "report.pdf"
     ]
     assert chunk.text == "Escalation policy: agencies that disagree meet within five working days."
     assert (
@@ -248,7 +254,10 @@ def test_the_child_process_parses_as_the_parent_would(tmp_path):
     [
         (
             "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)",
-            "the PDF parser was killed (SIGSEGV); it may have needed more than 80 MB (KB_PDF_MEMORY_MB)",
+            (
+                "the PDF parser was killed (SIGSEGV); "
+                "it may have needed more than 80 MB (KB_PDF_MEMORY_MB)"
+            ),
         ),
         (
             "raise RecursionError('maximum recursion depth exceeded')",
@@ -258,7 +267,8 @@ def test_the_child_process_parses_as_the_parent_would(tmp_path):
     ids=["killed", "escaped exception"],
 )
 def test_a_parser_that_dies_is_named_from_outside(child, reason, tmp_path, monkeypatch):
-    """What pypdf raises becomes a reason inside the child; a crash, or what escapes, is seen from outside."""
+    """What pypdf raises becomes a reason inside the child; a crash, or what escapes, is seen from
+    outside."""
     import subprocess
 
     from kb.errors import UnreadableDocument

@@ -61,9 +61,9 @@ def test_founding_report_headings(founding):
     headings = {line.text for line in _lines(founding) if line.kind == "heading"}
     assert {"Domestic Abuse", "Neglect (Pan Beds)", "Serious Youth Violence Panel"} <= headings
     assert (
-        "How are you gathering feedback from children and families who have received safeguarding interventions?"
-        in headings
-    )
+        "How are you gathering feedback from children and families who have received "
+        "safeguarding interventions?"
+    ) in headings
     assert not any(h.startswith("- ") or h.endswith(".") for h in headings)
 
 
@@ -133,7 +133,8 @@ def test_repeated_markdown_headings_are_headings_not_page_tops(tmp_path):
     notes.write_text(
         "# Learning review: Child J\n\n"
         + "".join(
-            f"## Recommendation {n}\n### Partnership response\nThe partnership will act on point {n}.\n\n"
+            f"## Recommendation {n}\n### Partnership response\n"
+            f"The partnership will act on point {n}.\n\n"
             for n in range(1, 4)
         )
     )
@@ -167,14 +168,20 @@ def test_guidance_pdf_with_page_number_headers():
         ("Domestic Abuse", True),
         ("Neglect (Pan Beds)", True),
         (
-            "How are you gathering feedback from children and families who have received safeguarding interventions?",
+            (
+                "How are you gathering feedback from children and families who have received "
+                "safeguarding interventions?"
+            ),
             True,
         ),
         ("What to improve:", False),
         ("- Safeguarding Teams are present on both sites.", False),
         ("individuals consent by the treating professionals", False),
         (
-            "The Trust safeguarding team attend the Serious Youth Violence Panel. This enables good networking",
+            (
+                "The Trust safeguarding team attend the Serious Youth Violence Panel. "
+                "This enables good networking"
+            ),
             False,
         ),
     ],
@@ -221,7 +228,8 @@ def test_unreadable_files_are_refused_with_a_reason(tmp_path, name, make, reason
 
 def test_utf8_text_is_read_as_utf8(tmp_path):
     path = tmp_path / "notes.txt"
-    # No character here is undefined in Windows-1252, so reading it as that would not fail: it would garble.
+    # No character here is undefined in Windows-1252, so reading it as that would not fail: it would
+    # garble.
     path.write_text(
         "Children’s services\n\nThe café’s drop-in runs on Tuesdays – for £0.\n", encoding="utf-8"
     )

@@ -102,7 +102,8 @@ def test_scores_are_exactly_fts5s_bm25_for_the_whole_query(index):
 
 
 def test_stored_phrases_and_phrases_fts5_scores_add_up_alike(index):
-    """A glossary phrase is read from the index, any other phrase scored by FTS5: the same scores either way."""
+    """A glossary phrase is read from the index, any other phrase scored by FTS5: the same scores
+    either way."""
     stored = {row[0] for row in index._db.execute("SELECT phrase FROM phrases")}
     # From the glossary, and from the definition the passages give (as query_parts writes a phrase).
     assert {"domestic abuse", "multi agency risk assessment conference"} <= stored
@@ -166,10 +167,15 @@ def test_holds_says_whether_any_passage_has_the_phrase(index, phrase, held):
 
 
 def test_filters_narrow_the_keyword_side(index):
-    assert {c for c, _ in index.search(["domestic"], passages=Filter(agencies=("Community Health",)))} == {"c3", "c4"}
+    assert {
+        c for c, _ in index.search(["domestic"], passages=Filter(agencies=("Community Health",)))
+    } == {"c3", "c4"}
     assert {c for c, _ in index.search(["domestic"], passages=Filter(document="b.pdf"))} == {"c4"}
     assert {
-        c for c, _ in index.search(["domestic"], passages=Filter(agencies=("Community Health",), document="a.pdf"))
+        c
+        for c, _ in index.search(
+            ["domestic"], passages=Filter(agencies=("Community Health",), document="a.pdf")
+        )
     } == {"c3"}
     assert index.search(["domestic"], passages=Filter(agencies=("Police",))) == []
 

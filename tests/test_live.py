@@ -1,4 +1,5 @@
-"""Reindex while serving, and a reindex killed with SIGKILL: a real `kb serve`, real `kb reindex` processes."""
+"""Reindex while serving, and a reindex killed with SIGKILL: a real `kb serve`, real `kb reindex`
+processes."""
 
 from __future__ import annotations
 

@@ -14,7 +14,8 @@ from kb.store import Published
 
 def chunks_of(settings, document: str, n: int = 1):
     found = sorted(
-        Published.open(settings.index_dir).chunks(document=document), key=lambda chunk: chunk.position
+        Published.open(settings.index_dir).chunks(document=document),
+        key=lambda chunk: chunk.position,
     )
     return found[:n]
 
@@ -160,11 +161,13 @@ def test_a_pack_survives_a_reindex_in_which_its_document_changed(
     packs.add("Escalation", note)
     packs.add("Escalation", founding)
     assert [
-        p.out_of_date for p in check(packs.get("Escalation"), Published.open(index.index_dir)).passages
+        p.out_of_date
+        for p in check(packs.get("Escalation"), Published.open(index.index_dir)).passages
     ] == [False, False]
 
     (corpus_dir / "notes.md").write_text(
-        "# Practice notes\n\n## Escalation\n\nUse the revised escalation policy (2026) when agencies disagree.\n",
+        "# Practice notes\n\n## Escalation\n\n"
+        "Use the revised escalation policy (2026) when agencies disagree.\n",
         encoding="utf-8",
     )
     summary = reindex(index, FakeEmbedder, count_tokens)
@@ -187,7 +190,9 @@ def test_a_pack_survives_a_reindex_in_which_its_document_changed(
 
 def two_page_chunk(settings):
     return next(
-        chunk for chunk in Published.open(settings.index_dir).chunks() if chunk.page_end > chunk.page
+        chunk
+        for chunk in Published.open(settings.index_dir).chunks()
+        if chunk.page_end > chunk.page
     )
 
 
@@ -201,19 +206,21 @@ def test_a_passage_a_page_break_cuts_is_saved_with_both_pages(index, packs):
 
 # packs.sqlite as kb wrote it before passages kept the page they end on.
 OLD_SCHEMA = """
-CREATE TABLE packs (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE, created TEXT NOT NULL,
-                    updated TEXT NOT NULL);
+CREATE TABLE packs (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+                    created TEXT NOT NULL, updated TEXT NOT NULL);
 CREATE TABLE passages (
-    id INTEGER PRIMARY KEY, pack INTEGER NOT NULL REFERENCES packs(id) ON DELETE CASCADE, position INTEGER NOT NULL,
-    chunk_id TEXT NOT NULL, document TEXT NOT NULL, sha256 TEXT NOT NULL, title TEXT NOT NULL, agency TEXT NOT NULL,
+    id INTEGER PRIMARY KEY, pack INTEGER NOT NULL REFERENCES packs(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL, chunk_id TEXT NOT NULL, document TEXT NOT NULL,
+    sha256 TEXT NOT NULL, title TEXT NOT NULL, agency TEXT NOT NULL,
     section TEXT NOT NULL, page INTEGER NOT NULL, text TEXT NOT NULL, note TEXT NOT NULL DEFAULT '',
     added TEXT NOT NULL, UNIQUE (pack, chunk_id));
-INSERT INTO packs VALUES (1, 'Kept from before', '2025-01-01T00:00:00+00:00', '2025-01-02T00:00:00+00:00');
+INSERT INTO packs VALUES
+    (1, 'Kept from before', '2025-01-01T00:00:00+00:00', '2025-01-02T00:00:00+00:00');
 INSERT INTO passages VALUES
-    (1, 1, 1, 'aaaa', 'old.pdf', 'f00d', 'An old report', 'ELFT', 'Audit', 7, 'A case file audit.', 'Ask why.',
-     '2025-01-01T00:00:00+00:00'),
-    (2, 1, 2, 'bbbb', 'notes.md', 'beef', 'Practice notes', '', 'Escalation', 1, 'Use the policy.', '',
-     '2025-01-01T00:00:00+00:00');
+    (1, 1, 1, 'aaaa', 'old.pdf', 'f00d', 'An old report', 'ELFT', 'Audit', 7, 'A case file audit.',
+     'Ask why.', '2025-01-01T00:00:00+00:00'),
+    (2, 1, 2, 'bbbb', 'notes.md', 'beef', 'Practice notes', '', 'Escalation', 1, 'Use the policy.',
+     '', '2025-01-01T00:00:00+00:00');
 """
 
 

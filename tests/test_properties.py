@@ -223,7 +223,10 @@ PASSAGES = [
     "Neglect training uses the graded care profile; health visitors ask about domestic abuse.",
     "Children missing education are of compulsory school age and not registered pupils.",
     "The Multi-agency Risk Assessment Conference (MARAC) hears high risk cases of domestic abuse.",
-    "Café staff’s e-mail: information-sharing, safeguarding and early help for children's social care.",
+    (
+        "Café staff’s e-mail: information-sharing, safeguarding and early help for children's "
+        "social care."
+    ),
 ]
 WORDS = sorted({word for text in PASSAGES for word in clean.vocabulary(text)}) + [
     "zanzibar",
@@ -241,8 +244,15 @@ def keyword_index(tmp_path_factory):
 
     chunks = [
         make_chunk(
-            f"c{n}", text, "a.pdf", "Report", ("Trust", "Council")[n % 2],
-            ("Domestic Abuse", "Neglect", "")[n % 3], 1, 1, n,
+            f"c{n}",
+            text,
+            "a.pdf",
+            "Report",
+            ("Trust", "Council")[n % 2],
+            ("Domestic Abuse", "Neglect", "")[n % 3],
+            1,
+            1,
+            n,
         )
         for n, text in enumerate(PASSAGES)
     ]

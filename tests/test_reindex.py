@@ -73,7 +73,9 @@ def test_deleted_file_loses_its_chunks(index, corpus_dir):
     assert "0 added, 0 updated, 1 removed, 2 unchanged" in out
     assert "notes.md" not in indexed(index)
     assert not [
-        c for c in Published.open(index.index_dir, index.chroma_url).chunks() if c.document == "notes.md"
+        c
+        for c in Published.open(index.index_dir, index.chroma_url).chunks()
+        if c.document == "notes.md"
     ]
 
 
@@ -226,7 +228,8 @@ def test_a_second_reindex_says_who_holds_the_lock_and_a_dead_holder_blocks_nobod
         )
         assert second.returncode == 1, second.stderr
         assert (
-            f"kb: another kb reindex is writing {settings.index_dir} (pid {holder.pid} on {socket.gethostname()}, "
+            f"kb: another kb reindex is writing {settings.index_dir} "
+            f"(pid {holder.pid} on {socket.gethostname()}, "
             f"started " in second.stderr
         )
         assert "run it again when that one has finished" in second.stderr
@@ -302,9 +305,9 @@ def test_a_reindex_with_nothing_to_do_still_clears_what_a_killed_one_left(
 def test_a_no_op_reindex_keeps_the_served_generation(index):
     served = Published.open(index.index_dir, index.chroma_url).generation
     assert run("reindex")[0] == 0
-    assert Published.open(index.index_dir, index.chroma_url).generation == served and generations(index) == [
-        served
-    ]
+    assert Published.open(index.index_dir, index.chroma_url).generation == served and generations(
+        index
+    ) == [served]
 
 
 def test_a_reindex_that_dies_half_way_leaves_the_served_index_whole(

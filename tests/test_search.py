@@ -41,7 +41,8 @@ def both_index(request, template_index, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def searchers(both_index):
-    """{"scan": the index searched in memory, "chroma-index": the same through Chroma's graph index}."""
+    """{"scan": the index searched in memory, "chroma-index": the same through Chroma's graph
+    index}."""
     opened = {
         "scan": open_fake_searcher(both_index),
         "chroma-index": open_fake_searcher(dataclasses.replace(both_index, exact_search_up_to=0)),
@@ -122,9 +123,7 @@ def test_agency_and_document_filters_hold_on_every_side(searchers, mode, way):
 
 @pytest.mark.parametrize("weight", [DENSE_WEIGHT, 0.25])
 @pytest.mark.parametrize("way", ["scan", "chroma-index"])
-def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(
-    searchers, way, weight
-):
+def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(searchers, way, weight):
     """Not on the list's last score: each side scores the other's candidates, weighed as asked."""
     searcher = searchers[way].using(Retrieval(agency_aware=False, dense_weight=weight))
     query = "staff training on domestic abuse and neglect"
@@ -149,7 +148,8 @@ def test_a_passage_one_side_did_not_list_is_fused_on_that_sides_true_score(
     "query", ["what does the hospital do for DA out of hours?", "support for children in care"]
 )
 def test_a_query_is_widened_only_by_phrases_the_index_holds(searcher, query):
-    """The data file's glossary would add phrases no passage holds ("acute trust", "kids"); the searcher does not."""
+    """The data file's glossary would add phrases no passage holds ("acute trust", "kids"); the
+    searcher does not."""
     unheld = [
         phrase for phrase in default_glossary().expand(query) if not searcher.keyword.holds(phrase)
     ]
@@ -187,11 +187,13 @@ def test_similarities_are_each_passages_own_including_the_first_stored(store):
 
 
 def test_the_exact_scan_finds_what_chromas_index_finds(both_index):
-    """A small index is scanned in memory. The scan is exact and Chroma's graph index approximate (on a
-    server it can miss a neighbour), so the scan must find all the index finds, and nothing less similar."""
+    """A small index is scanned in memory. The scan is exact and Chroma's graph index approximate
+    (on a server it can miss a neighbour), so the scan must find all the index finds, and nothing
+    less similar."""
     scanned = Published.open(both_index.index_dir, both_index.chroma_url)
     indexed = Published.open(both_index.index_dir, both_index.chroma_url, exact_up_to=0)
-    assert scanned._scan is not None and indexed._scan is None  # the index above its limit never read the vectors
+    # the index above its limit never read the vectors
+    assert scanned._scan is not None and indexed._scan is None
     filters = [
         Filter(),
         Filter(agencies=(HOSPITAL,)),
@@ -311,8 +313,11 @@ def test_a_query_naming_no_agency_points_at_none(searcher):
 
 
 def test_naming_the_hospital_brings_its_passages_up(searcher):
-    query = "the hospital and neglect"  # a query whose top 5 is not all the hospital's without the prior
-    plain = [hit.agency for hit in searcher.using(Retrieval(agency_aware=False)).search(query, k=5).hits]
+    # a query whose top 5 is not all the hospital's without the prior
+    query = "the hospital and neglect"
+    plain = [
+        hit.agency for hit in searcher.using(Retrieval(agency_aware=False)).search(query, k=5).hits
+    ]
     aware = [hit.agency for hit in searcher.using(Retrieval()).search(query, k=5).hits]
     assert aware.count(HOSPITAL) > plain.count(HOSPITAL)
     assert aware[0] == HOSPITAL

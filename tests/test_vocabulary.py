@@ -66,7 +66,7 @@ def test_a_glossary_held_in_an_index_adds_only_what_the_index_holds(glossary):
 def test_expansion_adds_nothing_the_query_already_says(glossary):
     expanded = glossary.expand("DA and domestic abuse")
     assert "domestic abuse" not in expanded and "DA" not in expanded
-    assert len(expanded) == len(set(phrase.casefold() for phrase in expanded))
+    assert len(expanded) == len({phrase.casefold() for phrase in expanded})
     assert glossary.expand("weather in Luton today") == []
 
 
@@ -152,7 +152,8 @@ def test_text_that_defines_nothing_gives_nothing(text):
             "pupils with special educational needs and disabilities",
             "special educational needs and disabilities",
         ),
-        # Initials that do not spell it ("Multi-agency" is one word): Schwartz and Hearst's match instead.
+        # Initials that do not spell it ("Multi-agency" is one word): Schwartz and Hearst's match
+        # instead.
         (
             "MARAC",
             "referred to the Multi-agency Risk Assessment Conference",
@@ -179,7 +180,10 @@ def test_learned_definitions_count_the_documents_that_make_them():
         ("a.pdf", "The Widget Assessment Panel (WAP) met."),
         (
             "b.pdf",
-            "See the widget assessment panel (WAP) minutes, and the Widget Assessment Panel (WAP) again.",
+            (
+                "See the widget assessment panel (WAP) minutes, "
+                "and the Widget Assessment Panel (WAP) again."
+            ),
         ),
     ]
     assert learn_definitions(texts) == [("WAP", "Widget Assessment Panel", 2)]

@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PDF = BRADFORD.name
 NOTES_QUERY = "escalation policy when agencies disagree"
 SCRIPT, IMG = "<script>alert(1)</script>", "<img src=x onerror=alert(1)>"
-OWN_SCRIPT = '<script src="/static/kb.js" defer></script>'  # the one script, a static file; pages work without it
+# the one script, a static file; pages work without it
+OWN_SCRIPT = '<script src="/static/kb.js" defer></script>'
 ESCAPED_SCRIPT, ESCAPED_IMG = (
     "&lt;script&gt;alert(1)&lt;/script&gt;",
     "&lt;img src=x onerror=alert(1)&gt;",
@@ -94,7 +95,10 @@ def test_a_query_shows_cited_passages_with_words_marked(client):
     assert '<span class="agency">No agency named</span>' in html
     assert '<span class="section">Escalation</span>' in html
     assert '<span class="page">page 1</span>' in html
-    marked = "Use the <mark>escalation</mark> <mark>policy</mark> when <mark>agencies</mark> <mark>disagree</mark>."
+    marked = (
+        "Use the <mark>escalation</mark> <mark>policy</mark> when <mark>agencies</mark> "
+        "<mark>disagree</mark>."
+    )
     assert marked in html
     assert f"/documents/notes.md/text#chunk-{first['id']}" in hrefs(html)
     assert (
@@ -632,7 +636,8 @@ def test_pages_hold_no_inline_script_or_style(client):
 
 @pytest.fixture
 def hostile_client(index, corpus_dir, count_tokens):
-    """A report whose text holds script and image tags, raw and as entities (which ingest unescapes)."""
+    """A report whose text holds script and image tags, raw and as entities (which ingest
+    unescapes)."""
     from kb.reindex import reindex
 
     (corpus_dir / "hostile.md").write_text(
@@ -752,7 +757,9 @@ def test_a_method_a_path_does_not_take_is_a_405_naming_the_ones_it_does(client, 
 
 def test_a_passage_a_page_break_cuts_is_cited_with_both_pages(client, shared_index):
     spanning = next(
-        chunk for chunk in Published.open(shared_index.index_dir).chunks() if chunk.page_end > chunk.page
+        chunk
+        for chunk in Published.open(shared_index.index_dir).chunks()
+        if chunk.page_end > chunk.page
     )
     query = " ".join(spanning.text.split()[:25])
     answer = client.get("/api/search?" + urlencode({"q": query, "k": 20})).json

@@ -1,4 +1,5 @@
-"""Packs, comparing agencies, themes, more like this and downloads, through Flask's test client on a small index."""
+"""Packs, comparing agencies, themes, more like this and downloads, through Flask's test client on a
+small index."""
 
 from __future__ import annotations
 
@@ -206,7 +207,10 @@ def test_a_bad_or_foreign_add_is_refused_and_nothing_is_saved(
     assert app.extensions["kb_packs"].names() == before
 
 
-FORM_EXPIRED = "This form did not come from this page, or kb was restarted since it was shown: reload the page and try again."
+FORM_EXPIRED = (
+    "This form did not come from this page, or kb was restarted since it was shown: "
+    "reload the page and try again."
+)
 
 
 @pytest.mark.parametrize(
@@ -338,8 +342,8 @@ def test_a_trainer_orders_notes_and_trims_a_pack(client, token):
     html = html_of(client.get("/packs/Level%203%20neglect"))
     assert passage_ids(html) == [third, first, second]
     assert (
-        f'<textarea id="note-{second}" name="note" rows="3" maxlength="4000">Ask: who should the nurse tell?</textarea>'
-        in html
+        f'<textarea id="note-{second}" name="note" rows="3" maxlength="4000">'
+        "Ask: who should the nurse tell?</textarea>" in html
     )
 
     client.post(f"/packs/Level%203%20neglect/passages/{first}/remove", data={"csrf_token": token})
@@ -361,7 +365,8 @@ def test_a_new_pack_from_the_packs_page(client, token):
 
 
 def test_a_pack_named_in_another_case_redirects_for_this_time_only(client, token):
-    """A permanent redirect is cached: after "Loop" is deleted and "loop" made, /packs/loop would go round for ever."""
+    """A permanent redirect is cached: after "Loop" is deleted and "loop" made, /packs/loop would go
+    round for ever."""
     client.post("/packs", data={"csrf_token": token, "name": "Loop"})
     response = client.get("/packs/loop")
     assert response.status_code == 302 and response.headers["Location"] == "/packs/Loop"
@@ -507,11 +512,13 @@ def test_a_search_downloads_with_its_citations(client):
 def two_pages(small_index):
     """A passage a page break cuts."""
     return next(
-        chunk for chunk in Published.open(small_index.index_dir).chunks() if chunk.page_end > chunk.page
+        chunk
+        for chunk in Published.open(small_index.index_dir).chunks()
+        if chunk.page_end > chunk.page
     )
 
 
-def test_a_passage_a_page_break_cuts_is_cited_with_both_pages_in_the_pack_its_print_view_and_downloads(
+def test_a_passage_a_page_break_cuts_is_cited_with_both_pages_in_the_pack_its_print_view_and_downloads(  # noqa: E501 - a test's name, which pytest reports and -k selects, cannot be split
     client, token, two_pages
 ):
     cited = f"pages {two_pages.page}–{two_pages.page_end}"
@@ -609,7 +616,10 @@ def test_more_like_this_shows_other_agencies_first(client):
         if start["page"] == start["page_end"]
         else f"pages {start['page']}–{start['page_end']}"
     )
-    title = f"Passages like: {escape(start['title'] or start['document'])}, {cited} – Safeguarding reports search"
+    title = (
+        f"Passages like: {escape(start['title'] or start['document'])}, {cited} "
+        "– Safeguarding reports search"
+    )
     assert re.search(r"<title>(.*?)</title>", html).group(1) == title
     others = html[html.index("From other agencies") : html.index("From Bedfordshire")]
     own = html[html.index("From Bedfordshire") :]
@@ -650,8 +660,10 @@ def test_hostile_document_text_and_notes_are_escaped_on_every_trainer_page(
 
     (corpus_dir / "hostile.md").write_text(
         # As entities, which ingest unescapes into tags in the text (raw tags it strips).
-        "# Zebra &lt;script&gt;alert(1)&lt;/script&gt; report\n\n## Zebra section &lt;img src=x onerror=alert(1)&gt;\n\n"
-        "Zebra crossings &lt;script&gt;alert(1)&lt;/script&gt; near &lt;img src=x onerror=alert(1)&gt; Tom &amp; Jerry.\n",
+        "# Zebra &lt;script&gt;alert(1)&lt;/script&gt; report\n\n"
+        "## Zebra section &lt;img src=x onerror=alert(1)&gt;\n\n"
+        "Zebra crossings &lt;script&gt;alert(1)&lt;/script&gt; near "
+        "&lt;img src=x onerror=alert(1)&gt; Tom &amp; Jerry.\n",
         encoding="utf-8",
     )
     assert reindex(index, FakeEmbedder, count_tokens).added == ["hostile.md"]

@@ -77,7 +77,8 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
 
 
 def follow_reindex(app: Flask, settings: Settings) -> IndexFollower:
-    """Start moving the app onto each generation a reindex publishes, with the model already loaded."""
+    """Start moving the app onto each generation a reindex publishes, with the model already
+    loaded."""
     from kb.search import open_searcher
     from kb.store import current, forget_older
     from web.follow import IndexFollower

@@ -10,26 +10,27 @@ from flask import current_app, g
 from kb.packs import Packs
 from kb.settings import Settings
 
-if (
-    TYPE_CHECKING
-):  # the search stack (chromadb, the model) is imported only when a searcher is built
+# The search stack (chromadb, the model) is imported only when a searcher is built.
+if TYPE_CHECKING:
     from kb.search import Searcher
 
 
 def settings() -> Settings:
-    return current_app.config["KB_SETTINGS"]  # type: ignore[no-any-return]
+    return current_app.config["KB_SETTINGS"]
 
 
 def searcher() -> Searcher:
-    """The searcher answering this request: the app's when the request started (create_app takes it),
-    so a request is answered wholly from one generation though the server moves onto a new one."""
-    return g.searcher  # type: ignore[no-any-return]
+    """The searcher answering this request: the app's when the request started (create_app takes
+    it), so a request is answered wholly from one generation though the server moves onto a new
+    one."""
+    return g.searcher
 
 
 def packs() -> Packs:
-    return current_app.extensions["kb_packs"]  # type: ignore[no-any-return]
+    return current_app.extensions["kb_packs"]
 
 
 def csrf_token() -> str:
-    """The token every form carries; a page on another site cannot read it. A restart makes a new one."""
-    return current_app.config["KB_CSRF_TOKEN"]  # type: ignore[no-any-return]
+    """The token every form carries; a page on another site cannot read it. A restart makes a new
+    one."""
+    return current_app.config["KB_CSRF_TOKEN"]

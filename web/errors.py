@@ -23,7 +23,8 @@ def status_of(error: KbError) -> int:
 
 
 def wants_json() -> bool:
-    """The page's script asks for JSON; a browser's form (and a request that says nothing) gets a page."""
+    """The page's script asks for JSON; a browser's form (and a request that says nothing) gets a
+    page."""
     accept = request.accept_mimetypes
     return accept.quality("application/json") > accept.quality("text/html")
 

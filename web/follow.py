@@ -68,7 +68,8 @@ class IndexFollower:
                 log.exception("the index follower failed; it tries again in %.0f s", self.interval)
 
     def check(self) -> bool:
-        """Move onto the generation the pointer names, if it is another one. True if the searcher changed."""
+        """Move onto the generation the pointer names, if it is another one. True if the searcher
+        changed."""
         self._close_retired()
         old = self.app.extensions["kb"]
         serving = old.generation
@@ -86,7 +87,8 @@ class IndexFollower:
         except Exception as error:
             self._refused[wanted] = self.clock() + RETRY_AFTER
             log.error(
-                "cannot open index generation %s (%s); still serving generation %s, trying again in %.0f s",
+                "cannot open index generation %s (%s); still serving generation %s, "
+                "trying again in %.0f s",
                 wanted,
                 error,
                 serving,
@@ -102,7 +104,8 @@ class IndexFollower:
         return True
 
     def _close_retired(self) -> None:
-        """Close the searchers replaced more than GRACE ago: their files, threads and Chroma client."""
+        """Close the searchers replaced more than GRACE ago: their files, threads and Chroma
+        client."""
         now = self.clock()
         while self._retired and now - self._retired[0][0] >= GRACE:
             _, searcher = self._retired.pop(0)

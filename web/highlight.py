@@ -24,7 +24,8 @@ WORD = re.compile(
 
 
 class Stems:
-    """Each word's stem as the keyword index has it, remembered (a search's passages repeat their words)."""
+    """Each word's stem as the keyword index has it, remembered (a search's passages repeat their
+    words)."""
 
     def __init__(self, remembered: int = 100_000) -> None:
         self._tokenizer = Tokenizer()
@@ -50,7 +51,8 @@ STEMS = Stems()
 
 
 def query_pattern(phrases: Iterable[str]) -> frozenset[str] | None:
-    """The stems of the words of the query and of what it was expanded to; None if nothing to mark."""
+    """The stems of the words of the query and of what it was expanded to; None if nothing to
+    mark."""
     words = [
         word
         for phrase in phrases

@@ -28,19 +28,25 @@ def openapi_spec(max_query_chars: int) -> dict:
         "info": {
             "title": "kb: cited search over safeguarding reports",
             "version": "1",
-            "description": "Passages from Local Safeguarding Children Partnership reports, inspections and "
-            "guidance, each cited by agency, document, section and page.",
+            "description": (
+                "Passages from Local Safeguarding Children Partnership reports, inspections and "
+                "guidance, each cited by agency, document, section and page."
+            ),
         },
         "paths": {
             "/api/search": {
                 "get": {
                     "operationId": "search",
-                    "summary": "Passages that answer a query, best first (the object `kb search --json` prints).",
+                    "summary": (
+                        "Passages that answer a query, best first "
+                        "(the object `kb search --json` prints)."
+                    ),
                     "parameters": [
                         _query(
                             "q",
-                            f"The query; not only spaces. Its length, at most {max_query_chars} characters, is "
-                            "counted after each run of whitespace is collapsed to one space and any at either end removed.",
+                            f"The query; not only spaces. Its length, at most {max_query_chars} "
+                            "characters, is counted after each run of whitespace is collapsed to "
+                            "one space and any at either end removed.",
                             {
                                 "type": "string",
                                 "minLength": 1,
@@ -126,7 +132,9 @@ def openapi_spec(max_query_chars: int) -> dict:
                         "id": {"type": "string"},
                         "text": {
                             "type": "string",
-                            "description": "The passage as plain text: escape it to show it as HTML.",
+                            "description": (
+                                "The passage as plain text: escape it to show it as HTML."
+                            ),
                         },
                         "agency": {
                             "type": "string",
@@ -146,7 +154,9 @@ def openapi_spec(max_query_chars: int) -> dict:
                         "page_end": {
                             "type": "integer",
                             "minimum": 1,
-                            "description": "The last page the passage runs onto (page when it fits on one).",
+                            "description": (
+                                "The last page the passage runs onto (page when it fits on one)."
+                            ),
                         },
                         "score": {"type": "number"},
                     },
@@ -206,7 +216,9 @@ def openapi_spec(max_query_chars: int) -> dict:
                         "chunks": {"type": "integer", "minimum": 0},
                         "generation": {
                             "type": "string",
-                            "description": "The index build being served; a reindex makes a new one.",
+                            "description": (
+                                "The index build being served; a reindex makes a new one."
+                            ),
                         },
                         "error": {"type": "string"},
                     },

@@ -28,7 +28,8 @@ EXAMPLES = (
     "sharing information without consent",
     "Bradford inspection leaders",
 )
-# A refused search's page title says in a few words what was wrong (WCAG 2.4.2); the page says it in full.
+# A refused search's page title says in a few words what was wrong (WCAG 2.4.2); the page says it in
+# full.
 REFUSALS = {
     EmptyQuery: "the query is empty",
     QueryTooLong: "the query is too long",
@@ -91,16 +92,19 @@ def search_page():
 
 def _words_found(hits: list, mark) -> bool:
     """Whether the highlighting marked a word of the query in any passage."""
-    # The searcher does not say which passages its keyword side matched; the marks read words as it does.
+    # The searcher does not say which passages its keyword side matched; the marks read words as it
+    # does.
     return any("<mark" in mark(hit.text) for hit in hits)
 
 
 def _more_url(params: SearchParams, shown: int) -> str | None:
-    """The same search with more passages, landing on the first new one; None when there can be no more."""
+    """The same search with more passages, landing on the first new one; None when there can be no
+    more."""
     if shown < params.k or params.k >= MAX_K:
         return None
     args = params.url_args(k=min(params.k + MORE, MAX_K))
-    return url_for("pages.search_page", **args, _anchor=f"hit-{params.k + 1}")
+    # url_for's **values is Any, but mypy matches the dict against its _anchor and _external too
+    return url_for("pages.search_page", **args, _anchor=f"hit-{params.k + 1}")  # type: ignore[arg-type]
 
 
 def _facets(searcher, params: SearchParams, top: list) -> tuple[list[Facet], list[Facet]]:
@@ -119,7 +123,8 @@ def _facets(searcher, params: SearchParams, top: list) -> tuple[list[Facet], lis
         return wide[agency, document]
 
     titles = {entry.document: entry.title or entry.document for entry in searcher.documents}
-    # The agencies the filter chose, by the search's own rule: "devon" chooses "Devon local authority".
+    # The agencies the filter chose, by the search's own rule: "devon" chooses "Devon local
+    # authority".
     chosen = set(resolve_agency(params.agency, searcher.agencies)) if params.agency else set()
     by_agency = Counter(hit.agency for hit in hits("", params.document) if hit.agency)
     by_document = Counter(hit.document for hit in hits(params.agency, ""))
@@ -143,16 +148,19 @@ def _facet(
 ) -> Facet:
     # A selected facet links to the search without it, so following it again removes the filter.
     args = params.url_args(**{name: "" if selected else value})
-    return Facet(label, count, url_for("pages.search_page", **args), selected)
+    # url_for's **values is Any, but mypy matches the dict against its _anchor and _external too
+    return Facet(label, count, url_for("pages.search_page", **args), selected)  # type: ignore[arg-type]
 
 
 @bp.app_template_global()
 def search_url(params: SearchParams, **changes) -> str:
-    return url_for("pages.search_page", **params.url_args(**changes))
+    # url_for's **values is Any, but mypy matches the dict against its _anchor and _external too
+    return url_for("pages.search_page", **params.url_args(**changes))  # type: ignore[arg-type]
 
 
 # How every page names a passage whose report names no agency.
-bp.add_app_template_global(NO_AGENCY, "no_agency")
+# Flask's annotation asks for a callable; Jinja's globals take any value.
+bp.add_app_template_global(NO_AGENCY, "no_agency")  # type: ignore[arg-type]
 
 
 @bp.app_template_global()

@@ -1,4 +1,5 @@
-"""The search request as the URL holds it: q, k, agency, document. Shared by the page and the API."""
+"""The search request as the URL holds it: q, k, agency, document. Shared by the page and the
+API."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ class SearchParams:
 
     @classmethod
     def as_typed(cls, args: Mapping[str, str], default_k: int) -> SearchParams:
-        """The request's arguments with k left at its default: what a page shows again when k is refused."""
+        """The request's arguments with k left at its default: what a page shows again when k is
+        refused."""
         return cls(
             q=args.get("q", ""),
             k=default_k,
@@ -38,9 +40,14 @@ class SearchParams:
         )
 
     def url_args(self, **changes) -> dict[str, str | int]:
-        """URL arguments for this search with some changed; empty ones and the default k are left out."""
+        """URL arguments for this search with some changed; empty ones and the default k are left
+        out."""
         changed = replace(self, **changes)
-        args = {"q": changed.q, "agency": changed.agency, "document": changed.document}
+        args: dict[str, str | int] = {
+            "q": changed.q,
+            "agency": changed.agency,
+            "document": changed.document,
+        }
         args = {name: value for name, value in args.items() if value}
         if changed.k != self.default_k:
             args["k"] = changed.k
@@ -52,9 +59,8 @@ def parse_k(raw: str | None, default: int) -> int:
     if raw is None or raw.strip() == "":
         return default
     try:
-        number = float(
-            raw
-        )  # 7, and 7.0 or 7e0 too: JSON Schema's "integer" (web/openapi.py) allows them
+        # 7, and 7.0 or 7e0 too: JSON Schema's "integer" (web/openapi.py) allows them
+        number = float(raw)
     except ValueError:
         number = 0.0
     k = int(number) if number.is_integer() else 0

@@ -1,4 +1,5 @@
-"""Pages for trainers: session packs, agencies compared on a theme, passages like one, and downloads."""
+"""Pages for trainers: session packs, agencies compared on a theme, passages like one, and
+downloads."""
 
 from __future__ import annotations
 
@@ -76,8 +77,9 @@ def themes():
 # --- adding to a pack, and the packs' pages -----------------------------------------------------
 
 
-# URL parsers drop tabs and newlines wherever they are ("/\t//evil.example" is "///evil.example"), and
-# browsers read a backslash as a slash, so a target is checked as parsed, and one with any control character refused.
+# URL parsers drop tabs and newlines wherever they are ("/\t//evil.example" is "///evil.example"),
+# and browsers read a backslash as a slash, so a target is checked as parsed, and one with any
+# control character refused.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -97,7 +99,8 @@ def _local(url: str | None, default: str) -> str:
 
 
 def _with_added(url: str, pack: str, chunk_id: str) -> str:
-    """The page the passage was added from, saying which pack it went to and scrolled back to the passage."""
+    """The page the passage was added from, saying which pack it went to and scrolled back to the
+    passage."""
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "added"] + [
         ("added", pack)
@@ -107,7 +110,8 @@ def _with_added(url: str, pack: str, chunk_id: str) -> str:
 
 @bp.post("/packs/add")
 def add_to_pack():
-    """Save a copy of an indexed passage in a pack (made if new); JSON for the page's script, else back to the page."""
+    """Save a copy of an indexed passage in a pack (made if new); JSON for the page's script, else
+    back to the page."""
     chunk_id = request.form.get("chunk", "")
     chunk = searcher().passages([chunk_id]).get(chunk_id) if chunk_id else None
     if chunk is None:
@@ -143,7 +147,8 @@ def _checked(name: str):
 def pack_page(name: str):
     pack = _checked(name)
     if pack.name != name:  # the name as stored, so links and the title match it
-        # Not 301: a browser keeps that, and after "Loop" is deleted and "loop" made, /packs/loop would loop.
+        # Not 301: a browser keeps that, and after "Loop" is deleted and "loop" made, /packs/loop
+        # would loop.
         return redirect(url_for("trainers.pack_page", name=pack.name), code=302)
     indexed = {entry.document for entry in searcher().documents}
     return render_template("pack.html", pack=pack, indexed=indexed)
@@ -215,7 +220,8 @@ def _compare_query() -> tuple[str, str]:
 
 @bp.get("/compare")
 def compare_page():
-    """For a theme or query, the best passages of each agency side by side; with neither, the themes."""
+    """For a theme or query, the best passages of each agency side by side; with neither, the
+    themes."""
     heading, query = _compare_query()
     if not query:
         return render_template("compare.html", heading="", q="")

@@ -1,4 +1,5 @@
-"""The Chroma client, embedded or a server's, and what kb keeps in it: the only module that imports chromadb."""
+"""The Chroma client, embedded or a server's, and what kb keeps in it: the only module that imports
+chromadb."""
 
 from __future__ import annotations
 
@@ -50,10 +51,12 @@ def server(chroma_url: str, create: bool = False) -> Any:
         )
     database = url.path.strip("/") or DEFAULT_DATABASE
     port = url.port or (443 if url.scheme == "https" else 8000)
-    address = {"host": url.hostname, "port": port, "ssl": url.scheme == "https"}
+    host, ssl = url.hostname, url.scheme == "https"
     try:
         try:
-            return chromadb.HttpClient(**address, database=database, settings=_settings())
+            return chromadb.HttpClient(
+                host=host, port=port, ssl=ssl, database=database, settings=_settings()
+            )
         except NotFoundError:
             if not create:
                 raise IndexMissing(
@@ -62,13 +65,15 @@ def server(chroma_url: str, create: bool = False) -> Any:
             admin = chromadb.AdminClient(
                 _settings(
                     chroma_api_impl="chromadb.api.fastapi.FastAPI",
-                    chroma_server_host=address["host"],
-                    chroma_server_http_port=address["port"],
-                    chroma_server_ssl_enabled=address["ssl"],
+                    chroma_server_host=host,
+                    chroma_server_http_port=port,
+                    chroma_server_ssl_enabled=ssl,
                 )
             )
             admin.create_database(database)
-            return chromadb.HttpClient(**address, database=database, settings=_settings())
+            return chromadb.HttpClient(
+                host=host, port=port, ssl=ssl, database=database, settings=_settings()
+            )
     except KbError:
         raise
     except Exception as error:
@@ -84,7 +89,8 @@ def embedded(path: Path) -> Any:
 
 @lru_cache(maxsize=8)
 def pointer_client(chroma_url: str) -> Any:
-    """One client per server for reading the pointer: making one costs 40 ms, a read with it 0.4 ms."""
+    """One client per server for reading the pointer: making one costs 40 ms, a read with it
+    0.4 ms."""
     return server(chroma_url)
 
 
@@ -99,7 +105,8 @@ def get_collection(client: Any, name: str) -> Any | None:
 
 
 def create_collection(client: Any, name: str, metadata: dict[str, Any]) -> Any:
-    """A new collection searched by cosine distance; kb gives the vectors, so no embedding function."""
+    """A new collection searched by cosine distance; kb gives the vectors, so no embedding
+    function."""
     return client.create_collection(
         name,
         configuration={"hnsw": {"space": "cosine"}},
@@ -115,7 +122,8 @@ def collection_names(client: Any) -> list[str]:
 def rows(
     collection: Any, include: list[str], where: dict | None = None, page: int = PAGE
 ) -> Iterator[dict[str, Any]]:
-    """Every stored row (or those matching where), a page at a time, as Chroma's get() gives them."""
+    """Every stored row (or those matching where), a page at a time, as Chroma's get() gives
+    them."""
     offset = 0
     while True:
         got = collection.get(where=where, include=include, limit=page, offset=offset)

@@ -37,7 +37,8 @@ def new_name() -> str:
 
 
 def home(index_dir: Path, generation: str) -> Path:
-    """A generation's folder on this machine: its keyword index, and its Chroma store if embedded."""
+    """A generation's folder on this machine: its keyword index, and its Chroma store if
+    embedded."""
     return Path(index_dir) / GENERATIONS / generation
 
 
@@ -52,12 +53,14 @@ def current(index_dir: Path, chroma_url: str = "") -> str | None:
 
 
 def previous(index_dir: Path, chroma_url: str = "") -> str | None:
-    """The generation served before the current one, kept until the next is published; None if none."""
+    """The generation served before the current one, kept until the next is published; None if
+    none."""
     return _pointer(index_dir, chroma_url, "previous", PREVIOUS)
 
 
 def _pointer(index_dir: Path, chroma_url: str, key: str, file_name: str) -> str | None:
-    """A generation's name: on a Chroma server, from the pointer collection's metadata; else a file's."""
+    """A generation's name: on a Chroma server, from the pointer collection's metadata; else a
+    file's."""
     if chroma_url:
         try:
             pointer = chroma.get_collection(chroma.pointer_client(chroma_url), POINTER_COLLECTION)

@@ -1,4 +1,5 @@
-"""How an index was built, kept with it: searching it with another model or chunker would answer wrongly."""
+"""How an index was built, kept with it: searching it with another model or chunker would answer
+wrongly."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Reading a published generation: its passages and citations, read once, and its vectors searched."""
+"""Reading a published generation: its passages and citations, read once, and its vectors
+searched."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from kb.store.scan import Scan
 class Published:
     """One published generation. It never changes, so its passages are read once, when it opens, and
     served from memory (about 1.3 ms less per search; some 40 MB at 20,000 passages). One of no more
-    than exact_up_to passages is searched in memory too; a larger one through Chroma's graph index."""
+    than exact_up_to passages is searched in memory too; a larger one through Chroma's graph
+    index."""
 
     def __init__(
         self,
@@ -94,7 +96,8 @@ class Published:
 
     @property
     def home(self) -> Path:
-        """This generation's folder on this machine: its keyword index, and its Chroma store if embedded."""
+        """This generation's folder on this machine: its keyword index, and its Chroma store if
+        embedded."""
         return generations.home(self.index_dir, self.generation)
 
     @property
@@ -128,7 +131,8 @@ class Published:
         }
 
     def chunks(self, document: str | None = None) -> Iterator[Chunk]:
-        """Every chunk, or one document's, in the order stored (the keyword index is derived from these)."""
+        """Every chunk, or one document's, in the order stored (the keyword index is derived from
+        these)."""
         for chunk_id, (text, metadata) in self._rows.items():
             if document is None or metadata.get("document") == document:
                 yield chroma.chunk(chunk_id, text, metadata)
@@ -152,7 +156,8 @@ class Published:
     def nearest(
         self, vector: np.ndarray, k: int, passages: Filter = Filter()
     ) -> list[tuple[str, float]]:
-        """(chunk id, cosine similarity) of the k nearest chunks that pass the filter, best first."""
+        """(chunk id, cosine similarity) of the k nearest chunks that pass the filter, best
+        first."""
         k = max(1, min(k, self.count()))
         if self._scan is not None:
             return self._scan.nearest(vector, k, passages)
@@ -176,7 +181,8 @@ class Published:
         ]
 
     def similarities(self, vector: np.ndarray, ids: Sequence[str]) -> list[float]:
-        """The cosine similarity of each chunk named to the vector (0 for one the index does not hold)."""
+        """The cosine similarity of each chunk named to the vector (0 for one the index does not
+        hold)."""
         if self._scan is not None:
             return self._scan.similarities(vector, ids)
         got = self.collection.get(ids=list(ids), include=["embeddings"]) if ids else {"ids": []}
@@ -203,7 +209,8 @@ class Published:
 
 
 def catalogue(metadatas: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> list[IndexedDocument]:
-    """One entry per document, by name: title, main agency (the one most of it is from), agencies, pages, chunks."""
+    """One entry per document, by name: title, main agency (the one most of it is from), agencies,
+    pages, chunks."""
     found: dict[str, dict[str, Any]] = {}
     for metadata in metadatas:
         entry = found.setdefault(

@@ -1,4 +1,5 @@
-"""Exact nearest-neighbour search in memory: a published generation's vectors, one matrix product a query."""
+"""Exact nearest-neighbour search in memory: a published generation's vectors, one matrix product a
+query."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Writing a new generation: a copy of the served one's passages, changed, checked, then published."""
+"""Writing a new generation: a copy of the served one's passages, changed, checked, then
+published."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from kb.store.published import Published
 
 
 class Writer:
-    """A new, unpublished generation. The caller holds the writer lock (generations.writer_lock), and
-    has deleted what a killed reindex left (generations.prune); publish() points searches at it."""
+    """A new, unpublished generation. The caller holds the writer lock (generations.writer_lock),
+    and has deleted what a killed reindex left (generations.prune); publish() points searches at
+    it."""
 
     def __init__(self, index_dir: Path, chroma_url: str, manifest: Manifest) -> None:
         self.index_dir = Path(index_dir)
