@@ -225,6 +225,31 @@ def wait_for(check, what: str, timeout: float = 180):
 
 
 @pytest.fixture(scope="session")
+def real_index(tmp_path_factory):
+    """The bundled corpus indexed once a session by `kb reindex` with the real model: (index
+    folder, the environment it was run in, what the reindex printed). Copy it to change it."""
+    index = tmp_path_factory.mktemp("real") / "index"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("kb")),
+            "reindex",
+            "--corpus",
+            str(CORPUS),
+            "--index",
+            str(index),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=900,
+    )
+    assert result.returncode == 0, result.stderr
+    return index, env, result.stdout
+
+
+@pytest.fixture(scope="session")
 def template_index(tmp_path_factory) -> Settings:
     """The small corpus, indexed once a session; tests use copies of it, never it."""
     return build_small_index(tmp_path_factory.mktemp("template"))
@@ -271,18 +296,42 @@ def settings(tmp_path, corpus_dir, monkeypatch) -> Settings:
     return Settings.from_env()
 
 
+@pytest.fixture(scope="session")
+def server_template_index(tmp_path_factory, chroma_server) -> Settings:
+    """The small corpus indexed once a session on the Chroma server."""
+    return build_small_index(
+        tmp_path_factory.mktemp("server-template"), server_database(chroma_server)
+    )
+
+
 @pytest.fixture
-def index(settings, template_index, count_tokens) -> Settings:
-    """An index of the test's own, to change: a copy of the template, or on a Chroma server
-    (KB_CHROMA_URL, from `backend`) one built for the test."""
+def index(request, settings, template_index, count_tokens) -> Settings:
+    """An index of the test's own, to change: a copy of the session's template, on this machine or
+    on the Chroma server (KB_CHROMA_URL, from `backend`); for another corpus, one built for it."""
     from kb.reindex import reindex
 
-    if settings.chroma_url or _files(settings.corpus_dir) != _files(template_index.corpus_dir):
+    if _files(settings.corpus_dir) != _files(template_index.corpus_dir):
         summary = reindex(settings, FakeEmbedder, count_tokens)
         assert not summary.failed, summary.failed
-        return settings
-    shutil.copytree(template_index.index_dir, settings.index_dir)
+    elif settings.chroma_url:
+        _copy_on_server(request.getfixturevalue("server_template_index"), settings)
+    else:
+        shutil.copytree(template_index.index_dir, settings.index_dir)
     return settings
+
+
+def _copy_on_server(template: Settings, settings: Settings) -> None:
+    """The template's generation copied into the test's own database, as a reindex writes one."""
+    from kb.keyword import sync
+    from kb.store import Published, Writer
+
+    source = Published.open(template.index_dir, template.chroma_url)
+    assert source.manifest is not None
+    writer = Writer.begin(settings.index_dir, settings.chroma_url, source.manifest, copy_of=source)
+    sync(writer, writer.home)[0].close()
+    writer.publish(source.count())
+    writer.close()
+    source.close()
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -1,38 +1,25 @@
 """The real model on the real corpus, through the installed `kb` command."""
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from conftest import CORPUS, ROOT
+from conftest import CORPUS
 
 pytestmark = pytest.mark.slow
 KB = str(Path(sys.executable).with_name("kb"))
 MISSION = "what does the hospital do for DA out of hours?"
 
 
-@pytest.fixture(scope="module")
-def real_index(tmp_path_factory):
-    index = tmp_path_factory.mktemp("real") / "index"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
-    result = subprocess.run(
-        [KB, "reindex", "--corpus", str(CORPUS), "--index", str(index)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=900,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "6 added, 0 updated, 0 removed, 0 unchanged, 0 failed" in result.stdout
-    return index, env
+def test_the_real_corpus_is_indexed_whole(real_index):
+    _, _, printed = real_index
+    assert "6 added, 0 updated, 0 removed, 0 unchanged, 0 failed" in printed
 
 
 def kb(real_index, *args):
-    index, env = real_index
+    index, env, _ = real_index
     return subprocess.run(
         [KB, *args, "--index", str(index)], capture_output=True, text=True, env=env, timeout=300
     )
@@ -88,7 +75,7 @@ def test_pdf_passage_is_cited_at_its_viewer_page(real_index):
 
 
 def test_noop_reindex_on_the_real_index_embeds_nothing(real_index):
-    index, env = real_index
+    index, env, _ = real_index
     result = subprocess.run(
         [KB, "reindex", "--corpus", str(CORPUS), "--index", str(index)],
         capture_output=True,
