@@ -9,6 +9,7 @@ from kb.cli import cli
 from kb.errors import UsageError
 from kb.evaluate import below, load_queries, load_thresholds, rank_of
 from kb.passage import Citation, Hit
+from kb.search import RETRIEVALS
 
 
 def hit(text, document="a.pdf", page=1, agency="Agency", page_end=0):
@@ -209,11 +210,4 @@ def test_kb_eval_compare_prints_one_row_per_retrieval(index, tmp_path):
     result = CliRunner().invoke(cli, ["eval", "--queries", str(golden), "--compare"])
     assert result.exit_code == 0, result.output
     rows = [line.split("|")[1].strip() for line in result.stdout.splitlines()[2:]]
-    assert rows == [
-        "bm25",
-        "dense",
-        "hybrid",
-        "hybrid+vocabulary",
-        "hybrid+vocabulary+agency",
-        "rrf",
-    ]
+    assert rows == list(RETRIEVALS)

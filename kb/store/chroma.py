@@ -4,6 +4,7 @@ chromadb."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -150,18 +151,8 @@ def where(passages: Filter) -> dict | None:
 
 
 def metadata(chunk: Chunk) -> dict[str, Any]:
-    """A chunk's citation and position as Chroma metadata."""
-    cited = chunk.citation
-    return {
-        "document": cited.document,
-        "title": cited.title,
-        "agency": cited.agency,
-        "section": cited.section,
-        "page": cited.page,
-        "page_end": cited.page_end,
-        "position": chunk.position,
-        "sha256": cited.sha256,
-    }
+    """A chunk's citation and position as Chroma metadata: METADATA_FIELDS."""
+    return {**asdict(chunk.citation), "position": chunk.position}
 
 
 def chunk(chunk_id: str, text: str | None, stored: dict[str, Any] | None) -> Chunk:
