@@ -11,6 +11,12 @@ from dataclasses import dataclass, field, replace
 from kb import clean
 from kb.errors import UnreadableDocument
 from kb.ingest import Document, Line
+from kb.organisations import (
+    Organisations,
+    is_contents_line,
+    lower_case_words,
+    strip_numbering,
+)
 from kb.passage import Chunk, Citation, embedding_text
 
 # Bump when chunk boundaries or chunk text change: an index built by another version is refused
@@ -20,11 +26,14 @@ from kb.passage import Chunk, Citation, embedding_text
 # list's lead-in is never a passage on its own, "3. Ground C" and Markdown's headings are headings,
 # a bullet set small is not a footnote, a heading with no text under it (closing a document, or
 # replaced by the next) is kept as text.
-CHUNKER_VERSION = "5"
+# 6: a bullet a symbol font drew is a list item; a heading that names a partner agency makes its
+# part that agency's; a contents entry is not a heading.
+CHUNKER_VERSION = "6"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
 TokenCounter = Callable[[str], int]
+CONTENTS_HEADINGS = ("contents", "table of contents")
 
 
 def chunk_id(document: str, position: int) -> str:
@@ -69,6 +78,8 @@ class _Outline:
         default_factory=set
     )  # a cover page's lines: the document's, not a section's
     in_front_matter: bool = False
+    # Headings that name the agency a part is from: the passages' agency, not their section.
+    agencies: set[str] = field(default_factory=set)
 
     def add(self, text: str, level: float, wrapped: bool) -> None:
         if self.in_front_matter:
@@ -94,12 +105,86 @@ class _Outline:
         return self.section_of(self.path)
 
     def section_of(self, path: list[tuple[float, str]]) -> str:
-        return " › ".join(text for _, text in path if text != self.title and text not in self.front)
+        return " › ".join(
+            text
+            for _, text in path
+            if text != self.title and text not in self.front and text not in self.agencies
+        )
 
 
-def blocks(document: Document) -> list[Block]:
-    """Join lines into paragraphs and bullets; a sentence a page break cut is made whole again."""
-    return _Reading(document).blocks()
+def blocks(document: Document, organisations: Organisations | None = None) -> list[Block]:
+    """Join lines into paragraphs and bullets; a sentence a page break cut is made whole again.
+    Each block's agency is its part's where a heading names one (see agency_headings)."""
+    return _Reading(document, organisations or Organisations.default()).blocks()
+
+
+@dataclass(frozen=True)
+class AgencyHeadings:
+    """Which headings of a document name the agency a part of it is from, and by what name."""
+
+    level: float | None  # the heading level they stand at; None: the document has none
+    names: dict[frozenset[str], str]  # an organisation's key -> the name its passages are cited by
+
+    def named(
+        self, organisations: Organisations, heading: str, level: float, common: set[str]
+    ) -> str:
+        """The agency a settled heading names, or ""."""
+        if self.level is None or level != self.level:
+            return ""
+        name = organisations.named_in(heading, common)
+        return self.names.get(organisations.key(name), "") if name else ""
+
+
+def agency_headings(document: Document, organisations: Organisations) -> AgencyHeadings:
+    """The headings that name partner agencies: at the highest heading level where two or more
+    organisations are named, so a partner's part is headed by its name ("Bedfordshire Hospitals
+    NHS Foundation Trust", "3.2 Cambridgeshire Community Services NHS Trust") while an
+    organisation named deeper down ("St Giles Trust", under a partner's section) is a topic.
+
+    None where running headers already name the agencies (they change from page to page)."""
+    header_agencies = {line.agency for page in document.pages for line in page.lines if line.agency}
+    if len(header_agencies) > 1:
+        return AgencyHeadings(None, {})
+    common = organisations_common(document)
+    found: dict[float, dict[frozenset[str], list[str]]] = {}
+    for page in document.pages:
+        for line in page.lines:
+            if line.kind != "heading":
+                continue
+            name = organisations.named_in(line.text, common)
+            if name:
+                at_level = found.setdefault(line.level, {})
+                at_level.setdefault(organisations.key(name), []).append(name)
+    levels = [level for level, named in found.items() if len(named) >= 2]
+    if not levels:
+        return AgencyHeadings(None, {})
+    level = max(levels)
+    names = {
+        key: organisations.known.get(key) or max(variants, key=len)
+        for key, variants in found[level].items()
+    }
+    return AgencyHeadings(level, names)
+
+
+def agency_doubt(
+    document: Document, chunks: list[Chunk], organisations: Organisations
+) -> list[str]:
+    """Headings that look like several organisations' in a document whose passages all went to one
+    agency: what an administrator should look at (a partner's part kb could not tell apart)."""
+    if len({chunk.agency for chunk in chunks}) != 1:
+        return []
+    found: dict[frozenset[str], str] = {}
+    for page in document.pages:
+        for line in page.lines:
+            if line.kind == "heading" and organisations.looks_like_one(line.text):
+                name = strip_numbering(line.text)
+                found.setdefault(organisations.key(name), name)
+    return list(found.values()) if len(found) >= 2 else []
+
+
+def organisations_common(document: Document) -> set[str]:
+    """The words a document writes in lower case: what a name of its is not made of."""
+    return lower_case_words(document.text)
 
 
 class _Reading:
@@ -107,8 +192,12 @@ class _Reading:
     says whether they were a heading or emphasised prose; text lines join the open block or start
     one."""
 
-    def __init__(self, document: Document) -> None:
+    def __init__(self, document: Document, organisations: Organisations) -> None:
         self.document = document
+        self.organisations = organisations
+        self.headings = agency_headings(document, organisations)
+        self.common = organisations_common(document) if self.headings.level is not None else set()
+        self.agency = ""  # the agency the heading over this part names; "" where none does
         self.words = clean.vocabulary(document.text)
         self.joins = clean.split_words(document.text)
         self.outline = _Outline(document.title)
@@ -147,6 +236,13 @@ class _Reading:
         self.footnote = None
 
     def line(self, number: int, line: Line) -> None:
+        if line.kind in ("heading", "text") and (
+            is_contents_line(line.text) or line.text.strip().lower() in CONTENTS_HEADINGS
+        ):
+            # A contents page says where a part is, not what it says; its heading heads nothing.
+            self.settle(None)
+            self.outline.after_heading = False
+            return
         if line.kind == "heading":
             last = self.pending[-1][1] if self.pending else None
             if last is not None and (last.level != line.level or not self.document.wrapped):
@@ -172,7 +268,8 @@ class _Reading:
             self.footnote.text = _join(self.footnote.text, line.text, self.words)
         else:
             self.flush(self.footnote)
-            self.footnote = Block("footnote", line.text, number, line.agency, self.outline.section)
+            agency = self.agency or line.agency
+            self.footnote = Block("footnote", line.text, number, agency, self.outline.section)
 
     def text_line(self, number: int, line: Line) -> None:
         starts_item = bool(
@@ -194,7 +291,8 @@ class _Reading:
             self.flush(current)
             kind = "bullet" if starts_item else "para"
             section = self.outline.section
-            self.current = Block(kind, _bullet(line.text), number, line.agency, section, number)
+            agency = self.agency or line.agency
+            self.current = Block(kind, _bullet(line.text), number, agency, section, number)
         self.outline.after_heading = False
         self.paragraph_break = self.page_break = False
         self.unused.clear()
@@ -237,8 +335,24 @@ class _Reading:
             text = " ".join(line.text for _, line in dropped)
             section = outline.section_of([item for item in before if item[1] not in text])
             first, last = dropped[0], dropped[-1]
-            self.flush(Block("para", text, first[0], first[1].agency, section, last[0]))
+            agency = self.agency or first[1].agency
+            self.flush(Block("para", text, first[0], agency, section, last[0]))
         self.unused[:] = [item for item in self.unused if item not in dropped] + self.pending
+        self.take_agency()
+
+    def take_agency(self) -> None:
+        """A heading that names a partner makes the part under it that partner's, until the next
+        heading at its level or above (in text without sizes, until the next partner's)."""
+        level = self.pending[0][1].level
+        text = " ".join(line.text for _, line in self.pending)
+        named = self.headings.named(self.organisations, text, level, self.common)
+        if named:
+            self.agency = named
+            self.outline.agencies.add(text)
+            if self.outline.path and self.outline.path[-1][1].endswith(text):
+                self.outline.agencies.add(self.outline.path[-1][1])
+        elif self.headings.level is not None and level and level >= self.headings.level:
+            self.agency = ""
 
 
 def _join(left: str, right: str, words: set[str]) -> str:
@@ -256,10 +370,12 @@ def chunk_document(
     count_tokens: TokenCounter,
     max_tokens: int = MAX_TOKENS,
     target_tokens: int = TARGET_TOKENS,
+    organisations: Organisations | None = None,
 ) -> list[Chunk]:
-    """Cut a document into chunks that follow its structure and fit what the model reads."""
+    """Cut a document into chunks that follow its structure and fit what the model reads. A chunk
+    never mixes two agencies: one ends where the agency changes."""
     chunks: list[Chunk] = []
-    for group in _groups(blocks(document)):
+    for group in _groups(blocks(document, organisations)):
         first = group[0]
         agency = _fit_name(first.agency or document.organisation, count_tokens, max_tokens // 8)
         section = _fit_section(agency, first.section, count_tokens, max_tokens // 4)

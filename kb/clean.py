@@ -18,6 +18,12 @@ _TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)\b(?:[^<>\"']|\"[^\"]*\"|'[^']*')
 _BLOCK_TAGS = frozenset("p div br li ul ol tr table h1 h2 h3 h4 h5 h6 blockquote section".split())
 
 BULLET_CHARS = "•●▪◼■◦‣∙"
+# Bullets drawn in a symbol font come through extraction as a private-use character (Wingdings'
+# and Symbol's U+F06E, U+F02D, U+F0A7…), as a delete character, or as an arrow or a shape. At the
+# start of a line, before text, any of them is a bullet, written "• ".
+_SYMBOL_BULLET = re.compile(
+    "^([ \t]*)[\ue000-\uf8ff\x7f●▪◼■◦‣∙➢➤►▶❖◆◇○□✓✔⁃][ \t]*(?=\\S)", re.MULTILINE
+)
 _INLINE_BULLET = re.compile(rf"[ \t]*[{BULLET_CHARS}][ \t]*")
 BULLET_START = re.compile(rf"^\s*(?:[{BULLET_CHARS}]|[-–*](?=\s))\s*")
 NUMBERED_START = re.compile(r"^\s*\(?(\d{1,3}|[a-z])[.)]\s+(?=\S)")
@@ -58,6 +64,11 @@ def normalise_whitespace(text: str) -> str:
     )
     text = _LONE_SURROGATE.sub("\ufffd", text)
     return re.sub(r"[ \t\f\v]+", " ", text)
+
+
+def symbol_bullets(text: str) -> str:
+    """A bullet a symbol font drew at the start of a line, written "• "."""
+    return _SYMBOL_BULLET.sub(r"\1• ", text)
 
 
 FOOTNOTE_START = re.compile(r"^\s*(\d{1,3})\s+\S")

@@ -127,6 +127,13 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
             bar.close()
     for name, reason in summary.failed:
         click.echo(f"failed: {name}: {reason}", err=True)
+    for name, agency, headings in summary.doubts:
+        shown = "; ".join(headings[:5]) + ("; …" if len(headings) > 5 else "")
+        click.echo(
+            f"check: {name}: every passage is cited to {agency or 'no agency'}, though its "
+            f"headings look like several organisations' ({shown}); see the README, 'Agencies'",
+            err=True,
+        )
     if summary.rebuilt:
         click.echo("The index was built by another model or chunker version, so it was rebuilt.")
     took = time.perf_counter() - started

@@ -275,19 +275,83 @@ def _why_not_a_pdf(path: Path) -> str:
     return ": it looks truncated, with no %%EOF at its end" if b"%%EOF" not in tail else ""
 
 
-def _page_segments(page) -> list[tuple[str, float, bool]]:
-    segments: list[tuple[str, float, bool]] = []
+Segment = tuple[str, float, bool]  # text, size in points, bold
+
+
+def _page_segments(page) -> list[Segment]:
+    """The page's text in pieces, each with its size and boldness, in reading order."""
+    placed: list[tuple[str, float, bool, float]] = []  # and where each starts across the page
 
     def visit(text, cm, tm, font_dict, font_size):
         scale = math.sqrt(abs(tm[0] * tm[3] - tm[1] * tm[2])) if tm else 1.0
         base = str((font_dict or {}).get("/BaseFont", ""))
         bold = bool(re.search(r"bold|black|heavy|,b\b", base, re.IGNORECASE))
-        segments.append((text, round(float(font_size or 0) * (scale or 1.0), 1), bold))
+        x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4] if tm and cm else -1.0
+        placed.append((text, round(float(font_size or 0) * (scale or 1.0), 1), bold, x))
 
     text = page.extract_text(visitor_text=visit)
-    if "".join(s for s, _, _ in segments) != text:  # pypdf changed how it reports: keep the text
+    if "".join(piece[0] for piece in placed) != text:  # pypdf changed how it reports: keep the text
         return [(text, 0.0, False)]
-    return segments
+    try:
+        width = float(page.mediabox.width)
+    except Exception:
+        width = 0.0
+    return by_column(placed, width)
+
+
+MIN_COLUMN_CHARS = 30  # each side of a line two columns share holds at least this much prose
+MIN_SHARED_LINES = 5  # lines two columns must share before a page is read as two columns
+
+
+def by_column(placed: list[tuple[str, float, bool, float]], width: float) -> list[Segment]:
+    """Two columns written line by line across the page come out of pypdf as one line from each,
+    joined ("...the clinic runs Column two starts..."): pypdf reads text in the order the PDF
+    draws it. Where at least MIN_SHARED_LINES lines hold prose on both sides of the page's middle,
+    the left column is read whole, then the right. A table's short cells ("Overall
+    effectiveness | Good") are not prose, and keep their rows. Columns drawn one after the other
+    come out whole already, and are left as they are."""
+    lines: list[list[tuple[str, float, bool, float]]] = [[]]
+    for text, size, bold, x in placed:
+        for number, piece in enumerate(text.split("\n")):
+            if number:
+                lines.append([])
+            if piece:
+                lines[-1].append((piece, size, bold, x))
+    middle = width / 2
+
+    def halves(line):
+        right_at = next(
+            (at for at, piece in enumerate(line) if at and piece[3] >= middle > line[0][3] >= 0),
+            len(line),
+        )
+        return line[:right_at], line[right_at:]
+
+    # A column's lines all start at one place: count the lines whose right half starts at the
+    # same place as others', with prose on both sides, the left of which ends before the right
+    # starts (its width guessed at 0.45 em a character).
+    starts: Counter[int] = Counter()
+    for line in lines:
+        left, right = halves(line)
+        left_text, right_text = "".join(p[0] for p in left), "".join(p[0] for p in right)
+        if len(left_text.strip()) < MIN_COLUMN_CHARS or len(right_text.strip()) < MIN_COLUMN_CHARS:
+            continue
+        reach = left[0][3] + 0.45 * max(left[0][1], 1.0) * len(left_text.rstrip())
+        if reach < right[0][3]:
+            starts[round(right[0][3] / 2)] += 1
+    shared = max(starts.values(), default=0)
+    if width <= 0 or shared < MIN_SHARED_LINES:
+        return [piece[:3] for piece in placed]
+    columns: tuple[list, list] = ([], [])
+    for line in lines:
+        for side, half in zip(columns, halves(line)):
+            if half:
+                side.append(half)
+    out: list[Segment] = []
+    for line in [*columns[0], *columns[1]]:
+        if out:
+            out.append(("\n", line[0][1], line[0][2]))
+        out.extend(piece[:3] for piece in line)
+    return out
 
 
 def _body_size(pages_segments) -> float:
@@ -326,7 +390,11 @@ def _raw_lines(segments, body: float) -> list[_RawLine]:
             )
         )
         lines.append(
-            _RawLine(clean.normalise_whitespace(text), size, bold / total if total else 0.0)
+            _RawLine(
+                clean.symbol_bullets(clean.normalise_whitespace(text)),
+                size,
+                bold / total if total else 0.0,
+            )
         )
         parts.clear()
 
@@ -488,7 +556,8 @@ def _utf16_without_bom(data: bytes) -> str:
 
 def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:
     text = _decode(path.read_bytes())
-    text = clean.split_inline_bullets(clean.strip_html(clean.normalise_whitespace(text)))
+    text = clean.symbol_bullets(clean.normalise_whitespace(text))
+    text = clean.split_inline_bullets(clean.strip_html(text))
     lines = [line.strip() for line in text.split("\n")]
     nonblank = [i for i, line in enumerate(lines) if line]
     if not nonblank:

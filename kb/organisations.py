@@ -9,8 +9,8 @@ acronym the glossary spells out as an organisation ("ELFT"). So "Early Help Serv
 "Multi-Agency Safeguarding Hub" are topics, and "Luton Borough Council" an organisation.
 
 Variants of one name ("Bedfordshire Hospitals NHS Foundation Trust", "Bedfordshire Hospitals",
-"BHFT") share a key: the name words left once the words that say what an organisation is are
-taken out, with an acronym read as what the glossary says it stands for.
+"BHFT") share a key: its words but the few that variants add or drop (NHS, Foundation, Trust),
+singular, with an acronym read as what the glossary says it stands for.
 """
 
 from __future__ import annotations
@@ -30,6 +30,11 @@ GENERIC_WORDS = KIND_WORDS | frozenset(
     safeguarding local integrated city district metropolitan royal national""".split()
 )
 SMALL_WORDS = frozenset("of and for the in at on to & de".split())
+# Words variants of one name add or drop ("Bedfordshire Hospitals NHS Foundation Trust",
+# "Bedfordshire Hospitals"): left out of a name's key. Every other word counts, so "Luton Borough
+# Council" and "Luton Safeguarding Children Partnership", or "Bedfordshire Police" and
+# "Bedfordshire Hospitals", stay apart.
+FILLER_WORDS = SMALL_WORDS | frozenset("nhs foundation trust limited ltd plc cic".split())
 MAX_WORDS = 12  # a heading longer than this is a sentence, not a name
 
 # "3.2 ", "3.2.1. ", "Section 3: ", "Chapter 2 – ", "Part B. ": numbering before a heading's words.
@@ -37,8 +42,8 @@ _NUMBERING = re.compile(
     r"^\s*(?:(?:section|chapter|part|appendix)\s+)?(?:\d+(?:\.\d+)*|[A-Z]|[ivxlc]+)[.):]?\s*[–—:-]?\s+",
     re.IGNORECASE,
 )
-# A contents line: dot leaders (or a run of spaces) before a page number.
-_CONTENTS_LINE = re.compile(r"(?:\.{3,}|…+|\s{3,}|\.\s){1,}\s*\d{1,4}\s*$")
+# A contents line: dot leaders before a page number.
+_CONTENTS_LINE = re.compile(r"(?:(?:\.\s?){4,}|…+)\s*\d{1,4}\s*$")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’&-]*")
 _ACRONYM = re.compile(r"^[A-Z][A-Z&]{1,7}s?$")
 
@@ -65,12 +70,32 @@ class Organisations:
     only those that stand for an organisation are kept.
     """
 
-    def __init__(self, acronyms: Mapping[str, Iterable[str]] = {}) -> None:
+    def __init__(
+        self, acronyms: Mapping[str, Iterable[str]] | None = None, known: Iterable[str] = ()
+    ) -> None:
         self.acronyms: dict[str, tuple[str, ...]] = {}
-        for acronym, expansions in acronyms.items():
+        for acronym, expansions in (acronyms or {}).items():
             named = tuple(e for e in expansions if _kind_words(e))
             if named and _ACRONYM.match(acronym):
                 self.acronyms[acronym] = named
+        # Organisations the corpus already names (its indexed agencies): a variant of one of these
+        # names it, and is cited by the name already in use, so one organisation is one agency.
+        self.known: dict[frozenset[str], str] = {}
+        for name in known:
+            if self.key(name):
+                self.known.setdefault(self.key(name), name)
+
+    @classmethod
+    def default(cls, known: Iterable[str] = ()) -> Organisations:
+        """Acronyms from kb/data/glossary.tsv; known names from the caller (an index's agencies)."""
+        from kb.vocabulary import default_glossary
+
+        entries = default_glossary().entries
+        return cls({entry.term: entry.expansions for entry in entries}, known)
+
+    def canonical(self, name: str) -> str:
+        """The name the corpus already uses for this organisation, else the name given."""
+        return self.known.get(self.key(name), name)
 
     def named_in(self, heading: str, common: set[str]) -> str:
         """The organisation a heading names, as the heading writes it (without numbering); "" if
@@ -89,6 +114,8 @@ class Organisations:
         # A name: every word but the small ones starts with a capital.
         if any(word[0].islower() and word.lower() not in SMALL_WORDS for word in words):
             return ""
+        if self.key(name) in self.known and (len(words) > 1 or _ACRONYM.match(name)):
+            return name
         if not _kind_words(name):
             return ""
         proper = [
@@ -101,15 +128,15 @@ class Organisations:
 
     def looks_like_one(self, heading: str) -> bool:
         """A heading that may name an organisation though the document's words say it does not:
-        a name with a word for what an organisation is, and another word besides."""
-        name = strip_numbering(heading)
+        a name in capitals, with a word for what an organisation is, and another word besides."""
+        name = strip_numbering(heading).strip(" .:;–—-")
         words = _WORD.findall(name)
         return (
             0 < len(words) <= MAX_WORDS
-            and name[:1].isupper()
+            and not is_contents_line(heading)
+            and all(word[0].isupper() or word.lower() in SMALL_WORDS for word in words)
             and bool(_kind_words(name))
             and any(word.lower() not in GENERIC_WORDS for word in words)
-            and not is_contents_line(heading)
         )
 
     def key(self, name: str) -> frozenset[str]:
@@ -119,11 +146,13 @@ class Organisations:
         outside = re.sub(r"\([^)]*\)", " ", name)
         for part in [outside, *inside]:
             for word in _WORD.findall(part):
+                if word.lower() in FILLER_WORDS:
+                    continue
                 expansions = self.acronyms.get(word) or self.acronyms.get(word.rstrip("s"))
                 if expansions:
-                    found |= _name_words(expansions[0])
-                elif word.lower() not in GENERIC_WORDS:
-                    found.add(word.lower())
+                    found |= _key_words(expansions[0])
+                else:
+                    found |= _key_words(word)
             if found and part is outside:
                 break  # "East London NHS Foundation Trust (ELFT)": the name outside says it all
         return frozenset(found)
@@ -135,7 +164,7 @@ class Organisations:
         return {
             acronym
             for acronym, expansions in self.acronyms.items()
-            if key and any(_name_words(expansion) == key for expansion in expansions)
+            if key and any(_key_words(expansion) == key for expansion in expansions)
         }
 
     def same(self, one: str, other: str) -> bool:
@@ -147,5 +176,11 @@ def _kind_words(name: str) -> set[str]:
     return {word.lower() for word in _WORD.findall(name)} & KIND_WORDS
 
 
-def _name_words(name: str) -> frozenset[str]:
-    return frozenset(w.lower() for w in _WORD.findall(name) if w.lower() not in GENERIC_WORDS)
+def _key_words(name: str) -> frozenset[str]:
+    """A name's words as its key reads them: lower case, singular, fillers left out."""
+    words = (word.lower().rstrip("’'") for word in _WORD.findall(name))
+    return frozenset(
+        word[:-1] if len(word) > 4 and word.endswith("s") and not word.endswith("ss") else word
+        for word in words
+        if word not in FILLER_WORDS
+    )

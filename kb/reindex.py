@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.chunk import CHUNKER_VERSION, chunk_document
+from kb.chunk import CHUNKER_VERSION, agency_doubt, chunk_document
 from kb.embed import Embedder
 from kb.errors import IndexMissing, KbError, UnreadableDocument
 from kb.ingest import SUFFIXES, Limits, file_sha256, read_document
 from kb.keyword import sync as sync_keyword
+from kb.organisations import Organisations
 from kb.passage import Chunk
 from kb.settings import Settings
 from kb.store import Manifest, Published, Writer, prune, writer_lock
@@ -41,6 +42,8 @@ class Summary:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # (document, the one agency all its passages went to, headings that look like organisations')
+    doubts: list[tuple[str, str, list[str]]] = field(default_factory=list)
     chunks_embedded: int = 0
     rebuilt: bool = False
     keyword_rebuilt: bool = False
@@ -198,6 +201,10 @@ def parse(
     its own), while the model and the vector store load. Nothing to read: the model is never
     loaded."""
     limits = Limits(settings.pdf_timeout, settings.pdf_memory_mb)
+    # The organisations the index already names: a new report's variant of one is cited by it.
+    served = work.served if work.kept else None
+    known = [name for entry in served.catalogue() for name in entry.agencies] if served else []
+    organisations = Organisations.default(known=known)
     todo: list[tuple[str, list[Chunk]]] = []
     with ThreadPoolExecutor(max_workers=1 + PARSERS, thread_name_prefix="kb-reindex") as background:
         loading = background.submit(_load, embedder_factory) if work.to_read else None
@@ -210,7 +217,8 @@ def parse(
         for done in as_completed(reading):  # each file is chunked as soon as it is read
             name = reading[done]
             try:
-                chunks = chunk_document(done.result(), count_tokens)
+                document = done.result()
+                chunks = chunk_document(document, count_tokens, organisations=organisations)
             except UnreadableDocument as error:
                 work.summary.failed.append(
                     (name, str(error))
@@ -220,8 +228,12 @@ def parse(
                 work.summary.failed.append((name, "no passages found in it"))
                 continue
             todo.append((name, chunks))
+            looks_like = agency_doubt(document, chunks, organisations)
+            if looks_like:
+                work.summary.doubts.append((name, chunks[0].agency, looks_like))
     todo.sort(key=lambda item: item[0])
     work.summary.failed.sort()
+    work.summary.doubts.sort()
     return Parsed(todo, loading)
 
 

@@ -19,6 +19,7 @@ from kb.embed import Embedder
 from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument
 from kb.keyword import KeywordIndex, Scores, query_terms
 from kb.keyword import sync as sync_keyword
+from kb.organisations import Organisations
 from kb.passage import Chunk, Filter, Hit, IndexedDocument
 from kb.settings import Settings
 from kb.store import Manifest, Published
@@ -67,8 +68,12 @@ def clean_query(query: str | None, max_chars: int) -> str:
     return query
 
 
-def resolve_agency(name: str, agencies: list[str]) -> list[str]:
-    """Agencies matching a name given by a user: exact, else case-insensitive part of the name."""
+def resolve_agency(
+    name: str, agencies: list[str], organisations: Organisations | None = None
+) -> list[str]:
+    """Agencies matching a name given by a user: exact, else case-insensitive part of the name,
+    else another name of the same organisation ("ELFT", "BHFT", "East London NHS Foundation
+    Trust"), as the glossary spells acronyms out."""
     wanted = " ".join(name.split()).casefold()
     exact = [agency for agency in agencies if agency.casefold() == wanted]
     if exact:
@@ -76,6 +81,15 @@ def resolve_agency(name: str, agencies: list[str]) -> list[str]:
     partial = [agency for agency in agencies if wanted and wanted in agency.casefold()]
     if partial:
         return partial
+    if organisations is not None and wanted:
+        spoken = " ".join(name.split())
+        variants = [
+            agency
+            for agency in agencies
+            if organisations.same(agency, spoken) or organisations.same(agency, spoken.upper())
+        ]
+        if variants:
+            return variants
     choices = "; ".join(agencies) or "none (the index is empty)"
     raise UnknownAgency(f"no agency matches {name!r}; the index holds: {choices}")
 
@@ -166,6 +180,7 @@ class Searcher:
         keyword: KeywordIndex,
         glossary: Glossary,
         prior: AgencyPrior,
+        organisations: Organisations | None = None,
         *,
         max_query_chars: int = Settings.max_query_chars,
         retrieval: Retrieval = Retrieval(),
@@ -176,6 +191,7 @@ class Searcher:
         self.keyword = keyword
         self.glossary = glossary
         self.prior = prior
+        self.organisations = organisations or Organisations.default()
         self.max_query_chars = max_query_chars
         self.retrieval = retrieval
         self._catalogue = store.catalogue()
@@ -219,6 +235,10 @@ class Searcher:
     @property
     def agencies(self) -> list[str]:
         return list(self._agencies)
+
+    def resolve_agency(self, name: str) -> list[str]:
+        """The indexed agencies a user's name for one stands for (UnknownAgency if none)."""
+        return resolve_agency(name, self._agencies, self.organisations)
 
     @property
     def documents(self) -> list[IndexedDocument]:
@@ -268,7 +288,7 @@ class Searcher:
         query = clean_query(query, self.max_query_chars)
         k = max(1, min(int(k), MAX_K))
         passages = Filter(
-            agencies=tuple(resolve_agency(agency, self._agencies)) if agency else (),
+            agencies=tuple(self.resolve_agency(agency)) if agency else (),
             document=resolve_document(document, [e.document for e in self._catalogue])
             if document
             else None,
@@ -399,14 +419,17 @@ def open_searcher(
         store.close()
         raise
     # The data file's glossary, plus the acronyms these documents define, keeping only what they
-    # hold.
-    glossary = default_glossary().with_learned(keyword.definitions()).held_in(keyword.holds)
+    # hold; organisations' acronyms are read from all of it.
+    known = default_glossary().with_learned(keyword.definitions())
+    glossary = known.held_in(keyword.holds)
+    organisations = Organisations({entry.term: entry.expansions for entry in known.entries})
     searcher = Searcher(
         store,
         embedder,
         keyword,
         glossary,
         AgencyPrior.from_index(keyword),
+        organisations,
         max_query_chars=settings.max_query_chars,
         retrieval=retrieval,
         answers_kept=settings.answer_cache,

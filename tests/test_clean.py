@@ -172,3 +172,25 @@ def test_a_word_split_after_its_first_letter_is_made_whole_where_the_document_wr
         "x ray and ray. e mail and mail. It m akes sense; a test; I said. q uorum"
     )
     assert clean.join_split_words("nothing to do", {}) == "nothing to do"
+
+
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        (
+            "\uf06e Bedfordshire Hospitals consist of two sites",
+            "• Bedfordshire Hospitals consist of two sites",
+        ),
+        ("\uf02d nested item", "• nested item"),
+        ("\uf0a7 adoption support", "• adoption support"),  # Wingdings' square, in DfE guidance
+        ("\x7f a delete character drawn as a bullet", "• a delete character drawn as a bullet"),
+        ("◼ What needs to improve", "• What needs to improve"),  # Ofsted's reports from 2019
+        ("  ➢ indented", " • indented"),
+        ("a symbol \uf06e inside a line stays", "a symbol \uf06e inside a line stays"),
+        ("\uf06e", "\uf06e"),  # a mark with no item after it is not a bullet
+    ],
+)
+def test_a_bullet_a_symbol_font_drew_becomes_a_bullet(raw, expected):
+    cleaned = clean.symbol_bullets(clean.normalise_whitespace(raw))
+    assert cleaned == expected
+    assert bool(clean.BULLET_START.match(cleaned)) is cleaned.lstrip().startswith("• ")

@@ -298,3 +298,43 @@ def test_footnote_marks_glued_to_acronyms_are_dropped_where_the_document_writes_
     text = " ".join(line.text for line in document.pages[15].lines if line.kind == "text")
     assert "undertake a DPIA for sharing" in text and "DPIA23" not in text
     assert "DSAs with agencies" in text and "DSAs22" not in text
+
+
+LEFT = [f"Left column line {n} says the clinic sees parents each week." for n in range(1, 9)]
+RIGHT = [f"Right column line {n} says the neglect tool is used by nurses." for n in range(1, 9)]
+GRADES = [
+    ("Overall effectiveness", "Good"),
+    ("The experiences and progress of children who need help and protection", "Good"),
+    ("The experiences and progress of children in care", "Requires improvement to be good"),
+    ("The experiences and progress of care leavers", "Good"),
+    ("Impact of leaders on social work practice with children and families", "Good"),
+    ("Overall effectiveness of care leavers services", "Outstanding"),
+]
+
+
+def _two_columns(path, rows):
+    """A page drawn a row at a time across the page, as some designers' tools write it."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=10)
+    for n, (left, right) in enumerate(rows):
+        pdf.text(10, 20 + 6 * n, left)
+        pdf.text(110, 20 + 6 * n, right)
+    path.write_bytes(bytes(pdf.output()))
+    return [line.text for line in read_document(path).pages[0].lines if line.text]
+
+
+def test_two_columns_drawn_row_by_row_are_read_a_column_at_a_time(tmp_path):
+    """pypdf reads text in the order the PDF draws it: without this, each line would hold a line
+    of each column."""
+    assert _two_columns(tmp_path / "columns.pdf", list(zip(LEFT, RIGHT))) == LEFT + RIGHT
+
+
+def test_a_tables_rows_stay_rows(tmp_path):
+    """A judgement table's cells are short, not prose: each row stays one line, label and grade."""
+    lines = _two_columns(tmp_path / "table.pdf", GRADES)
+    assert len(lines) == len(GRADES)
+    for line, (label, grade) in zip(lines, GRADES):
+        assert line.startswith(label) and line.endswith(grade)

@@ -124,6 +124,17 @@ def test_a_very_long_paragraph_is_cut_but_not_lost(count, words):
 
 @EXAMPLES
 @given(st.text())
+def test_a_symbol_bullet_changes_only_the_mark_at_a_lines_start(text):
+    out = clean.symbol_bullets(text)
+    assert out.count("\n") == text.count("\n")
+    for before, after in zip(text.split("\n"), out.split("\n")):
+        assert after == before or (
+            after.lstrip().startswith("• ") and after.lstrip()[2:] == before.lstrip()[1:].lstrip()
+        )
+
+
+@EXAMPLES
+@given(st.text())
 def test_whitespace_clean_up_keeps_every_other_character(text):
     out = clean.normalise_whitespace(text)
     expected = "".join(

@@ -11,7 +11,7 @@ from flask import Blueprint, current_app, render_template, request, send_from_di
 
 from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument, UsageError
 from kb.passage import NO_AGENCY, IndexedDocument
-from kb.search import CANDIDATES, MAX_K, resolve_agency
+from kb.search import CANDIDATES, MAX_K
 from web.context import searcher, settings
 from web.errors import status_of
 from web.highlight import highlight, query_pattern
@@ -125,7 +125,7 @@ def _facets(searcher, params: SearchParams, top: list) -> tuple[list[Facet], lis
     titles = {entry.document: entry.title or entry.document for entry in searcher.documents}
     # The agencies the filter chose, by the search's own rule: "devon" chooses "Devon local
     # authority".
-    chosen = set(resolve_agency(params.agency, searcher.agencies)) if params.agency else set()
+    chosen = set(searcher.resolve_agency(params.agency)) if params.agency else set()
     by_agency = Counter(hit.agency for hit in hits("", params.document) if hit.agency)
     by_document = Counter(hit.document for hit in hits(params.agency, ""))
     agencies = [
