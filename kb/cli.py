@@ -99,34 +99,26 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
 
     Example: kb reindex --corpus corpus/ --index index/
     """
-    from tqdm import tqdm
-
     from kb.embed import load_embedder, token_counter
+    from kb.progress import Shown
     from kb.reindex import reindex as run
 
     settings = _settings(corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url)
-    bar = None
-
-    def on_start(total: int) -> None:
-        nonlocal bar
-        if total:
-            click.echo(f"Embedding {total} passages…", err=True)
-            bar = tqdm(total=total, unit="passage", file=sys.stderr, disable=None, leave=False)
-
+    reporter = Shown(sys.stderr)
     started = time.perf_counter()
     try:
         summary = run(
             settings,
             lambda: load_embedder(settings.model, settings.embedder, settings.model_cache),
             token_counter(),
-            progress=lambda n: bar.update(n) if bar else None,
-            on_start=on_start,
+            progress=reporter,
         )
     finally:
-        if bar:
-            bar.close()
+        reporter.close()
     for name, reason in summary.failed:
         click.echo(f"failed: {name}: {reason}", err=True)
+    for name, kept in summary.duplicates:
+        click.echo(f"duplicate: {name} is the same file as {kept}, which is indexed", err=True)
     for name, agency, headings in summary.doubts:
         shown = "; ".join(headings[:5]) + ("; …" if len(headings) > 5 else "")
         click.echo(

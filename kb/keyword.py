@@ -31,7 +31,7 @@ from kb.passage import Chunk, Filter
 from kb.vocabulary import Entry, default_glossary, learn_definitions
 
 # 2: long forms whose initials spell the acronym are learned whole; 3, 4: word, phrase scores stored
-KEYWORD_VERSION = "4"
+KEYWORD_VERSION = "5"
 FILENAME = "keyword.sqlite"
 
 # Words that carry no meaning for ranking. Short on purpose: "help", "risk", "care" and "out"
@@ -82,11 +82,12 @@ def query_parts(terms: Sequence[str], phrases: Iterable[str] = ()) -> list[str]:
     return list(dict.fromkeys(parts))
 
 
-def fingerprint(rows: Iterable[tuple[str, str]]) -> str:
-    """What the keyword index was built from: every (chunk id, document hash) pair."""
+def fingerprint(rows: Iterable[tuple[str, str, int]]) -> str:
+    """What the keyword index was built from: every (document, its hash, its passages) row; with
+    the chunker's version, which the store checks, that fixes every passage."""
     digest = hashlib.sha256(KEYWORD_VERSION.encode())
-    for chunk_id, sha in sorted(rows):
-        digest.update(f"{chunk_id}:{sha}\n".encode())
+    for document, sha, chunks in sorted(rows):
+        digest.update(f"{document}\x00{sha}\x00{chunks}\n".encode())
     return digest.hexdigest()
 
 

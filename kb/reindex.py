@@ -1,18 +1,22 @@
 """Bring the index in step with the corpus: add new files, replace changed ones, drop deleted ones.
 
-A reindex is three steps: a plan (which files are new, changed, gone or unreadable, read from the
-corpus folder and the served generation alone), then parsing what changed, then writing a new
-generation with only those files embedded, and publishing it.
+A reindex makes a plan (which files are new, changed, gone, duplicated or unreadable, read from the
+corpus folder and the served generation's catalogue alone), then parses what changed while the
+model loads and the served generation is copied, embedding each batch of passages as soon as its
+files are parsed, and publishes the new generation.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import os
+import queue
+import threading
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -26,13 +30,28 @@ from kb.passage import Chunk
 from kb.settings import Settings
 from kb.store import Manifest, Published, Writer, prune, writer_lock
 from kb.store.chroma import preload as preload_store
+from kb.store.generations import current, home, read_catalogue, write_catalogue
 
 PARSERS = 2  # files parsed at once: one per core
-EMBED_SLICE = (
-    256  # passages per call to the model: large enough for full batches, small enough for progress
-)
+EMBED_SLICE = 256  # passages per call to the model: full batches, and progress between calls
+EMBED_BATCH = 512  # parsed passages gathered before they are embedded, sorted by length together
+# Reasons a file failed that depend on a limit the administrator may raise: tried again each time.
+RETRIED = ("KB_PDF_TIMEOUT", "KB_PDF_MEMORY_MB", "cannot read the file")
 
-Progress = Callable[[int], None]
+
+class Progress:
+    """What a reindex reports as it goes: the CLI draws it (bars on a terminal, lines elsewhere).
+    Stages are "parsing" (files) and "embedding" (passages, whose total grows as files are
+    parsed). This one reports nothing."""
+
+    def start(self, stage: str, total: int) -> None:
+        """A stage begins with this much to do."""
+
+    def grow(self, stage: str, more: int) -> None:
+        """More to do in a stage than it began with."""
+
+    def advance(self, stage: str, done: int = 1) -> None:
+        """Some of a stage is done."""
 
 
 @dataclass
@@ -42,6 +61,8 @@ class Summary:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # (a file, the file of the same content that is indexed in its place)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)
     # (document, the one agency all its passages went to, headings that look like organisations')
     doubts: list[tuple[str, str, list[str]]] = field(default_factory=list)
     chunks_embedded: int = 0
@@ -54,7 +75,13 @@ class Summary:
             for name in ("added", "updated", "removed", "unchanged", "failed")
         )
         passages = "passage" if self.chunks_embedded == 1 else "passages"
-        return f"{counts}; {self.chunks_embedded} {passages} embedded"
+        same = f"; {len(self.duplicates)} duplicate" if self.duplicates else ""
+        same += "s" if len(self.duplicates) > 1 else ""
+        return f"{counts}{same}; {self.chunks_embedded} {passages} embedded"
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.rebuilt)
 
 
 def corpus_files(
@@ -90,70 +117,138 @@ def _within(name: str, folders: list[str]) -> bool:
     return any(folder == "." or name.startswith(f"{folder}/") for folder in folders)
 
 
+@dataclass
+class Served:
+    """What the served generation holds, by document: from the catalogue its reindex wrote beside
+    it, or, where there is none, read from the store."""
+
+    generation: str
+    manifest: Manifest | None
+    documents: dict[str, dict[str, Any]]  # name -> {"sha256", "chunks", "agencies"}
+    failed: dict[str, list[str]] = field(default_factory=dict)  # name -> [sha256, reason]
+    written: bool = True  # its catalogue is on disk
+
+    def catalogue(self) -> dict[str, Any]:
+        return {
+            "manifest": asdict(self.manifest) if self.manifest else None,
+            "documents": self.documents,
+            "failed": self.failed,
+        }
+
+    def fingerprint_rows(self) -> list[tuple[str, str, int]]:
+        return [(name, entry["sha256"], entry["chunks"]) for name, entry in self.documents.items()]
+
+
+def served(settings: Settings) -> Served | None:
+    """The served generation's catalogue; None before the first reindex or if it is lost."""
+    generation = current(settings.index_dir, settings.chroma_url)
+    if generation is None:
+        return None
+    found = read_catalogue(settings.index_dir, generation)
+    if found and found.get("manifest"):
+        return Served(
+            generation, Manifest(**found["manifest"]), found["documents"], found.get("failed", {})
+        )
+    try:
+        store = Published.open(settings.index_dir, settings.chroma_url, generation, exact_up_to=0)
+    except IndexMissing:
+        return None
+    try:
+        documents: dict[str, dict[str, Any]] = {}
+        for _, metadata in store.metadata():
+            entry = documents.setdefault(
+                metadata["document"],
+                {"sha256": metadata.get("sha256", ""), "chunks": 0, "agencies": []},
+            )
+            entry["chunks"] += 1
+            if metadata.get("agency") and metadata["agency"] not in entry["agencies"]:
+                entry["agencies"].append(metadata["agency"])
+        return Served(generation, store.manifest, documents, written=False)
+    finally:
+        store.close()
+
+
+class _ServedPassages:
+    """The served generation as the keyword index reads it: fingerprinted from its catalogue, its
+    passages read from the store only if the keyword index must be built again."""
+
+    def __init__(self, settings: Settings, was: Served) -> None:
+        self.settings, self.was = settings, was
+
+    def fingerprint_rows(self) -> list[tuple[str, str, int]]:
+        return self.was.fingerprint_rows()
+
+    def chunks(self):
+        store = Published.open(
+            self.settings.index_dir, self.settings.chroma_url, self.was.generation, exact_up_to=0
+        )
+        try:
+            yield from store.chunks()
+        finally:
+            store.close()
+
+
 def reindex(
     settings: Settings,
     embedder_factory: Callable[[], Embedder],
     count_tokens: Callable[[str], int],
     progress: Progress | None = None,
-    on_start: Progress | None = None,
 ) -> Summary:
     """Index what changed. The model is loaded only if something needs embedding."""
     with writer_lock(settings.index_dir):
-        prune(
-            settings.index_dir, settings.chroma_url
-        )  # what a killed reindex left, even if nothing changes
-        try:
-            served: Published | None = Published.open(settings.index_dir, settings.chroma_url)
-        except IndexMissing:
-            served = None
-        try:
-            work = plan(settings, served)
-            parsed = parse(settings, work, embedder_factory, count_tokens)
-            if served is not None and not (
-                work.summary.rebuilt or work.summary.removed or parsed.todo
-            ):
-                # Nothing to change: the served generation stays, its keyword index brought up to
-                # date.
-                keyword, work.summary.keyword_rebuilt = sync_keyword(served, served.home)
-                keyword.close()
-                return work.summary
-            write(settings, work, parsed, embedder_factory, progress, on_start)
+        prune(settings.index_dir, settings.chroma_url)  # a killed reindex's leftovers, always
+        was = served(settings)
+        work = plan(settings, was)
+        if was is not None and not (work.summary.rebuilt or work.summary.removed or work.to_read):
+            _keep(settings, was, work)
             return work.summary
-        finally:
-            if served is not None:
-                served.close()
+        build(settings, work, embedder_factory, count_tokens, progress or Progress())
+        return work.summary
+
+
+def _keep(settings: Settings, was: Served, work: Plan) -> None:
+    """Nothing to change: the served generation stays, its keyword index and its catalogue (which
+    remembers files that cannot be read) brought up to date."""
+    keyword, work.summary.keyword_rebuilt = sync_keyword(
+        _ServedPassages(settings, was), home(settings.index_dir, was.generation)
+    )
+    keyword.close()
+    if not was.written or was.failed != work.failed:
+        was.failed = work.failed
+        write_catalogue(home(settings.index_dir, was.generation), was.catalogue())
 
 
 @dataclass
 class Plan:
     """What a reindex has to do, known before any file is parsed."""
 
-    files: dict[str, Path]  # every report in the corpus, by name
+    files: dict[str, Path]  # every report in the corpus, by name (duplicates left out)
     hashes: dict[str, str]  # each readable report's content hash
     to_read: list[str]  # new and changed reports, largest first
-    served: Published | None
     kept: bool  # the served generation's passages are kept (same model and chunker)
     manifest: Manifest | None  # the served generation's, when kept
-    indexed: dict[str, str]  # {document: hash} of what is kept
+    documents: dict[str, dict[str, Any]]  # the served generation's documents that stay as they are
+    indexed: dict[str, str]  # {document: hash} of all the served generation holds, when kept
+    failed: dict[str, list[str]]  # files that cannot be read, remembered: name -> [hash, reason]
     summary: Summary
+    copy_of: str | None = None  # the generation the new one starts as a copy of
 
 
-def plan(settings: Settings, served: Published | None) -> Plan:
-    """Which reports are new, changed, unchanged, gone, or cannot be listed or read."""
+def plan(settings: Settings, was: Served | None) -> Plan:
+    """Which reports are new, changed, unchanged, gone, duplicated, or cannot be listed or read."""
     files, unlisted = corpus_files(settings.corpus_dir, settings.ignore)
     summary = Summary()
     # An index built by this model and chunker keeps its passages; one built otherwise is rebuilt.
-    manifest = served.manifest if served else None
+    manifest = was.manifest if was else None
     kept = manifest is not None and (manifest.model, manifest.chunker) == (
         settings.model,
         CHUNKER_VERSION,
     )
-    indexed = served.document_hashes() if served is not None and kept else {}
-    summary.rebuilt = served is not None and not kept
-    # A report is removed when its file has gone, not when its folder could not be listed.
-    summary.removed = sorted(
-        name for name in set(indexed) - set(files) if not _within(name, unlisted)
+    assert was is not None or not kept
+    indexed = (
+        {name: entry["sha256"] for name, entry in was.documents.items()} if was and kept else {}
     )
+    summary.rebuilt = was is not None and not kept
     kept_from_it = (
         "what was indexed from it stays"
         if kept
@@ -163,7 +258,7 @@ def plan(settings: Settings, served: Published | None) -> Plan:
         (f"{folder}/", f"cannot list this folder (permissions?); {kept_from_it}")
         for folder in unlisted
     )
-    if not files and not unlisted and served is not None and served.count():
+    if not files and not unlisted and was is not None and was.documents:
         raise KbError(
             f"the corpus folder {settings.corpus_dir} holds no reports, so the index is left as it "
             "is: is it the right folder, and mounted? To empty the index, run `make clean-index` "
@@ -176,113 +271,212 @@ def plan(settings: Settings, served: Published | None) -> Plan:
             hashes[name], sizes[name] = file_sha256(path), path.stat().st_size
         except OSError as error:
             summary.failed.append((name, f"cannot read the file ({error.strerror})"))
-    summary.unchanged = [name for name, sha in hashes.items() if indexed.get(name) == sha]
-    # Largest first, so that the last file to finish parsing is a small one.
-    to_read = sorted(
-        (name for name in hashes if indexed.get(name) != hashes[name]),
-        key=lambda name: -sizes[name],
+    # The same content under two names is indexed once: under the name already indexed, else the
+    # first by name.
+    first: dict[str, str] = {}
+    for name in sorted(hashes, key=lambda name: (indexed.get(name) != hashes[name], name)):
+        if hashes[name] in first:
+            summary.duplicates.append((name, first[hashes[name]]))
+        else:
+            first[hashes[name]] = name
+    for name, _ in summary.duplicates:
+        del hashes[name], files[name]
+    summary.duplicates.sort()
+    # A report is removed when its file has gone, not when its folder could not be listed.
+    summary.removed = sorted(
+        name for name in set(indexed) - set(files) if not _within(name, unlisted)
     )
-    return Plan(files, hashes, to_read, served, kept, manifest if kept else None, indexed, summary)
+    summary.unchanged = [name for name, sha in hashes.items() if indexed.get(name) == sha]
+    # A file that could not be read before, unchanged, is named again without being parsed again.
+    remembered = was.failed if was else {}
+    failed: dict[str, list[str]] = {}
+    to_read = []
+    for name in hashes:
+        if indexed.get(name) == hashes[name]:
+            continue
+        before = remembered.get(name)
+        if kept and before and before[0] == hashes[name]:
+            summary.failed.append((name, before[1]))
+            failed[name] = before
+        else:
+            to_read.append(name)
+    to_read.sort(key=lambda name: -sizes[name])  # largest first: the last to finish is small
+    # What the new generation holds before any file is parsed: all the served one held. Removed
+    # files' entries go as their passages do; a changed file's stay until its new ones replace
+    # them, so a file that now cannot be read keeps what was indexed of it.
+    documents = dict(was.documents) if was and kept else {}
+    return Plan(
+        files,
+        hashes,
+        to_read,
+        kept,
+        manifest if kept else None,
+        documents,
+        indexed,
+        failed,
+        summary,
+        was.generation if was and kept else None,
+    )
 
 
-@dataclass
-class Parsed:
-    todo: list[tuple[str, list[Chunk]]]  # (document, its chunks), by name
-    loading: Future[Embedder] | None  # the model, loading while the files were parsed
+_DONE = object()
 
 
-def parse(
+def build(
     settings: Settings,
     work: Plan,
     embedder_factory: Callable[[], Embedder],
     count_tokens: Callable[[str], int],
-) -> Parsed:
-    """Read and chunk the new and changed reports, PARSERS at a time (a PDF in a child process of
-    its own), while the model and the vector store load. Nothing to read: the model is never
-    loaded."""
-    limits = Limits(settings.pdf_timeout, settings.pdf_memory_mb)
-    # The organisations the index already names: a new report's variant of one is cited by it.
-    served = work.served if work.kept else None
-    known = [name for entry in served.catalogue() for name in entry.agencies] if served else []
+    progress: Progress,
+) -> None:
+    """A new generation: the served one's passages (if kept), with removed files' taken out and
+    new and changed files' put in, then published. Parsing runs in the background (a PDF in a
+    child process of its own, PARSERS at a time) while the model loads, the served generation is
+    copied, and each batch of parsed passages is embedded."""
+    summary = work.summary
+    parsed: queue.Queue = queue.Queue()
+    stop = threading.Event()
+    known = sorted(
+        {name for entry in work.documents.values() for name in entry.get("agencies", [])}
+    )
     organisations = Organisations.default(known=known)
-    todo: list[tuple[str, list[Chunk]]] = []
-    with ThreadPoolExecutor(max_workers=1 + PARSERS, thread_name_prefix="kb-reindex") as background:
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-reindex") as background:
         loading = background.submit(_load, embedder_factory) if work.to_read else None
-        reading = {
-            background.submit(
-                read_document, work.files[name], name, work.hashes[name], limits
-            ): name
-            for name in work.to_read
-        }
-        for done in as_completed(reading):  # each file is chunked as soon as it is read
-            name = reading[done]
-            try:
-                document = done.result()
-                chunks = chunk_document(document, count_tokens, organisations=organisations)
-            except UnreadableDocument as error:
-                work.summary.failed.append(
-                    (name, str(error))
-                )  # what was indexed of it before stays
-                continue
-            if not chunks:
-                work.summary.failed.append((name, "no passages found in it"))
-                continue
-            todo.append((name, chunks))
-            looks_like = agency_doubt(document, chunks, organisations)
-            if looks_like:
-                work.summary.doubts.append((name, chunks[0].agency, looks_like))
-    todo.sort(key=lambda item: item[0])
-    work.summary.failed.sort()
-    work.summary.doubts.sort()
-    return Parsed(todo, loading)
+        reading = background.submit(
+            _parse, settings, work, count_tokens, organisations, parsed, progress, stop
+        )
+        try:
+            embedder = loading.result() if loading else None
+            manifest = work.manifest
+            if manifest is None:
+                embedder = embedder or embedder_factory()  # a rebuild records how it was built
+                manifest = Manifest(settings.model, embedder.dimension, CHUNKER_VERSION)
+            # The served generation is never written to: the changes go into a copy.
+            writer = Writer.begin(settings.index_dir, settings.chroma_url, manifest, work.copy_of)
+        except BaseException:
+            stop.set()  # the files not yet parsed are left
+            raise
+        try:
+            for name in summary.removed:
+                writer.delete_document(name)
+                del work.documents[name]
+            written = _write_parsed(settings, work, writer, embedder, parsed, progress)
+            reading.result()
+            summary.failed.sort()
+            summary.doubts.sort()
+            catalogue = Served(writer.generation, manifest, work.documents, work.failed).catalogue()
+            if work.copy_of and not (summary.rebuilt or summary.removed or written):
+                # Every changed file failed: the served generation stays, and remembers them.
+                writer.abandon()
+                write_catalogue(home(settings.index_dir, work.copy_of), catalogue)
+                return
+            # The keyword index and learned acronyms are derived from what the new generation holds.
+            keyword, summary.keyword_rebuilt = sync_keyword(writer, writer.home)
+            keyword.close()
+            writer.publish(sum(entry["chunks"] for entry in work.documents.values()), catalogue)
+        except BaseException:
+            stop.set()
+            raise
+        finally:
+            writer.close()
 
 
-def write(
+def _parse(
     settings: Settings,
     work: Plan,
-    parsed: Parsed,
-    embedder_factory: Callable[[], Embedder],
-    progress: Progress | None,
-    on_start: Progress | None,
+    count_tokens: Callable[[str], int],
+    organisations: Organisations,
+    parsed: queue.Queue,
+    progress: Progress,
+    stop: threading.Event,
 ) -> None:
-    """A new generation: the served one's passages (if kept) with the changes made, published."""
+    """Read and chunk each new or changed report, putting (name, chunks) on the queue, until
+    stop is set."""
+    limits = Limits(settings.pdf_timeout, settings.pdf_memory_mb)
     summary = work.summary
-    embedder = parsed.loading.result() if parsed.loading else None
-    manifest = work.manifest
-    if manifest is None:
-        if embedder is None:  # a rebuild with nothing readable still records how it was built
-            embedder = embedder_factory()
-        manifest = Manifest(settings.model, embedder.dimension, CHUNKER_VERSION)
-    # The served generation is never written to: the changes go into a copy, published when
-    # complete.
-    copy_of = work.served if work.kept else None
-    writer = Writer.begin(settings.index_dir, settings.chroma_url, manifest, copy_of)
+    progress.start("parsing", len(work.to_read))
     try:
-        before = {entry.document: entry.chunks for entry in copy_of.catalogue()} if copy_of else {}
-        changed = {name for name, _ in parsed.todo} | set(summary.removed)
-        expected = sum(count for name, count in before.items() if name not in changed)
-        for name in summary.removed:
-            writer.delete_document(name)
-        vectors = _embed(
-            [chunk for _, chunks in parsed.todo for chunk in chunks],
-            embedder,
-            settings.batch_size,
-            progress,
-            on_start,
-        )
-        offset = 0
-        for name, chunks in parsed.todo:
-            writer.replace_document(name, chunks, vectors[offset : offset + len(chunks)])
-            offset += len(chunks)
-            expected += len(chunks)
-            summary.chunks_embedded += len(chunks)
-            (summary.updated if name in work.indexed else summary.added).append(name)
-        # The keyword index and learned acronyms are derived from what the new generation holds.
-        keyword, summary.keyword_rebuilt = sync_keyword(writer, writer.home)
-        keyword.close()
-        writer.publish(expected)
+        with ThreadPoolExecutor(max_workers=PARSERS, thread_name_prefix="kb-parse") as readers:
+            reading = {
+                readers.submit(
+                    read_document, work.files[name], name, work.hashes[name], limits
+                ): name
+                for name in work.to_read
+            }
+            for done in as_completed(reading):  # each file is chunked as soon as it is read
+                if stop.is_set():
+                    for future in reading:
+                        future.cancel()
+                    return
+                name = reading[done]
+                progress.advance("parsing")
+                try:
+                    document = done.result()
+                    chunks = chunk_document(document, count_tokens, organisations=organisations)
+                except UnreadableDocument as error:
+                    _failed(work, name, str(error))  # what was indexed of it before stays
+                    continue
+                if not chunks:
+                    _failed(work, name, "no passages found in it")
+                    continue
+                looks_like = agency_doubt(document, chunks, organisations)
+                if looks_like:
+                    summary.doubts.append((name, chunks[0].agency, looks_like))
+                progress.grow("embedding", len(chunks))
+                parsed.put((name, chunks))
     finally:
-        writer.close()
+        parsed.put(_DONE)
+
+
+def _failed(work: Plan, name: str, reason: str) -> None:
+    work.summary.failed.append((name, reason))
+    if not any(limit in reason for limit in RETRIED):
+        work.failed[name] = [work.hashes[name], reason]
+
+
+def _write_parsed(
+    settings: Settings,
+    work: Plan,
+    writer: Writer,
+    embedder: Embedder | None,
+    parsed: queue.Queue,
+    progress: Progress,
+) -> bool:
+    """Embed the parsed passages a batch at a time and write each file's into the generation;
+    whether any file was written."""
+    summary = work.summary
+    progress.start("embedding", 0)
+    batch: list[tuple[str, list[Chunk]]] = []
+    written = False
+    done = False
+    while not done:
+        item = parsed.get()
+        done = item is _DONE
+        if not done:
+            batch.append(item)
+        if batch and (done or sum(len(chunks) for _, chunks in batch) >= EMBED_BATCH):
+            chunks = [chunk for _, document_chunks in batch for chunk in document_chunks]
+            vectors = _embed(chunks, embedder, settings.batch_size, progress)
+            offset = 0
+            for name, document_chunks in batch:
+                writer.replace_document(
+                    name, document_chunks, vectors[offset : offset + len(document_chunks)]
+                )
+                offset += len(document_chunks)
+                summary.chunks_embedded += len(document_chunks)
+                (summary.updated if name in work.indexed else summary.added).append(name)
+                agencies = sorted({chunk.agency for chunk in document_chunks if chunk.agency})
+                work.documents[name] = {
+                    "sha256": work.hashes[name],
+                    "chunks": len(document_chunks),
+                    "agencies": agencies,
+                }
+                work.failed.pop(name, None)
+            written = True
+            batch = []
+    summary.added.sort()
+    summary.updated.sort()
+    return written
 
 
 def _load(embedder_factory: Callable[[], Embedder]) -> Embedder:
@@ -291,17 +485,10 @@ def _load(embedder_factory: Callable[[], Embedder]) -> Embedder:
 
 
 def _embed(
-    chunks: list[Chunk],
-    embedder: Embedder | None,
-    batch_size: int,
-    progress: Callable[[int], None] | None,
-    on_start: Callable[[int], None] | None,
+    chunks: list[Chunk], embedder: Embedder | None, batch_size: int, progress: Progress
 ) -> np.ndarray:
-    """Vectors for every changed passage, in their order. Passages of like length (in characters, as
-    the model's encode orders them) are embedded together across documents, so batches carry little
-    padding."""
-    if on_start:
-        on_start(len(chunks))
+    """Vectors for the passages, in their order. Passages of like length (in characters, as the
+    model's encode orders them) are embedded together, so batches carry little padding."""
     if not chunks:
         return np.zeros((0, 0), dtype=np.float32)
     assert embedder is not None  # the model is loaded whenever there is something to read
@@ -314,7 +501,6 @@ def _embed(
         if vectors is None:
             vectors = np.zeros((len(texts), encoded.shape[1]), dtype=np.float32)
         vectors[positions] = encoded
-        if progress:
-            progress(len(positions))
+        progress.advance("embedding", len(positions))
     assert vectors is not None  # there was at least one slice
     return vectors

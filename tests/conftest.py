@@ -327,11 +327,11 @@ def _copy_on_server(template: Settings, settings: Settings) -> None:
 
     source = Published.open(template.index_dir, template.chroma_url)
     assert source.manifest is not None
-    writer = Writer.begin(settings.index_dir, settings.chroma_url, source.manifest, copy_of=source)
+    writer = Writer.begin(settings.index_dir, settings.chroma_url, source.manifest)
+    writer.copy_rows(source)
     sync(writer, writer.home)[0].close()
     writer.publish(source.count())
     writer.close()
-    source.close()
 
 
 def _files(folder: Path) -> dict[str, bytes]:

@@ -194,10 +194,11 @@ def test_agency_counts(index):
     }
 
 
-def test_fingerprint_changes_with_any_chunk_or_document_hash():
-    rows = [("c1", "s"), ("c2", "s")]
+def test_fingerprint_changes_with_any_document_its_hash_or_its_passages():
+    rows = [("a.pdf", "s", 3), ("b.pdf", "s", 2)]
     assert fingerprint(rows) == fingerprint(list(reversed(rows)))
-    assert fingerprint(rows) != fingerprint([("c1", "s"), ("c2", "t")])
+    assert fingerprint(rows) != fingerprint([("a.pdf", "s", 3), ("b.pdf", "t", 2)])
+    assert fingerprint(rows) != fingerprint([("a.pdf", "s", 3), ("b.pdf", "s", 1)])
     assert fingerprint(rows) != fingerprint(rows[:1])
 
 
@@ -209,7 +210,10 @@ class FakeStore:
         self.reads = 0
 
     def fingerprint_rows(self):
-        return [(c.id, c.sha256) for c in self.items]
+        from collections import Counter
+
+        counted = Counter((c.document, c.sha256) for c in self.items)
+        return [(document, sha, n) for (document, sha), n in counted.items()]
 
     def chunks(self):
         self.reads += 1

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -350,7 +351,7 @@ def test_publishing_an_incomplete_generation_is_refused(index):
 
     served = Published.open(index.index_dir, index.chroma_url)
     manifest = Manifest(FakeEmbedder.name, FakeEmbedder.dimension, served.manifest.chunker)
-    new = Writer.begin(index.index_dir, index.chroma_url, manifest, copy_of=served)
+    new = Writer.begin(index.index_dir, index.chroma_url, manifest, copy_of=served.generation)
     assert new.count() == served.count()
     with pytest.raises(KbError, match="the index being served is unchanged"):
         new.publish(served.count() + 1)
@@ -369,7 +370,89 @@ def test_passages_embedded_by_length_across_documents_come_back_in_their_order(m
     ]
     chunks = [make_chunk(f"id{n}", text, position=n) for n, text in enumerate(texts)]
     seen = []
-    vectors = module._embed(chunks, FakeEmbedder(), 32, progress=seen.append, on_start=None)
+
+    class Seen(module.Progress):
+        def advance(self, stage, done=1):
+            seen.append(done)
+
+    vectors = module._embed(chunks, FakeEmbedder(), 32, Seen())
     expected = FakeEmbedder().encode([chunk.embedding_text() for chunk in chunks])
     assert vectors.shape == expected.shape and (vectors == expected).all()
     assert seen == [2, 2]
+
+
+def test_the_same_file_under_two_names_is_indexed_once(index, corpus_dir):
+    shutil.copy(corpus_dir / "notes.md", corpus_dir / "notes copy.md")
+    code, out = run("reindex")
+    assert code == 0, out
+    assert "duplicate: notes copy.md is the same file as notes.md, which is indexed" in out
+    assert "0 added" in out and "1 duplicate;" in out
+    assert "notes copy.md" not in indexed(index)
+    (corpus_dir / "notes.md").unlink()  # the copy is then the file, and is indexed in its place
+    code, out = run("reindex")
+    assert code == 0 and "1 added, 0 updated, 1 removed" in out
+    assert "notes copy.md" in indexed(index) and "notes.md" not in indexed(index)
+
+
+def test_a_file_that_cannot_be_read_is_named_each_time_but_parsed_again_only_when_it_changes(
+    index, corpus_dir, monkeypatch
+):
+    from kb import reindex as module
+
+    parsed = []
+    read = module.read_document
+    monkeypatch.setattr(
+        module, "read_document", lambda *a, **k: parsed.append(a[1]) or read(*a, **k)
+    )
+    (corpus_dir / "broken.pdf").write_bytes(b"%PDF-1.7\n garbage that is not a PDF")
+    for _ in range(2):
+        code, out = run("reindex")
+        assert code == 1 and "failed: broken.pdf: not a readable PDF" in out
+    assert parsed == ["broken.pdf"]  # the second time, remembered
+    (corpus_dir / "broken.pdf").write_bytes(b"%PDF-1.7\n other garbage")
+    code, out = run("reindex")
+    assert code == 1 and parsed == ["broken.pdf", "broken.pdf"]
+
+
+def test_a_reindex_with_nothing_to_do_reads_the_catalogue_not_the_store(index, monkeypatch):
+    """The served generation's catalogue (documents.json) says what it holds: no row is read."""
+    from kb import reindex as module
+
+    run("reindex")  # a catalogue for the served generation, wherever the index came from
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the store was opened")
+
+    monkeypatch.setattr(module.Published, "open", refused)
+    code, out = run("reindex")
+    assert code == 0 and "Nothing changed" in out
+
+
+def test_progress_counts_the_files_parsed_and_the_passages_embedded(settings):
+    from kb.embed import token_counter
+    from kb.reindex import Progress, reindex
+
+    class Counted(Progress):
+        def __init__(self):
+            self.total, self.done = {}, {}
+
+        def start(self, stage, total):
+            self.total[stage] = self.total.get(stage, 0) + total
+
+        def grow(self, stage, more):
+            self.total[stage] = self.total.get(stage, 0) + more
+
+        def advance(self, stage, done=1):
+            self.done[stage] = self.done.get(stage, 0) + done
+
+    counted = Counted()
+    summary = reindex(settings, FakeEmbedder, token_counter(), counted)
+    assert counted.total["parsing"] == counted.done["parsing"] == 3
+    assert counted.total["embedding"] == counted.done["embedding"] == summary.chunks_embedded > 100
+
+
+def test_reindex_prints_plain_progress_lines_when_not_on_a_terminal(settings):
+    code, out = run("reindex")
+    assert code == 0
+    assert "Parsed 3 of 3 files" in out
+    assert re.search(r"embedded [\d,]+ of [\d,]+ passages", out)

@@ -7,12 +7,13 @@ in one step; the generation before stays for servers still on it, older ones are
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ POINTER = "CURRENT"  # index/CURRENT: the served generation's name, replaced in 
 PREVIOUS = "PREVIOUS"  # index/PREVIOUS: the one served before it, kept for servers still on it
 POINTER_COLLECTION = "kb_current"  # on a Chroma server, this collection's metadata is the pointer
 LOCK_FILE = "reindex.lock"
+CATALOGUE = "documents.json"  # in a generation's folder: what it holds, by document
 
 
 def new_name() -> str:
@@ -71,6 +73,20 @@ def _pointer(index_dir: Path, chroma_url: str, key: str, file_name: str) -> str 
         return (Path(index_dir) / file_name).read_text(encoding="utf-8").strip() or None
     except FileNotFoundError:
         return None
+
+
+def read_catalogue(index_dir: Path, generation: str) -> dict[str, Any] | None:
+    """What a generation holds, by document, as its reindex wrote it; None where no reindex on this
+    machine wrote one (a Chroma server's generation written elsewhere) or it cannot be read."""
+    try:
+        found = json.loads((home(index_dir, generation) / CATALOGUE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return found if isinstance(found, dict) else None
+
+
+def write_catalogue(folder: Path, catalogue: Mapping[str, Any]) -> None:
+    replace_file(Path(folder) / CATALOGUE, json.dumps(catalogue, ensure_ascii=False) + "\n")
 
 
 def point_at(index_dir: Path, chroma_url: str, generation: str, client: Any = None) -> None:

@@ -4,7 +4,7 @@ searched."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,9 +141,10 @@ class Published:
         """(chunk id, citation metadata) for every chunk."""
         return ((chunk_id, metadata) for chunk_id, (_, metadata) in self._rows.items())
 
-    def fingerprint_rows(self) -> list[tuple[str, str]]:
-        """(chunk id, document hash) for every chunk: what derived indexes are checked against."""
-        return [(chunk_id, metadata.get("sha256", "")) for chunk_id, metadata in self.metadata()]
+    def fingerprint_rows(self) -> list[tuple[str, str, int]]:
+        """(document, its hash, its passages) for every document: what derived indexes are
+        checked against."""
+        return fingerprint_rows(metadata for _, metadata in self.metadata())
 
     def document_hashes(self) -> dict[str, str]:
         """{document name: content hash} for every document in the index."""
@@ -206,6 +207,15 @@ class Published:
         if not len(got["ids"]):
             return None
         return np.asarray(got["embeddings"][0], dtype=np.float32)
+
+
+def fingerprint_rows(metadatas: Iterable[dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """(document, its hash, its passages), from every passage's metadata."""
+    counted: Counter[tuple[str, str]] = Counter(
+        (str(metadata.get("document", "")), str(metadata.get("sha256", "")))
+        for metadata in metadatas
+    )
+    return [(document, sha, count) for (document, sha), count in sorted(counted.items())]
 
 
 def catalogue(metadatas: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> list[IndexedDocument]:
