@@ -63,7 +63,10 @@ class AgencyPrior:
     """How strongly a query points at each indexed agency, from 0 (not at all) to 1."""
 
     def __init__(
-        self, kinds_of: dict[str, dict[str, float]], names: dict[str, str], kinds: tuple[Kind, ...]
+        self,
+        kinds_of: dict[str, dict[str, float]],
+        names: dict[str, tuple[str, ...]],
+        kinds: tuple[Kind, ...],
     ) -> None:
         self.kinds_of = kinds_of  # kind -> {agency: share of its passages marked as that kind}
         self.names = names  # distinctive word of an organisation's name -> agency
@@ -90,23 +93,31 @@ class AgencyPrior:
             kinds_of[kind.name] = {
                 agency: share / strongest for agency, share in shares.items() if share >= MIN_SHARE
             }
-        names: dict[str, str] = {}
-        counted: dict[str, dict[str, int]] = {}  # a word many names share ("Trust") is counted once
+        names: dict[str, tuple[str, ...]] = {}
         generic = GENERIC_NAME_WORDS | {
             word
             for kind in kinds
             for phrase in (*kind.cues, *kind.markers)
             for word in query_terms(phrase)
         }
+        # A word of organisations' names ("bristol"), or two together where one alone is shared
+        # ("north yorkshire"), names the organisations whose names hold it when their passages
+        # are most of those that use it: "Bristol City Council" and "Bristol local authority"
+        # (two editions of the inspections) are named together.
+        holders: dict[str, set[str]] = {}
         for agency in sizes:
-            for word in query_terms(agency):
-                if len(word) < 4 or word in generic:
-                    continue
-                if word not in counted:
-                    counted[word] = keyword.agency_counts([word])
-                counts = counted[word]
-                if counts.get(agency, 0) >= MIN_OWNERSHIP * sum(counts.values()):
-                    names[word] = agency
+            words = [w for w in query_terms(agency) if len(w) >= 4 and w not in generic]
+            terms = query_terms(agency)
+            pairs = [f"{a} {b}" for a, b in zip(terms, terms[1:]) if a in words or b in words]
+            for term in (*words, *pairs):
+                holders.setdefault(term, set()).add(agency)
+        for term in sorted(holders, key=lambda term: " " in term):
+            if " " in term and all(part in names for part in term.split() if part in holders):
+                continue  # each word names them already
+            counts = keyword.agency_counts([term])
+            owned = sum(counts.get(agency, 0) for agency in holders[term])
+            if owned and owned >= MIN_OWNERSHIP * sum(counts.values()):
+                names[term] = tuple(sorted(holders[term]))
         return cls(kinds_of, names, kinds)
 
     def named_kinds(self, query: str) -> list[str]:
@@ -122,8 +133,8 @@ class AgencyPrior:
         for kind in self.named_kinds(query):
             for agency, strength in self.kinds_of.get(kind, {}).items():
                 weights[agency] = max(weights.get(agency, 0.0), strength)
-        for word in query_terms(query):
-            named = self.names.get(word)
-            if named:
-                weights[named] = 1.0
+        terms = query_terms(query)
+        for term in (*terms, *(f"{a} {b}" for a, b in zip(terms, terms[1:]))):
+            for agency in self.names.get(term, ()):
+                weights[agency] = 1.0
         return weights

@@ -27,13 +27,20 @@ from kb.passage import Chunk, Citation, embedding_text
 # a bullet set small is not a footnote, a heading with no text under it (closing a document, or
 # replaced by the next) is kept as text.
 # 6: a bullet a symbol font drew is a list item; a heading that names a partner agency makes its
-# part that agency's; a contents entry is not a heading.
-CHUNKER_VERSION = "6"
+# part that agency's; a contents entry is not a heading. 7: passages carry their document's date
+# and collection, and whether they are standard text.
+CHUNKER_VERSION = "7"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
 TokenCounter = Callable[[str], int]
 CONTENTS_HEADINGS = ("contents", "table of contents")
+
+
+def collection_of(document: str) -> str:
+    """The collection a document is in: the folder under the corpus it stands in ("inspections"),
+    "" for one at the corpus's top."""
+    return document.split("/", 1)[0] if "/" in document else ""
 
 
 def chunk_id(document: str, position: int) -> str:
@@ -390,6 +397,8 @@ def chunk_document(
                 page=pieces[0].page,
                 page_end=max(piece.page_end or piece.page for piece in pieces),
                 sha256=document.sha256,
+                date=document.date,
+                collection=collection_of(document.name),
             )
             text = "\n".join(piece.text for piece in pieces)
             chunks.append(Chunk(chunk_id(document.name, position), text, citation, position))

@@ -117,6 +117,14 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
         reporter.close()
     for name, reason in summary.failed:
         click.echo(f"failed: {name}: {reason}", err=True)
+    for name in summary.unnamed:
+        click.echo(
+            f"no organisation: {name}: kb found none in it; name one in the corpus's "
+            "documents.csv (see the README, 'Organisations, titles and dates')",
+            err=True,
+        )
+    for name in summary.uncorrected:
+        click.echo(f"documents.csv names {name}, which is not in the corpus", err=True)
     for name, kept in summary.duplicates:
         click.echo(f"duplicate: {name} is the same file as {kept}, which is indexed", err=True)
     for name, agency, headings in summary.doubts:
@@ -151,6 +159,20 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
 @click.option("--agency", help="Only passages from this agency (a part of its name will do).")
 @click.option("--document", help="Only passages from this document (its file name).")
 @click.option(
+    "--year",
+    "years",
+    type=click.IntRange(1900, 2199),
+    multiple=True,
+    help="Only documents dated in this year (repeat for several).",
+)
+@click.option(
+    "--collection",
+    "collections",
+    multiple=True,
+    help="Only this collection, a folder under the corpus (repeat for several; 'all' for every "
+    "one) [KB_COLLECTIONS, all].",
+)
+@click.option(
     "--batch",
     "batch_file",
     type=click.File("r", encoding="utf-8"),
@@ -159,7 +181,9 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per query, one line each.")
 @index_option
 @chroma_option
-def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_url) -> None:
+def search(
+    query, k, agency, document, years, collections, batch_file, as_json, index_dir, chroma_url
+) -> None:
     """Find the passages that answer QUERY, cited by agency, document, page and section.
 
     Examples:
@@ -188,7 +212,14 @@ def search(query, k, agency, document, batch_file, as_json, index_dir, chroma_ur
     failures = 0
     for text in queries:
         try:
-            results = searcher.search(text, k=k, agency=agency, document=document)
+            results = searcher.search(
+                text,
+                k=k,
+                agency=agency,
+                document=document,
+                years=years,
+                collections=_collections(collections),
+            )
         except UsageError as error:
             if batch_file is None:
                 raise
@@ -571,6 +602,13 @@ def _pack(settings: Settings, name: str):
         store.close()
 
 
+def _collections(named: tuple[str, ...]) -> list[str] | None:
+    """--collection as the searcher takes it: None for the default, [] for every collection."""
+    if not named:
+        return None
+    return [] if "all" in named else list(named)
+
+
 def _check_output(output: str) -> None:
     """Refuse an output path that cannot be written before any searching is done."""
     if output == "-":
@@ -610,6 +648,7 @@ def _print_error(query: str, error: Exception, as_json: bool) -> None:
 
 
 def _print_results(results) -> None:
+    from kb.dates import shown
     from kb.passage import NO_AGENCY
 
     hits = results.hits
@@ -620,9 +659,16 @@ def _print_results(results) -> None:
         click.echo("No passages found. Try fewer or more general words, or drop --agency.")
     for rank, hit in enumerate(hits, start=1):
         click.echo()
-        click.secho(f"{rank}. {hit.agency or NO_AGENCY} | {hit.document} | {hit.pages}", bold=True)
+        dated = f" | {shown(hit.date)}" if hit.date else ""
+        click.secho(
+            f"{rank}. {hit.agency or NO_AGENCY} | {hit.document} | {hit.pages}{dated}", bold=True
+        )
         if hit.section:
             click.echo(f"   {hit.section}")
+        if hit.newer:
+            click.echo(f"   A newer edition of this document is indexed: {shown(hit.newer)}.")
+        if hit.standard:
+            click.echo(f"   Standard text: these words stand in {hit.standard} documents.")
         for line in hit.text.splitlines():
             click.echo(
                 textwrap.fill(line, width=100, initial_indent="   ", subsequent_indent="     ")

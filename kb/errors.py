@@ -30,6 +30,10 @@ class UnknownDocument(UnknownName):
     pass
 
 
+class UnknownCollection(UnknownName):
+    pass
+
+
 class IndexMissing(KbError):
     pass
 

@@ -11,10 +11,11 @@ import signal
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from kb import clean
+from kb import clean, dates
 from kb.errors import UnreadableDocument
 
 SUFFIXES = (".pdf", ".txt", ".md")
@@ -62,6 +63,7 @@ class Document:
     pages: list[Page]
     sha256: str
     wrapped: bool  # lines are hard-wrapped (PDF) rather than a paragraph each (text extraction)
+    date: str = ""  # ISO, to the precision found: "2025-05-13", "2024-08", "2024" (kb/dates.py)
 
     @property
     def text(self) -> str:
@@ -237,7 +239,11 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
 
     metadata = _metadata(reader)
     title = _pdf_title(raw_pages[0], body) or metadata.get("title") or _title_from_name(name)
-    page_agencies, organisation = _pdf_agencies(page_headers, title, metadata.get("author", ""))
+    first_page = [line.text.strip() for line in raw_pages[0] if line.text.strip()]
+    page_agencies, organisation = _pdf_agencies(
+        page_headers, title, metadata.get("author", ""), first_page
+    )
+    date = dates.document_date(" ".join(first_page), name, metadata.get("creationdate", ""))
 
     acronyms = clean.acronyms(" ".join(line.text for page in kept_pages for line in page))
     pages = []
@@ -245,7 +251,7 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
         pages.append(
             Page(number, _unglue_marks([_classify(line, body, agency) for line in lines], acronyms))
         )
-    return Document(name, title, organisation, pages, sha256, wrapped=True)
+    return Document(name, title, organisation, pages, sha256, wrapped=True, date=date)
 
 
 def _unglue_marks(lines: list[Line], acronyms: set[str]) -> list[Line]:
@@ -451,8 +457,12 @@ def _metadata(reader) -> dict[str, str]:
     try:
         info = reader.metadata or {}
         return {
-            key: clean.normalise_whitespace(str(info.get(f"/{key.title()}") or "")).strip()
-            for key in ("title", "author")
+            key: clean.normalise_whitespace(str(info.get(field) or "")).strip()
+            for key, field in (
+                ("title", "/Title"),
+                ("author", "/Author"),
+                ("creationdate", "/CreationDate"),
+            )
         }
     except Exception:
         return {}
@@ -479,8 +489,12 @@ def _organisation_in(text: str) -> str:
     return ""
 
 
-def _pdf_agencies(page_headers: list[list[str]], title: str, author: str) -> tuple[list[str], str]:
-    """Each page's agency, from a running header that names it; and the document's organisation."""
+def _pdf_agencies(
+    page_headers: list[list[str]], title: str, author: str, first_page: Sequence[str] = ()
+) -> tuple[list[str], str]:
+    """Each page's agency, from a running header that names it; and the document's organisation:
+    the one a header or the title names, else the one a title page names above "Inspection of…",
+    else the PDF's author if that is an organisation."""
     named = [next(filter(None, map(_organisation_in, header)), "") for header in page_headers]
     firsts = [
         next(
@@ -503,6 +517,8 @@ def _pdf_agencies(page_headers: list[list[str]], title: str, author: str) -> tup
         # agency's.
         named = firsts
         organisation = next(filter(None, firsts), "")
+    if not organisation:
+        organisation = _inspected(first_page)
     if not organisation and len(author) <= MAX_NAME_CHARS and _ORGANISATION_WORDS.search(author):
         organisation = author
     agencies, current = [], organisation
@@ -510,6 +526,25 @@ def _pdf_agencies(page_headers: list[list[str]], title: str, author: str) -> tup
         current = agency or current
         agencies.append(current)
     return agencies, organisation
+
+
+_INSPECTION = re.compile(
+    r"^(?:re-?)?inspection of|^focused visit|^joint targeted area inspection|^review of", re.I
+)
+
+
+def _inspected(first_page: Sequence[str]) -> str:
+    """The organisation a title page names in the lines above "Inspection of services for
+    children…" (Ofsted's reports before 2018: "London Borough of Barking and" / "Dagenham")."""
+    for at, line in enumerate(first_page[:12]):
+        if _INSPECTION.match(line):
+            above = [text for text in first_page[:at] if not clean.is_page_number(text)][-3:]
+            name = " ".join(above).strip()
+            words = name.split()
+            if 0 < len(words) <= 10 and _reads_as_a_name(name):
+                return name
+            return ""
+    return ""
 
 
 # --- Text and Markdown -------------------------------------------------------------------------
@@ -595,7 +630,9 @@ def _read_text(path: Path, name: str, sha256: str, markdown: bool) -> Document:
             line if line.agency else Line(line.text, line.kind, line.level, first_agency)
             for line in page.lines
         ]
-    return Document(name, title, first_agency, pages, sha256, wrapped=False)
+    opening = " ".join([title, *(line for line in lines[:40] if line)])
+    date = dates.document_date(opening, name)
+    return Document(name, title, first_agency, pages, sha256, wrapped=False, date=date)
 
 
 def _looks_like_title(line: str, markdown: bool) -> bool:

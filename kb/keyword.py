@@ -27,11 +27,12 @@ from pathlib import Path
 
 import numpy as np
 
-from kb.passage import Chunk, Filter
+from kb.dates import year_of
+from kb.passage import FILTERED, Chunk, Filter
 from kb.vocabulary import Entry, default_glossary, learn_definitions
 
 # 2: long forms whose initials spell the acronym are learned whole; 3, 4: word, phrase scores stored
-KEYWORD_VERSION = "5"
+KEYWORD_VERSION = "6"
 FILENAME = "keyword.sqlite"
 
 # Words that carry no meaning for ranking. Short on purpose: "help", "risk", "care" and "out"
@@ -93,7 +94,8 @@ def fingerprint(rows: Iterable[tuple[str, str, int]]) -> str:
 
 _SCHEMA = f"""
 CREATE VIRTUAL TABLE passages USING fts5(
-    {", ".join(COLUMNS)}, id UNINDEXED, document UNINDEXED, agency UNINDEXED,
+    {", ".join(COLUMNS)}, id UNINDEXED, document UNINDEXED, agency UNINDEXED, year UNINDEXED,
+    collection UNINDEXED,
     tokenize = '{TOKENIZER}'
 );
 -- For each word (as indexed: stemmed), the passages holding it and its share of their bm25()
@@ -128,10 +130,12 @@ def build(path: Path, chunks: Iterable[Chunk], built_from: str) -> None:
                     chunk.id,
                     chunk.document,
                     chunk.agency,
+                    year_of(chunk.date),
+                    chunk.collection,
                 )
             )
             texts.append((chunk.document, chunk.text))
-        db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?)", rows)
+        db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
         learned = learn_definitions(texts)
         db.executemany("INSERT INTO definitions VALUES (?, ?, ?)", learned)
         db.executemany(
@@ -381,23 +385,27 @@ class KeywordIndex:
 
 @dataclass(frozen=True)
 class _Passages:
-    """What a search needs of each passage, by FTS5 rowid: its chunk id, agency and document."""
+    """What a search needs of each passage, by FTS5 rowid: its chunk id, and the fields a Filter
+    reads (agency, document, year, collection)."""
 
     ids: np.ndarray
-    agency: np.ndarray
-    document: np.ndarray
+    columns: dict[str, np.ndarray]
     rowid: dict[str, int]  # chunk id -> rowid
 
     @classmethod
     def read(cls, db: sqlite3.Connection) -> _Passages:
         rows = db.execute(
-            "SELECT rowid, id, agency, document FROM passages ORDER BY rowid"
+            "SELECT rowid, id, agency, document, year, collection FROM passages ORDER BY rowid"
         ).fetchall()
         size = (rows[-1][0] + 1) if rows else 1
-        ids, agency, document = (np.full(size, "", dtype=object) for _ in range(3))
-        for rowid, chunk_id, agency_name, document_name in rows:
-            ids[rowid], agency[rowid], document[rowid] = chunk_id, agency_name, document_name
-        return cls(ids, agency, document, {chunk_id: rowid for rowid, chunk_id, _, _ in rows})
+        ids = np.full(size, "", dtype=object)
+        columns = {name: np.full(size, "", dtype=object) for name in FILTERED}
+        columns["year"] = np.zeros(size, dtype=np.int64)
+        for rowid, chunk_id, agency, document, year, collection in rows:
+            ids[rowid] = chunk_id
+            columns["agency"][rowid], columns["document"][rowid] = agency, document
+            columns["year"][rowid], columns["collection"][rowid] = int(year or 0), collection
+        return cls(ids, columns, {row[1]: row[0] for row in rows})
 
 
 class Scores:
@@ -411,9 +419,7 @@ class Scores:
         filter, best first."""
         held = self._held
         if passages:
-            held = held & passages.mask(
-                {"agency": self._passages.agency, "document": self._passages.document}
-            )
+            held = held & passages.mask(self._passages.columns)
         found = np.flatnonzero(held)
         scores = self._scores
         k = max(int(k), 0)

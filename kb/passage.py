@@ -41,6 +41,8 @@ class Citation:
     page: int
     page_end: int = 0  # the last page the passage runs onto; never before `page`
     sha256: str = ""  # the document's content hash when the passage was read
+    date: str = ""  # the document's date, ISO to the precision known ("2025-05-13", "2024")
+    collection: str = ""  # the folder under the corpus the document is in; "" at its top
 
     def __post_init__(self) -> None:
         if self.page_end < self.page:
@@ -63,6 +65,9 @@ class Chunk:
     text: str
     citation: Citation
     position: int = 0  # its place in the document, from 0
+    # In how many documents this passage's words stand, word for word (a publisher's back page,
+    # a licence notice): 0 for a document's own text. See kb/standard.py.
+    standard: int = 0
 
     document = _cited("document")
     title = _cited("title")
@@ -71,6 +76,8 @@ class Chunk:
     page = _cited("page")
     page_end = _cited("page_end")
     sha256 = _cited("sha256")
+    date = _cited("date")
+    collection = _cited("collection")
     pages = _cited("pages")
 
     def embedding_text(self) -> str:
@@ -82,6 +89,7 @@ class Hit(Chunk):
     """A chunk in a result list, with its score. Fields of its JSON may be added, never renamed."""
 
     score: float
+    newer: str = ""  # the date of a newer edition of its document, which the index also holds
 
     @classmethod
     def of(cls, chunk: Chunk, score: float) -> Hit:
@@ -90,6 +98,7 @@ class Hit(Chunk):
             text=chunk.text,
             citation=chunk.citation,
             position=chunk.position,
+            standard=chunk.standard,
             score=round(score, 4),
         )
 
@@ -105,6 +114,10 @@ class Hit(Chunk):
             "page": cited.page,
             "score": self.score,
             "page_end": cited.page_end,
+            "date": cited.date,
+            "collection": cited.collection,
+            "standard": self.standard,
+            "newer_edition": self.newer,
         }
 
 
@@ -133,6 +146,9 @@ class IndexedDocument:
     agencies: tuple[str, ...]
     pages: int
     chunks: int
+    date: str = ""
+    collection: str = ""
+    newer: str = ""  # the date of a newer edition of it that the index holds; "" if none
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -142,23 +158,35 @@ class IndexedDocument:
             "agencies": list(self.agencies),
             "pages": self.pages,
             "chunks": self.chunks,
+            "date": self.date,
+            "collection": self.collection,
+            "newer_edition": self.newer,
         }
 
 
-FILTERED = ("agency", "document")  # the citation fields a Filter reads, kept beside each vector
+FILTERED = ("agency", "document", "year", "collection")  # what a Filter reads beside each vector
 
 
 @dataclass(frozen=True)
 class Filter:
-    """Which passages a search may return: from these agencies (any of them), this document, and
-    not from one agency ("more like this" looks beyond a passage's own). Empty: every passage."""
+    """Which passages a search may return: from these agencies (any of them), this document, these
+    years and collections, and not from one agency ("more like this" looks beyond a passage's
+    own). Empty: every passage."""
 
     agencies: tuple[str, ...] = ()
     document: str | None = None
     not_agency: str | None = None
+    years: tuple[int, ...] = ()  # documents dated in any of these years
+    collections: tuple[str, ...] = ()  # documents in any of these collections
 
     def __bool__(self) -> bool:
-        return bool(self.agencies or self.document is not None or self.not_agency is not None)
+        return bool(
+            self.agencies
+            or self.document is not None
+            or self.not_agency is not None
+            or self.years
+            or self.collections
+        )
 
     def mask(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
         """Which rows pass, over arrays of each row's agency and document."""
@@ -169,4 +197,8 @@ class Filter:
             passed &= columns["document"] == self.document
         if self.not_agency is not None:
             passed &= columns["agency"] != self.not_agency
+        if self.years:
+            passed &= np.isin(columns["year"], list(self.years))
+        if self.collections:
+            passed &= np.isin(columns["collection"], list(self.collections))
         return passed

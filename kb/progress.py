@@ -28,11 +28,15 @@ class Shown(Progress):
         self.done: dict[str, int] = {}
         self.began: dict[str, float] = {}
         self.bars: dict[str, Any] = {}
+        self.size: dict[str, int] = {}  # bytes to read in a stage, where it counts them
+        self.size_done: dict[str, int] = {}
         self.said = clock()
         self.lock = threading.Lock()
 
-    def start(self, stage: str, total: int) -> None:
+    def start(self, stage: str, total: int, size: int = 0) -> None:
         self.grow(stage, total)
+        with self.lock:
+            self.size[stage] = self.size.get(stage, 0) + size
 
     def grow(self, stage: str, more: int) -> None:
         with self.lock:
@@ -60,10 +64,11 @@ class Shown(Progress):
                 dynamic_ncols=True,
             )
 
-    def advance(self, stage: str, done: int = 1) -> None:
+    def advance(self, stage: str, done: int = 1, size: int = 0) -> None:
         with self.lock:
             self._stage(stage)
             self.done[stage] += done
+            self.size_done[stage] = self.size_done.get(stage, 0) + size
             if stage in self.bars:
                 self.bars[stage].update(done)
                 return
@@ -104,12 +109,14 @@ class Shown(Progress):
 
     def expected(self, stage: str) -> int:
         """A stage's total; embedding's, while files are still being parsed, guessed from the
-        passages the files parsed so far held."""
+        passages the bytes parsed so far held (by files, where bytes are not counted)."""
         total = self.total.get(stage, 0)
         parsed, files = self.done.get("parsing", 0), self.total.get("parsing", 0)
-        if stage == "embedding" and 0 < parsed < files:
-            return round(total * files / parsed)
-        return total
+        if stage != "embedding" or not 0 < parsed < files:
+            return total
+        read, size = self.size_done.get("parsing", 0), self.size.get("parsing", 0)
+        share = read / size if read and size else parsed / files
+        return max(total, round(total / share))
 
     def seconds_left(self) -> float | None:
         """What embedding the passages still expected will take at the rate so far."""

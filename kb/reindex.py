@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from kb import corrections, standard
 from kb.chunk import CHUNKER_VERSION, agency_doubt, chunk_document
 from kb.embed import Embedder
 from kb.errors import IndexMissing, KbError, UnreadableDocument
@@ -44,14 +45,14 @@ class Progress:
     Stages are "parsing" (files) and "embedding" (passages, whose total grows as files are
     parsed). This one reports nothing."""
 
-    def start(self, stage: str, total: int) -> None:
-        """A stage begins with this much to do."""
+    def start(self, stage: str, total: int, size: int = 0) -> None:
+        """A stage begins with this much to do (and, for parsing, this many bytes to read)."""
 
     def grow(self, stage: str, more: int) -> None:
         """More to do in a stage than it began with."""
 
-    def advance(self, stage: str, done: int = 1) -> None:
-        """Some of a stage is done."""
+    def advance(self, stage: str, done: int = 1, size: int = 0) -> None:
+        """Some of a stage is done (and, for parsing, this many bytes read)."""
 
 
 @dataclass
@@ -65,6 +66,8 @@ class Summary:
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     # (document, the one agency all its passages went to, headings that look like organisations')
     doubts: list[tuple[str, str, list[str]]] = field(default_factory=list)
+    unnamed: list[str] = field(default_factory=list)  # documents no organisation is known for
+    uncorrected: list[str] = field(default_factory=list)  # documents.csv rows naming no file
     chunks_embedded: int = 0
     rebuilt: bool = False
     keyword_rebuilt: bool = False
@@ -124,7 +127,8 @@ class Served:
 
     generation: str
     manifest: Manifest | None
-    documents: dict[str, dict[str, Any]]  # name -> {"sha256", "chunks", "agencies"}
+    # name -> {"sha256", "chunks", "agencies", "keys": [[chunk id, standard.key, standard], …]}
+    documents: dict[str, dict[str, Any]]
     failed: dict[str, list[str]] = field(default_factory=dict)  # name -> [sha256, reason]
     written: bool = True  # its catalogue is on disk
 
@@ -145,7 +149,8 @@ def served(settings: Settings) -> Served | None:
     if generation is None:
         return None
     found = read_catalogue(settings.index_dir, generation)
-    if found and found.get("manifest"):
+    whole = found and all("keys" in entry for entry in found.get("documents", {}).values())
+    if found and found.get("manifest") and whole:
         return Served(
             generation, Manifest(**found["manifest"]), found["documents"], found.get("failed", {})
         )
@@ -155,14 +160,14 @@ def served(settings: Settings) -> Served | None:
         return None
     try:
         documents: dict[str, dict[str, Any]] = {}
-        for _, metadata in store.metadata():
+        for chunk in store.chunks():
             entry = documents.setdefault(
-                metadata["document"],
-                {"sha256": metadata.get("sha256", ""), "chunks": 0, "agencies": []},
+                chunk.document, {"sha256": chunk.sha256, "chunks": 0, "agencies": [], "keys": []}
             )
             entry["chunks"] += 1
-            if metadata.get("agency") and metadata["agency"] not in entry["agencies"]:
-                entry["agencies"].append(metadata["agency"])
+            if chunk.agency and chunk.agency not in entry["agencies"]:
+                entry["agencies"].append(chunk.agency)
+            entry["keys"].append([chunk.id, standard.key(chunk.text), chunk.standard])
         return Served(generation, store.manifest, documents, written=False)
     finally:
         store.close()
@@ -201,8 +206,12 @@ def reindex(
         work = plan(settings, was)
         if was is not None and not (work.summary.rebuilt or work.summary.removed or work.to_read):
             _keep(settings, was, work)
-            return work.summary
-        build(settings, work, embedder_factory, count_tokens, progress or Progress())
+        else:
+            build(settings, work, embedder_factory, count_tokens, progress or Progress())
+        # Documents whose passages no organisation is known for, so an administrator can name one.
+        work.summary.unnamed = sorted(
+            name for name, entry in work.documents.items() if not entry.get("agencies")
+        )
         return work.summary
 
 
@@ -232,6 +241,8 @@ class Plan:
     failed: dict[str, list[str]]  # files that cannot be read, remembered: name -> [hash, reason]
     summary: Summary
     copy_of: str | None = None  # the generation the new one starts as a copy of
+    corrections: dict[str, corrections.Correction] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)  # each report's size in bytes
 
 
 def plan(settings: Settings, was: Served | None) -> Plan:
@@ -264,6 +275,8 @@ def plan(settings: Settings, was: Served | None) -> Plan:
             "is: is it the right folder, and mounted? To empty the index, run `make clean-index` "
             "(it keeps the trainers' packs)"
         )
+    fixes = corrections.read(settings.corpus_dir)
+    summary.uncorrected = sorted(set(fixes) - set(files))
     hashes: dict[str, str] = {}
     sizes: dict[str, int] = {}
     for name, path in files.items():
@@ -271,14 +284,18 @@ def plan(settings: Settings, was: Served | None) -> Plan:
             hashes[name], sizes[name] = file_sha256(path), path.stat().st_size
         except OSError as error:
             summary.failed.append((name, f"cannot read the file ({error.strerror})"))
+            continue
+        if name in fixes:  # a changed correction re-indexes the document, as a changed file does
+            hashes[name] += "-" + fixes[name].fingerprint()
     # The same content under two names is indexed once: under the name already indexed, else the
     # first by name.
     first: dict[str, str] = {}
     for name in sorted(hashes, key=lambda name: (indexed.get(name) != hashes[name], name)):
-        if hashes[name] in first:
-            summary.duplicates.append((name, first[hashes[name]]))
+        content = hashes[name].split("-")[0]
+        if content in first:
+            summary.duplicates.append((name, first[content]))
         else:
-            first[hashes[name]] = name
+            first[content] = name
     for name, _ in summary.duplicates:
         del hashes[name], files[name]
     summary.duplicates.sort()
@@ -316,6 +333,8 @@ def plan(settings: Settings, was: Served | None) -> Plan:
         failed,
         summary,
         was.generation if was and kept else None,
+        fixes,
+        sizes,
     )
 
 
@@ -362,6 +381,8 @@ def build(
                 del work.documents[name]
             written = _write_parsed(settings, work, writer, embedder, parsed, progress)
             reading.result()
+            if written or summary.removed:
+                writer.set_standard(_standing(work.documents))
             summary.failed.sort()
             summary.doubts.sort()
             catalogue = Served(writer.generation, manifest, work.documents, work.failed).catalogue()
@@ -394,7 +415,7 @@ def _parse(
     stop is set."""
     limits = Limits(settings.pdf_timeout, settings.pdf_memory_mb)
     summary = work.summary
-    progress.start("parsing", len(work.to_read))
+    progress.start("parsing", len(work.to_read), sum(work.sizes[name] for name in work.to_read))
     try:
         with ThreadPoolExecutor(max_workers=PARSERS, thread_name_prefix="kb-parse") as readers:
             reading = {
@@ -409,9 +430,11 @@ def _parse(
                         future.cancel()
                     return
                 name = reading[done]
-                progress.advance("parsing")
+                progress.advance("parsing", 1, work.sizes[name])
                 try:
                     document = done.result()
+                    if name in work.corrections:
+                        document = work.corrections[name].apply(document)
                     chunks = chunk_document(document, count_tokens, organisations=organisations)
                 except UnreadableDocument as error:
                     _failed(work, name, str(error))  # what was indexed of it before stays
@@ -470,6 +493,7 @@ def _write_parsed(
                     "sha256": work.hashes[name],
                     "chunks": len(document_chunks),
                     "agencies": agencies,
+                    "keys": [[chunk.id, standard.key(chunk.text), 0] for chunk in document_chunks],
                 }
                 work.failed.pop(name, None)
             written = True
@@ -477,6 +501,22 @@ def _write_parsed(
     summary.added.sort()
     summary.updated.sort()
     return written
+
+
+def _standing(documents: dict[str, dict[str, Any]]) -> dict[str, int]:
+    """{chunk id: documents its words stand in} for every passage whose standing as standard text
+    changed with this reindex (a back page is standard once enough reports repeat it); the
+    catalogue is brought up to date."""
+    found = standard.standing(
+        {name: [k for _, k, _ in entry["keys"]] for name, entry in documents.items()}
+    )
+    changed: dict[str, int] = {}
+    for entry in documents.values():
+        for row in entry["keys"]:
+            now = found.get(row[1], 0)
+            if now != row[2]:
+                changed[row[0]] = row[2] = now
+    return changed
 
 
 def _load(embedder_factory: Callable[[], Embedder]) -> Embedder:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import time
 from collections import OrderedDict
@@ -13,17 +14,25 @@ from typing import Any
 
 import numpy as np
 
+from kb import editions, standard
 from kb.agencies import AgencyPrior
 from kb.chunk import CHUNKER_VERSION
+from kb.dates import year_of
 from kb.embed import Embedder
-from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument
+from kb.errors import (
+    EmptyQuery,
+    QueryTooLong,
+    UnknownAgency,
+    UnknownCollection,
+    UnknownDocument,
+)
 from kb.keyword import KeywordIndex, Scores, query_terms
 from kb.keyword import sync as sync_keyword
 from kb.organisations import Organisations
 from kb.passage import Chunk, Filter, Hit, IndexedDocument
 from kb.settings import Settings
 from kb.store import Manifest, Published
-from kb.vocabulary import Glossary, default_glossary
+from kb.vocabulary import Glossary, default_glossary, number_forms
 
 # Each side offers this many candidates to the fusion.
 CANDIDATES = 50
@@ -36,6 +45,14 @@ RRF_K = 60
 # convex fusion, as much as a first place in one list under RRF.
 AGENCY_BONUS = {"convex": 0.1, "rrf": 1.0 / (RRF_K + 1)}
 MAX_K = 100  # the most passages one search returns
+# A footnote alone ("14 See 'Elective home education'…"): a short passage that opens with its
+# number. Its score is multiplied by FOOTNOTE_WEIGHT, so a finding it annotates comes first.
+FOOTNOTE = re.compile(
+    r"^\d{1,3} +(?!(?:January|February|March|April|May|June|July|August|September|October|"
+    r"November|December)\b)[A-Z‘'“\"(]"
+)
+FOOTNOTE_LENGTH = 400
+FOOTNOTE_WEIGHT = 0.8
 
 
 @dataclass(frozen=True)
@@ -92,6 +109,16 @@ def resolve_agency(
             return variants
     choices = "; ".join(agencies) or "none (the index is empty)"
     raise UnknownAgency(f"no agency matches {name!r}; the index holds: {choices}")
+
+
+def resolve_collection(name: str, collections: list[str]) -> str:
+    """The collection a user named: a folder under the corpus, in any case."""
+    wanted = name.strip().strip("/").casefold()
+    for collection in collections:
+        if collection.casefold() == wanted:
+            return collection
+    choices = "; ".join(f"'{c}'" if c else "'' (the corpus's top folder)" for c in collections)
+    raise UnknownCollection(f"no collection is called {name!r}; the index holds: {choices}")
 
 
 def resolve_document(name: str, documents: list[str]) -> str:
@@ -151,6 +178,7 @@ class Retrieval:
     keyword: bool = True
     vocabulary: bool = True
     agency_aware: bool = True
+    corpus_aware: bool = True  # standard text, editions and years (kb/standard.py, kb/editions.py)
     fusion: str = "convex"  # or "rrf"
     dense_weight: float = (
         DENSE_WEIGHT  # convex fusion only; bench/retrieval_ceiling.py tries each in turn
@@ -185,6 +213,7 @@ class Searcher:
         max_query_chars: int = Settings.max_query_chars,
         retrieval: Retrieval = Retrieval(),
         answers_kept: int = Settings.answer_cache,
+        default_collections: Sequence[str] = (),
     ) -> None:
         self.store = store
         self.embedder = embedder
@@ -194,11 +223,30 @@ class Searcher:
         self.organisations = organisations or Organisations.default()
         self.max_query_chars = max_query_chars
         self.retrieval = retrieval
-        self._catalogue = store.catalogue()
+        newer = editions.newer(store.catalogue())
+        self._catalogue = [
+            replace(entry, newer=newer.get(entry.document, "")) for entry in store.catalogue()
+        ]
         self._agencies = sorted({agency for entry in self._catalogue for agency in entry.agencies})
-        self._agency_of = {
-            chunk_id: metadata.get("agency", "") for chunk_id, metadata in store.metadata()
-        }
+        self._collections = sorted({entry.collection for entry in self._catalogue})
+        self._agency_of: dict[str, str] = {}
+        self._document_of: dict[str, str] = {}
+        self._standard: set[str] = set()
+        self._text_start: dict[str, str] = {}
+        for chunk in store.chunks():
+            if len(chunk.text) < FOOTNOTE_LENGTH:
+                self._text_start[chunk.id] = chunk.text[:16]
+        for chunk_id, metadata in store.metadata():
+            self._agency_of[chunk_id] = metadata.get("agency", "")
+            self._document_of[chunk_id] = metadata.get("document", "")
+            if metadata.get("standard"):
+                self._standard.add(chunk_id)
+        self._newer = newer
+        self._year = {entry.document: year_of(entry.date) for entry in self._catalogue}
+        # The collections searched when a search names none (KB_COLLECTIONS): those of them the
+        # index holds; all, if it holds none of them.
+        folded = {name.strip("/").casefold() for name in default_collections}
+        self.default_collections = [c for c in self._collections if c.casefold() in folded]
         self._answers = Answers(
             answers_kept
         )  # repeated queries answered from memory; 0 turns it off
@@ -273,6 +321,11 @@ class Searcher:
         """The k passages nearest a vector by meaning alone, best first."""
         return [Hit.of(chunk, score) for chunk, score in self.store.query(vector, k, passages)]
 
+    @property
+    def collections(self) -> list[str]:
+        """The collections (folders under the corpus) the index holds; "" is the corpus's top."""
+        return list(self._collections)
+
     def search(
         self,
         query: str,
@@ -280,18 +333,24 @@ class Searcher:
         agency: str | None = None,
         document: str | None = None,
         vector: np.ndarray | None = None,
+        years: Sequence[int] = (),
+        collections: Sequence[str] | None = None,
     ) -> Results:
-        """The k best passages for a query, optionally from one agency or document; a repeated query
+        """The k best passages for a query, optionally from one agency or document, dated in these
+        years, in these collections (None: those the settings search by default); a repeated query
         is answered from memory. vector, from query_vector(query), spares the model reading the same
         query again when it is searched several ways."""
         started = time.perf_counter()
         query = clean_query(query, self.max_query_chars)
         k = max(1, min(int(k), MAX_K))
+        wanted = self.default_collections if collections is None else collections
         passages = Filter(
             agencies=tuple(self.resolve_agency(agency)) if agency else (),
             document=resolve_document(document, [e.document for e in self._catalogue])
             if document
             else None,
+            years=tuple(sorted({int(year) for year in years})),
+            collections=tuple(resolve_collection(name, self._collections) for name in wanted),
         )
         key = (query, k, passages, self.retrieval)
         results = self._answers.get(key)
@@ -321,6 +380,8 @@ class Searcher:
         started = time.perf_counter()
         use = self.retrieval
         expanded = self.glossary.expand(query) if use.vocabulary else []
+        if use.vocabulary:  # "2 year olds" meets "two-year-olds"
+            expanded += [form for form in number_forms(query) if self.keyword.holds(form)]
         if not self._agency_of:
             return Results(query, [], expanded, _ms_since(started))
 
@@ -355,12 +416,47 @@ class Searcher:
                 for chunk_id, score in fused.items():
                     agency = self._agency_of.get(chunk_id, "")
                     fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * kinds.get(agency, 0.0)
-        best = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))[:k]
-        chunks = self.store.passages(best)
-        hits = [
-            Hit.of(chunks[chunk_id], fused[chunk_id]) for chunk_id in best if chunk_id in chunks
-        ]
+        if use.corpus_aware:
+            self._weigh_documents(query, fused)
+            for chunk_id in fused:  # a footnote on its own is rarely the answer
+                if FOOTNOTE.match(self._text_start.get(chunk_id, "")):
+                    fused[chunk_id] *= FOOTNOTE_WEIGHT
+        ranked = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))
+        chunks = self.store.passages(ranked)
+        hits: list[Hit] = []
+        shown_standard: set[str] = set()
+        for chunk_id in ranked:
+            chunk = chunks.get(chunk_id)
+            if chunk is None:
+                continue
+            if chunk.standard:  # one copy of a back page, not one from each report
+                copy = standard.key(chunk.text)
+                if copy in shown_standard:
+                    continue
+                shown_standard.add(copy)
+            document = self._document_of.get(chunk_id, "")
+            hits.append(
+                replace(Hit.of(chunk, fused[chunk_id]), newer=self._newer.get(document, ""))
+            )
+            if len(hits) == k:
+                break
         return Results(query, hits, expanded, _ms_since(started))
+
+    def _weigh_documents(self, query: str, fused: dict[str, float]) -> None:
+        """Standard text and older editions give way to a document's own findings and to newer
+        editions; a year the query names favours what is dated then (kb/standard.py,
+        kb/editions.py)."""
+        latest = editions.asks_for_the_latest(query)
+        years = editions.years_named(query)
+        for chunk_id, score in fused.items():
+            document = self._document_of.get(chunk_id, "")
+            if chunk_id in self._standard:
+                score *= standard.WEIGHT
+            if document in self._newer and not (years and self._year.get(document) in years):
+                score *= editions.OLDER_WHEN_LATEST if latest else editions.OLDER
+            if years and self._year.get(document) in years:
+                score += editions.YEAR_BONUS
+            fused[chunk_id] = score
 
     def _fuse(
         self,
@@ -433,6 +529,7 @@ def open_searcher(
         max_query_chars=settings.max_query_chars,
         retrieval=retrieval,
         answers_kept=settings.answer_cache,
+        default_collections=settings.collections,
     )
     searcher.warm_up()
     return searcher

@@ -56,6 +56,11 @@ class Settings:
         "Comma-separated file-name patterns in the corpus that are not reports.",
         default=("README*", "SOURCES*", ".*"),
     )
+    collections: tuple[str, ...] = _help(
+        "Comma-separated collections (folders under the corpus) a search covers when it names "
+        "none, so a partnership's own reports are not buried in a library; empty: all.",
+        default=(),
+    )
     host: str = _help(
         "Address kb serve listens on; 127.0.0.1 keeps the page on this machine.",
         default="127.0.0.1",

@@ -235,3 +235,26 @@ def learn_definitions(texts: Iterable[tuple[str, str]]) -> list[tuple[str, str, 
 @lru_cache(maxsize=1)
 def default_glossary() -> Glossary:
     return Glossary.load()
+
+
+NUMBER_WORDS = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen twenty"
+).split()
+UNITS = "year|years|month|months|week|weeks|day|days|hour|hours|times"  # ages, spans, counts
+_NUMBER = re.compile(
+    rf"\b(\d{{1,2}}|{'|'.join(NUMBER_WORDS)})(?:[\s-]+)({UNITS})\b", re.IGNORECASE
+)
+
+
+def number_forms(query: str) -> list[str]:
+    """A number and the word after it written the other way: "2 year olds" -> "two year", and
+    "two-year-olds" -> "2 year", so digits and words meet."""
+    forms = []
+    for number, word in _NUMBER.findall(query):
+        if number.isdigit():
+            if int(number) < len(NUMBER_WORDS):
+                forms.append(f"{NUMBER_WORDS[int(number)]} {word.lower()}")
+        else:
+            forms.append(f"{NUMBER_WORDS.index(number.lower())} {word.lower()}")
+    return list(dict.fromkeys(forms))

@@ -372,7 +372,7 @@ def test_passages_embedded_by_length_across_documents_come_back_in_their_order(m
     seen = []
 
     class Seen(module.Progress):
-        def advance(self, stage, done=1):
+        def advance(self, stage, done=1, size=0):
             seen.append(done)
 
     vectors = module._embed(chunks, FakeEmbedder(), 32, Seen())
@@ -436,13 +436,13 @@ def test_progress_counts_the_files_parsed_and_the_passages_embedded(settings):
         def __init__(self):
             self.total, self.done = {}, {}
 
-        def start(self, stage, total):
+        def start(self, stage, total, size=0):
             self.total[stage] = self.total.get(stage, 0) + total
 
         def grow(self, stage, more):
             self.total[stage] = self.total.get(stage, 0) + more
 
-        def advance(self, stage, done=1):
+        def advance(self, stage, done=1, size=0):
             self.done[stage] = self.done.get(stage, 0) + done
 
     counted = Counted()

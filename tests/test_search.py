@@ -281,7 +281,7 @@ def test_agency_kinds_are_read_from_the_index_not_from_a_list(searcher):
         "ELFT" in prior.kinds_of["mental health trust"]
     )  # no "mental health" in its name: its passages say it
     assert HOSPITAL not in prior.kinds_of["council"]
-    assert prior.names.get("bradford", "").startswith("Bradford")  # a local authority's own name
+    assert [a for a in prior.names["bradford"] if a.startswith("Bradford")]  # its own name
 
 
 @pytest.mark.parametrize(
@@ -414,3 +414,19 @@ def test_the_memory_of_answers_keeps_the_most_recent():
     assert answers.get(("a",)).query == "a"  # "a" is now the most recent
     answers.put(("c",), Results("c", []))
     assert answers.get(("b",)) is None and answers.get(("a",)) and answers.get(("c",))
+
+
+@pytest.mark.parametrize(
+    "text, footnote",
+    [
+        ("14 See ‘Elective home education: departmental guidance’", True),
+        ("3 The local authority must", True),
+        ("1 April 2023 and 31 March 2024 were the dates", False),
+        ("2. Agency achievements", False),
+        ("Children who go missing", False),
+    ],
+)
+def test_a_footnote_on_its_own_is_told_by_its_number(text, footnote):
+    from kb.search import FOOTNOTE
+
+    assert bool(FOOTNOTE.match(text)) is footnote

@@ -236,3 +236,18 @@ def test_looking_up_openings_first_finds_what_running_every_pattern_finds(parts)
         assert quick == glossary.expand(query)
     finally:
         vocabulary._openings = original
+
+
+@pytest.mark.parametrize(
+    "query, forms",
+    [
+        ("support for 2 year olds", ["two year"]),
+        ("two-year-olds funded places", ["2 year"]),
+        ("seen within 12 weeks", ["twelve weeks"]),
+        ("Section 17 of the Children Act", []),  # a number that is no age or span stays as it is
+    ],
+)
+def test_numbers_as_digits_and_as_words_meet(query, forms):
+    from kb.vocabulary import number_forms
+
+    assert number_forms(query) == forms

@@ -20,7 +20,7 @@ def search() -> Response:
     if "q" not in request.args:
         raise UsageError("give a query: /api/search?q=domestic+abuse+clinic")
     params = SearchParams.from_args(request.args, settings().top_k)
-    results = searcher().search(params.q, params.k, params.agency or None, params.document or None)
+    results = searcher().search(params.q, params.k, **params.filters())
     return jsonify(results.as_dict())
 
 

@@ -73,11 +73,22 @@ def openapi_spec(max_query_chars: int) -> dict:
                             "Only this document's passages, by file name.",
                             {"type": "string"},
                         ),
+                        _query(
+                            "year",
+                            "Only passages of documents dated in this year.",
+                            {"type": "string", "pattern": "^(19|20|21)[0-9]{2}$"},
+                        ),
+                        _query(
+                            "collection",
+                            "Only this collection's passages (a folder under the corpus); "
+                            "'all' for every collection, whatever the administrator's default.",
+                            {"type": "string"},
+                        ),
                     ],
                     "responses": {
                         "200": _json("Results", "The passages found."),
                         "400": error,
-                        "404": _json("Error", "No agency or document has that name."),
+                        "404": _json("Error", "No agency, document or collection has that name."),
                     },
                 }
             },
@@ -159,6 +170,29 @@ def openapi_spec(max_query_chars: int) -> dict:
                             ),
                         },
                         "score": {"type": "number"},
+                        "date": {
+                            "type": "string",
+                            "description": (
+                                "The document's date, ISO to the precision known "
+                                "(2025-05-13, 2024-08, 2024); empty if unknown."
+                            ),
+                        },
+                        "collection": {
+                            "type": "string",
+                            "description": "The folder under the corpus the document is in.",
+                        },
+                        "standard": {
+                            "type": "integer",
+                            "minimum": 0,
+                            "description": (
+                                "In how many documents these words stand word for word (a "
+                                "publisher's back page): 0 for a document's own text."
+                            ),
+                        },
+                        "newer_edition": {
+                            "type": "string",
+                            "description": "The date of a newer edition of the document, if any.",
+                        },
                     },
                 },
                 "Results": {
@@ -189,6 +223,9 @@ def openapi_spec(max_query_chars: int) -> dict:
                             "description": "The agency most of its passages are from.",
                         },
                         "agencies": {"type": "array", "items": {"type": "string"}},
+                        "date": {"type": "string"},
+                        "collection": {"type": "string"},
+                        "newer_edition": {"type": "string"},
                         "pages": {"type": "integer", "minimum": 0},
                         "chunks": {
                             "type": "integer",

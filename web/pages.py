@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
 from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
 
-from kb.errors import EmptyQuery, QueryTooLong, UnknownAgency, UnknownDocument, UsageError
+from kb import dates
+from kb.errors import (
+    EmptyQuery,
+    QueryTooLong,
+    UnknownAgency,
+    UnknownCollection,
+    UnknownDocument,
+    UsageError,
+)
 from kb.passage import NO_AGENCY, IndexedDocument
 from kb.search import CANDIDATES, MAX_K
 from web.context import searcher, settings
 from web.errors import status_of
 from web.highlight import highlight, query_pattern
-from web.params import BadK, SearchParams
+from web.params import BadK, BadYear, SearchParams
 
 bp = Blueprint("pages", __name__)
 
@@ -35,7 +44,9 @@ REFUSALS = {
     QueryTooLong: "the query is too long",
     UnknownAgency: "no agency has that name",
     UnknownDocument: "no document has that name",
+    UnknownCollection: "no collection has that name",
     BadK: f"k must be a whole number from 1 to {MAX_K}",
+    BadYear: "the year is not a year",
 }
 MORE = 10  # passages "Show more passages" adds
 
@@ -62,11 +73,9 @@ def search_page():
             return render_template("search.html", examples=EXAMPLES, **context)
         # One search serves the results and the facets under both filters: for k up to FACET_K both
         # rank the same candidates, so the top k of the wider search are the top k.
-        wide = answering.search(
-            params.q, max(params.k, FACET_K), params.agency or None, params.document or None
-        )
+        wide = answering.search(params.q, max(params.k, FACET_K), **params.filters())
         results = replace(wide, hits=wide.hits[: params.k])
-        agencies, documents = _facets(answering, params, wide.hits[:FACET_K])
+        facets = _facets(answering, params, wide.hits[:FACET_K])
     except UsageError as error:
         refusal = REFUSALS.get(type(error), "the search was refused")
         page = render_template("search.html", error=str(error), refusal=refusal, **context)
@@ -80,8 +89,7 @@ def search_page():
     return render_template(
         "search.html",
         results=results,
-        agency_facets=agencies,
-        document_facets=documents,
+        facets=facets,
         facet_k=FACET_K,
         mark=mark,
         words_found=_words_found(results.hits, mark),
@@ -107,36 +115,54 @@ def _more_url(params: SearchParams, shown: int) -> str | None:
     return url_for("pages.search_page", **args, _anchor=f"hit-{params.k + 1}")  # type: ignore[arg-type]
 
 
-def _facets(searcher, params: SearchParams, top: list) -> tuple[list[Facet], list[Facet]]:
-    """Counts by agency and by document among the top passages, each under the other facet's filter.
+FACETS = (
+    ("By agency", "agency"),
+    ("By document", "document"),
+    ("By collection", "collection"),
+    ("By year", "year"),
+)
 
-    So a count is what following its link would find among the top passages, and never zero.
-    `top` is the top passages under both filters, already searched.
-    """
-    wide: dict[tuple[str, str], list] = {(params.agency, params.document): top}
 
-    def hits(agency: str, document: str) -> list:
-        if (agency, document) not in wide:
-            wide[agency, document] = searcher.search(
-                params.q, FACET_K, agency or None, document or None
-            ).hits
-        return wide[agency, document]
+def _facets(searcher, params: SearchParams, top: list) -> list[tuple[str, list[Facet]]]:
+    """Counts by agency, document, collection and year among the top passages, each under the
+    other facets' filters: so a count is what following its link would find among the top
+    passages, and never zero. `top` is the top passages under every filter, already searched."""
+    searched: dict[SearchParams, list] = {params: top}
+
+    def hits(without: str) -> list:
+        wider = params.without(without)
+        if wider not in searched:
+            searched[wider] = searcher.search(params.q, FACET_K, **wider.filters()).hits
+        return searched[wider]
 
     titles = {entry.document: entry.title or entry.document for entry in searcher.documents}
     # The agencies the filter chose, by the search's own rule: "devon" chooses "Devon local
     # authority".
     chosen = set(searcher.resolve_agency(params.agency)) if params.agency else set()
-    by_agency = Counter(hit.agency for hit in hits("", params.document) if hit.agency)
-    by_document = Counter(hit.document for hit in hits(params.agency, ""))
-    agencies = [
-        _facet(name, name, count, name in chosen, params, "agency")
-        for name, count in _ranked(by_agency)
-    ]
-    documents = [
-        _facet(titles.get(name, name), name, count, params.document == name, params, "document")
-        for name, count in _ranked(by_document)
-    ]
-    return agencies, documents
+    value_of = {
+        "agency": lambda hit: hit.agency,
+        "document": lambda hit: hit.document,
+        "collection": lambda hit: hit.collection,
+        "year": lambda hit: hit.date[:4],
+    }
+    label_of: dict[str, Callable[[str], str]] = {"document": lambda value: titles.get(value, value)}
+    groups = []
+    for heading, name in FACETS:
+        counts = Counter(value_of[name](hit) for hit in hits(name))
+        counts.pop("", None)
+        if name in ("collection", "year") and len(counts) < 2 and not getattr(params, name):
+            continue  # one collection or one year: nothing to narrow
+        selected = chosen if name == "agency" else {getattr(params, name)}
+        order = sorted(counts, reverse=True) if name == "year" else None
+        facets = [
+            _facet(label_of.get(name, str)(value), value, count, value in selected, params, name)
+            for value, count in (
+                [(value, counts[value]) for value in order] if order else _ranked(counts)
+            )
+        ]
+        if facets:
+            groups.append((heading, facets))
+    return groups
 
 
 def _ranked(counts: Counter) -> list[tuple[str, int]]:
@@ -158,6 +184,7 @@ def search_url(params: SearchParams, **changes) -> str:
     return url_for("pages.search_page", **params.url_args(**changes))  # type: ignore[arg-type]
 
 
+bp.add_app_template_global(dates.shown, "shown_date")
 # How every page names a passage whose report names no agency.
 # Flask's annotation asks for a callable; Jinja's globals take any value.
 bp.add_app_template_global(NO_AGENCY, "no_agency")  # type: ignore[arg-type]

@@ -259,7 +259,7 @@ def similar(chunk_id: str):
 def search_export(format_name: str):
     """The search's passages as a file, with citations and a list of sources."""
     params = SearchParams.from_args(request.args, context.settings().top_k)
-    results = searcher().search(params.q, params.k, params.agency or None, params.document or None)
+    results = searcher().search(params.q, params.k, **params.filters())
     description = describe_search(results.query, len(results.hits), params.agency, params.document)
     return _download(
         sheet(results.query, unsaved(results.query, results.hits).passages, description),

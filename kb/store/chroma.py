@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from kb.dates import year_of
 from kb.errors import IndexMissing, KbError
 from kb.passage import Chunk, Citation, Filter
 
@@ -145,14 +146,24 @@ def where(passages: Filter) -> dict | None:
         conditions.append({"document": passages.document})
     if passages.not_agency is not None:
         conditions.append({"agency": {"$ne": passages.not_agency}})
+    if passages.years:
+        conditions.append({"year": {"$in": list(passages.years)}})
+    if passages.collections:
+        conditions.append({"collection": {"$in": list(passages.collections)}})
     if len(conditions) > 1:
         return {"$and": conditions}
     return conditions[0] if conditions else None
 
 
 def metadata(chunk: Chunk) -> dict[str, Any]:
-    """A chunk's citation and position as Chroma metadata: METADATA_FIELDS."""
-    return {**asdict(chunk.citation), "position": chunk.position}
+    """A chunk's citation, position and standing as Chroma metadata: METADATA_FIELDS (the year
+    apart, so that a filter can name it)."""
+    return {
+        **asdict(chunk.citation),
+        "position": chunk.position,
+        "standard": chunk.standard,
+        "year": year_of(chunk.citation.date),
+    }
 
 
 def chunk(chunk_id: str, text: str | None, stored: dict[str, Any] | None) -> Chunk:
@@ -166,5 +177,8 @@ def chunk(chunk_id: str, text: str | None, stored: dict[str, Any] | None) -> Chu
         page=int(stored.get("page") or 0),
         page_end=int(stored.get("page_end") or 0),
         sha256=str(stored.get("sha256", "")),
+        date=str(stored.get("date", "")),
+        collection=str(stored.get("collection", "")),
     )
-    return Chunk(chunk_id, text or "", citation, int(stored.get("position") or 0))
+    position, standard = int(stored.get("position") or 0), int(stored.get("standard") or 0)
+    return Chunk(chunk_id, text or "", citation, position, standard)

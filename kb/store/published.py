@@ -225,7 +225,14 @@ def catalogue(metadatas: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> lis
     for metadata in metadatas:
         entry = found.setdefault(
             metadata["document"],
-            {"title": metadata.get("title", ""), "agencies": Counter(), "pages": 0, "chunks": 0},
+            {
+                "title": metadata.get("title", ""),
+                "agencies": Counter(),
+                "pages": 0,
+                "chunks": 0,
+                "date": metadata.get("date", ""),
+                "collection": metadata.get("collection", ""),
+            },
         )
         entry["chunks"] += 1
         entry["pages"] = max(
@@ -241,6 +248,8 @@ def catalogue(metadatas: Iterator[dict[str, Any]] | list[dict[str, Any]]) -> lis
             agencies=tuple(sorted(found[name]["agencies"])),
             pages=found[name]["pages"],
             chunks=found[name]["chunks"],
+            date=found[name]["date"],
+            collection=found[name]["collection"],
         )
         for name in sorted(found)
     ]

@@ -110,6 +110,13 @@ class Writer:
         for start in range(0, len(stale), chroma.PAGE):
             self.collection.delete(ids=stale[start : start + chroma.PAGE])
 
+    def set_standard(self, standing: Mapping[str, int]) -> None:
+        """Mark passages as standard text (in how many documents their words stand) or not (0)."""
+        ids = list(standing)
+        for start in range(0, len(ids), chroma.PAGE):
+            batch = ids[start : start + chroma.PAGE]
+            self.collection.update(ids=batch, metadatas=[{"standard": standing[i]} for i in batch])
+
     def chunks(self) -> Iterator[Chunk]:
         """Every chunk written (the keyword index is derived from these)."""
         for got in chroma.rows(self.collection, ["documents", "metadatas"]):
