@@ -136,7 +136,9 @@ def evaluate(searcher: Searcher, queries: list[dict], k: int = 10) -> Report:
     MRR@10 reads). A page, where given, must be one the passage is cited at."""
     report = Report()
     for query in queries:
-        hits = searcher.search(query["query"], k=max(k, 10)).hits
+        # A query may say which collection it is asked in ("luton"); else the searcher's default.
+        within = [query["collection"]] if query.get("collection") is not None else None
+        hits = searcher.search(query["query"], k=max(k, 10), collections=within).hits
         agencies = named_agencies(searcher, query)
         rank = rank_of(query, hits, agencies=agencies)
         report.total += 1

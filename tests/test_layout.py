@@ -65,3 +65,15 @@ def test_the_clis_retrieval_names_are_the_searchers():
     assert tuple(search.RETRIEVALS) == cli.RETRIEVAL_NAMES
     assert search.RETRIEVALS[cli.DEFAULT_RETRIEVAL] == search.Retrieval()
     assert cli.MAX_K == search.MAX_K
+
+
+def test_the_readme_shows_the_import_graph_as_it_is(edges):
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```\n0: ") + 4
+    shown = " ".join(readme[start : readme.index("```", start)].split())
+    placed = import_graph.layers(edges)
+    drawn = " ".join(
+        f"{level}: {', '.join(sorted(name for name in placed if placed[name] == level))}"
+        for level in range(max(placed.values()) + 1)
+    )
+    assert shown == drawn, "run tools/import_graph.py and copy its layers into the README"
