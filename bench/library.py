@@ -32,16 +32,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 KB = str(Path(sys.executable).with_name("kb"))
-LAYOUT = {  # folder under the work corpus -> where its files come from
-    "inspections": [
-        SHARED / "library" / "ofsted-ilacs",
-        *sorted((ROOT / "corpus").glob("*__*.pdf")),
-    ],
-    "national guidance": [
-        SHARED / "library" / "guidance",
-        *sorted((ROOT / "corpus").glob("[A-Z]*.pdf")),
-    ],
-    "luton": sorted((ROOT / "corpus").glob("*.txt")),
+# The bundled corpus is the partnership's own collection, beside the library's inspections and
+# guidance.
+LAYOUT = {
+    "luton": sorted(path for path in (ROOT / "corpus").glob("*.*") if path.suffix != ".md"),
+    "inspections": [SHARED / "library" / "ofsted-ilacs"],
+    "national guidance": [SHARED / "library" / "guidance"],
 }
 ADDED = "inspections/zz_added__childrens_services_inspection_-_01_december_2026.pdf"
 
@@ -137,7 +133,7 @@ def mapped(path: Path, names: dict[str, str], collection: bool) -> list[dict]:
             if collection:
                 query["collection"] = query["doc"].split("/")[0]
         elif collection:
-            query["collection"] = "luton"  # the golden queries without a doc ask about its report
+            query["collection"] = "luton"  # a golden query without a doc asks about the bundled
         out.append(query)
     return out
 

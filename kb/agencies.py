@@ -20,6 +20,10 @@ KINDS = Path(__file__).parent / "data" / "agency_kinds.tsv"
 # An organisation is of a kind when at least this share of its passages (the agency name and
 # document title count as part of each) carries one of the kind's markers.
 MIN_SHARE = 0.25
+# An organisation a query names ("Bristol", "Liverpool care leavers") weighs this much against a
+# kind of agency it names ("the hospital", 1 at most): a practitioner who names a place wants that
+# place's reports, among hundreds of others on the same subject.
+NAMED = 3.0
 # A word of an organisation's name names it when this share of the passages using it are its own.
 MIN_OWNERSHIP = 0.8
 # Words that say what an organisation is, not which: its own passages use them most ("Department for
@@ -136,5 +140,5 @@ class AgencyPrior:
         terms = query_terms(query)
         for term in (*terms, *(f"{a} {b}" for a, b in zip(terms, terms[1:]))):
             for agency in self.names.get(term, ()):
-                weights[agency] = 1.0
+                weights[agency] = NAMED
         return weights

@@ -37,6 +37,25 @@ TokenCounter = Callable[[str], int]
 CONTENTS_HEADINGS = ("contents", "table of contents")
 
 
+def contents_pages(document: Document) -> set[int]:
+    """The pages that hold a contents list: a "Contents" line stands on them."""
+    return {
+        page.number
+        for page in document.pages
+        if any(line.text.strip().lower() in CONTENTS_HEADINGS for line in page.lines)
+    }
+
+
+_PAGE_AT_END = re.compile(r"\D\s\d{1,3}$")
+
+
+def is_contents_entry(line: Line, page: int, contents: set[int]) -> bool:
+    """A line of a contents list: dot leaders and a page number anywhere, or, on a contents page,
+    a title ending in a page number ("Information about this inspection 7")."""
+    text = line.text.strip()
+    return is_contents_line(text) or (page in contents and bool(_PAGE_AT_END.search(text)))
+
+
 def collection_of(document: str) -> str:
     """The collection a document is in: the folder under the corpus it stands in ("inspections"),
     "" for one at the corpus's top."""
@@ -153,10 +172,11 @@ def agency_headings(document: Document, organisations: Organisations) -> AgencyH
     if len(header_agencies) > 1:
         return AgencyHeadings(None, {})
     common = organisations_common(document)
+    contents = contents_pages(document)
     found: dict[float, dict[frozenset[str], list[str]]] = {}
     for page in document.pages:
         for line in page.lines:
-            if line.kind != "heading":
+            if line.kind != "heading" or is_contents_entry(line, page.number, contents):
                 continue
             name = organisations.named_in(line.text, common)
             if name:
@@ -176,17 +196,22 @@ def agency_headings(document: Document, organisations: Organisations) -> AgencyH
 def agency_doubt(
     document: Document, chunks: list[Chunk], organisations: Organisations
 ) -> list[str]:
-    """Headings that look like several organisations' in a document whose passages all went to one
-    agency: what an administrator should look at (a partner's part kb could not tell apart)."""
+    """Headings at one level that look like several organisations' names, in a document whose
+    passages all went to one agency: partners' parts kb could not tell apart, for an administrator
+    to look at. (A title and a section that name two organisations are not partners' parts.)"""
     if len({chunk.agency for chunk in chunks}) != 1:
         return []
-    found: dict[frozenset[str], str] = {}
+    found: dict[float, dict[frozenset[str], str]] = {}
+    contents = contents_pages(document)
     for page in document.pages:
         for line in page.lines:
-            if line.kind == "heading" and organisations.looks_like_one(line.text):
+            if line.kind != "heading" or is_contents_entry(line, page.number, contents):
+                continue
+            if organisations.looks_like_one(line.text):
                 name = strip_numbering(line.text)
-                found.setdefault(organisations.key(name), name)
-    return list(found.values()) if len(found) >= 2 else []
+                found.setdefault(line.level, {}).setdefault(organisations.key(name), name)
+    alike = [list(names.values()) for names in found.values() if len(names) >= 2]
+    return max(alike, key=len) if alike else []
 
 
 def organisations_common(document: Document) -> set[str]:
@@ -202,6 +227,7 @@ class _Reading:
     def __init__(self, document: Document, organisations: Organisations) -> None:
         self.document = document
         self.organisations = organisations
+        self.contents = contents_pages(document)
         self.headings = agency_headings(document, organisations)
         self.common = organisations_common(document) if self.headings.level is not None else set()
         self.agency = ""  # the agency the heading over this part names; "" where none does
@@ -244,7 +270,8 @@ class _Reading:
 
     def line(self, number: int, line: Line) -> None:
         if line.kind in ("heading", "text") and (
-            is_contents_line(line.text) or line.text.strip().lower() in CONTENTS_HEADINGS
+            is_contents_entry(line, number, self.contents)
+            or line.text.strip().lower() in CONTENTS_HEADINGS
         ):
             # A contents page says where a part is, not what it says; its heading heads nothing.
             self.settle(None)

@@ -25,7 +25,11 @@ YEAR_BONUS = 0.1  # what a passage of a document dated in a year the query names
 _DATE_WORDS = re.compile(
     rf"\b(?:\d{{1,4}}(?:st|nd|rd|th)?|{'|'.join(sorted(MONTHS, key=len, reverse=True))})\b", re.I
 )
-_LATEST = re.compile(r"\b(?:latest|most recent|newest|current|last|this year'?s?)\b", re.I)
+# Asking for the latest, or for a rating, which is the current one unless a year is named.
+_LATEST = re.compile(
+    r"\b(?:latest|most recent|newest|current|last|this year'?s?|rating|rated|judgements?|grade)\b",
+    re.I,
+)
 _YEAR = re.compile(r"\b(19[89]\d|20[0-4]\d)\b")
 
 
@@ -34,6 +38,20 @@ def key(document: str) -> str:
     stem = re.sub(r"\.[a-z0-9]+$", "", document.lower())
     words = _DATE_WORDS.sub(" ", re.sub(r"[_\-–.,()]+", " ", stem)).split()
     return " ".join(words)
+
+
+def groups(catalogue: Iterable[IndexedDocument]) -> dict[str, str]:
+    """{document: its editions' key} for every document with a dated edition besides itself."""
+    keyed: dict[str, list[IndexedDocument]] = {}
+    for entry in catalogue:
+        if entry.date and key(entry.document):
+            keyed.setdefault(key(entry.document), []).append(entry)
+    return {
+        entry.document: name
+        for name, entries in keyed.items()
+        if len(entries) > 1
+        for entry in entries
+    }
 
 
 def newer(catalogue: Iterable[IndexedDocument]) -> dict[str, str]:

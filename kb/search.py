@@ -243,6 +243,10 @@ class Searcher:
                 self._standard.add(chunk_id)
         self._newer = newer
         self._year = {entry.document: year_of(entry.date) for entry in self._catalogue}
+        self._edition = editions.groups(self._catalogue)  # document -> its editions' key
+        self._edition_years: dict[str, set[int]] = {}
+        for document, edition in self._edition.items():
+            self._edition_years.setdefault(edition, set()).add(self._year.get(document, 0))
         # The collections searched when a search names none (KB_COLLECTIONS): those of them the
         # index holds; all, if it holds none of them.
         folded = {name.strip("/").casefold() for name in default_collections}
@@ -446,16 +450,19 @@ class Searcher:
         """Standard text and older editions give way to a document's own findings and to newer
         editions; a year the query names favours what is dated then (kb/standard.py,
         kb/editions.py)."""
-        latest = editions.asks_for_the_latest(query)
         years = editions.years_named(query)
+        latest = editions.asks_for_the_latest(query) and not years
         for chunk_id, score in fused.items():
             document = self._document_of.get(chunk_id, "")
+            year = self._year.get(document)
             if chunk_id in self._standard:
                 score *= standard.WEIGHT
-            if document in self._newer and not (years and self._year.get(document) in years):
-                score *= editions.OLDER_WHEN_LATEST if latest else editions.OLDER
-            if years and self._year.get(document) in years:
+            if years and year in years:
                 score += editions.YEAR_BONUS
+            elif years and self._edition_years.get(self._edition.get(document, ""), set()) & years:
+                score *= editions.OLDER_WHEN_LATEST  # another edition is of the year asked for
+            elif document in self._newer:
+                score *= editions.OLDER_WHEN_LATEST if latest else editions.OLDER
             fused[chunk_id] = score
 
     def _fuse(

@@ -242,9 +242,7 @@ NUMBER_WORDS = (
     "fifteen sixteen seventeen eighteen nineteen twenty"
 ).split()
 UNITS = "year|years|month|months|week|weeks|day|days|hour|hours|times"  # ages, spans, counts
-_NUMBER = re.compile(
-    rf"\b(\d{{1,2}}|{'|'.join(NUMBER_WORDS)})(?:[\s-]+)({UNITS})\b", re.IGNORECASE
-)
+_NUMBER = re.compile(rf"\b(\d{{1,2}}|{'|'.join(NUMBER_WORDS)})(?:[\s-]+)({UNITS})\b", re.IGNORECASE)
 
 
 def number_forms(query: str) -> list[str]:

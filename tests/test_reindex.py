@@ -385,7 +385,7 @@ def test_the_same_file_under_two_names_is_indexed_once(index, corpus_dir):
     shutil.copy(corpus_dir / "notes.md", corpus_dir / "notes copy.md")
     code, out = run("reindex")
     assert code == 0, out
-    assert "duplicate: notes copy.md is the same file as notes.md, which is indexed" in out
+    assert "duplicate: notes copy.md is the same file as notes.md, so only that is read" in out
     assert "0 added" in out and "1 duplicate;" in out
     assert "notes copy.md" not in indexed(index)
     (corpus_dir / "notes.md").unlink()  # the copy is then the file, and is indexed in its place
