@@ -125,8 +125,10 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
         )
     for name in summary.uncorrected:
         click.echo(f"documents.csv names {name}, which is not in the corpus", err=True)
+    unreadable = {name for name, _ in summary.failed}
     for name, kept in summary.duplicates:
-        click.echo(f"duplicate: {name} is the same file as {kept}, so only that is read", err=True)
+        outcome = "which could not be read either" if kept in unreadable else "so only that is read"
+        click.echo(f"duplicate: {name} is the same file as {kept}, {outcome}", err=True)
     for name, agency, headings in summary.doubts:
         shown = "; ".join(headings[:5]) + ("; …" if len(headings) > 5 else "")
         click.echo(

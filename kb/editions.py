@@ -70,7 +70,9 @@ def newer(catalogue: Iterable[IndexedDocument]) -> dict[str, str]:
 
 
 def asks_for_the_latest(query: str) -> bool:
-    return bool(_LATEST.search(query))
+    """The query asks for the latest edition, or for a rating (the current one), and names no
+    year."""
+    return bool(_LATEST.search(query)) and not years_named(query)
 
 
 def years_named(query: str) -> set[int]:

@@ -127,7 +127,8 @@ class Served:
 
     generation: str
     manifest: Manifest | None
-    # name -> {"sha256", "chunks", "agencies", "keys": [[chunk id, standard.key, standard], …]}
+    # name -> {"sha256", "chunks", "agencies",
+    #          "keys": [[chunk id, standard.key, standard, standard.fingerprint], …]}
     documents: dict[str, dict[str, Any]]
     failed: dict[str, list[str]] = field(default_factory=dict)  # name -> [sha256, reason]
     written: bool = True  # its catalogue is on disk
@@ -149,7 +150,13 @@ def served(settings: Settings) -> Served | None:
     if generation is None:
         return None
     found = read_catalogue(settings.index_dir, generation)
-    whole = found and all("keys" in entry for entry in found.get("documents", {}).values())
+    whole = (
+        found
+        and all(  # a catalogue written before fingerprints is read again from the store
+            "keys" in entry and all(len(row) == 4 for row in entry["keys"][:1])
+            for entry in found.get("documents", {}).values()
+        )
+    )
     if found and found.get("manifest") and whole:
         return Served(
             generation, Manifest(**found["manifest"]), found["documents"], found.get("failed", {})
@@ -167,7 +174,14 @@ def served(settings: Settings) -> Served | None:
             entry["chunks"] += 1
             if chunk.agency and chunk.agency not in entry["agencies"]:
                 entry["agencies"].append(chunk.agency)
-            entry["keys"].append([chunk.id, standard.key(chunk.text), chunk.standard])
+            entry["keys"].append(
+                [
+                    chunk.id,
+                    standard.key(chunk.text),
+                    chunk.standard,
+                    standard.fingerprint(chunk.text),
+                ]
+            )
         return Served(generation, store.manifest, documents, written=False)
     finally:
         store.close()
@@ -287,10 +301,15 @@ def plan(settings: Settings, was: Served | None) -> Plan:
             continue
         if name in fixes:  # a changed correction re-indexes the document, as a changed file does
             hashes[name] += "-" + fixes[name].fingerprint()
-    # The same content under two names is indexed once: under the name already indexed, else the
-    # first by name.
+    # The same content under two names is indexed once: under the name already indexed (or already
+    # found unreadable), else the first by name.
+    remembered = was.failed if was else {}
+
+    def known(name: str) -> bool:
+        return hashes[name] in (indexed.get(name), remembered.get(name, [""])[0])
+
     first: dict[str, str] = {}
-    for name in sorted(hashes, key=lambda name: (indexed.get(name) != hashes[name], name)):
+    for name in sorted(hashes, key=lambda name: (not known(name), name)):
         content = hashes[name].split("-")[0]
         if content in first:
             summary.duplicates.append((name, first[content]))
@@ -305,7 +324,6 @@ def plan(settings: Settings, was: Served | None) -> Plan:
     )
     summary.unchanged = [name for name, sha in hashes.items() if indexed.get(name) == sha]
     # A file that could not be read before, unchanged, is named again without being parsed again.
-    remembered = was.failed if was else {}
     failed: dict[str, list[str]] = {}
     to_read = []
     for name in hashes:
@@ -493,7 +511,10 @@ def _write_parsed(
                     "sha256": work.hashes[name],
                     "chunks": len(document_chunks),
                     "agencies": agencies,
-                    "keys": [[chunk.id, standard.key(chunk.text), 0] for chunk in document_chunks],
+                    "keys": [
+                        [chunk.id, standard.key(chunk.text), 0, standard.fingerprint(chunk.text)]
+                        for chunk in document_chunks
+                    ],
                 }
                 work.failed.pop(name, None)
             written = True
@@ -508,12 +529,11 @@ def _standing(documents: dict[str, dict[str, Any]]) -> dict[str, int]:
     changed with this reindex (a back page is standard once enough reports repeat it); the
     catalogue is brought up to date."""
     found = standard.standing(
-        {name: [k for _, k, _ in entry["keys"]] for name, entry in documents.items()}
+        {name: [(row[1], row[3]) for row in entry["keys"]] for name, entry in documents.items()}
     )
     changed: dict[str, int] = {}
-    for entry in documents.values():
-        for row in entry["keys"]:
-            now = found.get(row[1], 0)
+    for name, entry in documents.items():
+        for row, now in zip(entry["keys"], found[name], strict=True):
             if now != row[2]:
                 changed[row[0]] = row[2] = now
     return changed

@@ -233,9 +233,12 @@ class Searcher:
         self._document_of: dict[str, str] = {}
         self._standard: set[str] = set()
         self._text_start: dict[str, str] = {}
+        self._standard_words: dict[str, frozenset[str]] = {}  # to tell when it is asked for
         for chunk in store.chunks():
             if len(chunk.text) < FOOTNOTE_LENGTH:
                 self._text_start[chunk.id] = chunk.text[:16]
+            if chunk.standard:
+                self._standard_words[chunk.id] = standard.words(chunk.text)
         for chunk_id, metadata in store.metadata():
             self._agency_of[chunk_id] = metadata.get("agency", "")
             self._document_of[chunk_id] = metadata.get("document", "")
@@ -428,16 +431,15 @@ class Searcher:
         ranked = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))
         chunks = self.store.passages(ranked)
         hits: list[Hit] = []
-        shown_standard: set[str] = set()
+        shown_standard: list[str] = []
         for chunk_id in ranked:
             chunk = chunks.get(chunk_id)
             if chunk is None:
                 continue
             if chunk.standard:  # one copy of a back page, not one from each report
-                copy = standard.key(chunk.text)
-                if copy in shown_standard:
+                if any(standard.copies(chunk.text, shown) for shown in shown_standard):
                     continue
-                shown_standard.add(copy)
+                shown_standard.append(chunk.text)
             document = self._document_of.get(chunk_id, "")
             hits.append(
                 replace(Hit.of(chunk, fused[chunk_id]), newer=self._newer.get(document, ""))
@@ -451,12 +453,15 @@ class Searcher:
         editions; a year the query names favours what is dated then (kb/standard.py,
         kb/editions.py)."""
         years = editions.years_named(query)
-        latest = editions.asks_for_the_latest(query) and not years
+        latest = editions.asks_for_the_latest(query)
+        asked = standard.words(query)
         for chunk_id, score in fused.items():
             document = self._document_of.get(chunk_id, "")
             year = self._year.get(document)
-            if chunk_id in self._standard:
-                score *= standard.WEIGHT
+            if chunk_id in self._standard and not asked <= self._standard_words.get(
+                chunk_id, asked
+            ):
+                score *= standard.WEIGHT  # unless every word the query asks for is in it
             if years and year in years:
                 score += editions.YEAR_BONUS
             elif years and self._edition_years.get(self._edition.get(document, ""), set()) & years:

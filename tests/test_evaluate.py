@@ -78,8 +78,9 @@ class Ranked:
         self.answers = answers
         self.asked = []
 
-    def search(self, query, k):
+    def search(self, query, k, collections=None):
         self.asked.append(k)
+        self.within = collections
         return type("Results", (), {"hits": self.answers[query][:k]})()
 
 
@@ -119,6 +120,14 @@ def test_the_figures_are_hit_at_1_hit_at_5_mrr_at_10_and_page_accuracy():
     assert [miss["query"] for miss in report.misses] == ["seven", "twelve", "wrong page", "none"]
     evaluate.evaluate(searcher, queries, k=3)
     assert set(searcher.asked) == {10}  # MRR@10 is read from 10 passages, whatever is asked
+    assert searcher.within is None  # no collection named: the searcher's default
+
+
+def test_a_query_is_asked_in_the_collection_it_names():
+    searcher = Ranked({"neglect": [hit("the right passage")]})
+    query = {"query": "neglect", "gold": ["the right passage"], "collection": "luton"}
+    assert evaluate.evaluate(searcher, [query]).figures()["hit@1"] == 1.0
+    assert searcher.within == ["luton"]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ the 461 inspections (tests/test_end_to_end.py and bench/library.py use the real 
 from __future__ import annotations
 
 import dataclasses
+from itertools import combinations
 from pathlib import Path
 
 import pytest
@@ -76,11 +77,55 @@ def searcher(library):
 def test_standard_text_never_outranks_a_reports_own_findings_and_shows_once(searcher):
     hits = searcher.search("Bristol exploitation team inspects young people", k=10).hits
     assert "harbour" in hits[0].text
-    copies = [standard.key(hit.text) for hit in hits if hit.standard]
+    copies = [hit.text for hit in hits if hit.standard]
     assert not hits[0].standard and copies  # the back page and "Inspection dates: …" are standard
-    assert len(copies) == len(set(copies))  # the four copies of each show as one
+    assert not any(standard.copies(a, b) for a, b in combinations(copies, 2))  # four show as one
     asked = searcher.search("Office for Standards in Education open government licence", k=5).hits
     assert asked[0].standard == 4 and "Open Government Licence" in asked[0].text
+
+
+def test_a_near_copy_of_standard_text_is_standard_and_a_document_quoting_it_is_not():
+    back = (  # Ofsted's back page, as the 2026 reports have it
+        "The Office for Standards in Education, Children's Services and Skills (Ofsted) regulates "
+        "and inspects to achieve excellence in the care of children and young people, and in "
+        "education and skills for learners of all ages. It regulates and inspects childcare and "
+        "children's social care, and inspects the Children and Family Court Advisory and Support "
+        "Service (Cafcass), schools, colleges, initial teacher training, further education and "
+        "skills, adult and community learning, and education and training in prisons and other "
+        "secure establishments. It assesses council children's services, and inspects services "
+        "for looked after children, safeguarding and child protection. If you would like a copy "
+        "of this document in a different format, such as large print or Braille, please "
+        "telephone 0300 123 1231, or email enquiries@ofsted.gov.uk."
+    )
+    reworded = back.replace("looked after children", "children looked after")
+    own = (
+        "Leeds care leavers have personal advisers who stay with them to the age of 25 and beyond."
+    )
+    corpus = {
+        f"report {n}": [(standard.key(text), standard.fingerprint(text)) for text in (back, own)]
+        for n in range(40)
+    }
+    corpus["report 0"] = [(standard.key(t), standard.fingerprint(t)) for t in (reworded, own)]
+    corpus["report 1"][1] = (standard.key(FINDINGS["leeds"]), standard.fingerprint(own[:60]))
+    found = standard.standing(corpus)
+    assert found["report 5"] == [39, 39]  # word for word (one report rewords the back page, one
+    # has its own words instead of the finding the others repeat)
+    assert found["report 0"][0] >= standard.least(40)  # the reworded back page, near enough
+    assert found["report 1"][1] == 0  # too short to be judged near: word for word or nothing
+    assert standard.copies(back, reworded) and not standard.copies(back, own)
+    quoting = f"{FINDINGS['bristol']} {FINDINGS['dorset']} {back[:150]} {FINDINGS['leeds']}"
+    assert not standard.standing({**corpus, "quote": [("", standard.fingerprint(quoting))]})[
+        "quote"
+    ][0]
+
+
+def test_standard_text_keeps_its_score_when_the_query_asks_for_its_words(searcher, monkeypatch):
+    monkeypatch.setattr(standard, "WEIGHT", 0.0)  # given way entirely, unless asked for
+    asked = searcher.search("Office for Standards in Education licences", k=3).hits
+    assert asked[0].standard and asked[0].score > 0
+    findings = searcher.search("Office for Standards in Education Bristol", k=10).hits
+    assert all(hit.score == 0 for hit in findings if hit.standard)
+    assert not findings[0].standard
 
 
 def test_every_passage_has_its_documents_date_and_collection(searcher):
@@ -172,3 +217,101 @@ def test_a_bad_administrators_file_is_refused_with_where_and_why(tmp_path, conte
     )
     assert run.exit_code == 1 and message in run.stderr
     assert not Path(tmp_path / "index" / "CURRENT").exists()
+
+
+# --- a sample of the real library --------------------------------------------------------------
+
+LIBRARY = Path(__file__).resolve().parent.parent.parent / "shared" / "library"
+SAMPLE = [
+    # Leeds in four editions, 2015 to 2025; Bristol and Dorset for places and a judgement.
+    "leeds__childrens_services_inspection_-_27_march_2015.pdf",
+    "leeds__childrens_services_inspection_-_18_december_2018.pdf",
+    "leeds__childrens_services_inspection_-_09_may_2022.pdf",
+    "leeds__childrens_services_inspection_-_12_august_2025.pdf",
+    "bristol__childrens_services_inspection_-_05_december_2014.pdf",
+    "bristol__childrens_services_inspection_-_10_march_2023.pdf",
+    "dorset__childrens_services_inspection_-_09_may_2025.pdf",
+    "stockport__childrens_services_inspection_-_15_july_2025.pdf",
+    "wigan__childrens_services_inspection_-_31_march_2017.pdf",
+    "hertfordshire__childrens_services_inspection_-_10_march_2023.pdf",
+    "brent__childrens_services_inspection_-_17_june_2026.pdf",
+    "solihull__childrens_services_inspection_-_12_january_2026.pdf",
+    # Ofsted's back page changed in 2026: four reports carry the new one.
+    "luton__childrens_services_inspection_-_10_march_2026.pdf",
+    "kent__childrens_services_inspection_-_02_february_2026.pdf",
+    "liverpool__childrens_services_inspection_-_18_july_2014.pdf",
+    "birmingham__childrens_services_inspection_-_25_november_2016.pdf",
+    "barking_and_dagenham__childrens_services_inspection_-_07_july_2014.pdf",
+    "bath_and_north_east_somerset__childrens_services_inspection_-_19_april_2022.pdf",
+    "stockton_on_tees__childrens_services_inspection_-_01_july_2019.pdf",
+]
+GUIDANCE = ["Local_offer_guidance.pdf", "CA1989_Transitions_Guidance.pdf"]
+LATEST_LEEDS = "inspections/leeds__childrens_services_inspection_-_12_august_2025.pdf"
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    """About 20 real reports (four editions of Leeds, a duplicate, Ofsted's back page in all of
+    them) and two guidance documents, in collections, indexed with the fake model."""
+    import shutil
+
+    if not LIBRARY.is_dir():
+        pytest.skip(f"the library is not beside the checkout ({LIBRARY})")
+    root = tmp_path_factory.mktemp("sample")
+    corpus = root / "corpus"
+    (corpus / "inspections").mkdir(parents=True)
+    (corpus / "national guidance").mkdir()
+    for name in SAMPLE:
+        shutil.copy(LIBRARY / "ofsted-ilacs" / name, corpus / "inspections" / name)
+    for name in GUIDANCE:
+        shutil.copy(LIBRARY / "guidance" / name, corpus / "national guidance" / name)
+    shutil.copy(LIBRARY / "ofsted-ilacs" / SAMPLE[6], corpus / "inspections" / "dorset copy.pdf")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
+    summary = reindex(settings, FakeEmbedder, token_counter())
+    opened = open_fake_searcher(settings)
+    yield summary, opened
+    opened.close()
+
+
+@pytest.mark.slow
+def test_the_sample_is_indexed_once_each_with_a_date_and_an_organisation(sample):
+    summary, searcher = sample
+    assert not summary.failed
+    # The same file under two names is read once, under the first name (" " sorts before "_").
+    assert summary.duplicates == [(f"inspections/{SAMPLE[6]}", "inspections/dorset copy.pdf")]
+    entries = searcher.documents
+    assert len(entries) == len(SAMPLE) + len(GUIDANCE)
+    assert all(entry.date for entry in entries)
+    assert all(entry.agency for entry in entries if entry.collection == "inspections")
+
+
+@pytest.mark.slow
+def test_ofsteds_back_page_is_standard_text_found_once_and_never_first_for_a_finding(sample):
+    _, searcher = sample
+    asked = searcher.search("Office for Standards in Education licence", k=10).hits
+    assert asked[0].standard >= len(SAMPLE) // 2
+    copies = [hit.text for hit in asked if hit.standard]
+    assert not any(standard.copies(a, b) for a, b in combinations(copies, 2))
+    for query, place in (
+        ("what was Dorset's overall Ofsted judgement?", "Dorset"),
+        ("Solihull Ofsted rating", "Solihull"),
+    ):
+        first = searcher.search(query, k=3).hits
+        assert not any(hit.standard for hit in first), query
+        assert first[0].agency.startswith(place), query
+
+
+@pytest.mark.slow
+def test_editions_places_and_years_in_the_real_reports(sample):
+    _, searcher = sample
+    latest = searcher.search("Leeds care leavers latest inspection", k=3).hits
+    assert latest[0].document == LATEST_LEEDS
+    in_2015 = searcher.search("Leeds care leavers in 2015", k=3).hits
+    assert in_2015[0].document.endswith("27_march_2015.pdf")
+    assert in_2015[0].newer == searcher.search("Leeds", k=1, document=LATEST_LEEDS).hits[0].date
+    bristol = searcher.search("Bristol CSE team", k=3).hits
+    assert all("Bristol" in hit.agency for hit in bristol)
+    guidance = searcher.search(
+        "local offer for care leavers", k=5, collections=["national guidance"]
+    )
+    assert {hit.collection for hit in guidance.hits} == {"national guidance"}

@@ -409,6 +409,13 @@ def test_a_file_that_cannot_be_read_is_named_each_time_but_parsed_again_only_whe
         code, out = run("reindex")
         assert code == 1 and "failed: broken.pdf: not a readable PDF" in out
     assert parsed == ["broken.pdf"]  # the second time, remembered
+    shutil.copy(corpus_dir / "broken.pdf", corpus_dir / "broken copy.pdf")
+    code, out = run("reindex")
+    assert code == 1 and parsed == ["broken.pdf"]
+    assert (
+        "duplicate: broken copy.pdf is the same file as broken.pdf, which could not be read" in out
+    )
+    (corpus_dir / "broken copy.pdf").unlink()
     (corpus_dir / "broken.pdf").write_bytes(b"%PDF-1.7\n other garbage")
     code, out = run("reindex")
     assert code == 1 and parsed == ["broken.pdf", "broken.pdf"]
