@@ -138,6 +138,7 @@ class Served:
             "manifest": asdict(self.manifest) if self.manifest else None,
             "documents": self.documents,
             "failed": self.failed,
+            "fingerprints": standard.FINGERPRINT,
         }
 
     def fingerprint_rows(self) -> list[tuple[str, str, int]]:
@@ -150,14 +151,9 @@ def served(settings: Settings) -> Served | None:
     if generation is None:
         return None
     found = read_catalogue(settings.index_dir, generation)
-    whole = (
-        found
-        and all(  # a catalogue written before fingerprints is read again from the store
-            "keys" in entry and all(len(row) == 4 for row in entry["keys"][:1])
-            for entry in found.get("documents", {}).values()
-        )
-    )
-    if found and found.get("manifest") and whole:
+    # A catalogue whose passages' fingerprints were taken otherwise (or not at all) is read again
+    # from the store.
+    if found and found.get("manifest") and found.get("fingerprints") == standard.FINGERPRINT:
         return Served(
             generation, Manifest(**found["manifest"]), found["documents"], found.get("failed", {})
         )

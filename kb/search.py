@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from kb import editions, standard
-from kb.agencies import AgencyPrior
+from kb.agencies import NAMED, AgencyPrior
 from kb.chunk import CHUNKER_VERSION
 from kb.dates import year_of
 from kb.embed import Embedder
@@ -44,6 +44,7 @@ RRF_K = 60
 # What naming an agency ("the hospital") adds at full weight: a tenth of a perfect score under
 # convex fusion, as much as a first place in one list under RRF.
 AGENCY_BONUS = {"convex": 0.1, "rrf": 1.0 / (RRF_K + 1)}
+NAMED_DEPTH = 20  # candidates of the organisations a query names, beside the best CANDIDATES
 MAX_K = 100  # the most passages one search returns
 # A footnote alone ("14 See 'Elective home education'…"): a short passage that opens with its
 # number. Its score is multiplied by FOOTNOTE_WEIGHT, so a finding it annotates comes first.
@@ -131,6 +132,17 @@ def resolve_document(name: str, documents: list[str]) -> str:
         return folded[0]
     choices = "; ".join(documents) or "none (the index is empty)"
     raise UnknownDocument(f"no document is called {name!r}; the index holds: {choices}")
+
+
+def _joined(
+    ranking: list[tuple[str, float]], more: list[tuple[str, float]]
+) -> list[tuple[str, float]]:
+    """A ranking with the candidates of another it lacks, best first."""
+    held = {chunk_id for chunk_id, _ in ranking}
+    return sorted(
+        ranking + [(chunk_id, score) for chunk_id, score in more if chunk_id not in held],
+        key=lambda pair: -pair[1],
+    )
 
 
 def convex_fusion(
@@ -393,10 +405,17 @@ class Searcher:
             return Results(query, [], expanded, _ms_since(started))
 
         depth = max(CANDIDATES, k)
+        weights = self.prior.weights(query) if use.agency_aware and not passages.agencies else {}
+        # An organisation the query names ("brent … judgement") has its own best passages among the
+        # candidates, though 460 other reports' judgement tables outscore them on the other words.
+        named = tuple(sorted(agency for agency, weight in weights.items() if weight >= NAMED))
+        theirs = replace(passages, agencies=named) if named else None
         # BM25 runs in SQLite and numpy while the model works: both release the GIL, so on two cores
         # the keyword side costs little wall time.
         keyword = (
-            self._beside.submit(self._keyword_side, query_terms(query), expanded, depth, passages)
+            self._beside.submit(
+                self._keyword_side, query_terms(query), expanded, depth, passages, theirs
+            )
             if use.keyword
             else None
         )
@@ -404,6 +423,8 @@ class Searcher:
         if use.dense:
             vector = self._encode(query, expanded) if vector is None else vector
             dense = self.store.nearest(vector, depth, passages)
+            if theirs is not None:
+                dense = _joined(dense, self.store.nearest(vector, NAMED_DEPTH, theirs))
         if keyword is None:
             fused = convex_fusion([dense], [1.0])
         else:
@@ -417,12 +438,10 @@ class Searcher:
             else:
                 assert vector is not None
                 fused = self._fuse(vector, dense, best_words, scores, use.dense_weight)
-        if use.agency_aware and not passages.agencies:
-            kinds = self.prior.weights(query)
-            if kinds:
-                for chunk_id, score in fused.items():
-                    agency = self._agency_of.get(chunk_id, "")
-                    fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * kinds.get(agency, 0.0)
+        if weights:
+            for chunk_id, score in fused.items():
+                agency = self._agency_of.get(chunk_id, "")
+                fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * weights.get(agency, 0.0)
         if use.corpus_aware:
             self._weigh_documents(query, fused)
             for chunk_id in fused:  # a footnote on its own is rarely the answer
@@ -494,11 +513,20 @@ class Searcher:
         )
 
     def _keyword_side(
-        self, terms: list[str], expanded: list[str], depth: int, passages: Filter
+        self,
+        terms: list[str],
+        expanded: list[str],
+        depth: int,
+        passages: Filter,
+        theirs: Filter | None = None,
     ) -> tuple[Scores, list[tuple[str, float]]]:
-        """Every passage's BM25 score, and the best depth of them within the filter."""
+        """Every passage's BM25 score, and the best depth of them within the filter (and the best
+        NAMED_DEPTH of the organisations the query names)."""
         scores = self.keyword.score(terms, expanded)
-        return scores, scores.best(depth, passages)
+        best = scores.best(depth, passages)
+        if theirs is not None:
+            best = _joined(best, scores.best(NAMED_DEPTH, theirs))
+        return scores, best
 
 
 def open_searcher(

@@ -35,6 +35,7 @@ SAMPLE = 8  # one run in this many (chosen by its hash, so the same in every cop
 NEAR = 0.8  # the share of a passage's fingerprint that must stand in enough documents
 SHORTEST = 4  # runs a fingerprint needs to be judged; a shorter passage must match word for word
 SAME = 0.5  # two fingerprints sharing this share of their runs are copies of one text
+FINGERPRINT = f"crc32 of {SHINGLE} words, 1 in {SAMPLE}"  # catalogues record how they were taken
 
 _NOT_WORDS = re.compile(r"[^a-z]+")
 _STOP = STOPWORDS | {"s"}  # "children's" is "children s"

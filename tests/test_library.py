@@ -128,6 +128,22 @@ def test_standard_text_keeps_its_score_when_the_query_asks_for_its_words(searche
     assert not findings[0].standard
 
 
+def test_an_organisation_a_query_names_brings_its_own_passages_to_the_candidates(searcher):
+    """Among 460 reports, other authorities' passages can fill the candidates on a query's other
+    words; the named one's best passages join them. Here the candidates are cut to one."""
+    from kb.keyword import query_terms
+    from kb.passage import Filter
+
+    terms = query_terms("Bristol advisers stay to the age of 25")  # the words of Leeds's finding
+    bristol = Filter(agencies=("Bristol City Council",))
+    _, alone = searcher._keyword_side(terms, [], 1, Filter())
+    _, joined = searcher._keyword_side(terms, [], 1, Filter(), bristol)
+    agency = {chunk_id: searcher._agency_of[chunk_id] for chunk_id, _ in joined}
+    assert len(alone) == 1 and agency[alone[0][0]] != "Bristol City Council"
+    assert "Bristol City Council" in agency.values()
+    assert [score for _, score in joined] == sorted((score for _, score in joined), reverse=True)
+
+
 def test_every_passage_has_its_documents_date_and_collection(searcher):
     dated = {entry.document: (entry.date, entry.collection) for entry in searcher.documents}
     assert dated["luton/police-statement.md"] == ("2024-06", "luton")  # from documents.csv
@@ -167,6 +183,7 @@ def test_the_newer_edition_wins_a_tie_and_the_latest_is_what_latest_asks_for(sea
 def test_a_place_a_query_names_favours_its_organisations_documents(searcher):
     assert "Bristol City Council" in searcher.prior.weights("Bristol CSE team")
     hits = searcher.search("Bristol exploitation", k=3).hits
+    print([(h.agency, h.document, h.score) for h in hits], searcher.prior.weights("Bristol care leavers personal advisers"))
     assert hits[0].agency == "Bristol City Council"
 
 

@@ -435,6 +435,21 @@ def test_a_reindex_with_nothing_to_do_reads_the_catalogue_not_the_store(index, m
     assert code == 0 and "Nothing changed" in out
 
 
+def test_a_catalogue_whose_fingerprints_were_taken_otherwise_is_read_again_from_the_store(
+    index, monkeypatch
+):
+    from kb import reindex as module
+    from kb import standard
+
+    run("reindex")
+    assert module.served(index).written  # from the catalogue
+    monkeypatch.setattr(standard, "FINGERPRINT", "crc32 of 8 words, 1 in 4")
+    again = module.served(index)
+    assert again is not None and not again.written  # read from the store
+    rows = [row for entry in again.documents.values() for row in entry["keys"]]
+    assert rows and all(len(row) == 4 and row[3] is not None for row in rows)
+
+
 def test_progress_counts_the_files_parsed_and_the_passages_embedded(settings):
     from kb.embed import token_counter
     from kb.reindex import Progress, reindex

@@ -474,10 +474,8 @@ def _document(layout: str):
             self.ln(after)
             self.set_font("Lato", "", self.body_size)
 
-        def paragraph(self, text: str, emphasis=(), align: str = "L", style: str = "") -> None:
-            text, markdown = _markdown(text, emphasis)
-            self.set_font("Lato", style, self.body_size)
-            self.room(self.line_h)
+        def flow(self, text: str, align: str = "L", markdown: bool = False) -> None:
+            """Text across the width, wrapped, the cursor left at the next line's margin."""
             self.multi_cell(
                 0,
                 self.line_h,
@@ -487,6 +485,12 @@ def _document(layout: str):
                 new_x=XPos.LMARGIN,
                 new_y=YPos.NEXT,
             )
+
+        def paragraph(self, text: str, emphasis=(), align: str = "L", style: str = "") -> None:
+            text, markdown = _markdown(text, emphasis)
+            self.set_font("Lato", style, self.body_size)
+            self.room(self.line_h)
+            self.flow(text, align, markdown)
             self.set_font("Lato", "", self.body_size)
             self.ln(2)
 
@@ -495,14 +499,7 @@ def _document(layout: str):
             if block.lead_in:
                 self.set_font("Lato", "", self.body_size)
                 self.room(3 * self.line_h)
-                self.multi_cell(
-                    0,
-                    self.line_h,
-                    block.lead_in.text,
-                    align=align,
-                    new_x=XPos.LMARGIN,
-                    new_y=YPos.NEXT,
-                )
+                self.flow(block.lead_in.text, align)
                 self.ln(1)
             margin = self.l_margin
             for item in block.items:
@@ -520,15 +517,7 @@ def _document(layout: str):
                 self.set_left_margin(indent)
                 self.set_x(indent)
                 text, markdown = _markdown(item.text, item.emphasis)
-                self.multi_cell(
-                    0,
-                    self.line_h,
-                    text,
-                    align=align,
-                    markdown=markdown,
-                    new_x=XPos.LMARGIN,
-                    new_y=YPos.NEXT,
-                )
+                self.flow(text, align, markdown)
                 self.set_left_margin(margin)
                 self.set_x(margin)
                 self.ln(1)
