@@ -183,7 +183,6 @@ def test_the_newer_edition_wins_a_tie_and_the_latest_is_what_latest_asks_for(sea
 def test_a_place_a_query_names_favours_its_organisations_documents(searcher):
     assert "Bristol City Council" in searcher.prior.weights("Bristol CSE team")
     hits = searcher.search("Bristol exploitation", k=3).hits
-    print([(h.agency, h.document, h.score) for h in hits], searcher.prior.weights("Bristol care leavers personal advisers"))
     assert hits[0].agency == "Bristol City Council"
 
 
