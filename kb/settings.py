@@ -40,7 +40,7 @@ class Settings:
     exact_search_up_to: int = _help(
         "An index of up to this many passages is searched exactly in memory, faster than "
         "through Chroma; larger ones (and all, with 0) are searched by Chroma's graph index.",
-        default=40_000,
+        default=100_000,
     )
     batch_size: int = _help(
         "Passages embedded per batch. Small batches pad little: on 2 cores 4 embeds "

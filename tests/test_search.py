@@ -242,6 +242,20 @@ def test_a_scan_cut_in_two_halves_finds_what_one_pass_finds(store, monkeypatch):
     assert halves == whole and all(whole)
 
 
+def test_a_filter_that_passes_few_rows_reads_those_alone_and_finds_the_same(store, monkeypatch):
+    from kb.store import scan
+
+    vector = FakeEmbedder().encode(["domestic abuse clinic"])[0]
+    narrow = [Filter(document=BRADFORD_PDF), Filter(agencies=(HOSPITAL,)), Filter(agencies=("x",))]
+    few = [store.nearest(vector, 10, where) for where in narrow]
+    monkeypatch.setattr(scan, "FEW", 0)  # every filter masks a product of all the rows
+    whole = [store.nearest(vector, 10, where) for where in narrow]
+    assert [[i for i, _ in found] for found in whole] == [[i for i, _ in found] for found in few]
+    for found, expected in zip(whole, few, strict=True):
+        assert [t for _, t in found] == pytest.approx([t for _, t in expected], abs=1e-6)
+    assert few[0] and few[1] and not few[2]
+
+
 def _passes(chunk, where: Filter) -> bool:
     """The filter's meaning, written out plainly."""
     return (

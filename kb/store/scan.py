@@ -12,6 +12,7 @@ import numpy as np
 from kb.passage import FILTERED, Filter
 
 SPLIT_AT = 8192  # passages from which a scan is shared between two threads
+FEW = 8  # a filter passing fewer than one row in this many reads those rows alone
 
 
 class Scan:
@@ -36,14 +37,22 @@ class Scan:
         if not self.ids or k < 1:
             return []
         vector = np.asarray(vector, dtype=np.float32)
+        passed = passages.mask(self.columns) if passages else None
+        if passed is not None and passed.sum() * FEW < len(self.ids):
+            # One organisation's or document's rows: read those alone (the product reads 1.5 KB
+            # a row, and at 40,000 passages memory, not arithmetic, sets its pace).
+            rows = np.flatnonzero(passed)
+            near = self.matrix[rows] @ vector
+            order = np.argsort(-near, kind="stable")[:k]
+            return [(self.ids[rows[at]], float(near[at])) for at in order]
         if len(self.ids) >= SPLIT_AT:  # half on another core: 0.9 ms -> 0.6 ms at 20,000 passages
             half = len(self.ids) // 2
             other_half = _helper().submit(np.matmul, self.matrix[half:], vector)
             similarity = np.concatenate([self.matrix[:half] @ vector, other_half.result()])
         else:
             similarity = self.matrix @ vector
-        if passages:
-            similarity[~passages.mask(self.columns)] = -np.inf
+        if passed is not None:
+            similarity[~passed] = -np.inf
         k = min(k, len(self.ids))
         best = np.argpartition(-similarity, k - 1)[:k]
         best = best[np.argsort(-similarity[best], kind="stable")]
