@@ -16,12 +16,13 @@ the sum is exactly FTS5's bm25() for the whole query.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,15 +112,36 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
-def build(path: Path, chunks: Iterable[Chunk], built_from: str) -> None:
-    """Write a new keyword index beside the old one, then swap it in whole."""
+_PASSAGE_COLUMNS = (*COLUMNS, "id", "document", "agency", "year", "collection")
+
+
+def build(
+    path: Path,
+    chunks: Iterable[Chunk],
+    built_from: str,
+    kept: tuple[Path, Collection[str]] | None = None,
+) -> None:
+    """Write a new keyword index beside the old one, then swap it in whole. With kept (another
+    keyword index, and the documents of it that are gone or changed), the passages of its other
+    documents are copied from it rather than given: a reindex that changes one report reads the
+    rest from here, not from the vector store."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
-    texts: list[tuple[str, str]] = []
     with sqlite3.connect(partial) as db:
         db.executescript(_SCHEMA)
+        if kept is not None:
+            old, gone = kept
+            db.execute("ATTACH DATABASE ? AS old", (str(old),))  # read, never written
+            columns = ", ".join(_PASSAGE_COLUMNS)
+            db.execute(
+                f"INSERT INTO passages ({columns}) SELECT {columns} FROM old.passages "
+                "WHERE document NOT IN (SELECT value FROM json_each(?)) ORDER BY rowid",
+                (json.dumps(sorted(gone)),),
+            )
+            db.commit()
+            db.execute("DETACH DATABASE old")
         rows = []
         for chunk in chunks:
             rows.append(
@@ -134,8 +156,8 @@ def build(path: Path, chunks: Iterable[Chunk], built_from: str) -> None:
                     chunk.collection,
                 )
             )
-            texts.append((chunk.document, chunk.text))
         db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        texts = db.execute("SELECT document, text FROM passages ORDER BY rowid")
         learned = learn_definitions(texts)
         db.executemany("INSERT INTO definitions VALUES (?, ?, ?)", learned)
         db.executemany(

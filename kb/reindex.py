@@ -25,6 +25,10 @@ from kb.chunk import CHUNKER_VERSION, agency_doubt, chunk_document
 from kb.embed import Embedder
 from kb.errors import IndexMissing, KbError, UnreadableDocument
 from kb.ingest import SUFFIXES, Limits, file_sha256, read_document
+from kb.keyword import FILENAME as KEYWORD_FILE
+from kb.keyword import KeywordIndex
+from kb.keyword import build as build_keyword
+from kb.keyword import fingerprint as keyword_fingerprint
 from kb.keyword import sync as sync_keyword
 from kb.organisations import Organisations
 from kb.passage import Chunk
@@ -253,6 +257,10 @@ class Plan:
     copy_of: str | None = None  # the generation the new one starts as a copy of
     corrections: dict[str, corrections.Correction] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)  # each report's size in bytes
+    # The passages written into a copy of the served generation: its keyword index is the served
+    # one's with these in place of the documents changed or gone.
+    fresh: list[Chunk] = field(default_factory=list)
+    served_keyword: str = ""  # the fingerprint the served generation's keyword index must have
 
 
 def plan(settings: Settings, was: Served | None) -> Plan:
@@ -349,6 +357,7 @@ def plan(settings: Settings, was: Served | None) -> Plan:
         was.generation if was and kept else None,
         fixes,
         sizes,
+        served_keyword=keyword_fingerprint(was.fingerprint_rows()) if was and kept else "",
     )
 
 
@@ -406,8 +415,7 @@ def build(
                 write_catalogue(home(settings.index_dir, work.copy_of), catalogue)
                 return
             # The keyword index and learned acronyms are derived from what the new generation holds.
-            keyword, summary.keyword_rebuilt = sync_keyword(writer, writer.home)
-            keyword.close()
+            summary.keyword_rebuilt = _keyword_index(settings, work, writer)
             writer.publish(sum(entry["chunks"] for entry in work.documents.values()), catalogue)
         except BaseException:
             stop.set()
@@ -499,6 +507,8 @@ def _write_parsed(
                 writer.replace_document(
                     name, document_chunks, vectors[offset : offset + len(document_chunks)]
                 )
+                if work.copy_of:
+                    work.fresh.extend(document_chunks)
                 offset += len(document_chunks)
                 summary.chunks_embedded += len(document_chunks)
                 (summary.updated if name in work.indexed else summary.added).append(name)
@@ -518,6 +528,28 @@ def _write_parsed(
     summary.added.sort()
     summary.updated.sort()
     return written
+
+
+def _keyword_index(settings: Settings, work: Plan, writer: Writer) -> bool:
+    """Write the new generation's keyword index: from the served one's, where the new generation
+    is a copy of it, with the changed reports' passages in place of theirs, else from every
+    passage in the store. Whether anything was written."""
+    rows = [(name, entry["sha256"], entry["chunks"]) for name, entry in work.documents.items()]
+    wanted = keyword_fingerprint(rows)
+    path = writer.home / KEYWORD_FILE
+    if KeywordIndex.stored_fingerprint(path) == wanted:
+        return False
+    served = home(settings.index_dir, work.copy_of) / KEYWORD_FILE if work.copy_of else None
+    if served is not None and KeywordIndex.stored_fingerprint(served) == work.served_keyword:
+        gone = {
+            name
+            for name, sha in work.indexed.items()
+            if work.documents.get(name, {}).get("sha256") != sha
+        }
+        build_keyword(path, work.fresh, wanted, kept=(served, gone))
+    else:
+        build_keyword(path, writer.chunks(), wanted)
+    return True
 
 
 def _standing(documents: dict[str, dict[str, Any]]) -> dict[str, int]:

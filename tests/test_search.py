@@ -1,5 +1,6 @@
 import dataclasses
 
+import numpy as np
 import pytest
 from conftest import (
     FakeEmbedder,
@@ -370,6 +371,60 @@ def test_acronyms_a_document_defines_are_learned_at_reindex(settings, count_toke
     reindex(settings, FakeEmbedder, count_tokens)
     searcher = open_fake_searcher(settings)
     assert "Widget Assessment Panel" not in searcher.search("when does the WAP meet").expanded
+
+
+def test_a_reindex_that_changes_one_report_builds_the_keyword_index_it_would_build_whole(
+    settings, count_tokens, monkeypatch, tmp_path
+):
+    """The served keyword index gives the passages of the reports that stay; the store is not
+    read; and the result is the index a build from every passage in the store would be."""
+    import sqlite3
+
+    from kb import keyword
+    from kb.reindex import reindex
+    from kb.store import Published, Writer
+
+    reindex(settings, FakeEmbedder, count_tokens)
+    (settings.corpus_dir / "notes.md").write_text(
+        "# Notes\n\nZanzibar protocol (ZP) for escalation.\n", encoding="utf-8"
+    )
+    (settings.corpus_dir / "added.md").write_text(
+        "# Added\n\nThe Widget Assessment Panel (WAP) meets weekly.\n", encoding="utf-8"
+    )
+
+    def refused(self):
+        raise AssertionError("every passage was read from the store")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Writer, "chunks", refused)
+        assert reindex(settings, FakeEmbedder, count_tokens).keyword_rebuilt
+    store = Published.open(settings.index_dir, settings.chroma_url)
+    opened, rebuilt = keyword.sync(store, store.home)  # as a searcher opens it: nothing to build
+    opened.close()
+    assert not rebuilt
+    whole = tmp_path / "whole.sqlite"
+    keyword.build(whole, store.chunks(), "whole")
+
+    def contents(path):
+        with sqlite3.connect(path) as db:
+            ids = dict(db.execute("SELECT rowid, id FROM passages"))
+            words = {}
+            for token, rowids, scores in db.execute("SELECT * FROM words"):
+                rows = np.frombuffer(rowids, dtype=np.int32)
+                words[token] = sorted(
+                    zip((ids[row] for row in rows), np.frombuffer(scores).round(9), strict=True)
+                )
+            passages = sorted(db.execute("SELECT * FROM passages"))
+            learned = sorted(db.execute("SELECT * FROM definitions"))
+        db.close()
+        return passages, words, learned
+
+    built = contents(store.home / keyword.FILENAME)
+    assert built == contents(whole)
+    assert any("Zanzibar" in row[0] for row in built[0])
+    assert not any("policy when agencies disagree" in row[0] for row in built[0])
+    assert ("WAP", "Widget Assessment Panel", 1) in built[2]
+    store.close()
 
 
 @pytest.mark.usefixtures("backend")
