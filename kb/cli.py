@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import textwrap
 import time
@@ -14,6 +15,7 @@ from kb.errors import KbError, UsageError
 from kb.settings import Settings
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
+EXIT_BROKEN_PIPE = 141  # as a shell reports a command a closed pipe stopped (128 + SIGPIPE)
 # Copies of kb.search's RETRIEVALS names and MAX_K, so that `kb --help` does not import the search
 # stack; tests/test_layout.py holds them equal to their sources.
 RETRIEVAL_NAMES = (
@@ -34,6 +36,10 @@ class KbGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except BrokenPipeError:  # `kb search … | head` stopped reading: nothing to say
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the exit's flush does not fail again
+            ctx.exit(EXIT_BROKEN_PIPE)
         except UsageError as error:
             click.echo(f"kb: {error}", err=True)
             ctx.exit(EXIT_USAGE)
@@ -140,10 +146,13 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
         click.echo("The index was built by another model or chunker version, so it was rebuilt.")
     took = time.perf_counter() - started
     if not (summary.added or summary.updated or summary.removed):
-        click.echo(
-            "Nothing changed: the index is up to date, nothing embedded "
-            f"({summary.line()}; {took:.1f} s)."
+        state = (
+            f"Nothing changed, but {_count(len(summary.failed), 'file')} could not be read (named "
+            "above); the rest of the index is up to date"
+            if summary.failed
+            else "Nothing changed: the index is up to date"
         )
+        click.echo(f"{state}, nothing embedded ({summary.line()}; {took:.1f} s).")
     else:
         click.echo(
             f"Indexed {settings.chroma_url or settings.index_dir}: "
@@ -486,7 +495,7 @@ def export_search(
         render(sheet(name, unsaved(name, hits).passages, description, by_agency), format_name),
     )
     if output != "-":
-        click.echo(f"Wrote {len(hits)} passages to {output}.", err=True)
+        click.echo(f"Wrote {_count(len(hits), 'passage')} to {output}.", err=True)
 
 
 @cli.group()
@@ -584,7 +593,7 @@ def pack_export(name, format_name, output, index_dir, chroma_url) -> None:
     count = len(found.passages)
     _write(output, render(sheet(found.name, found.passages, describe_pack(count)), format_name))
     if output != "-":
-        click.echo(f"Wrote {count} passages to {output}.", err=True)
+        click.echo(f"Wrote {_count(count, 'passage')} to {output}.", err=True)
 
 
 def _pack(settings: Settings, name: str):
@@ -654,7 +663,10 @@ def _print_results(results) -> None:
     from kb.passage import NO_AGENCY
 
     hits = results.hits
-    click.secho(f"{len(hits)} passages for {results.query!r} ({results.took_ms:.0f} ms)", bold=True)
+    click.secho(
+        f"{_count(len(hits), 'passage')} for {results.query!r} ({results.took_ms:.0f} ms)",
+        bold=True,
+    )
     if results.expanded:
         click.echo(f"Also searched for: {', '.join(results.expanded)}")
     if not hits:
@@ -675,6 +687,11 @@ def _print_results(results) -> None:
             click.echo(
                 textwrap.fill(line, width=100, initial_indent="   ", subsequent_indent="     ")
             )
+
+
+def _count(number: int, noun: str) -> str:
+    """'1 passage', '3 passages'."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def main() -> None:

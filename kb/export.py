@@ -244,6 +244,8 @@ def to_docx(sheet: Sheet) -> bytes:
     number_of = {source.document: source.number for source in sources}
     document = Document()
     document.core_properties.title = _xml(sheet.title)
+    document.core_properties.author = "kb"  # not python-docx's template's
+    document.core_properties.last_modified_by = "kb"
     document.add_heading(_xml(sheet.title), level=0)
     if sheet.description:
         document.add_paragraph(_xml(sheet.description))

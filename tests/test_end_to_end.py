@@ -103,3 +103,32 @@ def test_kb_eval_meets_the_project_thresholds_on_the_golden_set(real_index):
     figures = json.loads(result.stdout)
     assert result.returncode == 0, f"{figures}\n{result.stderr}"
     assert figures["queries"] >= 50 and figures["below_thresholds"] == []
+
+
+def test_a_reader_that_stops_early_gets_no_error_message(real_index, tmp_path):
+    """`kb search … | head -n 1`: the pipe closes under kb, which stops without a word."""
+    index, env, _ = real_index
+    queries = tmp_path / "queries.txt"
+    queries.write_text(f"{MISSION}\n" * 200, encoding="utf-8")
+    result = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'set -o pipefail; "$0" search --batch "$1" --json --index "$2" | head -n 1',
+            KB,
+            str(queries),
+            str(index),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    assert json.loads(result.stdout)["query"] == MISSION
+    assert result.stderr == "" and result.returncode == 141
+
+
+def test_one_passage_is_one_passage(real_index):
+    result = kb(real_index, "search", MISSION, "-k", "1")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"1 passage for {MISSION!r}")

@@ -223,6 +223,17 @@ def test_word_headings_go_down_one_level_at_a_time(passages, by_agency, levels):
     assert heading_levels(render(sheet("Neglect", passages, by_agency=by_agency), "docx")) == levels
 
 
+def test_a_word_file_is_titled_by_its_pack_and_authored_by_kb(passages):
+    from docx import Document
+
+    properties = Document(io.BytesIO(render(sheet("Neglect", passages), "docx"))).core_properties
+    assert (properties.title, properties.author, properties.last_modified_by) == (
+        "Neglect",
+        "kb",
+        "kb",
+    )
+
+
 # Each note as CommonMark shows it: its own words and line breaks, never a heading, list, rule or
 # code block.
 NOTES_RENDERED = [

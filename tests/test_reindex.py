@@ -408,6 +408,7 @@ def test_a_file_that_cannot_be_read_is_named_each_time_but_parsed_again_only_whe
     for _ in range(2):
         code, out = run("reindex")
         assert code == 1 and "failed: broken.pdf: not a readable PDF" in out
+    assert "Nothing changed, but 1 file could not be read (named above)" in out
     assert parsed == ["broken.pdf"]  # the second time, remembered
     shutil.copy(corpus_dir / "broken.pdf", corpus_dir / "broken copy.pdf")
     code, out = run("reindex")
