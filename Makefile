@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 QUERY ?= what does the hospital do for DA out of hours?
+PORT ?= 5000
 
 .PHONY: run search test lint browser setup clean-index
 
@@ -23,7 +24,7 @@ $(VENV)/.installed: pyproject.toml
 # cannot be read makes reindex exit 1 but leaves the rest indexed, so the page still starts.
 run: setup
 	-$(BIN)/kb reindex
-	$(BIN)/kb serve
+	$(BIN)/kb serve --port $(PORT)
 
 search: setup
 	$(BIN)/kb reindex

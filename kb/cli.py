@@ -516,9 +516,14 @@ def pack_list(index_dir) -> None:
     """
     from kb.packs import Packs
 
-    packs = Packs(_settings(index_dir=index_dir).index_dir).names()
+    settings = _settings(index_dir=index_dir)
+    packs = Packs(settings.index_dir).names()
     if not packs:
-        click.echo("No packs yet. Add passages to one from the search page (kb serve).")
+        click.echo(
+            f"No packs yet in {settings.index_dir.resolve()} (packs are kept beside the index: "
+            "--index or KB_INDEX_DIR names another). Add passages to one from the search page "
+            "(kb serve)."
+        )
     for name, count, updated in packs:
         when = updated[:16].replace("T", " ")  # to the minute, in UTC
         click.echo(f"{name}\t{count} passage{'' if count == 1 else 's'}\tchanged {when} UTC")

@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -136,3 +137,14 @@ def test_document_filter_and_an_unknown_document(index):
     assert {hit["document"] for hit in json.loads(out)["results"]} == {pdf}
     code, _, err = run("search", "care leavers", "--document", "../../etc/passwd")
     assert code == 2 and "no document is called '../../etc/passwd'; the index holds:" in err
+
+
+def test_make_run_serves_on_the_port_asked_for():
+    root = Path(__file__).resolve().parent.parent
+    planned = subprocess.run(
+        ["make", "-n", "run", "PORT=8080"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+    ).stdout
+    assert "kb serve --port 8080" in planned

@@ -488,9 +488,10 @@ def test_kb_pack_list_show_and_export(index, passages, tmp_path):
         assert all(cited in word for cited in citations(passage))
 
 
-def test_kb_pack_list_with_no_packs_says_how_to_make_one(settings):
+def test_kb_pack_list_with_no_packs_says_where_it_looked_and_how_to_make_one(settings):
     code, out, _ = run("pack", "list")
-    assert code == 0 and "No packs yet" in out.decode()
+    assert code == 0 and f"No packs yet in {settings.index_dir.resolve()}" in out.decode()
+    assert "--index or KB_INDEX_DIR" in out.decode()
 
 
 def test_kb_pack_show_and_kb_export_cite_a_passage_a_page_break_cuts_with_both_pages(two_pages):

@@ -457,6 +457,7 @@ def test_api_search_filters_by_agency_and_document(client):
         ({"q": "neglect", "k": "0"}, "k must be a whole number from 1 to 100, not '0'", 400),
         ({"q": "neglect", "k": "101"}, "k must be a whole number from 1 to 100, not '101'", 400),
         ({"q": "neglect", "k": "-3"}, "k must be a whole number from 1 to 100, not '-3'", 400),
+        ({"q": "neglect", "year": "24"}, "year must be a year such as 2024, not '24'", 400),
     ],
 )
 def test_api_bad_input_is_refused_with_a_json_message(client, args, message, status):
@@ -465,6 +466,13 @@ def test_api_bad_input_is_refused_with_a_json_message(client, args, message, sta
     assert response.status_code == status
     assert response.mimetype == "application/json"
     assert list(response.json) == ["error"] and message in response.json["error"]
+
+
+def test_an_empty_year_as_a_form_sends_it_is_every_year(client):
+    every = client.get("/api/search", query_string={"q": "neglect"}).json["results"]
+    for year in ("", " "):
+        answer = client.get("/api/search", query_string={"q": "neglect", "year": year})
+        assert answer.status_code == 200 and answer.json["results"] == every
 
 
 def test_api_documents_lists_what_is_indexed(client):

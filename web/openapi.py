@@ -73,11 +73,15 @@ def openapi_spec(max_query_chars: int) -> dict:
                             "Only this document's passages, by file name.",
                             {"type": "string"},
                         ),
-                        _query(
-                            "year",
-                            "Only passages of documents dated in this year.",
-                            {"type": "string", "pattern": "^(19|20|21)[0-9]{2}$"},
-                        ),
+                        {
+                            **_query(
+                                "year",
+                                "Only passages of documents dated in this year; empty means every "
+                                "year (spaces around it are ignored).",
+                                {"type": "string", "pattern": r"^\s*((19|20|21)[0-9]{2})?\s*$"},
+                            ),
+                            "allowEmptyValue": True,  # year= counts as no year, as a form sends it
+                        },
                         _query(
                             "collection",
                             "Only this collection's passages (a folder under the corpus); "
