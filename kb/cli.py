@@ -526,7 +526,7 @@ def pack_list(index_dir) -> None:
         )
     for name, count, updated in packs:
         when = updated[:16].replace("T", " ")  # to the minute, in UTC
-        click.echo(f"{name}\t{count} passage{'' if count == 1 else 's'}\tchanged {when} UTC")
+        click.echo(f"{name}\t{_count(count, 'passage')}\tchanged {when} UTC")
 
 
 @pack.command("show")

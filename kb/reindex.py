@@ -146,7 +146,17 @@ class Served:
         }
 
     def fingerprint_rows(self) -> list[tuple[str, str, int]]:
-        return [(name, entry["sha256"], entry["chunks"]) for name, entry in self.documents.items()]
+        return _fingerprint_rows(self.documents)
+
+
+def _fingerprint_rows(documents: dict[str, dict[str, Any]]) -> list[tuple[str, str, int]]:
+    """(document, its hash, its passages): what a keyword index is fingerprinted by."""
+    return [(name, entry["sha256"], entry["chunks"]) for name, entry in documents.items()]
+
+
+def _key_row(chunk: Chunk, standing: int) -> list[Any]:
+    """A passage's row in the catalogue's "keys": what tells standard text (kb/standard.py)."""
+    return [chunk.id, standard.key(chunk.text), standing, standard.fingerprint(chunk.text)]
 
 
 def served(settings: Settings) -> Served | None:
@@ -174,14 +184,7 @@ def served(settings: Settings) -> Served | None:
             entry["chunks"] += 1
             if chunk.agency and chunk.agency not in entry["agencies"]:
                 entry["agencies"].append(chunk.agency)
-            entry["keys"].append(
-                [
-                    chunk.id,
-                    standard.key(chunk.text),
-                    chunk.standard,
-                    standard.fingerprint(chunk.text),
-                ]
-            )
+            entry["keys"].append(_key_row(chunk, chunk.standard))
         return Served(generation, store.manifest, documents, written=False)
     finally:
         store.close()
@@ -517,10 +520,7 @@ def _write_parsed(
                     "sha256": work.hashes[name],
                     "chunks": len(document_chunks),
                     "agencies": agencies,
-                    "keys": [
-                        [chunk.id, standard.key(chunk.text), 0, standard.fingerprint(chunk.text)]
-                        for chunk in document_chunks
-                    ],
+                    "keys": [_key_row(chunk, 0) for chunk in document_chunks],
                 }
                 work.failed.pop(name, None)
             written = True
@@ -534,8 +534,7 @@ def _keyword_index(settings: Settings, work: Plan, writer: Writer) -> bool:
     """Write the new generation's keyword index: from the served one's, where the new generation
     is a copy of it, with the changed reports' passages in place of theirs, else from every
     passage in the store. Whether anything was written."""
-    rows = [(name, entry["sha256"], entry["chunks"]) for name, entry in work.documents.items()]
-    wanted = keyword_fingerprint(rows)
+    wanted = keyword_fingerprint(_fingerprint_rows(work.documents))
     path = writer.home / KEYWORD_FILE
     if KeywordIndex.stored_fingerprint(path) == wanted:
         return False

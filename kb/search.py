@@ -243,9 +243,9 @@ class Searcher:
         self._collections = sorted({entry.collection for entry in self._catalogue})
         self._agency_of: dict[str, str] = {}
         self._document_of: dict[str, str] = {}
-        self._standard: set[str] = set()
         self._text_start: dict[str, str] = {}
-        self._standard_words: dict[str, frozenset[str]] = {}  # to tell when it is asked for
+        # Each standard passage's words, to tell when a query asks for it (kb/standard.py).
+        self._standard_words: dict[str, frozenset[str]] = {}
         for chunk in store.chunks():
             if len(chunk.text) < FOOTNOTE_LENGTH:
                 self._text_start[chunk.id] = chunk.text[:16]
@@ -254,8 +254,6 @@ class Searcher:
         for chunk_id, metadata in store.metadata():
             self._agency_of[chunk_id] = metadata.get("agency", "")
             self._document_of[chunk_id] = metadata.get("document", "")
-            if metadata.get("standard"):
-                self._standard.add(chunk_id)
         self._newer = newer
         self._year = {entry.document: year_of(entry.date) for entry in self._catalogue}
         self._edition = editions.groups(self._catalogue)  # document -> its editions' key
@@ -450,15 +448,16 @@ class Searcher:
         ranked = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))
         chunks = self.store.passages(ranked)
         hits: list[Hit] = []
-        shown_standard: list[str] = []
+        shown_standard: list[standard.Signature] = []
         for chunk_id in ranked:
             chunk = chunks.get(chunk_id)
             if chunk is None:
                 continue
             if chunk.standard:  # one copy of a back page, not one from each report
-                if any(standard.copies(chunk.text, shown) for shown in shown_standard):
+                signature = standard.signature(chunk.text)
+                if any(standard.same(signature, shown) for shown in shown_standard):
                     continue
-                shown_standard.append(chunk.text)
+                shown_standard.append(signature)
             document = self._document_of.get(chunk_id, "")
             hits.append(
                 replace(Hit.of(chunk, fused[chunk_id]), newer=self._newer.get(document, ""))
@@ -477,9 +476,8 @@ class Searcher:
         for chunk_id, score in fused.items():
             document = self._document_of.get(chunk_id, "")
             year = self._year.get(document)
-            if chunk_id in self._standard and not asked <= self._standard_words.get(
-                chunk_id, asked
-            ):
+            held = self._standard_words.get(chunk_id)
+            if held is not None and not asked <= held:
                 score *= standard.WEIGHT  # unless every word the query asks for is in it
             if years and year in years:
                 score += editions.YEAR_BONUS

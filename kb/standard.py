@@ -41,10 +41,15 @@ _NOT_WORDS = re.compile(r"[^a-z]+")
 _STOP = STOPWORDS | {"s"}  # "children's" is "children s"
 
 
+def _words_in(text: str) -> list[str]:
+    """Its words in lower case, numbers and punctuation left out."""
+    return _NOT_WORDS.sub(" ", text.casefold()).split()
+
+
 def key(text: str) -> str:
     """What two copies of a passage share: its letters, in lower case, word by word (dates,
     numbers and punctuation differ between copies of a back page)."""
-    words = _NOT_WORDS.sub(" ", text.casefold()).split()
+    words = _words_in(text)
     return hashlib.sha1(" ".join(words).encode()).hexdigest()[:16] if words else ""
 
 
@@ -52,14 +57,14 @@ def words(text: str) -> frozenset[str]:
     """The words of a query or passage that say what it is about (a plural as its singular): a
     standard passage holding every one of a query's is what the query asks for, and keeps its
     score."""
-    found = {word for word in _NOT_WORDS.sub(" ", text.casefold()).split() if word not in _STOP}
+    found = {word for word in _words_in(text) if word not in _STOP}
     return frozenset(word[:-1] if len(word) > 3 and word.endswith("s") else word for word in found)
 
 
 def fingerprint(text: str) -> str:
     """A sample of the passage's runs of SHINGLE words, each a 32-bit hash, packed as text (the
     reindex catalogue keeps one for each passage)."""
-    words = _NOT_WORDS.sub(" ", text.casefold()).split()
+    words = _words_in(text)
     hashed = {
         zlib.crc32(" ".join(words[at : at + SHINGLE]).encode())
         for at in range(max(0, len(words) - SHINGLE + 1))
@@ -73,12 +78,22 @@ def runs(fingerprint: str) -> set[int]:
     return {int.from_bytes(packed[at : at + 4], "little") for at in range(0, len(packed), 4)}
 
 
+Signature = tuple[str, set[int]]  # a passage's key and the runs of its fingerprint
+
+
+def signature(text: str) -> Signature:
+    return key(text), runs(fingerprint(text))
+
+
+def same(one: Signature, other: Signature) -> bool:
+    """Whether two passages are copies of one standard text, word for word or near."""
+    (key_one, a), (key_other, b) = one, other
+    return key_one == key_other or (bool(a and b) and len(a & b) >= SAME * min(len(a), len(b)))
+
+
 def copies(one: str, other: str) -> bool:
     """Whether two passages (their texts) are copies of one standard text, word for word or near."""
-    if key(one) == key(other):
-        return True
-    a, b = runs(fingerprint(one)), runs(fingerprint(other))
-    return bool(a and b) and len(a & b) >= SAME * min(len(a), len(b))
+    return same(signature(one), signature(other))
 
 
 def least(documents: int) -> int:
