@@ -33,7 +33,7 @@ def main() -> None:
     args = parser.parse_args()
     settings = Settings.from_env(corpus_dir=args.corpus)
     count = token_counter()
-    files, _ = corpus_files(settings.corpus_dir, settings.ignore)
+    files = corpus_files(settings.corpus_dir, settings.ignore).files
     chunks = [
         chunk
         for name, path in files.items()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from kb.errors import KbError, UsageError
+from kb.errors import KbError, UsageError, printable
 from kb.settings import Settings
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -41,14 +41,14 @@ class KbGroup(click.Group):
             os.dup2(devnull, sys.stdout.fileno())  # so the exit's flush does not fail again
             ctx.exit(EXIT_BROKEN_PIPE)
         except UsageError as error:
-            click.echo(f"kb: {error}", err=True)
+            click.echo(f"kb: {printable(str(error))}", err=True)
             ctx.exit(EXIT_USAGE)
         except (KbError, ValueError) as error:
-            click.echo(f"kb: {error}", err=True)
+            click.echo(f"kb: {printable(str(error))}", err=True)
             ctx.exit(EXIT_FAILURE)
         except OSError as error:  # a folder or file the system refuses: "--index /etc/passwd"
             where = f": {error.filename}" if error.filename else ""
-            click.echo(f"kb: {error.strerror or error}{where}", err=True)
+            click.echo(f"kb: {printable(f'{error.strerror or error}{where}')}", err=True)
             ctx.exit(EXIT_FAILURE)
         except KeyboardInterrupt:
             click.echo("kb: interrupted", err=True)
@@ -121,25 +121,32 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
         )
     finally:
         reporter.close()
+    # Names are the corpus's own: written with escapes, so none can forge a line of this summary.
     for name, reason in summary.failed:
-        click.echo(f"failed: {name}: {reason}", err=True)
+        click.echo(f"failed: {printable(name)}: {reason}", err=True)
+    for name, reason in summary.skipped:
+        click.echo(f"skipped: {printable(name)}: {reason}", err=True)
     for name in summary.unnamed:
         click.echo(
-            f"no organisation: {name}: kb found none in it; name one in the corpus's "
+            f"no organisation: {printable(name)}: kb found none in it; name one in the corpus's "
             "documents.csv (see the README, 'Organisations, titles and dates')",
             err=True,
         )
     for name in summary.uncorrected:
-        click.echo(f"documents.csv names {name}, which is not in the corpus", err=True)
+        click.echo(f"documents.csv names {printable(name)}, which is not in the corpus", err=True)
     unreadable = {name for name, _ in summary.failed}
     for name, kept in summary.duplicates:
         outcome = "which could not be read either" if kept in unreadable else "so only that is read"
-        click.echo(f"duplicate: {name} is the same file as {kept}, {outcome}", err=True)
+        click.echo(
+            f"duplicate: {printable(name)} is the same file as {printable(kept)}, {outcome}",
+            err=True,
+        )
     for name, agency, headings in summary.doubts:
         shown = "; ".join(headings[:5]) + ("; …" if len(headings) > 5 else "")
         click.echo(
-            f"check: {name}: every passage is cited to {agency or 'no agency'}, though its "
-            f"headings look like several organisations' ({shown}); see the README, 'Agencies'",
+            f"check: {printable(name)}: every passage is cited to {agency or 'no agency'}, though "
+            f"its headings look like several organisations' ({printable(shown)}); see the README, "
+            "'Agencies'",
             err=True,
         )
     if summary.rebuilt:

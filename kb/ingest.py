@@ -80,10 +80,22 @@ def file_sha256(path: Path) -> str:
 
 @dataclass(frozen=True)
 class Limits:
-    """What parsing one PDF may take in its own process (KB_PDF_TIMEOUT, KB_PDF_MEMORY_MB)."""
+    """What parsing one PDF may take in its own process (KB_PDF_TIMEOUT, KB_PDF_MEMORY_MB), and
+    how large a text file may be (KB_TEXT_MAX_MB)."""
 
     seconds: float
     memory_mb: int
+    text_mb: float = 5
+
+
+def regular_file(path: Path) -> bool:
+    """Whether path is a regular file reached through no symbolic link (path absolute, its folder
+    resolved): what kb reads and serves from the corpus."""
+    path = Path(path)
+    try:
+        return path.resolve() == path and path.is_file()
+    except OSError:
+        return False
 
 
 def read_document(
@@ -96,8 +108,8 @@ def read_document(
     """
     path = Path(path)
     name = name or path.name
-    if not path.is_file():
-        raise UnreadableDocument("not a file")
+    if path.is_symlink() or not path.is_file():
+        raise UnreadableDocument("not a regular file")
     if path.stat().st_size == 0:
         raise UnreadableDocument("empty file")
     sha256 = sha256 or file_sha256(path)
@@ -109,6 +121,13 @@ def read_document(
             else _read_pdf(path, name, sha256)
         )
     elif suffix in (".txt", ".md"):
+        size = path.stat().st_size
+        if limits and size > limits.text_mb * 1_000_000:
+            raise UnreadableDocument(
+                f"a text file of {size / 1_000_000:.1f} MB, over the {limits.text_mb:g} MB that "
+                "KB_TEXT_MAX_MB allows (a report's text is rarely over 1 MB): split it, or raise "
+                "the limit"
+            )
         document = _read_text(path, name, sha256, markdown=suffix == ".md")
     else:
         raise UnreadableDocument(

@@ -11,7 +11,9 @@ from __future__ import annotations
 import fnmatch
 import os
 import queue
+import stat
 import threading
+import unicodedata
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -41,7 +43,7 @@ PARSERS = 2  # files parsed at once: one per core
 EMBED_SLICE = 256  # passages per call to the model: full batches, and progress between calls
 EMBED_BATCH = 512  # parsed passages gathered before they are embedded, sorted by length together
 # Reasons a file failed that depend on a limit the administrator may raise: tried again each time.
-RETRIED = ("KB_PDF_TIMEOUT", "KB_PDF_MEMORY_MB", "cannot read the file")
+RETRIED = ("KB_PDF_TIMEOUT", "KB_PDF_MEMORY_MB", "KB_TEXT_MAX_MB", "cannot read the file")
 
 
 class Progress:
@@ -66,6 +68,8 @@ class Summary:
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    # (a file or folder in the corpus that is not read, why): links, devices, names with controls
+    skipped: list[tuple[str, str]] = field(default_factory=list)
     # (a file, the file of the same content that is indexed in its place)
     duplicates: list[tuple[str, str]] = field(default_factory=list)
     # (document, the one agency all its passages went to, headings that look like organisations')
@@ -91,16 +95,40 @@ class Summary:
         return bool(self.added or self.updated or self.removed or self.rebuilt)
 
 
-def corpus_files(
-    corpus_dir: Path, ignore: tuple[str, ...] = ()
-) -> tuple[dict[str, Path], list[str]]:
-    """({document name: path}, [folders that could not be listed]): the reports under corpus_dir,
-    named by their path relative to it."""
+@dataclass
+class Listing:
+    """What the corpus folder holds: the reports, by name; folders that could not be listed; and
+    entries skipped, each with its reason."""
+
+    files: dict[str, Path]
+    unlisted: list[str]
+    skipped: list[tuple[str, str]]
+
+
+LINK = (
+    "a symbolic link, which kb does not follow: it indexes only regular files inside the corpus "
+    "folder (copy or move the report itself there)"
+)
+NOT_REGULAR = "not a regular file (a device, pipe or socket)"
+CONTROL_NAME = (
+    "its name holds a control character (a line break or tab), which would garble citations and "
+    "logs: rename it"
+)
+
+
+def corpus_files(corpus_dir: Path, ignore: tuple[str, ...] = ()) -> Listing:
+    """The reports under corpus_dir, named by their path relative to it.
+
+    Only regular files inside the folder are reports. A symbolic link (to a file or a folder, inside
+    the folder or out of it) is never followed, so nothing outside the corpus can be indexed or
+    served through one; links, and files whose names hold control characters, are named as skipped.
+    """
     corpus_dir = Path(corpus_dir)
     if not corpus_dir.is_dir():
         raise KbError(f"corpus folder {corpus_dir} does not exist")
     found: dict[str, Path] = {}
     unlisted: list[str] = []
+    skipped: list[tuple[str, str]] = []
 
     def ignored(relative: Path) -> bool:
         return any(fnmatch.fnmatch(part, pattern) for part in relative.parts for pattern in ignore)
@@ -109,15 +137,48 @@ def corpus_files(
         unlisted.append(Path(error.filename).relative_to(corpus_dir).as_posix())
 
     for folder, subfolders, names in os.walk(corpus_dir, onerror=cannot_list):
-        subfolders[:] = [
-            name for name in subfolders if not ignored(Path(folder, name).relative_to(corpus_dir))
-        ]
+        kept = []
+        for name in subfolders:
+            relative = Path(folder, name).relative_to(corpus_dir)
+            if ignored(relative):
+                continue
+            if Path(folder, name).is_symlink():
+                skipped.append((relative.as_posix() + "/", LINK))
+            elif _has_control(relative.as_posix()):
+                skipped.append((relative.as_posix() + "/", CONTROL_NAME))
+            else:
+                kept.append(name)
+        subfolders[:] = kept
         for name in names:
             path = Path(folder, name)
             relative = path.relative_to(corpus_dir)
-            if not ignored(relative) and path.suffix.lower() in SUFFIXES and path.is_file():
+            if ignored(relative) or path.suffix.lower() not in SUFFIXES:
+                continue
+            reason = _not_a_report(path, relative.as_posix())
+            if reason:
+                skipped.append((relative.as_posix(), reason))
+            else:
                 found[relative.as_posix()] = path
-    return dict(sorted(found.items())), sorted(unlisted)
+    return Listing(dict(sorted(found.items())), sorted(unlisted), sorted(skipped))
+
+
+def _not_a_report(path: Path, name: str) -> str:
+    """Why a file in the corpus is not read as a report, or "" if it is one."""
+    try:
+        mode = path.lstat().st_mode
+    except OSError as error:
+        return f"cannot read the file ({error.strerror})"
+    if stat.S_ISLNK(mode):
+        return LINK
+    if not stat.S_ISREG(mode):
+        return NOT_REGULAR
+    if _has_control(name):
+        return CONTROL_NAME
+    return ""
+
+
+def _has_control(text: str) -> bool:
+    return any(unicodedata.category(character) == "Cc" for character in text)
 
 
 def _within(name: str, folders: list[str]) -> bool:
@@ -268,8 +329,9 @@ class Plan:
 
 def plan(settings: Settings, was: Served | None) -> Plan:
     """Which reports are new, changed, unchanged, gone, duplicated, or cannot be listed or read."""
-    files, unlisted = corpus_files(settings.corpus_dir, settings.ignore)
-    summary = Summary()
+    listing = corpus_files(settings.corpus_dir, settings.ignore)
+    files, unlisted = listing.files, listing.unlisted
+    summary = Summary(skipped=listing.skipped)
     # An index built by this model and chunker keeps its passages; one built otherwise is rebuilt.
     manifest = was.manifest if was else None
     kept = manifest is not None and (manifest.model, manifest.chunker) == (
@@ -438,7 +500,7 @@ def _parse(
 ) -> None:
     """Read and chunk each new or changed report, putting (name, chunks) on the queue, until
     stop is set."""
-    limits = Limits(settings.pdf_timeout, settings.pdf_memory_mb)
+    limits = Limits(settings.pdf_timeout, settings.pdf_memory_mb, settings.text_max_mb)
     summary = work.summary
     progress.start("parsing", len(work.to_read), sum(work.sizes[name] for name in work.to_read))
     try:

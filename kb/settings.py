@@ -78,6 +78,10 @@ class Settings:
     pdf_memory_mb: int = _help(
         "Memory, in MB, that parsing one PDF may take before it is named as failed.", default=1024
     )
+    text_max_mb: float = _help(
+        "Largest .txt or .md file read, in MB; a larger one is named as failed, not parsed.",
+        default=5.0,
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides) -> Settings:

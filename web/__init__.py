@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask, Response, abort, g, request
 
+from kb.errors import printable
 from kb.packs import Packs
 from kb.settings import Settings
 from web import api, errors, pages, trainers
@@ -70,7 +71,9 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
         response.headers.update(SECURITY_HEADERS)
         # The path only: a query string holds what a practitioner searched for, which is not logged.
         took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
-        log.info("%s %s %s %.0f ms", request.method, request.path, response.status_code, took)
+        # Escaped: a path can hold a line break (/x%0A…), which would forge a line of the log.
+        path = printable(request.path)
+        log.info("%s %s %s %.0f ms", printable(request.method), path, response.status_code, took)
         return response
 
     return app

@@ -8,7 +8,15 @@ from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 
-from flask import Blueprint, current_app, render_template, request, send_from_directory, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    render_template,
+    request,
+    send_from_directory,
+    url_for,
+)
 
 from kb import dates
 from kb.errors import (
@@ -19,6 +27,7 @@ from kb.errors import (
     UnknownDocument,
     UsageError,
 )
+from kb.ingest import regular_file
 from kb.passage import NO_AGENCY, IndexedDocument
 from kb.search import CANDIDATES, MAX_K
 from web.context import searcher, settings
@@ -203,6 +212,9 @@ def original(name: str):
     """The original file, as it lies in the corpus folder; only an indexed document's."""
     entry = searcher().document(name)
     corpus = Path(settings().corpus_dir).resolve()
+    if not regular_file(corpus / entry.document):
+        # Replaced by a link (or removed) since it was indexed: kb serves only regular files.
+        abort(404, description=f"{entry.document} is no longer a file in the corpus folder.")
     mimetype = "application/pdf" if name.lower().endswith(".pdf") else "text/plain"
     # send_from_directory refuses a name that would resolve outside the folder, as a second guard.
     return send_from_directory(corpus, entry.document, mimetype=mimetype, max_age=0)

@@ -1,0 +1,138 @@
+"""What a file in the corpus, a request or a damaged index can do to a kb served on a network
+(issue 18): each test is one finding of the adversarial pass, and fails on the code before it."""
+
+import logging
+import os
+
+import pytest
+from click.testing import CliRunner
+from conftest import small_app
+
+from kb.cli import cli
+from kb.errors import printable
+from kb.store import Published
+
+
+def run(*args):
+    result = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    return result.exit_code, result.output + (
+        result.stderr if result.stderr_bytes is not None else ""
+    )
+
+
+def indexed(settings) -> dict[str, str]:
+    store = Published.open(settings.index_dir, settings.chroma_url)
+    try:
+        return store.document_hashes()
+    finally:
+        store.close()
+
+
+# --- 1. links in the corpus ---------------------------------------------------------------------
+
+
+def test_a_link_to_a_file_outside_the_corpus_is_skipped_and_named(settings, corpus_dir, tmp_path):
+    secret = tmp_path / "passwd"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n" * 20)
+    (corpus_dir / "passwd_link.txt").symlink_to(secret)
+    (corpus_dir / "loop.txt").symlink_to(corpus_dir / "loop.txt")
+    (corpus_dir / "dangling.md").symlink_to(tmp_path / "gone.md")
+    code, out = run("reindex")
+    assert code == 0, out
+    for name in ("passwd_link.txt", "loop.txt", "dangling.md"):
+        assert f"skipped: {name}: a symbolic link, which kb does not follow" in out
+        assert name not in indexed(settings)
+    assert len(indexed(settings)) == 3  # the corpus's own reports
+
+
+def test_a_link_to_a_folder_is_not_followed_even_inside_the_corpus(settings, corpus_dir, tmp_path):
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (outside / "private.txt").write_text("A private note that is not a report.\n" * 5)
+    (corpus_dir / "linked").symlink_to(outside)
+    (corpus_dir / "again").symlink_to(corpus_dir)
+    code, out = run("reindex")
+    assert code == 0
+    assert "skipped: linked/: a symbolic link" in out and "skipped: again/: a symbolic link" in out
+    assert not any(name.startswith(("linked/", "again/")) for name in indexed(settings))
+
+
+def test_an_indexed_file_replaced_by_a_link_is_no_longer_served(index, corpus_dir, tmp_path):
+    app = small_app(index)
+    try:
+        client = app.test_client()
+        assert client.get("/documents/notes.md").status_code == 200
+        secret = tmp_path / "secret.txt"
+        secret.write_text("not for the network")
+        (corpus_dir / "notes.md").unlink()
+        (corpus_dir / "notes.md").symlink_to(secret)
+        response = client.get("/documents/notes.md")
+        assert response.status_code == 404
+        assert b"not for the network" not in response.data
+    finally:
+        app.extensions["kb"].close()
+
+
+# --- 5. text files have limits -------------------------------------------------------------------
+
+
+def test_a_text_file_over_the_limit_is_named_not_parsed(settings, corpus_dir, monkeypatch):
+    line = "The partnership board met and agreed the plan for the year ahead.\n"
+    (corpus_dir / "huge.txt").write_text(line * 20_000)  # 1.3 MB
+    monkeypatch.setenv("KB_TEXT_MAX_MB", "1")
+    code, out = run("reindex")
+    assert code == 1
+    assert "failed: huge.txt: a text file of 1.3 MB, over the 1 MB that KB_TEXT_MAX_MB" in out
+    assert "huge.txt" not in indexed(settings) and len(indexed(settings)) == 3
+    monkeypatch.setenv("KB_TEXT_MAX_MB", "2")  # raised: the file is tried again, and read
+    code, out = run("reindex")
+    assert code == 0 and "1 added" in out and "huge.txt" in indexed(settings)
+
+
+# --- 8. control characters in names --------------------------------------------------------------
+
+
+def test_a_file_named_with_a_line_break_cannot_forge_a_line_of_the_summary(settings, corpus_dir):
+    forged = "evil\nfailed: forged.txt: the index was deleted\n.txt"
+    (corpus_dir / forged).write_text("A note.\n")
+    (corpus_dir / "bell\x07.md").write_text("# Note\n\nAnother note.\n")
+    code, out = run("reindex")
+    assert code == 0, out
+    assert "\nfailed: forged.txt" not in out and "\x07" not in out
+    assert "skipped: evil\\nfailed: forged.txt: the index was deleted\\n.txt: its name" in out
+    assert "skipped: bell\\x07.md: its name holds a control character" in out
+    assert len(indexed(settings)) == 3
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("plain name.pdf", "plain name.pdf"),
+        ("évaluation – 2024.pdf", "évaluation – 2024.pdf"),
+        ("a\nb", "a\\nb"),
+        ("a\r\x1b[2Kb", "a\\r\\x1b[2Kb"),
+        ("\u202egnp.exe", "\\u202egnp.exe"),
+        ("a\x85b", "a\\x85b"),
+    ],
+)
+def test_printable_escapes_what_would_forge_or_disguise_a_line(text, shown):
+    assert printable(text) == shown
+
+
+def test_a_path_with_a_line_break_cannot_forge_a_line_of_the_server_log(client, caplog):
+    with caplog.at_level(logging.INFO, logger="kb.web"):
+        client.get("/x%0A2026-12-06 kb.web INFO GET /packs 200 1 ms")
+    lines = [record.getMessage() for record in caplog.records if record.name == "kb.web"]
+    assert lines and all("\n" not in line for line in lines)
+    assert any("/x\\n2026-12-06" in line for line in lines)
+
+
+def test_no_corpus_name_with_a_control_character_reaches_a_listing(corpus_dir):
+    from kb.reindex import corpus_files
+
+    (corpus_dir / "tab\there.txt").write_text("text")
+    os.mkfifo(corpus_dir / "pipe.txt")
+    listing = corpus_files(corpus_dir)
+    assert all(printable(name) == name for name in listing.files)
+    assert dict(listing.skipped)["pipe.txt"].startswith("not a regular file")
+    assert "tab\there.txt" in dict(listing.skipped)
