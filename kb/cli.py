@@ -362,9 +362,6 @@ def _figure(value) -> str:
     return "n/a" if value is None else f"{value:.2f}"
 
 
-SERVE_THREADS = 4  # requests answered at once; a search holds the CPU for tens of milliseconds
-
-
 @cli.command()
 @click.option(
     "--host", help="Address to listen on [KB_HOST, 127.0.0.1]; any other lets other machines in."
@@ -387,9 +384,8 @@ def serve(host, port, corpus_dir, index_dir, chroma_url) -> None:
     """
     import logging
 
-    from waitress import create_server
-
     from web import create_app, follow_reindex
+    from web.server import make_server
 
     settings = _settings(
         host=host, port=port, corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url
@@ -404,7 +400,7 @@ def serve(host, port, corpus_dir, index_dir, chroma_url) -> None:
         app, settings
     )  # a reindex's new index is served once complete, without a restart
     try:
-        server = create_server(app, host=settings.host, port=settings.port, threads=SERVE_THREADS)
+        server = make_server(app, settings)
     except OSError as error:
         raise KbError(
             f"cannot listen on {settings.host}:{settings.port}: {error.strerror or error}"

@@ -72,6 +72,26 @@ class Settings:
         "pointing its own name at this machine.",
         default=(),
     )
+    max_connections: int = _help(
+        "Connections kb serve holds open at once, from all clients.", default=200
+    )
+    connections_per_client: int = _help(
+        "Connections one client address may hold (a browser opens up to six); behind a reverse "
+        "proxy every request comes from the proxy's address, so raise it to the proxy's.",
+        default=24,
+    )
+    idle_timeout: int = _help(
+        "Seconds a connection may sit idle before kb serve closes it.", default=30
+    )
+    request_timeout: float = _help(
+        "Seconds a request may take to arrive whole from its first byte; a slower one is cut off.",
+        default=20.0,
+    )
+    max_body_kb: int = _help(
+        "Largest request body kb serve accepts, in kB (a pack's note is at most 4,000 characters); "
+        "a larger one is refused from its Content-Length, before it is read.",
+        default=256,
+    )
     pdf_timeout: float = _help(
         "Seconds that parsing one PDF may take before it is named as failed.", default=60.0
     )

@@ -136,3 +136,117 @@ def test_no_corpus_name_with_a_control_character_reaches_a_listing(corpus_dir):
     assert all(printable(name) == name for name in listing.files)
     assert dict(listing.skipped)["pipe.txt"].startswith("not a regular file")
     assert "tab\there.txt" in dict(listing.skipped)
+
+
+# --- 3 and 4. connections and bodies on a real server ---------------------------------------------
+
+
+@pytest.fixture
+def served(shared_index):
+    """kb's own server (web/server.py) on 127.0.0.1, with small limits so a test can reach them."""
+    import dataclasses
+    import threading
+
+    from waitress import wasyncore
+
+    from web.server import make_server
+
+    settings = dataclasses.replace(
+        shared_index,
+        host="127.0.0.1",
+        port=0,
+        connections_per_client=5,
+        request_timeout=2.0,
+        idle_timeout=30,
+        max_body_kb=64,
+    )
+    app = small_app(settings)
+    server = make_server(app, settings)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield int(server.effective_port)
+    server.task_dispatcher.shutdown()
+    wasyncore.close_all(server._map)
+    app.extensions["kb"].close()
+
+
+def half_open(port: int, source: str):
+    """A connection from source that sends part of a request's headers, and no more."""
+    import socket
+
+    connection = socket.socket()
+    connection.bind((source, 0))
+    connection.connect(("127.0.0.1", port))
+    connection.sendall(f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nX-Slow: ".encode())
+    return connection
+
+
+def get(port: int, path: str = "/healthz", timeout: float = 5) -> int:
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as response:
+        return response.status
+
+
+def closed_by_server(connection, within: float) -> bool:
+    """Whether the server closes (or answers and closes) the connection within so many seconds."""
+
+    connection.settimeout(within)
+    try:
+        while True:
+            data = connection.recv(4096)
+            if not data:
+                return True
+    except TimeoutError:
+        return False
+    except ConnectionResetError:
+        return True
+
+
+def test_half_open_connections_from_one_client_do_not_lock_others_out(served):
+    import time
+
+    # 110 half-open connections from one address (127.0.0.2: loopback too, another client).
+    attacker = [half_open(served, "127.0.0.2") for _ in range(110)]
+    try:
+        started = time.monotonic()
+        assert get(served) == 200  # a practitioner at 127.0.0.1 is answered at once
+        assert time.monotonic() - started < 3
+        # Only five were kept; the rest were closed at once.
+        assert sum(closed_by_server(connection, 0.2) for connection in attacker[20:]) == 90
+        # And the five kept are cut off once the request timeout (2 s here) has passed.
+        assert all(closed_by_server(connection, 5) for connection in attacker[:5])
+        assert get(served) == 200
+    finally:
+        for connection in attacker:
+            connection.close()
+
+
+def test_a_huge_body_is_refused_from_its_length_before_it_is_read(served):
+    import socket
+    import time
+
+    connection = socket.create_connection(("127.0.0.1", served))
+    try:
+        connection.sendall(
+            f"POST /packs HTTP/1.1\r\nHost: 127.0.0.1:{served}\r\n"
+            "Content-Type: application/x-www-form-urlencoded\r\n"
+            "Content-Length: 300000000\r\n\r\nname=x&csrf_token=".encode()
+        )
+        started = time.monotonic()
+        connection.settimeout(5)
+        answer = connection.recv(4096)
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:80]
+        assert time.monotonic() - started < 2  # not after reading 300 MB
+    finally:
+        connection.close()
+    assert get(served) == 200
+
+
+def test_the_app_refuses_a_body_over_the_limit_under_any_server(client):
+    response = client.post(
+        "/packs",
+        data={"name": "x" * 300_000, "csrf_token": "guess"},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 413

@@ -42,6 +42,8 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     app.json.sort_keys = False  # type: ignore[attr-defined]  # the API's keys in `kb search --json`'s order
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     app.config["KB_SETTINGS"] = settings
+    # Under any WSGI server, a body over the limit is refused from its Content-Length, unread.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_kb * 1024
     app.extensions["kb"] = searcher or _open_searcher(settings)
     app.extensions["kb_packs"] = Packs(settings.index_dir)
     # Every form carries this; a page on another site cannot read it. A restart makes a new one.
