@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import sys
 import textwrap
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from kb.errors import KbError, UsageError, printable
+from kb.errors import KbError, UsageError, printable, store_failure
 from kb.settings import Settings
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -45,6 +46,11 @@ class KbGroup(click.Group):
             ctx.exit(EXIT_USAGE)
         except (KbError, ValueError) as error:
             click.echo(f"kb: {printable(str(error))}", err=True)
+            ctx.exit(EXIT_FAILURE)
+        except sqlite3.DatabaseError as error:  # packs.sqlite on a full disk, or damaged
+            folder = Settings.from_env().index_dir
+            failure = store_failure(error, str(folder)) or KbError(f"{folder}: {error}")
+            click.echo(f"kb: {printable(str(failure))}", err=True)
             ctx.exit(EXIT_FAILURE)
         except OSError as error:  # a folder or file the system refuses: "--index /etc/passwd"
             where = f": {error.filename}" if error.filename else ""
@@ -96,12 +102,21 @@ chroma_option = click.option(
 @corpus_option
 @index_option
 @chroma_option
-def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | None) -> None:
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build the index again from the corpus alone, reading nothing of the one served (for a "
+    "damaged index); the trainers' packs are kept.",
+)
+def reindex(
+    corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | None, rebuild: bool
+) -> None:
     """Bring the index in step with the corpus folder.
 
     New files are added, changed ones replaced, deleted ones removed; unchanged files are not
     embedded again. A file that cannot be read is named with the reason, the rest is indexed,
-    and the exit code is 1.
+    and the exit code is 1. An index found damaged is built again from the corpus, as --rebuild
+    does.
 
     Example: kb reindex --corpus corpus/ --index index/
     """
@@ -118,6 +133,7 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
             lambda: load_embedder(settings.model, settings.embedder, settings.model_cache),
             token_counter(),
             progress=reporter,
+            rebuild=rebuild,
         )
     finally:
         reporter.close()
@@ -149,7 +165,15 @@ def reindex(corpus_dir: Path | None, index_dir: Path | None, chroma_url: str | N
             "'Agencies'",
             err=True,
         )
-    if summary.rebuilt:
+    if summary.recovered:
+        found = printable(summary.recovered.split(": run")[0])
+        click.echo(
+            "The index could not be read, so it was built again from the corpus (the trainers' "
+            f"packs are kept): {found}."
+        )
+    elif rebuild:
+        click.echo("The index was built again from the corpus, as --rebuild asks.")
+    elif summary.rebuilt:
         click.echo("The index was built by another model or chunker version, so it was rebuilt.")
     took = time.perf_counter() - started
     if not (summary.added or summary.updated or summary.removed):

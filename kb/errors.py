@@ -1,6 +1,8 @@
 """Exceptions raised by the library; only the CLI and the web app turn them into messages, exit
 codes and HTTP statuses."""
 
+import errno
+
 
 class KbError(Exception):
     """Base class for every error kb reports to a user."""
@@ -44,6 +46,52 @@ class IndexMismatch(KbError):
 
 class UnreadableDocument(KbError):
     """A file that cannot be indexed; the message is the reason, on one line."""
+
+
+class IndexDamaged(KbError):
+    """A file of the index cannot be read (a damaged disk, a file overwritten): it must be built
+    again."""
+
+
+class StoreFailed(KbError):
+    """The index could not be written or reached: a full disk, a Chroma server gone."""
+
+
+REBUILD = (
+    "run `kb reindex --rebuild` to build it again from the corpus (the trainers' packs are kept)"
+)
+
+
+def store_failure(error: BaseException, where: str) -> KbError | None:
+    """kb's one-line error for a failure of the index's storage at `where` (a folder or a Chroma
+    server's URL): a full disk, a damaged file, a lost server; None for any other error."""
+    if isinstance(error, KbError):
+        return error
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    lower = text.lower()
+    if (isinstance(error, OSError) and error.errno == errno.ENOSPC) or any(
+        sign in lower for sign in ("disk is full", "no space left", "quota exceeded")
+    ):
+        return StoreFailed(
+            f"the disk holding {where} is full: free some space, then run `kb reindex` again; "
+            "the index being served is unchanged"
+        )
+    if any(sign in lower for sign in ("malformed", "not a database", "file is encrypted")):
+        return IndexDamaged(f"the index at {where} cannot be read ({text}): {REBUILD}")
+    if isinstance(error, ConnectionError) or any(
+        sign in lower
+        for sign in (
+            "could not connect",
+            "connection refused",
+            "connecterror",
+            "server disconnected",
+        )
+    ):
+        return StoreFailed(
+            f"lost the Chroma server at {where} ({text}): start it again, then run `kb reindex`; "
+            "the index being served is unchanged"
+        )
+    return None
 
 
 class IndexLocked(KbError):

@@ -23,12 +23,14 @@ import re
 import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from kb.dates import year_of
+from kb.errors import REBUILD, IndexDamaged
 from kb.passage import FILTERED, Chunk, Filter
 from kb.vocabulary import Entry, default_glossary, learn_definitions
 
@@ -276,11 +278,37 @@ class KeywordIndex:
         # One connection shared by the web server's threads; a query takes well under a millisecond.
         self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         self._lock = threading.Lock()
-        self._passages = _Passages.read(self._db)
+        with self._reading():
+            self._passages = _Passages.read(self._db)
         self._held: dict[str, bool] = {}
         # The index's own tokenizer reads the query's words, so they are stemmed as the passages
         # were.
         self._tokenizer = Tokenizer()
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Hold the lock; a damaged file is reported as such, with what to run."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as error:
+                raise IndexDamaged(
+                    f"the keyword index {self.path} cannot be read ({error}): {REBUILD}"
+                ) from None
+
+    def check(self) -> int:
+        """The passages the index holds, counted by reading its tables (the passages' text and the
+        stored scores) from the file, on a connection of its own (the searches' keeps pages it
+        has read), so that a damaged file says so here rather than in a search."""
+        try:
+            with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as db:
+                db.execute("SELECT count(*), max(length(scores)) FROM words").fetchone()
+                found = db.execute("SELECT count(*), max(length(c2)) FROM passages_content")
+                return int(found.fetchone()[0])
+        except sqlite3.DatabaseError as error:
+            raise IndexDamaged(
+                f"the keyword index {self.path} cannot be read ({error}): {REBUILD}"
+            ) from None
 
     def _tokens(self, parts: Sequence[str]) -> list[list[str]]:
         """Each part's tokens as the index has them ("visitors" -> ["visitor"])."""
@@ -316,7 +344,7 @@ class KeywordIndex:
         parts = query_parts(terms, phrases)
         if not parts:
             return Scores(self._passages, scores, held)
-        with self._lock:
+        with self._reading():
             # phrases not stored, and words the tokenizer cuts in two ("e-mail"): scored by FTS5
             others = []
             for part, tokens in zip(parts, self._tokens(parts)):
@@ -350,7 +378,7 @@ class KeywordIndex:
             )  # the phrase's words, as score() reads them: one part or none
             row = None
             if parts:
-                with self._lock:
+                with self._reading():
                     tokens = self._tokens(parts)[0]
                     row = self._stored(parts[0], tokens) if tokens else None
                     if row is None and len(tokens) > 1:
@@ -376,7 +404,7 @@ class KeywordIndex:
 
     def definitions(self) -> list[Entry]:
         """Acronyms the indexed documents define themselves, most used long form first."""
-        with self._lock:
+        with self._reading():
             rows = self._db.execute(
                 "SELECT term, expansion FROM definitions ORDER BY term, documents DESC"
             ).fetchall()
@@ -397,7 +425,7 @@ class KeywordIndex:
                 return {}
             sql = "SELECT agency, count(*) FROM passages WHERE passages MATCH ? GROUP BY agency"
             params = (expression,)
-        with self._lock:
+        with self._reading():
             return dict(self._db.execute(sql, params).fetchall())
 
     def close(self) -> None:

@@ -25,7 +25,7 @@ import numpy as np
 from kb import corrections, standard
 from kb.chunk import CHUNKER_VERSION, agency_doubt, chunk_document
 from kb.embed import Embedder
-from kb.errors import IndexMissing, KbError, UnreadableDocument
+from kb.errors import IndexDamaged, IndexMissing, KbError, UnreadableDocument, store_failure
 from kb.ingest import SUFFIXES, Limits, file_sha256, read_document
 from kb.keyword import FILENAME as KEYWORD_FILE
 from kb.keyword import KeywordIndex
@@ -78,6 +78,7 @@ class Summary:
     uncorrected: list[str] = field(default_factory=list)  # documents.csv rows naming no file
     chunks_embedded: int = 0
     rebuilt: bool = False
+    recovered: str = ""  # why the served generation could not be read, when it was rebuilt
     keyword_rebuilt: bool = False
 
     def line(self) -> str:
@@ -276,21 +277,54 @@ def reindex(
     embedder_factory: Callable[[], Embedder],
     count_tokens: Callable[[str], int],
     progress: Progress | None = None,
+    rebuild: bool = False,
 ) -> Summary:
-    """Index what changed. The model is loaded only if something needs embedding."""
+    """Index what changed. The model is loaded only if something needs embedding.
+
+    rebuild: build a new generation from the corpus alone, reading nothing of the served one. A
+    served generation found damaged is rebuilt so too. A failure of the storage (a full disk, a
+    damaged file, a lost Chroma server) is raised as one KbError saying what to do, and leaves no
+    part of a new generation behind."""
+    where = settings.chroma_url or str(settings.index_dir)
     with writer_lock(settings.index_dir):
         prune(settings.index_dir, settings.chroma_url)  # a killed reindex's leftovers, always
-        was = served(settings)
-        work = plan(settings, was)
-        if was is not None and not (work.summary.rebuilt or work.summary.removed or work.to_read):
-            _keep(settings, was, work)
-        else:
-            build(settings, work, embedder_factory, count_tokens, progress or Progress())
-        # Documents whose passages no organisation is known for, so an administrator can name one.
-        work.summary.unnamed = sorted(
-            name for name, entry in work.documents.items() if not entry.get("agencies")
-        )
-        return work.summary
+        try:
+            try:
+                return _bring_in_step(settings, embedder_factory, count_tokens, progress, rebuild)
+            except Exception as error:
+                failure = store_failure(error, where)
+                if failure is None or failure is error:
+                    raise
+                raise failure from error
+        except IndexDamaged as damage:
+            if rebuild:
+                raise
+            found = str(damage)
+        # The served generation cannot be read: a new one is built from the corpus alone.
+        summary = _bring_in_step(settings, embedder_factory, count_tokens, progress, rebuild=True)
+        summary.recovered = found
+        return summary
+
+
+def _bring_in_step(
+    settings: Settings,
+    embedder_factory: Callable[[], Embedder],
+    count_tokens: Callable[[str], int],
+    progress: Progress | None,
+    rebuild: bool,
+) -> Summary:
+    was = None if rebuild else served(settings)
+    work = plan(settings, was)
+    work.summary.rebuilt = work.summary.rebuilt or (rebuild and bool(work.files))
+    if was is not None and not (work.summary.rebuilt or work.summary.removed or work.to_read):
+        _keep(settings, was, work)
+    else:
+        build(settings, work, embedder_factory, count_tokens, progress or Progress())
+    # Documents whose passages no organisation is known for, so an administrator can name one.
+    work.summary.unnamed = sorted(
+        name for name, entry in work.documents.items() if not entry.get("agencies")
+    )
+    return work.summary
 
 
 def _keep(settings: Settings, was: Served, work: Plan) -> None:
@@ -484,6 +518,7 @@ def build(
             writer.publish(sum(entry["chunks"] for entry in work.documents.values()), catalogue)
         except BaseException:
             stop.set()
+            writer.discard()  # no half-written generation is left to fill the disk
             raise
         finally:
             writer.close()

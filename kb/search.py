@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import os
 import re
+import tempfile
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,17 +24,21 @@ from kb.dates import year_of
 from kb.embed import Embedder
 from kb.errors import (
     EmptyQuery,
+    IndexLocked,
     QueryTooLong,
     UnknownAgency,
     UnknownCollection,
     UnknownDocument,
 )
+from kb.keyword import FILENAME as KEYWORD_FILE
 from kb.keyword import KeywordIndex, Scores, query_terms
+from kb.keyword import build as build_keyword
+from kb.keyword import fingerprint as keyword_fingerprint
 from kb.keyword import sync as sync_keyword
 from kb.organisations import Organisations
 from kb.passage import Chunk, Filter, Hit, IndexedDocument
 from kb.settings import Settings
-from kb.store import Manifest, Published
+from kb.store import Manifest, Published, writer_lock
 from kb.vocabulary import Glossary, default_glossary, number_forms
 
 # Each side offers this many candidates to the fusion.
@@ -293,8 +300,9 @@ class Searcher:
         return self.store.generation
 
     def health(self) -> int:
-        """The passages the store holds, asked of it now: a generation gone from under the searcher
-        raises."""
+        """The passages the store holds, asked of it now, after reading the keyword index's tables:
+        a generation gone from under the searcher, or a damaged file, raises."""
+        self.keyword.check()
         return self.store.stored_count()
 
     @property
@@ -548,7 +556,7 @@ def open_searcher(
             settings.model, settings.embedder, settings.model_cache
         )
         store.check(Manifest(embedder.name, embedder.dimension, CHUNKER_VERSION))
-        keyword, _ = sync_keyword(store, store.home)
+        keyword = _keyword_index(settings, store)
     except BaseException:
         store.close()
         raise
@@ -571,6 +579,30 @@ def open_searcher(
     )
     searcher.warm_up()
     return searcher
+
+
+def _keyword_index(settings: Settings, store: Published) -> KeywordIndex:
+    """The generation's keyword index, built first if it is missing or stale (a generation a
+    reindex on another machine wrote to a Chroma server): under the writer lock, so that no reader
+    rewrites a file a reindex is writing; while a reindex holds it (or the index folder is not
+    ours to lock), into a file of this process's own, deleted once open."""
+    wanted = keyword_fingerprint(store.fingerprint_rows())
+    if KeywordIndex.stored_fingerprint(store.home / KEYWORD_FILE) == wanted:
+        return KeywordIndex(store.home / KEYWORD_FILE)
+    try:
+        with writer_lock(settings.index_dir):
+            keyword, _ = sync_keyword(store, store.home)
+            return keyword
+    except (IndexLocked, PermissionError):
+        pass
+    handle, name = tempfile.mkstemp(prefix="kb-keyword-", suffix=".sqlite")
+    os.close(handle)
+    private = Path(name)
+    try:
+        build_keyword(private, store.chunks(), wanted)
+        return KeywordIndex(private)
+    finally:
+        private.unlink(missing_ok=True)  # open already: the file lives until it is closed
 
 
 class Answers:

@@ -3,6 +3,7 @@
 
 import logging
 import os
+import sqlite3
 
 import pytest
 from click.testing import CliRunner
@@ -250,3 +251,226 @@ def test_the_app_refuses_a_body_over_the_limit_under_any_server(client):
         headers={"Sec-Fetch-Site": "same-origin"},
     )
     assert response.status_code == 413
+
+
+# --- 6 and 7. a damaged index, a full disk, a lost server: reported, not served ----------------
+
+
+def served_home(settings):
+    from kb.store.generations import current, home
+
+    return home(settings.index_dir, current(settings.index_dir))
+
+
+def damage(path):
+    """Overwrite all but a file's first page with noise, as a failing disk or a stray write
+    might."""
+    size = path.stat().st_size
+    with open(path, "r+b") as handle:
+        handle.seek(4096)
+        handle.write(os.urandom(size - 4096))
+
+
+def test_a_damaged_keyword_index_is_reported_by_healthz_and_searches_answer_503(index):
+    app = small_app(index)
+    try:
+        client = app.test_client()
+        assert client.get("/healthz").status_code == 200
+        damage(served_home(index) / "keyword.sqlite")
+        health = client.get("/healthz")
+        assert health.status_code == 503
+        assert "kb reindex --rebuild" in health.json["error"]
+        for path in ("/?q=neglect+graded+care+profile", "/api/search?q=missing+education"):
+            response = client.get(path)
+            assert response.status_code == 503, path
+            assert b"kb reindex --rebuild" in response.data
+            assert b"Traceback" not in response.data
+    finally:
+        app.extensions["kb"].close()
+    code, out = run("reindex", "--rebuild")
+    assert code == 0, out
+    assert "built again from the corpus, as --rebuild asks" in out
+    app = small_app(index)
+    try:
+        assert app.test_client().get("/healthz").status_code == 200
+    finally:
+        app.extensions["kb"].close()
+
+
+def test_reindex_rebuilds_a_damaged_vector_store_and_keeps_the_packs(index, corpus_dir):
+    from kb.packs import Packs
+
+    Packs(index.index_dir).create("Neglect level 3")
+    damage(served_home(index) / "chroma" / "chroma.sqlite3")
+    (corpus_dir / "minutes.txt").write_text("Minutes of the board: the neglect strategy agreed.\n")
+    code, out = run("reindex")
+    assert code == 0, out
+    assert "Traceback" not in out
+    assert "The index could not be read, so it was built again from the corpus" in out
+    assert "database disk image is malformed" in out
+    assert "minutes.txt" in indexed(index) and len(indexed(index)) == 4
+    assert [name for name, *_ in Packs(index.index_dir).names()] == ["Neglect level 3"]
+
+
+def test_a_damaged_store_at_start_is_one_line_saying_what_to_run(index):
+    damage(served_home(index) / "chroma" / "chroma.sqlite3")
+    code, out = run("search", "neglect")
+    assert code == 1
+    assert out.startswith("kb: the index at ") and "kb reindex --rebuild" in out
+    assert "Traceback" not in out and len(set(out.splitlines())) == 1
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(28, "No space left on device"),
+        sqlite3.OperationalError("database or disk is full"),
+        Exception("error returned from database: (code: 13) database or disk is full"),
+    ],
+    ids=["os", "sqlite", "chroma"],
+)
+def test_a_full_disk_mid_reindex_is_one_line_and_leaves_no_half_written_generation(
+    index, corpus_dir, monkeypatch, failure
+):
+    from kb.store import Writer
+
+    before = sorted(path.name for path in (index.index_dir / "generations").iterdir())
+    served_before = indexed(index)
+
+    def full(self, chunks, vectors):
+        raise failure
+
+    monkeypatch.setattr(Writer, "add", full)
+    (corpus_dir / "minutes.txt").write_text("Minutes of the board: the neglect strategy agreed.\n")
+    code, out = run("reindex")
+    assert code == 1
+    assert out.strip().splitlines()[-1].startswith("kb: the disk holding ")
+    assert "is full: free some space, then run `kb reindex` again" in out
+    assert "Traceback" not in out
+    assert sorted(path.name for path in (index.index_dir / "generations").iterdir()) == before
+    assert indexed(index) == served_before
+
+
+def test_what_a_killed_publish_leaves_is_deleted_by_the_next_reindex(index):
+    for name in (".PREVIOUS.4242.partial", ".CURRENT.4243.partial"):
+        (index.index_dir / name).write_text("20260101T000000-1-abcdef\n")
+    (served_home(index) / ".keyword.sqlite.4244.partial").write_bytes(b"half")
+    (served_home(index) / ".documents.json.4245.partial").write_text("{")
+    code, out = run("reindex")
+    assert code == 0, out
+    assert not list(index.index_dir.glob(".*.partial"))
+    assert not list(served_home(index).glob(".*.partial"))
+
+
+def test_kb_search_does_not_rewrite_the_served_keyword_index_while_a_reindex_holds_the_lock(
+    index,
+):
+    from conftest import open_fake_searcher
+
+    from kb.store import writer_lock
+
+    keyword = served_home(index) / "keyword.sqlite"
+    keyword.unlink()  # stale or missing: a reader must build one to search
+    with writer_lock(index.index_dir):
+        searcher = open_fake_searcher(index)
+        try:
+            assert searcher.search("domestic abuse clinic", k=3)
+            assert not keyword.exists()  # built in a file of its own, not in the served one
+        finally:
+            searcher.close()
+    searcher = open_fake_searcher(index)  # the lock free: built where every reader finds it
+    searcher.close()
+    assert keyword.is_file()
+
+
+def test_a_lost_chroma_server_is_one_line(settings, monkeypatch):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: a server that has gone
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("KB_CHROMA_URL", f"http://127.0.0.1:{port}")
+    code, out = run("reindex")
+    assert code == 1 and "Traceback" not in out
+    assert (
+        out.strip()
+        .splitlines()[-1]
+        .startswith(f"kb: cannot reach the Chroma server at http://127.0.0.1:{port}")
+    )
+
+
+def start_chroma(data, port: int):
+    """`chroma run` on 127.0.0.1:port over a folder, answering; (process, url)."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+    from pathlib import Path
+
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("chroma")),
+            "run",
+            "--path",
+            str(data),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).close()
+            return process, url
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail("chroma run did not start")
+            time.sleep(0.2)
+
+
+def test_a_chroma_server_lost_mid_reindex_is_one_line_and_the_next_reindex_completes(
+    settings, corpus_dir, tmp_path, monkeypatch
+):
+    import socket
+
+    from kb.store import Writer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process, url = start_chroma(tmp_path / "chroma-data", port)
+    try:
+        monkeypatch.setenv("KB_CHROMA_URL", url)
+        code, out = run("reindex")
+        assert code == 0, out
+        (corpus_dir / "minutes.txt").write_text("Minutes: the board agreed the neglect strategy.\n")
+        add = Writer.add
+
+        def server_dies_first(self, chunks, vectors):
+            process.kill()
+            process.wait()
+            add(self, chunks, vectors)
+
+        monkeypatch.setattr(Writer, "add", server_dies_first)
+        code, out = run("reindex")
+        assert code == 1 and "Traceback" not in out
+        assert out.strip().splitlines()[-1].startswith(f"kb: lost the Chroma server at {url}")
+        assert "start it again, then run `kb reindex`" in out
+        monkeypatch.setattr(Writer, "add", add)
+        process, _ = start_chroma(tmp_path / "chroma-data", port)
+        code, out = run("reindex")
+        assert code == 0, out
+        store = Published.open(settings.index_dir, url)
+        try:
+            assert "minutes.txt" in store.document_hashes()
+        finally:
+            store.close()
+    finally:
+        process.kill()
+        process.wait()

@@ -295,6 +295,8 @@ def test_a_reindex_with_nothing_to_do_still_clears_what_a_killed_one_left(
     monkeypatch.setattr(
         "kb.reindex.CHUNKER_VERSION", "another"
     )  # everything must be embedded again
+    # A failure discards its half-written generation; a SIGKILL cannot, and leaves it.
+    monkeypatch.setattr(Writer, "discard", lambda self: None)
     with pytest.raises(RuntimeError, match="killed"):
         reindex(index, DiesWhileEmbedding, count_tokens)
     assert len(generations(index)) == 2
@@ -333,7 +335,7 @@ def test_a_reindex_that_dies_half_way_leaves_the_served_index_whole(
         reindex(index, DiesWhileEmbedding, count_tokens)
     again = Published.open(index.index_dir, index.chroma_url)
     assert (again.generation, again.document_hashes(), again.count()) == before
-    assert len(generations(index)) == 2  # the served one and the unfinished one
+    assert len(generations(index)) == 1  # the unfinished one was discarded as it failed
 
     summary = reindex(index, FakeEmbedder, count_tokens)  # the next reindex completes and clears up
     assert sorted(summary.added + summary.updated) == [

@@ -3,14 +3,34 @@ a page to a browser."""
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, make_response, render_template, request
+import logging
+import sqlite3
+
+from flask import Flask, Response, current_app, jsonify, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from kb.errors import KbError, UnknownName, UsageError
+from kb.errors import (
+    IndexDamaged,
+    IndexMissing,
+    KbError,
+    StoreFailed,
+    UnknownName,
+    UsageError,
+    printable,
+    store_failure,
+)
 
 # An error's status, by the first of its classes found here: a request that names something kb
-# does not hold (an agency, a document, a pack, a passage) is 404; any other refused request 400.
-STATUS: dict[type[KbError], int] = {UnknownName: 404, UsageError: 400}
+# does not hold (an agency, a document, a pack, a passage) is 404; any other refused request 400;
+# an index that cannot be read or written, 503 (the page is unavailable until it is mended).
+STATUS: dict[type[KbError], int] = {
+    UnknownName: 404,
+    UsageError: 400,
+    IndexDamaged: 503,
+    IndexMissing: 503,
+    StoreFailed: 503,
+}
+log = logging.getLogger("kb.web")
 JSON_PATHS = ("/api/", "/healthz")  # errors on these paths are answered in JSON, not as pages
 
 
@@ -29,9 +49,27 @@ def wants_json() -> bool:
     return accept.quality("application/json") > accept.quality("text/html")
 
 
-def refused(error: UsageError) -> Response:
+def refused(error: KbError) -> Response:
     """A refusal kb raised, answered as the HTTP error its status names."""
-    return http_error(_http_error(status_of(error), str(error)))
+    status = status_of(error)
+    if status >= 500:
+        log.error("%s", printable(str(error)))  # the administrator's log says what to run
+    return http_error(_http_error(status, str(error)))
+
+
+def storage_failed(error: sqlite3.DatabaseError) -> Response:
+    """A pack or keyword file that cannot be written (a full disk) or read (damaged): one line
+    saying what happened, not a bare 500."""
+    where = current_app.config["KB_SETTINGS"].index_dir
+    failure = store_failure(error, str(where)) or StoreFailed(
+        f"the index folder {where} could not be used ({error}): ask the administrator to look at it"
+    )
+    if isinstance(failure, StoreFailed) and "is full" in str(failure):
+        failure = StoreFailed(
+            f"The disk holding {where} is full, so nothing could be saved: ask the administrator "
+            "to free some space. Nothing already saved was lost."
+        )
+    return refused(failure)
 
 
 def http_error(error: HTTPException) -> Response:
@@ -54,4 +92,5 @@ def _http_error(status: int, description: str) -> HTTPException:
 
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, http_error)
-    app.register_error_handler(UsageError, refused)
+    app.register_error_handler(KbError, refused)
+    app.register_error_handler(sqlite3.DatabaseError, storage_failed)

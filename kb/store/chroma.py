@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from kb.dates import year_of
-from kb.errors import IndexMissing, KbError
+from kb.errors import IndexMissing, KbError, store_failure
 from kb.passage import Chunk, Citation, Filter
 
 # A passage's citation as Chroma stores it beside its vector: one metadata field each.
@@ -86,7 +86,13 @@ def embedded(path: Path) -> Any:
     """A client of the Chroma store in a folder on this machine."""
     import chromadb
 
-    return chromadb.PersistentClient(path=str(path), settings=_settings())
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=_settings())
+    except Exception as error:  # a damaged chroma.sqlite3, a full disk: one line saying what to do
+        failure = store_failure(error, str(path))
+        if failure is None:
+            raise
+        raise failure from None
 
 
 @lru_cache(maxsize=8)

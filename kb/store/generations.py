@@ -113,6 +113,9 @@ def prune(index_dir: Path, chroma_url: str = "", client: Any = None) -> None:
         for old in folder.iterdir():
             if old.name not in keep:
                 shutil.rmtree(old, ignore_errors=True)
+            else:
+                _remove_partials(old)
+    _remove_partials(index_dir)  # a pointer's replacement cut short (.CURRENT.<pid>.partial)
     if chroma_url:
         try:
             client = client or chroma.server(chroma_url)
@@ -128,6 +131,14 @@ def prune(index_dir: Path, chroma_url: str = "", client: Any = None) -> None:
         # The layout before generations: one store at index/chroma. Its replacement is complete.
         shutil.rmtree(index_dir / "chroma", ignore_errors=True)
         (index_dir / "keyword.sqlite").unlink(missing_ok=True)
+
+
+def _remove_partials(folder: Path) -> None:
+    """Delete the files replace_file and the keyword index's build leave if killed before their
+    rename: only a writer makes them, and the caller is the one writer."""
+    for partial in folder.glob(".*.partial"):
+        if partial.is_file() or partial.is_symlink():
+            partial.unlink(missing_ok=True)
 
 
 def forget_older(index_dir: Path, chroma_url: str, serving: str) -> None:

@@ -3,6 +3,7 @@ published."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +31,8 @@ class Writer:
         self.generation = generation
         self._client = client
         self.collection = collection
+        self.published = False
+        self._closed = False
 
     @classmethod
     def begin(
@@ -43,6 +46,22 @@ class Writer:
         generation = generations.new_name()
         home = generations.home(index_dir, generation)
         home.mkdir(parents=True, exist_ok=True)
+        try:
+            return cls._begin(index_dir, chroma_url, manifest, copy_of, generation)
+        except BaseException:
+            shutil.rmtree(home, ignore_errors=True)  # a copy cut short by a full disk, say
+            raise
+
+    @classmethod
+    def _begin(
+        cls,
+        index_dir: Path,
+        chroma_url: str,
+        manifest: Manifest,
+        copy_of: str | None,
+        generation: str,
+    ) -> Writer:
+        home = generations.home(index_dir, generation)
         name = generations.collection_name(generation, chroma_url)
         if copy_of is not None and not chroma_url:
             shutil.copytree(generations.home(index_dir, copy_of) / "chroma", home / "chroma")
@@ -152,12 +171,31 @@ class Writer:
             generations.write_catalogue(self.home, catalogue)
         client: Any = self._client if self.chroma_url else None
         generations.point_at(self.index_dir, self.chroma_url, self.generation, client)
+        self.published = True
         generations.prune(self.index_dir, self.chroma_url, client=client)
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         close = getattr(self._client, "close", None)
         if close is not None:
             close()
+
+    def discard(self) -> None:
+        """Drop this generation after a failure, whatever state it is in, unless it was published:
+        its folder, and its collection on a Chroma server (if the server still answers; else the
+        next reindex's prune deletes it)."""
+        if self.published:
+            return
+        if self.chroma_url:
+            # A server that is gone: the next reindex's prune deletes the collection.
+            with contextlib.suppress(Exception):
+                self._client.delete_collection(self.collection.name)
+        try:
+            self.close()
+        finally:
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def abandon(self) -> None:
         """Drop this unpublished generation: a reindex that found nothing to change after all."""
