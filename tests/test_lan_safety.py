@@ -474,3 +474,22 @@ def test_a_chroma_server_lost_mid_reindex_is_one_line_and_the_next_reindex_compl
     finally:
         process.kill()
         process.wait()
+
+
+def test_a_pack_write_on_a_full_disk_is_a_page_saying_so_not_a_bare_500(app, client, monkeypatch):
+    from kb.packs import Packs
+
+    def full(self, name):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(Packs, "create", full)
+    page = client.get("/packs")
+    token = page.data.split(b'name="csrf_token" value="')[1].split(b'"')[0].decode()
+    response = client.post(
+        "/packs",
+        data={"name": "Neglect level 3", "csrf_token": token},
+        headers={"Sec-Fetch-Site": "same-origin"},
+    )
+    assert response.status_code == 503
+    assert b"is full, so nothing could be saved" in response.data
+    assert b"Traceback" not in response.data
