@@ -32,7 +32,7 @@ import numpy as np
 from kb.dates import year_of
 from kb.errors import REBUILD, IndexDamaged
 from kb.passage import FILTERED, Chunk, Filter
-from kb.vocabulary import Entry, default_glossary, learn_definitions
+from kb.vocabulary import Entry, default_glossary, learn_definitions, phrase_pattern
 
 # 2: long forms whose initials spell the acronym are learned whole; 3, 4: word, phrase scores stored
 KEYWORD_VERSION = "6"
@@ -54,6 +54,7 @@ COLUMNS = ("text", "section", "source")
 COLUMN_WEIGHTS = (1.0, 0.6, 0.3)
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants
+ACRONYM_SAMPLE = 200  # passages read to tell how the corpus writes an acronym's word
 # (rowid, score) of every passage matching an FTS5 query, scored by FTS5 itself; higher is better.
 _BM25 = (
     f"SELECT rowid, -bm25(passages, {', '.join(map(str, COLUMN_WEIGHTS))}) "
@@ -281,6 +282,7 @@ class KeywordIndex:
         with self._reading():
             self._passages = _Passages.read(self._db)
         self._held: dict[str, bool] = {}
+        self._acronym: dict[str, bool] = {}
         # The index's own tokenizer reads the query's words, so they are stemmed as the passages
         # were.
         self._tokenizer = Tokenizer()
@@ -291,6 +293,8 @@ class KeywordIndex:
         with self._lock:
             try:
                 yield
+            except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
+                raise  # kb's own mistake (a closed index), not the file's
             except sqlite3.DatabaseError as error:
                 raise IndexDamaged(
                     f"the keyword index {self.path} cannot be read ({error}): {REBUILD}"
@@ -300,15 +304,23 @@ class KeywordIndex:
         """The passages the index holds, counted by reading its tables (the passages' text and the
         stored scores) from the file, on a connection of its own (the searches' keeps pages it
         has read), so that a damaged file says so here rather than in a search."""
+        if not self.path.exists():  # pruned while open: the searches read what they opened
+            with self._reading():
+                return self._count(self._db)
         try:
             with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as db:
-                db.execute("SELECT count(*), max(length(scores)) FROM words").fetchone()
-                found = db.execute("SELECT count(*), max(length(c2)) FROM passages_content")
-                return int(found.fetchone()[0])
+                return self._count(db)
         except sqlite3.DatabaseError as error:
             raise IndexDamaged(
                 f"the keyword index {self.path} cannot be read ({error}): {REBUILD}"
             ) from None
+
+    @staticmethod
+    def _count(db: sqlite3.Connection) -> int:
+        db.execute("SELECT count(*), max(length(scores)) FROM words").fetchone()
+        return int(
+            db.execute("SELECT count(*), max(length(c2)) FROM passages_content").fetchone()[0]
+        )
 
     def _tokens(self, parts: Sequence[str]) -> list[list[str]]:
         """Each part's tokens as the index has them ("visitors" -> ["visitor"])."""
@@ -389,6 +401,31 @@ class KeywordIndex:
             held = bool(row and row[0])
             self._held[phrase] = held
         return held
+
+    def writes_as_acronym(self, term: str) -> bool:
+        """Whether the passages that hold an acronym's word mostly write it as the acronym ("MASH"
+        and "MASHs", not "mash"), so that a query typed in lower case means it; so too a word no
+        passage holds ("ooh" for OOH). Read from up to ACRONYM_SAMPLE passages holding the word,
+        once per word."""
+        known = self._acronym.get(term)
+        if known is None:
+            known = True
+            with self._reading():
+                tokens = self._tokens([term])[0]
+                row = self._stored(term, tokens) if len(tokens) == 1 else None
+                if row:
+                    rowids = np.frombuffer(row[0], dtype=np.int32)[:ACRONYM_SAMPLE].tolist()
+                    texts = self._db.execute(
+                        "SELECT text || ' ' || section FROM passages WHERE rowid IN "
+                        f"({', '.join('?' * len(rowids))})",
+                        rowids,
+                    ).fetchall()
+                    any_case = phrase_pattern(term, False)
+                    written = [found for (text,) in texts for found in any_case.findall(text)]
+                    as_acronym = sum(found.startswith(term) for found in written)
+                    known = as_acronym * 2 > len(written) if written else True
+            self._acronym[term] = known
+        return known
 
     def _stored(self, part: str, tokens: list[str]) -> tuple[bytes, bytes] | None:
         """(rowids, scores) stored at build for a word, or for a phrase of several; None if not

@@ -563,7 +563,7 @@ def open_searcher(
     # The data file's glossary, plus the acronyms these documents define, keeping only what they
     # hold; organisations' acronyms are read from all of it.
     known = default_glossary().with_learned(keyword.definitions())
-    glossary = known.held_in(keyword.holds)
+    glossary = known.held_in(keyword.holds, keyword.writes_as_acronym)
     organisations = Organisations({entry.term: entry.expansions for entry in known.entries})
     searcher = Searcher(
         store,

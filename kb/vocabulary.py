@@ -52,9 +52,15 @@ def written_as_is(phrase: str) -> bool:
 class Glossary:
     """'DA' finds 'domestic abuse', and 'domestic abuse' finds 'DA'."""
 
-    def __init__(self, entries: list[Entry], holds: Callable[[str], bool] | None = None) -> None:
+    def __init__(
+        self,
+        entries: list[Entry],
+        holds: Callable[[str], bool] | None = None,
+        acronym_in_any_case: Callable[[str], bool] | None = None,
+    ) -> None:
         self.entries = list(entries)
         self._holds = holds
+        self._any_case = acronym_in_any_case
         # An acronym is matched as written ("Prevent" is not "prevent"); a plain word in any case.
         self._forward = [
             (_opening(e.term), phrase_pattern(e.term, written_as_is(e.term)), e)
@@ -85,14 +91,33 @@ class Glossary:
         """This glossary plus acronyms an index's documents define; the data file wins a clash."""
         known = {entry.term for entry in self.entries}
         return Glossary(
-            self.entries + [entry for entry in learned if entry.term not in known], self._holds
+            self.entries + [entry for entry in learned if entry.term not in known],
+            self._holds,
+            self._any_case,
         )
 
-    def held_in(self, holds: Callable[[str], bool]) -> Glossary:
+    def held_in(
+        self, holds: Callable[[str], bool], acronym_in_any_case: Callable[[str], bool] | None = None
+    ) -> Glossary:
         """This glossary adding to a query only what holds(phrase) says an index holds: a phrase no
         passage uses finds nothing, would pull the query's vector away from the reports' own words,
-        and would be listed as searched for ("kids" for "children")."""
-        return Glossary(self.entries, holds)
+        and would be listed as searched for ("kids" for "children"). With acronym_in_any_case, an
+        acronym typed in another case ("mash", "CiN") is read as the acronym where that says the
+        index's passages write its word as the acronym (they write "MASH", not "mash")."""
+        return Glossary(self.entries, holds, acronym_in_any_case)
+
+    def _names(self, pattern: re.Pattern, entry: Entry, query: str, words: str) -> bool:
+        """Whether the query names the entry's term: as written, or an acronym in another case that
+        the index's passages write as the acronym, standing alone in words (the query less its
+        glossary phrases: the "ed" of "home ed" is not ED)."""
+        if pattern.search(query):
+            return True
+        return bool(
+            self._any_case
+            and written_as_is(entry.term)
+            and phrase_pattern(entry.term, False).search(words)
+            and self._any_case(entry.term)
+        )
 
     def expand(self, query: str) -> list[str]:
         """Phrases to search for as well, in the order found; nothing the query already says."""
@@ -109,8 +134,17 @@ class Glossary:
         # A phrase can only match where a word of the query begins with its first letters; looking
         # those up first leaves a few of the thousand patterns to run (0.5 ms a query before).
         openings = _openings(query)
+        words = query
+        if self._any_case:
+            for opening, pattern, entry in self._forward:
+                if " " in entry.term and opening in openings:
+                    words = pattern.sub(" ", words)
         for opening, pattern, entry in self._forward:
-            if entry.expansions and opening in openings and pattern.search(query):
+            if (
+                entry.expansions
+                and opening in openings
+                and self._names(pattern, entry, query, words)
+            ):
                 # The first of its expansions the index holds ("DVA": "domestic abuse", if no
                 # passage writes "domestic violence and abuse").
                 add(

@@ -250,3 +250,21 @@ def test_a_missing_or_damaged_keyword_index_is_rebuilt(tmp_path, damage):
     assert rebuilt
     assert index.search(["clinic"])[0][0] == "c1"
     assert not list(tmp_path.glob(".*partial"))  # the build left nothing behind
+
+
+def test_how_the_passages_write_an_acronyms_word_decides_whether_lower_case_means_it(tmp_path):
+    path = tmp_path / "keyword.sqlite"
+    build(
+        path,
+        [
+            chunk("c1", "Referrals to the MASH rose; the MASH triages every contact."),
+            chunk("c2", "The MASHs of both councils met. Mash potato was served once."),
+            chunk("c3", "Staff work to prevent harm and to prevent exclusions."),
+            chunk("c4", "The Prevent duty applies to schools."),
+        ],
+        "print",
+    )
+    index = KeywordIndex(path)
+    assert index.writes_as_acronym("MASH")  # four of five are the acronym
+    assert not index.writes_as_acronym("PREVENT")  # two of three are the verb
+    assert index.writes_as_acronym("OOH")  # in no passage: nothing says otherwise

@@ -77,6 +77,41 @@ def test_acronyms_match_as_written_and_plain_words_in_any_case(glossary):
     assert "local authority" in glossary.expand("Council tax")  # a plain word in any case
 
 
+@pytest.mark.parametrize(
+    "query, added",
+    [
+        ("what does the hosp do for da ooh", ["domestic abuse", "out of hours", "hospital"]),
+        ("cin plans", ["child in need"]),
+        ("CiN plans", ["child in need"]),
+        ("lado referral", ["local authority designated officer"]),
+        ("mash front door", ["multi-agency safeguarding hub"]),
+        ("ehcp review", ["education, health and care plan"]),
+        ("lac reviews", ["looked after children"]),
+        ("cp plan", ["child protection"]),
+    ],
+)
+def test_acronyms_typed_in_any_case_are_read_where_the_index_writes_them_as_acronyms(
+    glossary, query, added
+):
+    """People type lower case. An index whose passages write "MASH", "CIN", "DA" reads "mash",
+    "cin", "da" as them; one whose passages write "mash" (potato) or "prevent" (the verb) does
+    not."""
+    as_acronyms = glossary.held_in(lambda phrase: True, lambda term: True)
+    assert all(phrase in as_acronyms.expand(query) for phrase in added)
+    as_words = glossary.held_in(lambda phrase: True, lambda term: False)
+    assert not any(phrase in as_words.expand(query) for phrase in added if phrase != "hospital")
+    # Written as the acronym, it needs no help from the index.
+    assert all(phrase in glossary.expand(query.upper()) for phrase in added)
+
+
+def test_an_acronyms_word_inside_a_glossary_phrase_is_not_the_acronym(glossary):
+    as_acronyms = glossary.held_in(lambda phrase: True, lambda term: True)
+    expanded = as_acronyms.expand("kids taken off roll for home ed")
+    assert "emergency department" not in expanded  # "home ed": home education, not ED
+    assert "elective home education" in expanded
+    assert "emergency department" in as_acronyms.expand("seen in ed at night")
+
+
 def test_a_term_defined_twice_in_the_data_file_is_refused(tmp_path):
     data = tmp_path / "glossary.tsv"
     data.write_text(

@@ -60,6 +60,8 @@ def refused(error: KbError) -> Response:
 def storage_failed(error: sqlite3.DatabaseError) -> Response:
     """A pack or keyword file that cannot be written (a full disk) or read (damaged): one line
     saying what happened, not a bare 500."""
+    if isinstance(error, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
+        raise error  # kb's own mistake, not the file's: a 500, logged with its traceback
     where = current_app.config["KB_SETTINGS"].index_dir
     failure = store_failure(error, str(where)) or StoreFailed(
         f"the index folder {where} could not be used ({error}): ask the administrator to look at it"
