@@ -201,3 +201,21 @@ def continues(previous: str, following: str) -> bool:
 
 def ends_sentence(text: str) -> bool:
     return text.rstrip().endswith(_TERMINAL)
+
+
+# C0 and C1 controls, and the marks that reverse the direction of the text after them: a name that
+# holds one could forge a line of a log or of `kb pack history`, or make one read backwards.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """Text for a log or a terminal: each control character written as an escape (\\x1b, \\u202e),
+    the rest as it is."""
+    return _UNPRINTABLE.sub(
+        lambda found: (
+            f"\\x{ord(found.group()):02x}"
+            if ord(found.group()) < 0x100
+            else f"\\u{ord(found.group()):04x}"
+        ),
+        text,
+    )
