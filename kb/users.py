@@ -155,6 +155,14 @@ class Users:
             db.execute("DELETE FROM users WHERE name = ?", (stored,))
         return stored
 
+    def account(self, name: str) -> Account:
+        """One account, by its name in any case."""
+        if not self.path.exists():
+            raise UnknownUser(f"no account is called {printable(name)!r}: there are none yet")
+        with self._connect() as db:
+            row = self._row(db, name)
+        return Account(row["name"], row["created"], row["changed"])
+
     def accounts(self) -> list[Account]:
         if not self.path.exists():
             return []
