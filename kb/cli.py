@@ -56,8 +56,10 @@ class KbGroup(click.Group):
 
 
 def _settings_epilog() -> str:
+    described = Settings.describe()
+    width = max(len(name) for name, _, _ in described)
     rows = "\n".join(
-        f"  {name:<18} {help} (default: {default})" for name, default, help in Settings.describe()
+        f"  {name:<{width}} {help} (default: {default})" for name, default, help in described
     )
     return f"Settings come from these environment variables; flags override them.\n\n\b\n{rows}"
 
