@@ -52,4 +52,4 @@ browser:
 	  fi; }
 
 clean-index:
-	rm -rf index/chroma index/keyword.sqlite index/generations index/CURRENT index/PREVIOUS  # packs.sqlite is kept
+	rm -rf index/chroma index/keyword.sqlite index/generations index/CURRENT index/PREVIOUS  # packs.sqlite, users.sqlite and session.key are kept

@@ -62,8 +62,10 @@ class KbGroup(click.Group):
 
 
 def _settings_epilog() -> str:
+    described = Settings.describe()
+    width = max(len(name) for name, _, _ in described)
     rows = "\n".join(
-        f"  {name:<18} {help} (default: {default})" for name, default, help in Settings.describe()
+        f"  {name:<{width}} {help} (default: {default})" for name, default, help in described
     )
     return f"Settings come from these environment variables; flags override them.\n\n\b\n{rows}"
 
@@ -402,18 +404,31 @@ def serve(host, port, corpus_dir, index_dir, chroma_url) -> None:
     """Serve the search page and its JSON API, with the index and model loaded once.
 
     Runs on waitress until Ctrl-C. Each request's path is logged, never its query string, so
-    what practitioners search for is not recorded.
+    what practitioners search for is not recorded. Changing packs needs a signed-in trainer
+    (kb user add) when the page is reachable beyond this machine: see KB_SIGN_IN.
 
     Example: kb serve --port 8000
     """
     import logging
 
+    from kb.users import Users, sign_in_required
     from web import create_app, follow_reindex
     from web.server import make_server
 
     settings = _settings(
         host=host, port=port, corpus_dir=corpus_dir, index_dir=index_dir, chroma_url=chroma_url
     )
+    # Before the index and the model load: a refusal comes at once.
+    if (
+        sign_in_required(settings)
+        and not settings.trusted_user_header
+        and not Users(settings.index_dir).accounts()
+    ):
+        click.echo(
+            "kb: packs can be changed by signed-in trainers only, and there are no accounts "
+            "yet: add one with kb user add NAME (searching and reading need none).",
+            err=True,
+        )
     logging.basicConfig(
         level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
@@ -541,19 +556,81 @@ def pack_list(index_dir) -> None:
 
     Example: kb pack list
     """
-    from kb.packs import Packs
+    from kb.errors import printable
+    from kb.packs import UNKNOWN_OWNER
 
     settings = _settings(index_dir=index_dir)
-    packs = Packs(settings.index_dir).names()
-    if not packs:
+    packs = _packs(settings)
+    listed, deleted = packs.summaries(), packs.deleted()
+    if not listed and not deleted:
         click.echo(
             f"No packs yet in {settings.index_dir.resolve()} (packs are kept beside the index: "
             "--index or KB_INDEX_DIR names another). Add passages to one from the search page "
             "(kb serve)."
         )
-    for name, count, updated in packs:
-        when = updated[:16].replace("T", " ")  # to the minute, in UTC
-        click.echo(f"{name}\t{_count(count, 'passage')}\tchanged {when} UTC")
+    for found in listed:
+        click.echo(
+            f"{found.name}\t{_count(found.passages, 'passage')}\tchanged {_minute(found.updated)} "
+            f"UTC\towner {printable(found.owner or UNKNOWN_OWNER)}"
+        )
+    if deleted:
+        click.echo("Deleted, and can be restored with kb pack restore NAME:")
+    for gone in deleted:
+        click.echo(
+            f"{gone.name}\t{_count(gone.passages, 'passage')}\tdeleted {_minute(gone.deleted)} "
+            f"UTC by {printable(gone.deleted_by or UNKNOWN_OWNER)}\tuntil {_minute(gone.until)} UTC"
+        )
+
+
+@pack.command("history")
+@click.argument("name")
+@index_option
+def pack_history(name, index_dir) -> None:
+    """Print who changed a pack, and how, the oldest first: one line each, times in UTC.
+
+    A deleted pack's history is kept until it is purged, so it can be read before restoring it.
+
+    Example: kb pack history "Neglect level 3"
+    """
+    from kb.errors import printable
+    from kb.packs import UNKNOWN_OWNER
+
+    for change in _packs(_settings(index_dir=index_dir)).history(name):
+        click.echo(
+            f"{_minute(change.at)} UTC\t{printable(change.who or UNKNOWN_OWNER)}\t"
+            f"{printable(change.what)}"
+        )
+
+
+@pack.command("restore")
+@click.argument("name")
+@index_option
+def pack_restore(name, index_dir) -> None:
+    """Bring back a deleted pack, as the machine's user. Deleted packs are kept for
+    KB_DELETED_PACK_DAYS (30) days.
+
+    If a pack in use has taken its name meanwhile, it comes back as "NAME (restored)".
+
+    Example: kb pack restore "Neglect level 3"
+    """
+    from kb.users import local_user
+
+    restored = _packs(_settings(index_dir=index_dir)).restore(name, who=local_user())
+    if restored.casefold() == " ".join(name.split()).casefold():
+        click.echo(f"Restored the pack {restored!r}.")
+    else:
+        click.echo(f"Restored the pack as {restored!r}: a pack in use is called {name!r}.")
+
+
+def _packs(settings: Settings):
+    from kb.packs import Packs
+
+    return Packs(settings.index_dir, settings.deleted_pack_days)
+
+
+def _minute(iso: str) -> str:
+    """An ISO 8601 time to the minute: "2026-12-06 14:05"."""
+    return iso[:16].replace("T", " ")
 
 
 @pack.command("show")
@@ -631,10 +708,10 @@ def pack_export(name, format_name, output, index_dir, chroma_url) -> None:
 def _pack(settings: Settings, name: str):
     """(the pack with its passages checked against the index, whether they could be checked)."""
     from kb.errors import IndexMissing
-    from kb.packs import Packs, check
+    from kb.packs import check
     from kb.store import Published
 
-    found = Packs(settings.index_dir).get(name)
+    found = _packs(settings).get(name)
     try:
         store = Published.open(settings.index_dir, settings.chroma_url)
     except IndexMissing:
@@ -643,6 +720,111 @@ def _pack(settings: Settings, name: str):
         return check(found, store), True
     finally:
         store.close()
+
+
+@cli.group()
+def user() -> None:
+    """Trainers' accounts, for signing in to change packs on a page served beyond this machine.
+
+    Kept in users.sqlite in the index folder: each name with an argon2id hash of its password,
+    never the password. Searching and reading need no account.
+    """
+
+
+password_stdin_option = click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from the first line of standard input, for scripts.",
+)
+
+
+@user.command("add")
+@click.argument("name")
+@password_stdin_option
+@index_option
+def user_add(name, password_stdin, index_dir) -> None:
+    """Make an account for a trainer; asks for the password twice (at least 12 characters).
+
+    Examples:
+
+      kb user add alice
+
+      printf '%s\\n' "$PASSWORD" | kb user add alice --password-stdin
+    """
+    from kb.users import Users, clean_user_name
+
+    users = Users(_settings(index_dir=index_dir).index_dir)
+    name = clean_user_name(name)  # before the password is asked for
+    added = users.add(name, _password(password_stdin))
+    click.echo(f"Added {added!r}: they can sign in at /sign-in on the search page.")
+
+
+@user.command("password")
+@click.argument("name")
+@password_stdin_option
+@index_option
+def user_password(name, password_stdin, index_dir) -> None:
+    """Give an account a new password; its sign-ins end.
+
+    Example: kb user password alice
+    """
+    from kb.users import Users
+
+    users = Users(_settings(index_dir=index_dir).index_dir)
+    users.account(name)  # an unknown name is refused before the password is asked for
+    changed = users.set_password(name, _password(password_stdin))
+    click.echo(f"Changed the password of {changed!r}; they are signed out everywhere.")
+
+
+@user.command("remove")
+@click.argument("name")
+@index_option
+def user_remove(name, index_dir) -> None:
+    """Delete an account; its sign-ins end. The packs it made and their history stay.
+
+    Example: kb user remove alice
+    """
+    from kb.users import Users
+
+    removed = Users(_settings(index_dir=index_dir).index_dir).remove(name)
+    click.echo(f"Removed the account {removed!r}.")
+
+
+@user.command("list")
+@index_option
+def user_list(index_dir) -> None:
+    """List the accounts, with when each was made and its password last set (UTC).
+
+    Example: kb user list
+    """
+    from kb.users import Users
+
+    settings = _settings(index_dir=index_dir)
+    accounts = Users(settings.index_dir).accounts()
+    if not accounts:
+        click.echo(
+            f"No accounts yet in {settings.index_dir.resolve()}: add one with kb user add NAME."
+        )
+    for account in accounts:
+        click.echo(
+            f"{account.name}\tadded {_minute(account.created)} UTC\t"
+            f"password set {_minute(account.changed)} UTC"
+        )
+
+
+def _password(from_stdin: bool) -> str:
+    """A new password: the first line of standard input, or typed twice, unseen."""
+    from kb.users import check_password
+
+    if from_stdin:
+        return check_password(sys.stdin.readline().rstrip("\r\n"))
+    return check_password(
+        click.prompt(
+            "Password (at least 12 characters; three or four unrelated words will do)",
+            hide_input=True,
+            confirmation_prompt="Type it again",
+        )
+    )
 
 
 def _collections(named: tuple[str, ...]) -> list[str] | None:

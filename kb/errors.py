@@ -98,8 +98,8 @@ class IndexLocked(KbError):
     """Another kb reindex is writing the index; the message says which process."""
 
 
-# Bidirectional overrides and isolates: they can make a name read differently from what it is.
-_BIDI = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Bidirectional marks, overrides and isolates: they can make a name read otherwise than it is.
+_BIDI = frozenset("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def printable(text: str) -> str:

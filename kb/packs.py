@@ -8,17 +8,18 @@ as possibly out of date.
 
 from __future__ import annotations
 
+import itertools
 import re
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
 from kb.errors import KbError, UnknownName, UsageError
-from kb.passage import Chunk, Citation, SavedPassage
+from kb.passage import Chunk, Citation, SavedPassage, pages
 
 FILENAME = "packs.sqlite"
 MAX_NAME = 60
@@ -30,13 +31,20 @@ NAME_RULE = (
     "starting with a letter or digit"
 )
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS packs (
+# A deleted pack keeps its row, with the time it was deleted, until it is restored or purged; only
+# packs in use need names of their own, so a name can be used again while a deleted pack waits.
+PACKS_TABLE = """(
     id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    name TEXT NOT NULL COLLATE NOCASE,
+    owner TEXT NOT NULL DEFAULT '',
     created TEXT NOT NULL,
-    updated TEXT NOT NULL
-);
+    updated TEXT NOT NULL,
+    deleted TEXT,
+    deleted_by TEXT NOT NULL DEFAULT ''
+)"""
+SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS packs {PACKS_TABLE};
+CREATE UNIQUE INDEX IF NOT EXISTS packs_in_use ON packs (name) WHERE deleted IS NULL;
 CREATE TABLE IF NOT EXISTS passages (
     id INTEGER PRIMARY KEY,
     pack INTEGER NOT NULL REFERENCES packs(id) ON DELETE CASCADE,
@@ -54,6 +62,13 @@ CREATE TABLE IF NOT EXISTS passages (
     added TEXT NOT NULL,
     UNIQUE (pack, chunk_id)
 );
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY,
+    pack INTEGER NOT NULL REFERENCES packs(id) ON DELETE CASCADE,
+    at TEXT NOT NULL,
+    who TEXT NOT NULL,
+    what TEXT NOT NULL
+);
 """
 PASSAGE_COLUMNS = (
     "id",
@@ -69,6 +84,7 @@ PASSAGE_COLUMNS = (
     "note",
     "added",
 )
+UNKNOWN_OWNER = "unknown"  # how a pack made before packs kept their owner shows its owner
 
 
 class UnknownPack(UnknownName):
@@ -89,6 +105,38 @@ class Pack:
     created: str
     updated: str
     passages: tuple[SavedPassage, ...] = ()
+    owner: str = ""
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A pack in use, as a list shows it."""
+
+    name: str
+    passages: int
+    updated: str
+    owner: str
+
+
+@dataclass(frozen=True)
+class Deleted:
+    """A deleted pack that can still be restored, until `until`."""
+
+    id: int
+    name: str
+    passages: int
+    deleted: str
+    deleted_by: str
+    until: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """One line of a pack's history: when (UTC, ISO 8601), who, and what they did."""
+
+    at: str
+    who: str
+    what: str
 
 
 def clean_name(name: str | None) -> str:
@@ -112,10 +160,12 @@ def _now() -> str:
 
 class Packs:
     """The packs kept in one SQLite file; each call opens its own connection, so threads may share
-    it."""
+    it. Each change names who made it, for the pack's history; a deleted pack can be restored for
+    `keep_deleted_days`, and is purged by the first change after that."""
 
-    def __init__(self, index_dir: Path) -> None:
+    def __init__(self, index_dir: Path, keep_deleted_days: int = 30) -> None:
         self.path = Path(index_dir) / FILENAME
+        self.keep_deleted = timedelta(days=keep_deleted_days)
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection | None]:
@@ -128,30 +178,67 @@ class Packs:
 
     @contextmanager
     def _connect(self, write: bool) -> Iterator[sqlite3.Connection]:
-        """A connection in one transaction; with write, the file and its tables are made if new."""
+        """A connection in one transaction; with write, the file is made if new, and deleted packs
+        past keeping are purged."""
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with closing(sqlite3.connect(self.path, timeout=10)) as db:
                 db.row_factory = sqlite3.Row
+                _upgrade(db)  # before foreign keys are on: rebuilding packs must not empty passages
+                db.executescript(SCHEMA)
                 db.execute("PRAGMA foreign_keys = ON")
-                if write:
-                    db.executescript(SCHEMA)
-                _upgrade(db)
                 with db:
+                    if write:
+                        cutoff = (datetime.now(UTC) - self.keep_deleted).isoformat(
+                            timespec="microseconds"
+                        )
+                        db.execute(
+                            "DELETE FROM packs WHERE deleted IS NOT NULL AND deleted < ?",
+                            (cutoff,),
+                        )
                     yield db
         except sqlite3.OperationalError as error:
             raise KbError(f"cannot use the packs database {self.path}: {error}") from None
 
-    def names(self) -> list[tuple[str, int, str]]:
-        """(name, passages, last changed) for every pack, the most recently changed first."""
+    def summaries(self) -> list[Summary]:
+        """Every pack in use, the most recently changed first."""
         with self._db() as db:
             if db is None:
                 return []
             rows = db.execute(
-                "SELECT name, updated, (SELECT count(*) FROM passages WHERE pack = packs.id) AS n "
-                "FROM packs ORDER BY updated DESC, name"
+                "SELECT name, updated, owner, "
+                "(SELECT count(*) FROM passages WHERE pack = packs.id) AS n "
+                "FROM packs WHERE deleted IS NULL ORDER BY updated DESC, name"
             ).fetchall()
-        return [(row["name"], row["n"], row["updated"]) for row in rows]
+        return [Summary(row["name"], row["n"], row["updated"], row["owner"]) for row in rows]
+
+    def names(self) -> list[tuple[str, int, str]]:
+        """(name, passages, last changed) for every pack, the most recently changed first."""
+        return [(found.name, found.passages, found.updated) for found in self.summaries()]
+
+    def deleted(self) -> list[Deleted]:
+        """The deleted packs that can still be restored, the most recently deleted first."""
+        with self._db() as db:
+            if db is None:
+                return []
+            rows = db.execute(
+                "SELECT id, name, deleted, deleted_by, "
+                "(SELECT count(*) FROM passages WHERE pack = packs.id) AS n "
+                "FROM packs WHERE deleted IS NOT NULL ORDER BY deleted DESC"
+            ).fetchall()
+        return [
+            Deleted(
+                row["id"],
+                row["name"],
+                row["n"],
+                row["deleted"],
+                row["deleted_by"],
+                (datetime.fromisoformat(row["deleted"]) + self.keep_deleted).isoformat(
+                    timespec="seconds"
+                ),
+            )
+            for row in rows
+        ]
 
     def get(self, name: str) -> Pack:
         with self._db() as db:
@@ -163,24 +250,53 @@ class Packs:
                 (row["id"],),
             ).fetchall()
         return Pack(
-            row["name"], row["created"], row["updated"], tuple(_saved(row) for row in passages)
+            row["name"],
+            row["created"],
+            row["updated"],
+            tuple(_saved(row) for row in passages),
+            row["owner"],
         )
 
-    def create(self, name: str) -> str:
-        """Make an empty pack (or find the one with that name); its stored name."""
+    def history(self, name: str, last: int | None = None) -> list[Change]:
+        """What was done to a pack (in use, else the last deleted of that name), oldest first; with
+        `last`, only the latest so many."""
+        with self._db() as db:
+            row = (
+                db.execute(
+                    "SELECT id FROM packs WHERE name = ? "
+                    "ORDER BY deleted IS NOT NULL, deleted DESC",
+                    (" ".join(name.split()),),
+                ).fetchone()
+                if db
+                else None
+            )
+            if db is None or row is None:
+                raise _unknown(db, name)
+            rows = db.execute(
+                "SELECT at, who, what FROM (SELECT * FROM history WHERE pack = ? "
+                "ORDER BY id DESC LIMIT ?) ORDER BY id",
+                (row["id"], -1 if last is None else last),
+            ).fetchall()
+        return [Change(r["at"], r["who"], r["what"]) for r in rows]
+
+    def create(self, name: str, who: str = "") -> str:
+        """Make an empty pack owned by `who` (or find the one with that name); its stored name."""
         name = clean_name(name)
         with self._connect(write=True) as db:
             now = _now()
-            db.execute(
-                "INSERT OR IGNORE INTO packs (name, created, updated) VALUES (?, ?, ?)",
-                (name, now, now),
+            cursor = db.execute(
+                "INSERT OR IGNORE INTO packs (name, owner, created, updated) VALUES (?, ?, ?, ?)",
+                (name, who, now, now),
             )
-            return db.execute("SELECT name FROM packs WHERE name = ?", (name,)).fetchone()["name"]
+            row = _pack_row(db, name)
+            if cursor.rowcount == 1:
+                _record(db, row["id"], who, "created the pack")
+            return row["name"]
 
-    def add(self, name: str, chunk: Chunk) -> tuple[SavedPassage, bool]:
+    def add(self, name: str, chunk: Chunk, who: str = "") -> tuple[SavedPassage, bool]:
         """Save a copy of a passage at the end of a pack, made if new. (passage, False) if it was
         there already."""
-        name = self.create(name)
+        name = self.create(name, who)
         with self._connect(write=True) as db:
             pack = _pack_row(db, name)["id"]
             now = _now()
@@ -205,98 +321,210 @@ class Packs:
                 ),
             )
             added = cursor.rowcount == 1
-            if added:
-                _touch(db, pack)
             row = db.execute(
                 f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages "
                 "WHERE pack = ? AND chunk_id = ?",
                 (pack, chunk.id),
             ).fetchone()
+            if added:
+                _touch(db, pack)
+                _record(db, pack, who, f"added {_described(row)}")
         return _saved(row), added
 
-    def set_note(self, name: str, passage_id: int, note: str) -> None:
+    def set_note(self, name: str, passage_id: int, note: str, who: str = "") -> None:
         note = _newlines(note or "").strip()
         if len(note) > MAX_NOTE:
             raise UsageError(f"a note is {len(note)} characters long; the limit is {MAX_NOTE}")
         with self._connect(write=True) as db:
-            pack = _passage_pack(db, name, passage_id)
+            pack, row = _passage(db, name, passage_id)
+            if row["note"] == note:
+                return
             db.execute("UPDATE passages SET note = ? WHERE id = ?", (note, passage_id))
             _touch(db, pack)
+            what = "changed the note on" if note else "cleared the note on"
+            _record(db, pack, who, f"{what} {_described(row)}")
 
-    def move(self, name: str, passage_id: int, steps: int) -> None:
+    def move(self, name: str, passage_id: int, steps: int, who: str = "") -> None:
         """Move a passage up (steps < 0) or down the pack; past either end it stays at the end."""
         with self._connect(write=True) as db:
-            pack = _passage_pack(db, name, passage_id)
+            pack, row = _passage(db, name, passage_id)
             order = [
-                row["id"]
-                for row in db.execute(
+                found["id"]
+                for found in db.execute(
                     "SELECT id FROM passages WHERE pack = ? ORDER BY position, id", (pack,)
                 )
             ]
             old = order.index(passage_id)
-            order.insert(max(0, min(len(order) - 1, old + steps)), order.pop(old))
+            new = max(0, min(len(order) - 1, old + steps))
+            order.insert(new, order.pop(old))
             db.executemany(
                 "UPDATE passages SET position = ? WHERE id = ?",
                 [(i, pid) for i, pid in enumerate(order, 1)],
             )
             _touch(db, pack)
+            if new != old:
+                _record(db, pack, who, f"moved {_described(row)} from {old + 1} to {new + 1}")
 
-    def remove(self, name: str, passage_id: int) -> None:
+    def remove(self, name: str, passage_id: int, who: str = "") -> SavedPassage:
+        """Take a passage out of a pack; what it was."""
         with self._connect(write=True) as db:
-            pack = _passage_pack(db, name, passage_id)
+            pack, row = _passage(db, name, passage_id)
             db.execute("DELETE FROM passages WHERE id = ?", (passage_id,))
             _touch(db, pack)
+            _record(db, pack, who, f"removed {_described(row)}")
+        return _saved(row)
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, who: str = "") -> Deleted:
+        """Set a pack aside, restorable for `keep_deleted_days`; the pack as deleted."""
         with self._connect(write=True) as db:
-            db.execute("DELETE FROM packs WHERE id = ?", (_pack_row(db, name)["id"],))
+            pack = _pack_row(db, name)["id"]
+            db.execute(
+                "UPDATE packs SET deleted = ?, deleted_by = ? WHERE id = ?", (_now(), who, pack)
+            )
+            _record(db, pack, who, "deleted the pack")
+        return next(found for found in self.deleted() if found.id == pack)
+
+    def restore(self, which: str | int, who: str = "") -> str:
+        """Bring back a deleted pack: the last deleted of a name, or one by its id. Its name as
+        restored: "NAME (restored)" when a pack in use is called NAME."""
+        with self._connect(write=True) as db:
+            row = db.execute(
+                "SELECT id, name FROM packs WHERE deleted IS NOT NULL AND "
+                + ("id = ?" if isinstance(which, int) else "name = ?")
+                + " ORDER BY deleted DESC",
+                (which if isinstance(which, int) else " ".join(which.split()),),
+            ).fetchone()
+            if row is None:
+                known = "; ".join(
+                    r["name"]
+                    for r in db.execute(
+                        "SELECT DISTINCT name FROM packs WHERE deleted IS NOT NULL ORDER BY name"
+                    )
+                )
+                raise UnknownPack(
+                    f"no deleted pack is called {which!r}; the deleted packs that can be "
+                    f"restored are: {known or 'none'}"
+                )
+            name = _free_name(db, row["name"])
+            db.execute(
+                "UPDATE packs SET deleted = NULL, deleted_by = '', name = ?, updated = ? "
+                "WHERE id = ?",
+                (name, _now(), row["id"]),
+            )
+            what = "restored the pack"
+            if name != row["name"]:
+                what += f" as {name!r}, since another pack is called {row['name']!r}"
+            _record(db, row["id"], who, what)
+        return name
 
 
 def _upgrade(db: sqlite3.Connection) -> None:
-    """Bring a packs file from before passages kept their last page up to date, in place.
+    """Bring a packs file from an earlier kb up to date, in place.
 
-    Its passages are taken to end on the page they start on, as their citations always said.
+    Passages from before they kept their last page are taken to end on the page they start on, as
+    their citations always said. Packs from before they kept an owner, and could be deleted and
+    restored, get the owner "" (shown as unknown); their table is made again, as SQLite cannot drop
+    a UNIQUE constraint, with foreign keys off so that passages stay.
     """
-    if "page_end" in _passage_columns(db):
+    if not _columns(db, "packs") or (
+        "deleted" in _columns(db, "packs") and "page_end" in _columns(db, "passages")
+    ):
         return
     db.execute("BEGIN IMMEDIATE")  # another connection may be upgrading the same file; one does it
-    if "page_end" not in _passage_columns(db):
+    if "page_end" not in _columns(db, "passages"):
         db.execute("ALTER TABLE passages ADD COLUMN page_end INTEGER NOT NULL DEFAULT 0")
         db.execute("UPDATE passages SET page_end = page")
+    if "deleted" not in _columns(db, "packs"):
+        db.execute(f"CREATE TABLE packs_upgraded {PACKS_TABLE}")
+        db.execute(
+            "INSERT INTO packs_upgraded (id, name, created, updated) "
+            "SELECT id, name, created, updated FROM packs"
+        )
+        db.execute("DROP TABLE packs")
+        db.execute("ALTER TABLE packs_upgraded RENAME TO packs")
     db.commit()
 
 
-def _passage_columns(db: sqlite3.Connection) -> set[str]:
-    return {row["name"] for row in db.execute("PRAGMA table_info(passages)")}
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    return {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
 def _pack_row(db: sqlite3.Connection | None, name: str) -> sqlite3.Row:
+    """A pack in use, by its name."""
     row = (
-        db.execute("SELECT * FROM packs WHERE name = ?", (" ".join(name.split()),)).fetchone()
+        db.execute(
+            "SELECT * FROM packs WHERE name = ? AND deleted IS NULL", (" ".join(name.split()),)
+        ).fetchone()
         if db
         else None
     )
     if row is None:
-        known = (
-            [r["name"] for r in db.execute("SELECT name FROM packs ORDER BY name")] if db else []
-        )
-        choices = "; ".join(known) or "none yet"
-        raise UnknownPack(f"no pack is called {name!r}; the packs are: {choices}")
+        raise _unknown(db, name)
     return row
 
 
-def _passage_pack(db: sqlite3.Connection, name: str, passage_id: int) -> int:
-    """The pack's id, once the passage is known to be in it."""
+def _unknown(db: sqlite3.Connection | None, name: str) -> UnknownPack:
+    """The refusal of a name no pack in use has, naming those that are."""
+    known = (
+        [
+            r["name"]
+            for r in db.execute("SELECT name FROM packs WHERE deleted IS NULL ORDER BY name")
+        ]
+        if db
+        else []
+    )
+    return UnknownPack(
+        f"no pack is called {name!r}; the packs are: {'; '.join(known) or 'none yet'}"
+    )
+
+
+def _passage(db: sqlite3.Connection, name: str, passage_id: int) -> tuple[int, sqlite3.Row]:
+    """(the pack's id, the passage), once the passage is known to be in it."""
     pack = _pack_row(db, name)["id"]
-    if not db.execute(
-        "SELECT 1 FROM passages WHERE id = ? AND pack = ?", (passage_id, pack)
-    ).fetchone():
+    row = db.execute(
+        f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE id = ? AND pack = ?",
+        (passage_id, pack),
+    ).fetchone()
+    if row is None:
         raise UnknownPassage(f"the pack {name!r} holds no passage {passage_id}")
-    return pack
+    return pack, row
+
+
+def _free_name(db: sqlite3.Connection, name: str) -> str:
+    """The name, or when a pack in use has it, "NAME (restored)", "NAME (restored 2)"…"""
+    if not _in_use(db, name):
+        return name
+    for n in itertools.count(1):
+        suffix = " (restored)" if n == 1 else f" (restored {n})"
+        candidate = name[: MAX_NAME - len(suffix)].rstrip() + suffix
+        if not _in_use(db, candidate):
+            return candidate
+    raise AssertionError("unreachable")
+
+
+def _in_use(db: sqlite3.Connection, name: str) -> bool:
+    return bool(
+        db.execute("SELECT 1 FROM packs WHERE name = ? AND deleted IS NULL", (name,)).fetchone()
+    )
 
 
 def _touch(db: sqlite3.Connection, pack: int) -> None:
     db.execute("UPDATE packs SET updated = ? WHERE id = ?", (_now(), pack))
+
+
+def _record(db: sqlite3.Connection, pack: int, who: str, what: str) -> None:
+    """A line of the pack's history."""
+    db.execute(
+        "INSERT INTO history (pack, at, who, what) VALUES (?, ?, ?, ?)",
+        (pack, datetime.now(UTC).isoformat(timespec="seconds"), who, what),
+    )
+
+
+def _described(passage: sqlite3.Row) -> str:
+    """A passage as a history line names it: its report and pages."""
+    return f"the passage from {passage['title'] or passage['document']}, " + pages(
+        passage["page"], passage["page_end"]
+    )
 
 
 def _saved(row: sqlite3.Row) -> SavedPassage:

@@ -17,7 +17,8 @@ def _help(text: str, **kwargs):
 class Settings:
     corpus_dir: Path = _help("Folder of reports to index (PDF, .txt, .md).", default=Path("corpus"))
     index_dir: Path = _help(
-        "Folder where the index is kept; generated from the corpus, except packs.sqlite.",
+        "Folder where the index is kept; generated from the corpus, except packs.sqlite, "
+        "users.sqlite and session.key.",
         default=Path("index"),
     )
     chroma_url: str = _help(
@@ -91,6 +92,29 @@ class Settings:
         "Largest request body kb serve accepts, in kB (a pack's note is at most 4,000 characters); "
         "a larger one is refused from its Content-Length, before it is read.",
         default=256,
+    )
+    sign_in: str = _help(
+        "Whether changing a pack needs a signed-in trainer: auto (when kb serve listens beyond "
+        "this machine, or a trusted header is set), on, or off (refused beyond this machine).",
+        default="auto",
+    )
+    sign_in_hours: float = _help(
+        "Hours a sign-in lasts, from signing in; then the trainer signs in again.", default=8.0
+    )
+    trusted_user_header: str = _help(
+        "Header a reverse proxy that signs staff in sets to the trainer's name (X-Remote-User); "
+        "empty: kb's own accounts (kb user add) and sign-in page.",
+        default="",
+    )
+    trusted_proxies: tuple[str, ...] = _help(
+        "Comma-separated addresses (or networks) whose trusted header is believed; a request "
+        "from anywhere else is not signed in by it.",
+        default=("127.0.0.1", "::1"),
+    )
+    deleted_pack_days: int = _help(
+        "Days a deleted pack can be restored (kb pack restore, or the packs page) before it is "
+        "purged.",
+        default=30,
     )
     pdf_timeout: float = _help(
         "Seconds that parsing one PDF may take before it is named as failed.", default=60.0

@@ -42,9 +42,24 @@ PASTED_ADDRESS = (
 @pytest.fixture(scope="module")
 def server(tmp_path_factory, real_index):
     """`kb serve` on a free port, over a copy of the real corpus's index (the real model's)."""
-    root = tmp_path_factory.mktemp("browser")
+    yield from _serve(tmp_path_factory.mktemp("browser"), real_index)
+
+
+def _serve(root: Path, real_index, password: str = "", **variables: str):
+    """Run `kb serve` over a copy of the real index in root, with these environment variables
+    (and an account "trainer" with this password), until the test module is done."""
     index, env, _ = real_index
     shutil.copytree(index, root / "index")  # the trainers' tests here write packs into it
+    env = {**env, **variables}
+    if password:
+        subprocess.run(
+            [KB, "user", "add", "trainer", "--password-stdin", "--index", str(root / "index")],
+            input=password + "\n",
+            text=True,
+            check=True,
+            env=env,
+            cwd=ROOT,
+        )
     out, err = root / "serve.out", root / "serve.err"
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(
@@ -469,3 +484,75 @@ def test_adding_to_a_pack_works_without_javascript(browser, server):
         assert page.locator("li.pack-passage").count() == 1
     finally:
         context.close()
+
+
+# --- trainers: signing in, deleting a pack and restoring it --------------------------------------
+
+PASSWORD = "browser test password"
+
+
+@pytest.fixture(scope="module")
+def signed_server(tmp_path_factory, real_index):
+    """`kb serve` with sign-in on, as beyond this machine, and one account."""
+    yield from _serve(
+        tmp_path_factory.mktemp("signed"), real_index, password=PASSWORD, KB_SIGN_IN="on"
+    )
+
+
+def assert_accessible(page) -> None:
+    """axe-core (bundled by axe-playwright-python) finds no WCAG violation on the page."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    assert results.violations_count == 0, results.generate_report()
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_trainer_signs_in_saves_a_passage_deletes_the_pack_and_restores_it(
+    page, signed_server, width
+):
+    page.set_viewport_size({"width": width, "height": 900})
+    pack = f"Signed in {width}"
+    search(page, signed_server, MISSION)
+    hit = page.locator("li.hit").first
+    assert page.locator("form.add-to-pack").count() == 0
+    assert_accessible(page)
+    with page.expect_navigation():
+        hit.get_by_role("link", name="Sign in to save passages").click()
+    assert page.locator("h1").inner_text() == "Sign in"
+    assert_accessible(page)
+
+    page.get_by_label("Name").fill("trainer")
+    page.get_by_label("Password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+    assert "q=what+does+the+hospital" in page.url  # back to the results
+    expect(page.locator(".signed-in")).to_contain_text("Signed in as trainer")
+    hit = page.locator("li.hit").first
+    hit.get_by_label("Add to pack").fill(pack)
+    hit.get_by_role("button", name="Add passage 1 to the pack").click()
+    expect(hit.locator(".add-status")).to_contain_text(f"Added to “{pack}” (1 passage).")
+    assert_accessible(page)
+
+    with page.expect_navigation():
+        hit.locator(".add-status").get_by_role("link", name="Open the pack").click()
+    expect(page.locator(".meta").first).to_contain_text("Made by trainer.")
+    expect(page.locator(".history")).to_contain_text("trainer added the passage from")
+    assert_accessible(page)
+    with page.expect_navigation():
+        page.get_by_role("link", name="Delete this pack").click()
+    assert page.locator("h1").inner_text() == f"Delete the pack “{pack}”?"
+    assert_accessible(page)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete the pack").click()
+    expect(page.locator(".added")).to_contain_text(f"Deleted the pack “{pack}”.")
+    assert page.locator(".pack-list a", has_text=pack).count() == 0
+    assert_accessible(page)
+
+    with page.expect_navigation():
+        page.locator(".added").get_by_role("button", name="Restore it").click()
+    assert page.locator("h1").inner_text() == pack
+    expect(page.locator(".added")).to_have_text(f"Restored the pack “{pack}”.")
+    assert page.locator("li.pack-passage").count() == 1
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
+    assert_accessible(page)

@@ -1,4 +1,5 @@
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from kb.cli import cli
+from kb.users import Users
 
 FIELDS = {"id", "text", "agency", "document", "title", "section", "page", "score"}
 
@@ -148,3 +150,101 @@ def test_make_run_serves_on_the_port_asked_for():
         text=True,
     ).stdout
     assert "kb serve --port 8080" in planned
+
+
+# --- accounts, a pack's history and restoring ---------------------------------------------------
+
+PASSWORD = "correct horse battery"
+
+
+def test_kb_user_add_asks_twice_unseen_and_list_and_remove_manage_accounts(settings):
+    code, out, err = run("user", "add", "alice", input=f"{PASSWORD}\n{PASSWORD}\n")
+    assert code == 0, err
+    assert "Added 'alice'" in out and PASSWORD not in out + err
+    code, out, _ = run("user", "add", "bob", "--password-stdin", input=f"{PASSWORD}!\n")
+    assert code == 0
+    code, out, _ = run("user", "list")
+    assert code == 0 and [line.split("\t")[0] for line in out.splitlines()] == ["alice", "bob"]
+    assert re.match(r"alice\tadded \d{4}-\d\d-\d\d \d\d:\d\d UTC\tpassword set ", out)
+
+    users = Users(settings.index_dir)
+    assert users.verify("alice", PASSWORD) and users.verify("bob", PASSWORD + "!")
+    code, out, _ = run("user", "password", "bob", "--password-stdin", input="a new long password\n")
+    assert code == 0 and "signed out everywhere" in out
+    assert users.verify("bob", "a new long password")
+    code, out, _ = run("user", "remove", "BOB")
+    assert (code, out) == (0, "Removed the account 'bob'.\n")
+    assert [account.name for account in users.accounts()] == ["alice"]
+
+
+@pytest.mark.parametrize(
+    "args, typed, status, message",
+    [
+        # click asks again, and with nothing more typed, gives up (Aborted!, 1)
+        (["add", "carol"], "twelve chars\ntwelve charz\n", 1, "Error: The two entered values"),
+        (["add", "carol", "--password-stdin"], "short\n", 2, "kb: a password needs at least 12"),
+        (["add", "carol x", "--password-stdin"], "", 2, "cannot name an account: use 1 to 100"),
+        (["add", "alice", "--password-stdin"], f"{PASSWORD}\n", 2, "already an account called"),
+        (["remove", "nobody"], "", 2, "kb: no account is called 'nobody'; the accounts are: alice"),
+        (["password", "nobody"], "", 2, "kb: no account is called 'nobody'"),
+    ],
+)
+def test_kb_user_refusals_say_why(settings, args, typed, status, message):
+    run("user", "add", "alice", "--password-stdin", input=f"{PASSWORD}\n")
+    code, out, err = run("user", *args, input=typed)
+    assert code == status and message in out + err
+    assert PASSWORD not in out + err
+    assert [account.name for account in Users(settings.index_dir).accounts()] == ["alice"]
+
+
+def test_kb_user_list_with_no_accounts_says_how_to_add_one(settings):
+    code, out, _ = run("user", "list")
+    assert code == 0 and "No accounts yet" in out and "kb user add NAME" in out
+
+
+def test_kb_pack_history_and_restore(index, monkeypatch):
+    from kb import users
+    from kb.packs import Packs
+    from kb.store import Published
+
+    monkeypatch.setattr(users, "local_user", lambda: "trainer")
+    chunk = next(iter(Published.open(index.index_dir).chunks(document="notes.md")))
+    packs = Packs(index.index_dir)
+    packs.add("Escalation", chunk, who="alice\x1b[31m")  # a name as a proxy's header might give
+    packs.delete("Escalation", who="bob")
+    code, out, _ = run("pack", "list")
+    assert code == 0 and out.startswith("Deleted, and can be restored with kb pack restore NAME:\n")
+    assert re.search(r"Escalation\t1 passage\tdeleted .* UTC by bob\tuntil .* UTC\n", out)
+
+    code, out, _ = run("pack", "history", "escalation")
+    lines = out.splitlines()
+    assert code == 0 and [line.split("\t")[1:] for line in lines] == [
+        ["alice\\x1b[31m", "created the pack"],
+        ["alice\\x1b[31m", "added the passage from Practice notes, page 1"],
+        ["bob", "deleted the pack"],
+    ]
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC$", lines[0].split("\t")[0])
+
+    packs.create("Escalation", who="carol")
+    code, out, _ = run("pack", "restore", "Escalation")
+    assert (code, out) == (
+        0,
+        "Restored the pack as 'Escalation (restored)': a pack in use is called 'Escalation'.\n",
+    )
+    code, out, _ = run("pack", "history", "Escalation (restored)")
+    assert out.splitlines()[-1].endswith(
+        "\ttrainer\trestored the pack as 'Escalation (restored)', since another pack is called "
+        "'Escalation'"
+    )
+    code, _, err = run("pack", "restore", "Escalation")
+    assert code == 2 and "no deleted pack is called 'Escalation'" in err
+
+
+def test_kb_serve_refuses_sign_in_off_beyond_this_machine_before_loading_anything(
+    settings, monkeypatch
+):
+    monkeypatch.setenv("KB_SIGN_IN", "off")
+    code, _, err = run("serve", "--host", "0.0.0.0", "--port", "0")
+    assert code == 2
+    assert err.startswith("kb: KB_SIGN_IN=off with --host 0.0.0.0 would let anyone")
+    assert "Loading the index" not in err

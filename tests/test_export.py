@@ -470,7 +470,8 @@ def test_kb_pack_list_show_and_export(index, passages, tmp_path):
     Packs(index.index_dir).set_note("Round trip", passages[0].entry, "Ask: who else should know?")
     code, out, _ = run("pack", "list")
     assert code == 0 and re.match(
-        r"Round trip\t3 passages\tchanged \d{4}-\d\d-\d\d \d\d:\d\d UTC\n$", out.decode()
+        r"Round trip\t3 passages\tchanged \d{4}-\d\d-\d\d \d\d:\d\d UTC\towner unknown\n$",
+        out.decode(),
     )
 
     code, out, _ = run("pack", "show", "round trip")

@@ -1,5 +1,6 @@
 import csv
 import io
+import re
 import sqlite3
 from contextlib import closing
 
@@ -263,3 +264,101 @@ def test_a_packs_file_from_before_end_pages_opens_keeps_its_passages_and_exports
         "page 1",
         f"pages {chunk.page}–{chunk.page_end}",
     ]
+
+
+# --- owner, history, deleting and restoring ----------------------------------------------------
+
+
+def test_a_pack_keeps_its_owner_and_a_history_of_who_did_what(index, packs):
+    first, second = chunks_of(index, FOUNDING.name, 2)
+    packs.add("Neglect", first, who="alice")
+    passage, _ = packs.add("Neglect", second, who="bob")
+    packs.add("Neglect", second, who="bob")  # already there: nothing done, nothing recorded
+    packs.set_note("Neglect", passage.entry, "Ask why.", who="carol")
+    packs.set_note("Neglect", passage.entry, "Ask why.", who="carol")  # the same note: no change
+    packs.move("Neglect", passage.entry, -1, who="bob")
+    packs.move("Neglect", passage.entry, -1, who="bob")  # already first: no change
+    packs.remove("Neglect", passage.entry, who="alice")
+
+    assert packs.get("Neglect").owner == "alice"
+    assert [found.owner for found in packs.summaries()] == ["alice"]
+    changes = packs.history("neglect")
+    where = f"the passage from {second.title or second.document}, {second.pages}"
+    assert [(change.who, change.what) for change in changes] == [
+        ("alice", "created the pack"),
+        ("alice", f"added the passage from {first.title or first.document}, {first.pages}"),
+        ("bob", f"added {where}"),
+        ("carol", f"changed the note on {where}"),
+        ("bob", f"moved {where} from 2 to 1"),
+        ("alice", f"removed {where}"),
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", c.at) for c in changes)
+    assert packs.history("Neglect", last=2) == changes[-2:]
+
+
+def test_a_deleted_pack_waits_to_be_restored_and_its_name_can_be_used_meanwhile(index, packs):
+    (chunk,) = chunks_of(index, "notes.md")
+    packs.add("Escalation", chunk, who="alice")
+    deleted = packs.delete("Escalation", who="bob")
+    assert (deleted.name, deleted.passages, deleted.deleted_by) == ("Escalation", 1, "bob")
+    assert packs.names() == []
+    with pytest.raises(UnknownPack):
+        packs.get("Escalation")
+    assert packs.history("Escalation")[-1].what == "deleted the pack"  # the deleted pack's
+
+    packs.create("escalation", who="carol")  # the name is free again
+    assert packs.restore("Escalation", who="dave") == "Escalation (restored)"
+    restored = packs.get("Escalation (restored)")
+    assert (restored.owner, [p.id for p in restored.passages]) == ("alice", [chunk.id])
+    assert [(c.who, c.what) for c in packs.history("Escalation (restored)")][-2:] == [
+        ("bob", "deleted the pack"),
+        (
+            "dave",
+            "restored the pack as 'Escalation (restored)', since another pack is called "
+            "'Escalation'",
+        ),
+    ]
+    assert packs.deleted() == []
+    with pytest.raises(UnknownPack) as raised:
+        packs.restore("Escalation")
+    assert str(raised.value) == (
+        "no deleted pack is called 'Escalation'; the deleted packs that can be restored are: none"
+    )
+
+
+def test_restoring_by_id_when_the_name_is_free_keeps_the_name(index, packs):
+    packs.add("Kept", chunks_of(index, "notes.md")[0], who="alice")
+    deleted = packs.delete("Kept", who="alice")
+    assert packs.restore(deleted.id, who="bob") == "Kept"
+    assert [name for name, _, _ in packs.names()] == ["Kept"]
+
+
+def test_deleted_packs_are_purged_after_the_days_kept_on_the_next_write(index, tmp_path):
+    packs = Packs(tmp_path / "index", keep_deleted_days=30)
+    packs.add("Old", chunks_of(index, "notes.md")[0])
+    packs.delete("Old")
+    with closing(sqlite3.connect(packs.path)) as db, db:
+        db.execute("UPDATE packs SET deleted = '2000-01-01T00:00:00.000000+00:00'")
+    assert [found.name for found in packs.deleted()] == ["Old"]  # reading purges nothing
+    assert packs.deleted()[0].until == "2000-01-31T00:00:00+00:00"
+    packs.create("New")
+    assert packs.deleted() == []
+    with closing(sqlite3.connect(packs.path)) as db:
+        assert db.execute("SELECT count(*) FROM passages").fetchone() == (0,)
+        assert db.execute("SELECT what FROM history").fetchall() == [("created the pack",)]
+
+
+def test_an_old_packs_file_gets_owners_unknown_a_history_and_restore(tmp_path):
+    folder = tmp_path / "old-index"
+    folder.mkdir()
+    with closing(sqlite3.connect(folder / "packs.sqlite")) as db:
+        db.executescript(OLD_SCHEMA)
+    packs = Packs(folder)
+    assert [(found.name, found.passages, found.owner) for found in packs.summaries()] == [
+        ("Kept from before", 2, "")
+    ]
+    assert packs.history("Kept from before") == []
+    packs.delete("Kept from before", who="alice")
+    packs.create("Kept from before", who="bob")  # the old UNIQUE constraint is gone
+    assert packs.restore("Kept from before") == "Kept from before (restored)"
+    assert len(packs.get("Kept from before (restored)").passages) == 2  # passages kept throughout

@@ -267,14 +267,14 @@ def test_a_refusal_to_the_script_is_json_with_the_message_it_shows(
 
 
 def test_a_wrong_method_is_json_to_the_script_and_a_page_to_a_browser(client):
-    to_script = client.get("/packs/Session/delete", headers={"Accept": "application/json"})
+    to_script = client.get("/packs/Session/passages/1/move", headers={"Accept": "application/json"})
     assert (
         to_script.status_code == 405
         and to_script.is_json
         and "not allowed" in to_script.json["error"]
     )
     assert set(to_script.headers["Allow"].split(", ")) == {"OPTIONS", "POST"}
-    to_browser = client.get("/packs/Session/delete")
+    to_browser = client.get("/packs/Session/passages/1/move")
     assert (
         to_browser.status_code == 405
         and "<!doctype html>" in to_browser.get_data(as_text=True).lower()
@@ -317,9 +317,10 @@ def test_a_trainer_orders_notes_and_trims_a_pack(client, token):
     for hit in found:
         assert str(escape(hit["text"])) in html
         assert f'<span class="page">page {hit["page"]}</span>' in html
-    assert (
-        html.count(f'name="csrf_token" value="{token}"') == 3 * 3 + 1
-    )  # note, move, remove each; delete
+    assert html.count(f'name="csrf_token" value="{token}"') == 3 * 2  # note and move each
+    for passage in (first, second, third):  # Remove asks first, on a page of its own
+        assert f'href="/packs/Level%203%20neglect/passages/{passage}/remove"' in html
+    assert 'href="/packs/Level%203%20neglect/delete"' in html
     assert (
         "disabled>Move up" in html and "disabled>Move down" in html
     )  # the first can't go up, the last down
@@ -354,7 +355,7 @@ def test_a_trainer_orders_notes_and_trims_a_pack(client, token):
         == 303
     )
     assert client.get("/packs/Level%203%20neglect").status_code == 404
-    assert "Level 3 neglect" not in html_of(client.get("/packs"))
+    assert 'href="/packs/Level%203%20neglect"' not in html_of(client.get("/packs"))
 
 
 def test_a_new_pack_from_the_packs_page(client, token):

@@ -12,7 +12,7 @@ from flask import Flask, Response, abort, g, request
 from kb.errors import printable
 from kb.packs import Packs
 from kb.settings import Settings
-from web import api, errors, pages, trainers
+from web import api, errors, pages, signin, trainers
 from web.hosts import HostNames, host_name
 
 if (
@@ -45,9 +45,11 @@ def create_app(settings: Settings | None = None, searcher: Searcher | None = Non
     # Under any WSGI server, a body over the limit is refused from its Content-Length, unread.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_kb * 1024
     app.extensions["kb"] = searcher or _open_searcher(settings)
-    app.extensions["kb_packs"] = Packs(settings.index_dir)
-    # Every form carries this; a page on another site cannot read it. A restart makes a new one.
+    app.extensions["kb_packs"] = Packs(settings.index_dir, settings.deleted_pack_days)
+    # Every form carries this, or a signed-in trainer's own; a page on another site cannot read
+    # it. A restart makes a new one.
     app.config["KB_CSRF_TOKEN"] = secrets.token_urlsafe(32)
+    signin.init(app, settings)
 
     app.register_blueprint(pages.bp)
     app.register_blueprint(api.bp)

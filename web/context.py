@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flask import current_app, g
+from flask import current_app, g, session
 
 from kb.packs import Packs
 from kb.settings import Settings
@@ -31,6 +31,6 @@ def packs() -> Packs:
 
 
 def csrf_token() -> str:
-    """The token every form carries; a page on another site cannot read it. A restart makes a new
-    one."""
-    return current_app.config["KB_CSRF_TOKEN"]
+    """The token every form carries; a page on another site cannot read it. A signed-in trainer's
+    forms carry their sign-in's own; others the process's, which a restart makes anew."""
+    return session.get("csrf") or current_app.config["KB_CSRF_TOKEN"]

@@ -3,12 +3,10 @@ downloads."""
 
 from __future__ import annotations
 
-import hmac
 import io
-import re
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, abort, redirect, render_template, request, send_file, url_for
+from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
 from werkzeug.exceptions import NotFound
 
 from kb.errors import UsageError
@@ -23,36 +21,18 @@ from kb.export import (
     render,
     sheet,
 )
-from kb.packs import check, clean_name, unsaved
+from kb.packs import UnknownPassage, check, clean_name, unsaved
 from web import context
 from web.context import searcher
 from web.errors import wants_json
 from web.highlight import highlight, query_pattern
 from web.params import SearchParams
+from web.signin import changer, local, refuse_unless_signed_in, same_origin_forms_only
 
 bp = Blueprint("trainers", __name__)
 
-FORM_EXPIRED = (
-    "This form did not come from this page, or kb was restarted since it was shown: "
-    "reload the page and try again."
-)
-
-
-@bp.before_request
-def same_origin_forms_only() -> None:
-    """A POST must carry this process's token (the pages' forms do) and not come from another site.
-
-    The token is in every form and nowhere else, so another site cannot read or guess it; browsers
-    that send Sec-Fetch-Site say where the request came from as well.
-    """
-    if request.method != "POST":
-        return
-    if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
-        abort(403, description=FORM_EXPIRED)
-    if not hmac.compare_digest(request.form.get("csrf_token", ""), context.csrf_token()):
-        abort(403, description=FORM_EXPIRED)
-
-
+bp.before_request(same_origin_forms_only)
+bp.before_request(refuse_unless_signed_in)
 bp.add_app_template_global(context.csrf_token, "csrf_token")
 
 
@@ -77,27 +57,6 @@ def themes():
 # --- adding to a pack, and the packs' pages -----------------------------------------------------
 
 
-# URL parsers drop tabs and newlines wherever they are ("/\t//evil.example" is "///evil.example"),
-# and browsers read a backslash as a slash, so a target is checked as parsed, and one with any
-# control character refused.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-
-
-def _local(url: str | None, default: str) -> str:
-    """A redirect target on this site only: a path, never another host."""
-    if not url or _CONTROL.search(url):
-        return default
-    parts = urlsplit(url)
-    if (
-        parts.scheme
-        or parts.netloc
-        or not parts.path.startswith("/")
-        or parts.path[1:2] in ("/", "\\")
-    ):
-        return default
-    return url
-
-
 def _with_added(url: str, pack: str, chunk_id: str) -> str:
     """The page the passage was added from, saying which pack it went to and scrolled back to the
     passage."""
@@ -119,28 +78,50 @@ def add_to_pack():
             "that passage is no longer in the index: search again and add it from the results"
         )
     name = clean_name(request.form.get("pack"))
-    _, added = context.packs().add(name, chunk)
+    _, added = context.packs().add(name, chunk, who=_who())
     pack = context.packs().get(name)
     url = url_for("trainers.pack_page", name=pack.name)
     if wants_json():
         return {"pack": pack.name, "passages": len(pack.passages), "added": added, "url": url}
-    back = _local(request.form.get("next"), url)
+    back = local(request.form.get("next"), url)
     return redirect(_with_added(back, pack.name, chunk.id) if back != url else url, code=303)
+
+
+def _who() -> str:
+    """Who a change is recorded as; refuse_unless_signed_in has made sure there is someone."""
+    who = changer()
+    assert who is not None
+    return who
 
 
 @bp.get("/packs")
 def packs_page():
-    return render_template("packs.html", packs=context.packs().names())
+    """The packs in use, and those deleted that can still be restored; after a deletion, a way to
+    undo it."""
+    deleted = context.packs().deleted()
+    just_deleted = next(
+        (gone for gone in deleted if str(gone.id) == request.args.get("deleted")), None
+    )
+    return render_template(
+        "packs.html",
+        packs=context.packs().summaries(),
+        deleted=deleted,
+        just_deleted=just_deleted,
+        keep_days=context.settings().deleted_pack_days,
+    )
 
 
 @bp.post("/packs")
 def create_pack():
-    name = context.packs().create(request.form.get("name", ""))
+    name = context.packs().create(request.form.get("name", ""), who=_who())
     return redirect(url_for("trainers.pack_page", name=name), code=303)
 
 
 def _checked(name: str):
     return check(context.packs().get(name), searcher())
+
+
+HISTORY_SHOWN = 5  # the latest changes on a pack's page; kb pack history prints them all
 
 
 @bp.get("/packs/<name>")
@@ -151,7 +132,8 @@ def pack_page(name: str):
         # would loop.
         return redirect(url_for("trainers.pack_page", name=pack.name), code=302)
     indexed = {entry.document for entry in searcher().documents}
-    return render_template("pack.html", pack=pack, indexed=indexed)
+    history = context.packs().history(pack.name, last=HISTORY_SHOWN)
+    return render_template("pack.html", pack=pack, indexed=indexed, history=history)
 
 
 @bp.get("/packs/<name>/print")
@@ -177,7 +159,7 @@ def _back_to(name: str, passage_id: int | None = None):
 
 @bp.post("/packs/<name>/passages/<int:passage_id>/note")
 def save_note(name: str, passage_id: int):
-    context.packs().set_note(name, passage_id, request.form.get("note", ""))
+    context.packs().set_note(name, passage_id, request.form.get("note", ""), who=_who())
     return _back_to(name, passage_id)
 
 
@@ -189,20 +171,66 @@ def move(name: str, passage_id: int):
     direction = request.form.get("direction", "")
     if direction not in MOVES:
         raise UsageError(f"move a passage {' or '.join(MOVES)}, not {direction[:20]!r}")
-    context.packs().move(name, passage_id, MOVES[direction])
+    context.packs().move(name, passage_id, MOVES[direction], who=_who())
     return _back_to(name, passage_id)
+
+
+def _sign_in_to_change():
+    """A page that asks to confirm a change, to someone who may not make it: sign in first."""
+    here = request.full_path.rstrip("?")
+    return redirect(url_for("signin.sign_in_page", next=here), code=303)
+
+
+@bp.get("/packs/<name>/passages/<int:passage_id>/remove")
+def confirm_remove(name: str, passage_id: int):
+    """Asks before a passage is removed, as a page of its own, so that it works without a
+    script."""
+    if changer() is None:
+        return _sign_in_to_change()
+    pack = context.packs().get(name)
+    passage = next((p for p in pack.passages if p.entry == passage_id), None)
+    if passage is None:
+        raise UnknownPassage(f"the pack {pack.name!r} holds no passage {passage_id}")
+    return render_template("confirm_remove.html", pack=pack, passage=passage)
 
 
 @bp.post("/packs/<name>/passages/<int:passage_id>/remove")
 def remove(name: str, passage_id: int):
-    context.packs().remove(name, passage_id)
+    removed = context.packs().remove(name, passage_id, who=_who())
+    flash(f"Removed the passage from {removed.title or removed.document}, {removed.pages}.")
     return _back_to(name)
+
+
+@bp.get("/packs/<name>/delete")
+def confirm_delete(name: str):
+    if changer() is None:
+        return _sign_in_to_change()
+    pack = context.packs().get(name)
+    return render_template(
+        "confirm_delete.html", pack=pack, keep_days=context.settings().deleted_pack_days
+    )
 
 
 @bp.post("/packs/<name>/delete")
 def delete_pack(name: str):
-    context.packs().delete(name)
-    return redirect(url_for("trainers.packs_page"), code=303)
+    deleted = context.packs().delete(name, who=_who())
+    return redirect(url_for("trainers.packs_page", deleted=deleted.id), code=303)
+
+
+@bp.post("/packs/restore")
+def restore_pack():
+    try:
+        pack_id = int(request.form.get("pack", ""))
+    except ValueError:
+        raise UsageError("say which deleted pack to restore") from None
+    was = {gone.id: gone.name for gone in context.packs().deleted()}.get(pack_id)
+    name = context.packs().restore(pack_id, who=_who())
+    flash(
+        f"Restored the pack “{name}”."
+        if name == was
+        else f"Restored the pack as “{name}”, since another pack is called “{was}”."
+    )
+    return redirect(url_for("trainers.pack_page", name=name), code=303)
 
 
 # --- comparing agencies, themes, more like this, and a search's download -------------------------
