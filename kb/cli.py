@@ -885,6 +885,10 @@ def _print_results(results) -> None:
         click.echo(f"Also searched for: {', '.join(results.expanded)}")
     if not hits:
         click.echo("No passages found. Try fewer or more general words, or drop --agency.")
+    elif results.weak:
+        click.echo(
+            "No passage answers this well: these are only the closest in meaning. Try other words."
+        )
     for rank, hit in enumerate(hits, start=1):
         click.echo()
         dated = f" | {shown(hit.date)}" if hit.date else ""

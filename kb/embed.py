@@ -18,6 +18,11 @@ from kb.errors import KbError
 from kb.settings import Settings
 
 MODEL_NAME = "all-MiniLM-L6-v2"
+# By model (each scores on its own scale): the cosine similarity of a query to its closest passage
+# below which no passage answers it well, and the same where no passage holds any of its words.
+# With all-MiniLM-L6-v2, over the golden set's 67 queries the closest passage scores 0.34 at the
+# least (median 0.57); "how do I bake bread" 0.04, "zzzzqqq xylophone" 0.14, "football scores" 0.15.
+WEAK_SIMILARITY: dict[str, tuple[float, float]] = {MODEL_NAME: (0.25, 0.30)}
 
 
 class Embedder(Protocol):

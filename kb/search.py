@@ -21,7 +21,7 @@ from kb import editions, standard
 from kb.agencies import NAMED, AgencyPrior
 from kb.chunk import CHUNKER_VERSION
 from kb.dates import year_of
-from kb.embed import Embedder
+from kb.embed import WEAK_SIMILARITY, Embedder
 from kb.errors import (
     EmptyQuery,
     IndexLocked,
@@ -71,6 +71,9 @@ class Results:
     hits: list[Hit]
     expanded: list[str] = field(default_factory=list)
     took_ms: float = 0.0
+    # No passage answers well: the closest in meaning is far off, or none uses the query's words
+    # and the model is unsure (kb.embed.WEAK_SIMILARITY). The hits are the closest anyway.
+    weak: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -78,6 +81,7 @@ class Results:
             "expanded": list(self.expanded),
             "results": [hit.as_dict() for hit in self.hits],
             "took_ms": self.took_ms,
+            "weak": self.weak,
         }
 
 
@@ -431,6 +435,7 @@ class Searcher:
             dense = self.store.nearest(vector, depth, passages)
             if theirs is not None:
                 dense = _joined(dense, self.store.nearest(vector, NAMED_DEPTH, theirs))
+        best_words: list[tuple[str, float]] = []
         if keyword is None:
             fused = convex_fusion([dense], [1.0])
         else:
@@ -472,7 +477,12 @@ class Searcher:
             )
             if len(hits) == k:
                 break
-        return Results(query, hits, expanded, _ms_since(started))
+        weak = False
+        if dense and self.embedder.name in WEAK_SIMILARITY:
+            weak_below, unsure_below = WEAK_SIMILARITY[self.embedder.name]
+            closest = max(score for _, score in dense)
+            weak = closest < (weak_below if best_words else unsure_below)
+        return Results(query, hits, expanded, _ms_since(started), weak=bool(hits) and weak)
 
     def _weigh_documents(self, query: str, fused: dict[str, float]) -> None:
         """Standard text and older editions give way to a document's own findings and to newer

@@ -155,6 +155,32 @@ def test_mission_query_finds_the_domestic_abuse_clinic_with_its_citation(page, s
     assert clinics[0].locator("mark", has_text="Abuse").count()  # the query's words are marked
 
 
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_query_nothing_answers_says_so(page, server, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    search(page, server, "zzzzqqq xylophone")
+    expect(page.locator("#results-heading")).to_have_text(
+        "No passage answers “zzzzqqq xylophone” well"
+    )
+    expect(page.locator(".closest-only")).to_contain_text("none is a good match")
+    assert "Took " not in page.locator("#results").inner_text()
+    assert_accessible(page)
+
+
+def test_a_missing_page_is_a_plain_page_not_found(browser, server):
+    # A context of its own: the browser logs the 404 to the console, which the page fixture fails.
+    context = browser.new_context(viewport={"width": 390, "height": 900})
+    try:
+        tab = context.new_page()
+        response = tab.goto(server["url"] + "no-such-page")
+        assert response is not None and response.status == 404
+        expect(tab.locator("h1")).to_have_text("Page not found")
+        expect(tab.locator("main")).to_contain_text("If you typed the web address")
+        assert_accessible(tab)
+    finally:
+        context.close()
+
+
 def test_an_agency_facet_narrows_to_that_agency(page, server):
     search(page, server, MISSION)
     first = page.locator("li.hit .agency").first.inner_text()

@@ -132,3 +132,29 @@ def test_one_passage_is_one_passage(real_index):
     result = kb(real_index, "search", MISSION, "-k", "1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"1 passage for {MISSION!r}")
+
+
+@pytest.mark.parametrize(
+    "query, weak",
+    [
+        ("zzzzqqq xylophone", True),
+        ("how do I bake bread", True),
+        ("football scores", True),
+        (MISSION, False),
+        ("what does the hosp do for da ooh", False),
+        ("neglect graded care profile training", False),
+    ],
+)
+def test_a_query_nothing_answers_says_so_instead_of_counting_passages(real_index, query, weak):
+    answer = json.loads(kb(real_index, "search", query, "--json", "-k", "3").stdout)
+    assert answer["weak"] is weak
+    shown = kb(real_index, "search", query, "-k", "1").stdout
+    assert ("No passage answers this well" in shown) is weak
+
+
+def test_lower_case_acronyms_find_the_hospitals_clinic(real_index):
+    answer = json.loads(
+        kb(real_index, "search", "what does the hosp do for da ooh", "--json", "-k", "3").stdout
+    )
+    assert {"domestic abuse", "out of hours", "hospital"} <= set(answer["expanded"])
+    assert answer["results"][0]["agency"] == "Bedfordshire Hospitals Foundation Trust"

@@ -479,7 +479,7 @@ def test_a_chroma_server_lost_mid_reindex_is_one_line_and_the_next_reindex_compl
 def test_a_pack_write_on_a_full_disk_is_a_page_saying_so_not_a_bare_500(app, client, monkeypatch):
     from kb.packs import Packs
 
-    def full(self, name):
+    def full(self, *args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
 
     monkeypatch.setattr(Packs, "create", full)

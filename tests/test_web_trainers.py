@@ -179,7 +179,7 @@ def test_adding_with_javascript_answers_json_and_keeps_one_copy(client, token):
             {"pack": "X", "chunk": "feedface", "csrf_token": "{token}"},
             {},
             400,
-            "that passage is no longer in the index",
+            "That passage is no longer in the index",
         ),
         (
             {"pack": "a/b", "chunk": "{chunk}", "csrf_token": "{token}"},
@@ -380,15 +380,15 @@ def test_a_pack_named_in_another_case_redirects_for_this_time_only(client, token
 @pytest.mark.parametrize(
     "method, path, data, status, message",
     [
-        ("get", "/packs/Nobody", {}, 404, "no pack is called &#39;Nobody&#39;"),
-        ("get", "/packs/Nobody/export.docx", {}, 404, "no pack is called"),
+        ("get", "/packs/Nobody", {}, 404, "No pack is called &#39;Nobody&#39;"),
+        ("get", "/packs/Nobody/export.docx", {}, 404, "No pack is called"),
         ("post", "/packs/Moves/passages/99999/note", {"note": "x"}, 404, "holds no passage 99999"),
         (
             "post",
             "/packs/Moves/passages/{id}/move",
             {"direction": "sideways"},
             400,
-            "move a passage up or down, not &#39;sideways&#39;",
+            "Move a passage up or down, not &#39;sideways&#39;",
         ),
         ("post", "/packs/Moves/passages/{id}/note", {"note": "n" * 4001}, 400, "the limit is 4000"),
         (
@@ -403,7 +403,7 @@ def test_a_pack_named_in_another_case_redirects_for_this_time_only(client, token
             "/packs/Moves/export.pdf",
             {},
             404,
-            "unknown format &#39;pdf&#39;; choose from: md, csv, docx",
+            "Unknown format &#39;pdf&#39;; choose from: md, csv, docx",
         ),
     ],
 )
@@ -603,7 +603,7 @@ def test_compare_with_nothing_asked_lists_the_themes_and_an_unknown_theme_says_w
     response = client.get("/compare", query_string={"theme": "cooking"})
     assert (
         response.status_code == 404
-        and "no theme is called &#39;cooking&#39;; the themes are: domestic-abuse"
+        and "No theme is called &#39;cooking&#39;; the themes are: domestic-abuse"
         in html_of(response)
     )
 

@@ -74,12 +74,52 @@ def storage_failed(error: sqlite3.DatabaseError) -> Response:
     return refused(failure)
 
 
+# A page's heading for each status, in the words public-service sites use (GOV.UK's patterns),
+# not the protocol's ("Not Found", "Service Unavailable").
+HEADINGS = {
+    400: "There is a problem with your request",
+    403: "You cannot do that here",
+    404: "Page not found",
+    405: "Page not found",
+    413: "That was too much to send",
+    429: "Too many attempts",
+    500: "Sorry, there is a problem with the service",
+    503: "Sorry, the service is unavailable",
+}
+NOT_FOUND = (
+    "If you typed the web address, check it is correct. If you pasted the web address, check you "
+    "copied the entire address."
+)
+
+
+def sentence(text: str | None) -> str:
+    """kb's messages begin in lower case, to follow "kb: " in a terminal; on a page, a sentence."""
+    text = (text or "").strip()
+    if not text:
+        return ""
+    text = text[0].upper() + text[1:]
+    return text if text.endswith((".", "?", "!", ")")) else text + "."
+
+
 def http_error(error: HTTPException) -> Response:
     """JSON for the API's paths and for the page's script, a page for the rest."""
     if request.path.startswith(JSON_PATHS) or wants_json():
         response = make_response(jsonify({"error": error.description}), error.code)
     else:
-        response = make_response(render_template("error.html", error=error), error.code)
+        code = error.code or 500
+        # Werkzeug's own words, where kb gave none of its own, are replaced by plain ones.
+        default = type(error).description
+        said = error.description if error.description != default else ""
+        if not said and code in (404, 405):
+            said = NOT_FOUND
+        said = sentence(said)
+        page = render_template(
+            "error.html",
+            error=error,
+            heading=HEADINGS.get(code, HEADINGS[500 if code >= 500 else 400]),
+            said=said or "",
+        )
+        response = make_response(page, code)
     allowed = getattr(error, "valid_methods", None)
     if allowed:  # a 405 says which methods the path takes (RFC 9110)
         response.headers["Allow"] = ", ".join(allowed)

@@ -214,6 +214,11 @@ def openapi_spec(max_query_chars: int) -> dict:
                         },
                         "results": {"type": "array", "items": {"$ref": "#/components/schemas/Hit"}},
                         "took_ms": {"type": "number"},
+                        "weak": {
+                            "type": "boolean",
+                            "description": "No passage answers the query well: the results are "
+                            "only the closest in meaning.",
+                        },
                     },
                 },
                 "Document": {
