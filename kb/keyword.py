@@ -6,11 +6,13 @@ holds whenever their fingerprint changes, so it can always be deleted and made a
 FTS5 scores a query by computing bm25() for every passage holding any of its words, which at
 20,000 passages took 3.7 ms a query even with the commonest words left out. BM25 is a sum over
 the query's words (and phrases), and a word's share of a passage's score depends on nothing but
-the word and the passage. So the build also stores, for each word, the passages holding it and
-its share of each one's score, and the same for every phrase of the glossary ("domestic abuse")
-and of the acronyms the passages define: a query adds up a few stored arrays (0.8 ms at 20,000
-passages, p95 1.0 ms, every word kept). Any other phrase is scored by FTS5 when asked for, and
-the sum is exactly FTS5's bm25() for the whole query.
+the word's count in the passage, the passage's length, and how many of how many passages hold the
+word. So the build also stores, for each word, the passages holding it and its count in each, and
+each passage's length; and the same counts for every phrase of the glossary ("domestic abuse") and
+of the acronyms the passages define. A query adds up a few arrays scored from those (0.8 ms at
+20,000 passages); any other phrase is scored by FTS5 when asked for, and the sum is exactly FTS5's
+bm25() for the whole query. Counts, unlike scores, do not change when other passages come and go,
+so a reindex of one report copies the served file and changes only what that report holds.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import json
 import math
 import os
 import re
+import shutil
 import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
@@ -32,10 +35,17 @@ import numpy as np
 from kb.dates import year_of
 from kb.errors import REBUILD, IndexDamaged
 from kb.passage import FILTERED, Chunk, Filter
-from kb.vocabulary import Entry, default_glossary, learn_definitions, phrase_pattern
+from kb.vocabulary import (
+    Entry,
+    default_glossary,
+    definitions_in,
+    learned_from,
+    phrase_pattern,
+)
 
-# 2: long forms whose initials spell the acronym are learned whole; 3, 4: word, phrase scores stored
-KEYWORD_VERSION = "6"
+# 2: long forms whose initials spell the acronym are learned whole; 3, 4: word, phrase scores
+# stored; 7: counts and lengths stored instead, so that a copy can take passages out and in
+KEYWORD_VERSION = "7"
 FILENAME = "keyword.sqlite"
 
 # Words that carry no meaning for ranking. Short on purpose: "help", "risk", "care" and "out"
@@ -102,20 +112,32 @@ CREATE VIRTUAL TABLE passages USING fts5(
     collection UNINDEXED,
     tokenize = '{TOKENIZER}'
 );
--- For each word (as indexed: stemmed), the passages holding it and its share of their bm25()
--- scores.
-CREATE TABLE words (token TEXT PRIMARY KEY, rowids BLOB NOT NULL, scores BLOB NOT NULL)
+-- Each passage's length in tokens, its columns together: what bm25() normalises by.
+CREATE TABLE lengths (passage INTEGER PRIMARY KEY, tokens INTEGER NOT NULL);
+-- For each word (as indexed: stemmed), the passages holding it and its count in each, weighted by
+-- column. With the lengths, that is all a word's share of a passage's bm25() depends on.
+CREATE TABLE words (token TEXT PRIMARY KEY, rowids BLOB NOT NULL, counts BLOB NOT NULL)
     WITHOUT ROWID;
 -- The same for the glossary's phrases of two words or more (as query_parts writes them), the
 -- expansions a query most often brings; other phrases are scored by FTS5 when asked for.
-CREATE TABLE phrases (phrase TEXT PRIMARY KEY, rowids BLOB NOT NULL, scores BLOB NOT NULL)
+CREATE TABLE phrases (phrase TEXT PRIMARY KEY, rowids BLOB NOT NULL, counts BLOB NOT NULL)
     WITHOUT ROWID;
+-- Each definition a passage makes ("… Conference (MARAC)"), and the acronyms learned from them all.
+CREATE TABLE defined (document TEXT NOT NULL, term TEXT NOT NULL, expansion TEXT NOT NULL);
 CREATE TABLE definitions (term TEXT NOT NULL, expansion TEXT NOT NULL, documents INTEGER NOT NULL);
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
-
-
+# Passages tokenised on the side (those leaving a copied index, those joining it), as the index
+# tokenises them.
+_SCRATCH = f"""
+CREATE VIRTUAL TABLE scratch.passages USING fts5({", ".join(COLUMNS)}, tokenize = '{TOKENIZER}');
+"""
 _PASSAGE_COLUMNS = (*COLUMNS, "id", "document", "agency", "year", "collection")
+_INSERT_PASSAGE = (
+    f"INSERT INTO main.passages (rowid, {', '.join(_PASSAGE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * (len(_PASSAGE_COLUMNS) + 1))})"
+)
+_INSERT_SCRATCH = f"INSERT INTO scratch.passages (rowid, {', '.join(COLUMNS)}) VALUES (?, ?, ?, ?)"
 
 
 def build(
@@ -124,115 +146,258 @@ def build(
     built_from: str,
     kept: tuple[Path, Collection[str]] | None = None,
 ) -> None:
-    """Write a new keyword index beside the old one, then swap it in whole. With kept (another
-    keyword index, and the documents of it that are gone or changed), the passages of its other
-    documents are copied from it rather than given: a reindex that changes one report reads the
-    rest from here, not from the vector store."""
+    """Write a new keyword index beside the old one, then swap it in whole.
+
+    With kept (another keyword index of this version, and its documents that are gone or
+    changed), the new one starts as a copy of that file: the gone documents' passages are taken
+    out, the chunks given (the changed and new documents') put in, and only the words and phrases
+    those passages hold are stored again. A reindex that changes one report among 40,000 passages
+    neither reads the rest from the vector store nor counts their words again."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
     partial.unlink(missing_ok=True)
-    with sqlite3.connect(partial) as db:
-        db.executescript(_SCHEMA)
+    try:
         if kept is not None:
-            old, gone = kept
-            db.execute("ATTACH DATABASE ? AS old", (str(old),))  # read, never written
-            columns = ", ".join(_PASSAGE_COLUMNS)
-            db.execute(
-                f"INSERT INTO passages ({columns}) SELECT {columns} FROM old.passages "
-                "WHERE document NOT IN (SELECT value FROM json_each(?)) ORDER BY rowid",
-                (json.dumps(sorted(gone)),),
-            )
-            db.commit()
-            db.execute("DETACH DATABASE old")
-        rows = []
-        for chunk in chunks:
-            rows.append(
-                (
-                    chunk.text,
-                    chunk.section,
-                    f"{chunk.agency} {chunk.title}",
-                    chunk.id,
-                    chunk.document,
-                    chunk.agency,
-                    year_of(chunk.date),
-                    chunk.collection,
+            shutil.copyfile(kept[0], partial)
+        with closing(sqlite3.connect(partial)) as db:
+            with db:
+                db.execute("ATTACH DATABASE ':memory:' AS scratch")
+                db.executescript(_SCRATCH)
+                if kept is None:
+                    db.executescript(_SCHEMA)
+                else:
+                    _take_out(db, sorted(kept[1]))
+                _add(db, list(chunks), scratch=kept is not None)
+                _learn(db)
+                db.execute("DELETE FROM meta")
+                db.executemany(
+                    "INSERT INTO meta VALUES (?, ?)",
+                    [("fingerprint", built_from), ("version", KEYWORD_VERSION)],
                 )
-            )
-        db.executemany("INSERT INTO passages VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
-        texts = db.execute("SELECT document, text FROM passages ORDER BY rowid")
-        learned = learn_definitions(texts)
-        db.executemany("INSERT INTO definitions VALUES (?, ?, ?)", learned)
-        db.executemany(
-            "INSERT INTO meta VALUES (?, ?)",
-            [("fingerprint", built_from), ("version", KEYWORD_VERSION)],
-        )
-        db.execute("INSERT INTO passages(passages) VALUES ('optimize')")
-        db.executemany("INSERT INTO words VALUES (?, ?, ?)", _word_scores(db))
-        glossary = [
-            phrase
-            for entry in default_glossary().entries
-            for phrase in (entry.term, *entry.expansions)
-        ]
-        db.executemany(
-            "INSERT INTO phrases VALUES (?, ?, ?)",
-            _phrase_scores(
-                db, [*glossary, *(phrase for term, long, _ in learned for phrase in (term, long))]
-            ),
-        )
-    db.close()
-    os.replace(partial, path)
+            db.execute("DETACH DATABASE scratch")
+            if kept is None:  # one b-tree for the words, as a copy's stays close to
+                db.execute("INSERT INTO passages(passages) VALUES ('optimize')")
+                db.commit()
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
-def _word_scores(db: sqlite3.Connection) -> Iterator[tuple[str, bytes, bytes]]:
-    """(token, rowids, scores) for every indexed word: its term of FTS5's bm25() in each passage
-    holding it.
-
-    bm25() = sum over the query's phrases of idf * f * (k1 + 1) / (f + k1 * (1 - b + b * D / avgD)),
-    with f the phrase's count in the passage weighted by column, D the passage's length in tokens
-    and avgD the mean length; idf = ln((N - n + 0.5) / (n + 0.5)) for n of N passages, at least
-    1e-6.
-    """
-    db.execute("CREATE VIRTUAL TABLE temp.occurrences USING fts5vocab(main, passages, instance)")
-    weight = " ".join(f"WHEN '{column}' THEN {w}" for column, w in zip(COLUMNS, COLUMN_WEIGHTS))
-    rows = db.execute(
-        f"SELECT term, doc, sum(CASE col {weight} ELSE 0 END) FROM temp.occurrences "
-        "GROUP BY term, doc ORDER BY term, doc"
+def _take_out(db: sqlite3.Connection, gone: Sequence[str]) -> None:
+    """Take the gone documents' passages out of a copied index, and out of every word and phrase
+    stored for them."""
+    leaving = db.execute(
+        f"SELECT rowid, {', '.join(COLUMNS)} FROM main.passages "
+        "WHERE document IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(gone)),),
     ).fetchall()
-    lengths = dict(db.execute("SELECT doc, count(*) FROM temp.occurrences GROUP BY doc").fetchall())
-    db.execute("DROP TABLE temp.occurrences")
+    if not leaving:
+        return
+    out = np.array(sorted(row[0] for row in leaving), dtype=np.int32)
+    db.execute("DELETE FROM scratch.passages")
+    db.executemany(_INSERT_SCRATCH, leaving)
+    tokens, _ = _occurrences(db, "scratch")
+    for token in {token for token, _, _ in tokens}:
+        _drop(db, "words", "token", token, out)
+    for (phrase,) in db.execute("SELECT phrase FROM phrases").fetchall():
+        _drop(db, "phrases", "phrase", phrase, out)
+    rowids = [(int(rowid),) for rowid in out]
+    db.executemany("DELETE FROM main.passages WHERE rowid = ?", rowids)
+    db.executemany("DELETE FROM lengths WHERE passage = ?", rowids)
+    db.execute(
+        "DELETE FROM defined WHERE document IN (SELECT value FROM json_each(?))",
+        (json.dumps(list(gone)),),
+    )
+
+
+def _drop(db: sqlite3.Connection, table: str, key: str, value: str, out: np.ndarray) -> None:
+    """A stored word's or phrase's arrays without the passages out; gone if none is left."""
+    row = db.execute(f"SELECT rowids, counts FROM {table} WHERE {key} = ?", (value,)).fetchone()
+    if row is None:
+        return
+    rowids = np.frombuffer(row[0], dtype=np.int32)
+    kept = ~np.isin(rowids, out)
+    if kept.all():
+        return
+    if not kept.any():
+        db.execute(f"DELETE FROM {table} WHERE {key} = ?", (value,))
+        return
+    db.execute(
+        f"UPDATE {table} SET rowids = ?, counts = ? WHERE {key} = ?",
+        (rowids[kept].tobytes(), np.frombuffer(row[1])[kept].tobytes(), value),
+    )
+
+
+def _add(db: sqlite3.Connection, chunks: Sequence[Chunk], scratch: bool) -> None:
+    """Index the chunks as passages after the last one held, with their lengths, the words and the
+    stored phrases they hold (beside the passages already stored for each), and the definitions
+    they make. scratch: count their words on the side (the index holds other passages)."""
+    first = (db.execute("SELECT max(passage) FROM lengths").fetchone()[0] or 0) + 1
+    rows = [
+        (
+            rowid,
+            chunk.text,
+            chunk.section,
+            f"{chunk.agency} {chunk.title}",
+            chunk.id,
+            chunk.document,
+            chunk.agency,
+            year_of(chunk.date),
+            chunk.collection,
+        )
+        for rowid, chunk in enumerate(chunks, start=first)
+    ]
+    db.executemany(_INSERT_PASSAGE, rows)
+    db.executemany(
+        "INSERT INTO defined VALUES (?, ?, ?)",
+        [(row[5], term, long) for row in rows for term, long in definitions_in(row[1])],
+    )
+    if scratch:
+        db.execute("DELETE FROM scratch.passages")
+        db.executemany(_INSERT_SCRATCH, [row[:4] for row in rows])
+    counted, lengths = _occurrences(db, "scratch" if scratch else "main")
+    db.executemany("INSERT INTO lengths VALUES (?, ?)", lengths)
+    for token, rowids, counts in counted:
+        stored = db.execute("SELECT rowids, counts FROM words WHERE token = ?", (token,)).fetchone()
+        blobs = (rowids.astype(np.int32).tobytes(), counts.tobytes())
+        if stored:  # the new passages follow every stored one
+            blobs = (stored[0] + blobs[0], stored[1] + blobs[1])
+        db.execute("INSERT OR REPLACE INTO words VALUES (?, ?, ?)", (token, *blobs))
     if not rows:
         return
-    passages = db.execute("SELECT count(*) FROM passages").fetchone()[0]
-    length = np.zeros(max(lengths) + 1)
-    length[list(lengths)] = list(lengths.values())
-    norm = BM25_K1 * (1 - BM25_B + BM25_B * length / (length.sum() / passages))
-    tokens = [row[0] for row in rows]
-    rowids = np.fromiter((row[1] for row in rows), dtype=np.int64, count=len(rows))
-    weighted = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
-    scores = weighted * (BM25_K1 + 1) / (weighted + norm[rowids])
-    starts = [at for at in range(len(tokens)) if at == 0 or tokens[at] != tokens[at - 1]] + [
-        len(tokens)
+    where = Stats.of(lengths)
+    for phrase, stored_rowids, stored_counts in db.execute(
+        "SELECT phrase, rowids, counts FROM phrases"
+    ).fetchall():
+        rowids, counts = _phrase_counts(db, "scratch" if scratch else "main", phrase, where)
+        if len(rowids):
+            db.execute(
+                "UPDATE phrases SET rowids = ?, counts = ? WHERE phrase = ?",
+                (
+                    stored_rowids + rowids.astype(np.int32).tobytes(),
+                    stored_counts + counts.tobytes(),
+                    phrase,
+                ),
+            )
+
+
+def _learn(db: sqlite3.Connection) -> None:
+    """The acronyms the passages define, learned again from every definition held; and a stored
+    phrase for each glossary and learned phrase, counted over every passage where it is new."""
+    learned = learned_from(
+        db.execute("SELECT document, term, expansion FROM defined ORDER BY rowid")
+    )
+    db.execute("DELETE FROM definitions")
+    db.executemany("INSERT INTO definitions VALUES (?, ?, ?)", learned)
+    glossary = [
+        phrase for entry in default_glossary().entries for phrase in (entry.term, *entry.expansions)
     ]
-    for start, end in zip(starts, starts[1:]):
-        holding = end - start
-        idf = max(math.log((passages - holding + 0.5) / (holding + 0.5)), 1e-6)
-        yield (
-            tokens[start],
-            rowids[start:end].astype(np.int32).tobytes(),
-            (idf * scores[start:end]).tobytes(),
+    wanted = [
+        phrase
+        for phrase in query_parts(
+            (), [*glossary, *(p for term, long, _ in learned for p in (term, long))]
+        )
+        if " " in phrase
+    ]
+    stored = {phrase for (phrase,) in db.execute("SELECT phrase FROM phrases")}
+    db.executemany(
+        "DELETE FROM phrases WHERE phrase = ?", [(phrase,) for phrase in stored - set(wanted)]
+    )
+    missing = [phrase for phrase in wanted if phrase not in stored]
+    if not missing:
+        return
+    everywhere = Stats.of(db.execute("SELECT passage, tokens FROM lengths").fetchall())
+    for phrase in missing:
+        rowids, counts = _phrase_counts(db, "main", phrase, everywhere)
+        db.execute(
+            "INSERT INTO phrases VALUES (?, ?, ?)",
+            (phrase, rowids.astype(np.int32).tobytes(), counts.tobytes()),
         )
 
 
-def _phrase_scores(
-    db: sqlite3.Connection, phrases: Iterable[str]
-) -> Iterator[tuple[str, bytes, bytes]]:
-    """(phrase, rowids, scores): each phrase's term of bm25() in each passage holding it, scored by
-    FTS5 alone."""
-    for phrase in query_parts((), phrases):
-        if " " in phrase:
-            rowids, scores = _columns(db.execute(_BM25, (f'"{phrase}"',)).fetchall())
-            yield phrase, rowids.astype(np.int32).tobytes(), scores.tobytes()
+def _occurrences(
+    db: sqlite3.Connection, schema: str
+) -> tuple[list[tuple[str, np.ndarray, np.ndarray]], list[tuple[int, int]]]:
+    """([(token, rowids, counts)], [(rowid, length)]) of the passages table in a schema: each
+    word's count in each passage holding it, weighted by column, and each passage's length."""
+    db.execute(
+        f"CREATE VIRTUAL TABLE temp.occurrences USING fts5vocab({schema}, passages, instance)"
+    )
+    try:
+        weight = " ".join(f"WHEN '{column}' THEN {w}" for column, w in zip(COLUMNS, COLUMN_WEIGHTS))
+        rows = db.execute(
+            f"SELECT term, doc, sum(CASE col {weight} ELSE 0 END) FROM temp.occurrences "
+            "GROUP BY term, doc ORDER BY term, doc"
+        ).fetchall()
+        lengths = db.execute(
+            "SELECT doc, count(*) FROM temp.occurrences GROUP BY doc ORDER BY doc"
+        ).fetchall()
+    finally:
+        db.execute("DROP TABLE temp.occurrences")
+    if not rows:
+        return [], lengths
+    tokens = [row[0] for row in rows]
+    rowids = np.fromiter((row[1] for row in rows), dtype=np.int32, count=len(rows))
+    counts = np.fromiter((row[2] for row in rows), dtype=np.float64, count=len(rows))
+    starts = [at for at in range(len(tokens)) if at == 0 or tokens[at] != tokens[at - 1]]
+    ends = [*starts[1:], len(tokens)]
+    return [
+        (tokens[start], rowids[start:end], counts[start:end]) for start, end in zip(starts, ends)
+    ], lengths
+
+
+def _phrase_counts(
+    db: sqlite3.Connection, schema: str, phrase: str, where: Stats
+) -> tuple[np.ndarray, np.ndarray]:
+    """(rowids, counts) of the passages in a schema's table holding a phrase: its count in each,
+    weighted by column, read back from FTS5's bm25() for it there (FTS5 does not give phrase counts
+    otherwise), with that table's statistics."""
+    rowids, scores = _columns(
+        db.execute(
+            f"SELECT rowid, -bm25(passages, {', '.join(map(str, COLUMN_WEIGHTS))}) "
+            f"FROM {schema}.passages WHERE passages MATCH ?",
+            (f'"{phrase}"',),
+        ).fetchall()
+    )
+    if not len(rowids):
+        return rowids, scores
+    order = np.argsort(rowids, kind="stable")
+    rowids, scores = rowids[order], scores[order]
+    idf = idf_of(where.passages, len(rowids))
+    norm = where.norm[rowids]
+    return rowids, scores * norm / (idf * (BM25_K1 + 1) - scores)
+
+
+def idf_of(passages: int, holding: int) -> float:
+    """FTS5's idf for a word or phrase that `holding` of `passages` passages hold."""
+    idf = math.log((passages - holding + 0.5) / (holding + 0.5))
+    return idf if idf > 0 else 1e-6
+
+
+@dataclass(frozen=True)
+class Stats:
+    """What bm25() needs of a passages table beyond a passage's counts: how many passages, and each
+    one's length normaliser k1 * (1 - b + b * D / avgD), by rowid."""
+
+    passages: int
+    norm: np.ndarray
+
+    @classmethod
+    def of(cls, lengths: Sequence[tuple[int, int]]) -> Stats:
+        if not lengths:
+            return cls(0, np.zeros(1))
+        rowids = np.array([rowid for rowid, _ in lengths], dtype=np.int64)
+        tokens = np.array([size for _, size in lengths], dtype=np.float64)
+        length = np.zeros(int(rowids.max()) + 1)
+        length[rowids] = tokens
+        mean = tokens.sum() / len(tokens)
+        return cls(len(tokens), BM25_K1 * (1 - BM25_B + BM25_B * length / mean))
+
+    def scores(self, rowids: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """A word's or phrase's share of bm25() in each passage holding it, from its counts."""
+        idf = idf_of(self.passages, len(rowids))
+        return idf * counts * (BM25_K1 + 1) / (counts + self.norm[rowids])
 
 
 def _columns(matched: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -281,6 +446,9 @@ class KeywordIndex:
         self._lock = threading.Lock()
         with self._reading():
             self._passages = _Passages.read(self._db)
+            self._stats = Stats.of(
+                self._db.execute("SELECT passage, tokens FROM lengths").fetchall()
+            )
         self._held: dict[str, bool] = {}
         self._acronym: dict[str, bool] = {}
         # The index's own tokenizer reads the query's words, so they are stemmed as the passages
@@ -317,7 +485,7 @@ class KeywordIndex:
 
     @staticmethod
     def _count(db: sqlite3.Connection) -> int:
-        db.execute("SELECT count(*), max(length(scores)) FROM words").fetchone()
+        db.execute("SELECT count(*), max(length(counts)) FROM words").fetchone()
         return int(
             db.execute("SELECT count(*), max(length(c2)) FROM passages_content").fetchone()[0]
         )
@@ -368,7 +536,7 @@ class KeywordIndex:
                     continue
                 if row:
                     rowids = np.frombuffer(row[0], dtype=np.int32)
-                    scores[rowids] += np.frombuffer(row[1], dtype=np.float64)
+                    scores[rowids] += self._stats.scores(rowids, np.frombuffer(row[1]))
                     held[rowids] = True
             if others:
                 rowids, more = _columns(
@@ -428,15 +596,15 @@ class KeywordIndex:
         return known
 
     def _stored(self, part: str, tokens: list[str]) -> tuple[bytes, bytes] | None:
-        """(rowids, scores) stored at build for a word, or for a phrase of several; None if not
+        """(rowids, counts) stored at build for a word, or for a phrase of several; None if not
         stored. A word not stored is in no passage; a phrase not stored is left for FTS5. Call with
         the lock held."""
         if len(tokens) == 1:
             return self._db.execute(
-                "SELECT rowids, scores FROM words WHERE token = ?", tokens
+                "SELECT rowids, counts FROM words WHERE token = ?", tokens
             ).fetchone()
         return self._db.execute(
-            "SELECT rowids, scores FROM phrases WHERE phrase = ?", (part,)
+            "SELECT rowids, counts FROM phrases WHERE phrase = ?", (part,)
         ).fetchone()
 
     def definitions(self) -> list[Entry]:

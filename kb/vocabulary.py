@@ -253,13 +253,20 @@ def definitions_in(text: str) -> Iterable[tuple[str, str]]:
 def learn_definitions(texts: Iterable[tuple[str, str]]) -> list[tuple[str, str, int]]:
     """(term, long form, documents defining it) from (document, text) pairs, for the keyword
     index."""
+    return learned_from(
+        (document, short, long) for document, text in texts for short, long in definitions_in(text)
+    )
+
+
+def learned_from(found: Iterable[tuple[str, str, str]]) -> list[tuple[str, str, int]]:
+    """(term, long form, documents defining it) from each (document, term, long form) a passage
+    defines: each long form spelt as most passages spell it."""
     seen: dict[tuple[str, str], set[str]] = {}
     spelling: dict[tuple[str, str], Counter] = {}
-    for document, text in texts:
-        for short, long in definitions_in(text):
-            key = (short, long.casefold())
-            seen.setdefault(key, set()).add(document)
-            spelling.setdefault(key, Counter())[long] += 1
+    for document, short, long in found:
+        key = (short, long.casefold())
+        seen.setdefault(key, set()).add(document)
+        spelling.setdefault(key, Counter())[long] += 1
     return [
         (short, spelling[(short, folded)].most_common(1)[0][0], len(documents))
         for (short, folded), documents in sorted(seen.items())

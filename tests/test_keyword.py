@@ -268,3 +268,45 @@ def test_how_the_passages_write_an_acronyms_word_decides_whether_lower_case_mean
     assert index.writes_as_acronym("MASH")  # four of five are the acronym
     assert not index.writes_as_acronym("PREVENT")  # two of three are the verb
     assert index.writes_as_acronym("OOH")  # in no passage: nothing says otherwise
+
+
+def test_a_copy_with_passages_taken_out_and_put_in_scores_exactly_as_fts5_and_a_whole_build(
+    tmp_path,
+):
+    """An index made from another by taking a document out and putting one in (as a reindex of one
+    report does) scores every word and phrase as FTS5's bm25() does over it, and as an index built
+    whole from the same passages."""
+    first = tmp_path / "first.sqlite"
+    build(first, CHUNKS, "first")
+    added = [
+        chunk("c6", "Domestic abuse training for health visitors, out of hours.", document="c.pdf"),
+        chunk("c7", "The MARAC met weekly on domestic abuse.", document="c.pdf", section="MARAC"),
+    ]
+    copied = tmp_path / "copied.sqlite"
+    build(copied, added, "copied", kept=(first, {"b.pdf"}))
+    whole = tmp_path / "whole.sqlite"
+    build(whole, [c for c in CHUNKS if c.document != "b.pdf"] + added, "whole")
+    weights = ", ".join(map(str, keyword.COLUMN_WEIGHTS))
+    cases = [
+        (["domestic", "abuse", "clinic"], []),
+        (["training"], ["domestic abuse", "out of hours"]),
+        (["marac", "weekly"], ["multi agency risk assessment conference"]),
+        (["priority", "partnership"], ["health visitors"]),
+    ]
+    for path in (copied, whole):
+        index = KeywordIndex(path)
+        for terms, phrases in cases:
+            expected = dict(
+                index._db.execute(
+                    f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
+                    (match_expression(terms, phrases),),
+                ).fetchall()
+            )
+            found = dict(index.search(terms, phrases, k=50))
+            assert found.keys() == expected.keys(), (path.name, terms, phrases)
+            assert all(
+                found[chunk_id] == pytest.approx(score, rel=1e-12)
+                for chunk_id, score in expected.items()
+            ), (path.name, terms, phrases)
+        index.close()
+    assert "c4" not in dict(KeywordIndex(copied).search(["priority"]))  # b.pdf is out

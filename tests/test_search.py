@@ -409,21 +409,27 @@ def test_a_reindex_that_changes_one_report_builds_the_keyword_index_it_would_bui
         with sqlite3.connect(path) as db:
             ids = dict(db.execute("SELECT rowid, id FROM passages"))
             words = {}
-            for token, rowids, scores in db.execute("SELECT * FROM words"):
+            for token, rowids, counts in db.execute("SELECT * FROM words"):
                 rows = np.frombuffer(rowids, dtype=np.int32)
                 words[token] = sorted(
-                    zip((ids[row] for row in rows), np.frombuffer(scores).round(9), strict=True)
+                    zip((ids[row] for row in rows), np.frombuffer(counts).round(9), strict=True)
                 )
+            for phrase, rowids, counts in db.execute("SELECT * FROM phrases"):
+                rows = np.frombuffer(rowids, dtype=np.int32)
+                words[phrase] = sorted(
+                    zip((ids[row] for row in rows), np.frombuffer(counts).round(9), strict=True)
+                )
+            lengths = sorted((ids[row], size) for row, size in db.execute("SELECT * FROM lengths"))
             passages = sorted(db.execute("SELECT * FROM passages"))
             learned = sorted(db.execute("SELECT * FROM definitions"))
         db.close()
-        return passages, words, learned
+        return passages, words, lengths, learned
 
     built = contents(store.home / keyword.FILENAME)
     assert built == contents(whole)
     assert any("Zanzibar" in row[0] for row in built[0])
     assert not any("policy when agencies disagree" in row[0] for row in built[0])
-    assert ("WAP", "Widget Assessment Panel", 1) in built[2]
+    assert ("WAP", "Widget Assessment Panel", 1) in built[3]
     store.close()
 
 

@@ -107,6 +107,7 @@ def make_server(app: Any, settings: Settings) -> _Server | MultiSocketServer:
         cleanup_interval=1,  # how often the deadlines are checked, in seconds
         max_request_body_size=settings.max_body_kb * 1024,
         max_request_header_size=HEADER_LIMIT,
+        asyncore_use_poll=True,  # select() fails on a descriptor numbered over 1024
     )
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adjustments.threads)
