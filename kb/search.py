@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -459,11 +459,9 @@ class Searcher:
                 if FOOTNOTE.match(self._text_start.get(chunk_id, "")):
                     fused[chunk_id] *= FOOTNOTE_WEIGHT
         ranked = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))
-        chunks = self.store.passages(ranked)
         hits: list[Hit] = []
         shown_standard: list[standard.Signature] = []
-        for chunk_id in ranked:
-            chunk = chunks.get(chunk_id)
+        for chunk_id, chunk in self._passages_in_turn(ranked, 2 * k):
             if chunk is None:
                 continue
             if chunk.standard:  # one copy of a back page, not one from each report
@@ -483,6 +481,17 @@ class Searcher:
             closest = max(score for _, score in dense)
             weak = closest < (weak_below if best_words else unsure_below)
         return Results(query, hits, expanded, _ms_since(started), weak=bool(hits) and weak)
+
+    def _passages_in_turn(
+        self, ranked: Sequence[str], step: int
+    ) -> Iterator[tuple[str, Chunk | None]]:
+        """(chunk id, its chunk or None) in the order ranked, made a few at a time: a result list
+        needs its first k or so, not the hundred candidates (1 ms a query at 40,000 passages)."""
+        for start in range(0, len(ranked), step):
+            batch = ranked[start : start + step]
+            chunks = self.store.passages(batch)
+            for chunk_id in batch:
+                yield chunk_id, chunks.get(chunk_id)
 
     def _weigh_documents(self, query: str, fused: dict[str, float]) -> None:
         """Standard text and older editions give way to a document's own findings and to newer

@@ -71,6 +71,14 @@ class Glossary:
             for e in self.entries
             for expansion in e.expansions
         ]
+        # Each list's places by opening, so a query looks at the entries its words could begin.
+        self._forward_at = _places(self._forward)
+        self._reverse_at = _places(self._reverse)
+
+    def _candidates(self, rows: list, at: dict[str, list[int]], openings: set[str]) -> list:
+        """The rows whose opening is among the query's, in their order."""
+        places = sorted({place for opening in openings for place in at.get(opening, ())})
+        return [rows[place] for place in places]
 
     @classmethod
     def load(cls, path: Path = GLOSSARY) -> Glossary:
@@ -134,17 +142,14 @@ class Glossary:
         # A phrase can only match where a word of the query begins with its first letters; looking
         # those up first leaves a few of the thousand patterns to run (0.5 ms a query before).
         openings = _openings(query)
+        forward = self._candidates(self._forward, self._forward_at, openings)
         words = query
         if self._any_case:
-            for opening, pattern, entry in self._forward:
-                if " " in entry.term and opening in openings:
+            for _, pattern, entry in forward:
+                if " " in entry.term:
                     words = pattern.sub(" ", words)
-        for opening, pattern, entry in self._forward:
-            if (
-                entry.expansions
-                and opening in openings
-                and self._names(pattern, entry, query, words)
-            ):
+        for _, pattern, entry in forward:
+            if entry.expansions and self._names(pattern, entry, query, words):
                 # The first of its expansions the index holds ("DVA": "domestic abuse", if no
                 # passage writes "domestic violence and abuse").
                 add(
@@ -153,14 +158,21 @@ class Glossary:
                         entry.expansions[0],
                     )
                 )
-        for opening, pattern, entry in self._reverse:
-            if opening in openings and pattern.search(query):
+        for _, pattern, entry in self._candidates(self._reverse, self._reverse_at, openings):
+            if pattern.search(query):
                 add(entry.term)
                 if entry.term == entry.term.lower() and entry.expansions:
                     add(
                         entry.expansions[0]
                     )  # a word for the same thing ("timeline" for "chronology")
         return added
+
+
+def _places(rows: list[tuple[str, re.Pattern, Entry]]) -> dict[str, list[int]]:
+    at: dict[str, list[int]] = {}
+    for place, (opening, _, _) in enumerate(rows):
+        at.setdefault(opening, []).append(place)
+    return at
 
 
 # A short form in brackets: "(MARAC)", "(CP-IS)", "(EHCPs)".

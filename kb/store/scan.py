@@ -9,7 +9,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from kb.passage import FILTERED, Filter
+from kb.passage import FILTERED, Filter, coded
 
 SPLIT_AT = 8192  # passages from which a scan is shared between two threads
 FEW = 8  # a filter passing fewer than one row in this many reads those rows alone
@@ -27,7 +27,7 @@ class Scan:
         self.ids = ids
         norms = np.linalg.norm(matrix, axis=1, keepdims=True) if len(ids) else 1.0
         self.matrix = (matrix / np.clip(norms, 1e-12, None)).astype(np.float32)
-        self.columns = {name: columns[name] for name in FILTERED}
+        self.columns = coded({name: columns[name] for name in FILTERED})
         self.row = {chunk_id: at for at, chunk_id in enumerate(ids)}
 
     def nearest(
