@@ -419,6 +419,13 @@ def test_a_trainer_adds_two_passages_notes_reorders_and_downloads_the_pack_as_wo
         page.get_by_role("button", name="Move up passage 2").click()
     shown = page.locator("li.pack-passage .passage").all_inner_texts()
     assert shown == [chosen[1]["text"], chosen[0]["text"]]
+    # The moved passage is first now, its Move up off: focus is on its Move down, not the page.
+    expect(page.get_by_role("button", name="Move down passage 1")).to_be_focused()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Move down passage 1").click()
+    expect(page.get_by_role("button", name="Move up passage 2")).to_be_focused()
+    with page.expect_navigation():
+        page.get_by_role("button", name="Move up passage 2").click()
     assert (
         page.get_by_label("Your note on passage 2").input_value()
         == "Ask: who would you call at 2 a.m.?"

@@ -133,7 +133,16 @@ def pack_page(name: str):
         return redirect(url_for("trainers.pack_page", name=pack.name), code=302)
     indexed = {entry.document for entry in searcher().documents}
     history = context.packs().history(pack.name, last=HISTORY_SHOWN)
-    return render_template("pack.html", pack=pack, indexed=indexed, history=history)
+    moved = request.args.get("moved", type=int)
+    went = request.args.get("went", "")
+    return render_template(
+        "pack.html",
+        pack=pack,
+        indexed=indexed,
+        history=history,
+        moved=moved,
+        went=went if went in MOVES else "",
+    )
 
 
 @bp.get("/packs/<name>/print")
@@ -172,7 +181,11 @@ def move(name: str, passage_id: int):
     if direction not in MOVES:
         raise UsageError(f"move a passage {' or '.join(MOVES)}, not {direction[:20]!r}")
     context.packs().move(name, passage_id, MOVES[direction], who=_who())
-    return _back_to(name, passage_id)
+    # Back at the passage, with the button just pressed (or, at an end, its other one) focused and
+    # so scrolled to; no #fragment, which would make the browser skip autofocus.
+    return redirect(
+        url_for("trainers.pack_page", name=name, moved=passage_id, went=direction), code=303
+    )
 
 
 def _sign_in_to_change():
