@@ -273,7 +273,7 @@ def search(
         if as_json:
             click.echo(json.dumps(results.as_dict(), ensure_ascii=False))
         else:
-            _print_results(results)
+            _print_results(results, searcher.answer(results))
     if failures:
         sys.exit(EXIT_USAGE)
 
@@ -872,7 +872,7 @@ def _print_error(query: str, error: Exception, as_json: bool) -> None:
         click.echo(f"kb: {query[:60]!r}: {error}", err=True)
 
 
-def _print_results(results) -> None:
+def _print_results(results, answer=None) -> None:
     from kb.dates import shown
     from kb.passage import NO_AGENCY
 
@@ -888,6 +888,13 @@ def _print_results(results) -> None:
     elif results.weak:
         click.echo(
             "No passage answers this well: these are only the closest in meaning. Try other words."
+        )
+    elif answer is not None:
+        cited = answer.hit
+        click.echo()
+        click.secho(f"Answer: “{answer.text}”", bold=True)
+        click.echo(
+            f"   ({cited.agency or NO_AGENCY} | {cited.document} | {cited.pages}; passage 1)"
         )
     for rank, hit in enumerate(hits, start=1):
         click.echo()

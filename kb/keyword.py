@@ -495,6 +495,11 @@ class KeywordIndex:
         """Each part's tokens as the index has them ("visitors" -> ["visitor"])."""
         return self._tokenizer.tokens(parts)
 
+    def tokens(self, parts: Sequence[str]) -> list[list[str]]:
+        """Each part's tokens as the index has them, stopwords left out."""
+        kept = [" ".join(query_terms(part)) for part in parts]
+        return self._tokenizer.tokens(kept)
+
     @classmethod
     def stored_fingerprint(cls, path: Path) -> str | None:
         if not Path(path).is_file():

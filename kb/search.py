@@ -19,6 +19,7 @@ import numpy as np
 
 from kb import editions, standard
 from kb.agencies import NAMED, AgencyPrior
+from kb.answer import Answer, best_sentence
 from kb.chunk import CHUNKER_VERSION
 from kb.dates import year_of
 from kb.embed import WEAK_SIMILARITY, Embedder
@@ -53,6 +54,7 @@ RRF_K = 60
 AGENCY_BONUS = {"convex": 0.1, "rrf": 1.0 / (RRF_K + 1)}
 NAMED_DEPTH = 20  # candidates of the organisations a query names, beside the best CANDIDATES
 MAX_K = 100  # the most passages one search returns
+QUOTES_KEPT = 256  # answers quoted, kept for a repeated query
 # A footnote alone ("14 See 'Elective home education'…"): a short passage that opens with its
 # number. Its score is multiplied by FOOTNOTE_WEIGHT, so a finding it annotates comes first.
 FOOTNOTE = re.compile(
@@ -279,6 +281,8 @@ class Searcher:
             answers_kept
         )  # repeated queries answered from memory; 0 turns it off
         self._beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
+        self._quotes: OrderedDict[tuple, Answer | None] = OrderedDict()
+        self._quoting = threading.Lock()
 
     def using(self, retrieval: Retrieval) -> Searcher:
         """The same searcher with other parts of the ranking turned on or off
@@ -392,6 +396,35 @@ class Searcher:
             expanded=list(results.expanded),
             took_ms=_ms_since(started),
         )
+
+    def answer(self, results: Results) -> Answer | None:
+        """The sentence (or two) of the first passage that best answers the query, quoted exactly,
+        as the model reads them; None when no passage answers well (kb/answer.py)."""
+        if results.weak or not results.hits:
+            return None
+        key = (results.query, tuple(results.expanded), results.hits[0].id)
+        with self._quoting:
+            if key in self._quotes:
+                self._quotes.move_to_end(key)
+                return self._quotes[key]
+        wanted = {
+            token
+            for tokens in self.keyword.tokens([*query_terms(results.query), *results.expanded])
+            for token in tokens
+        }
+
+        def overlap(found: list[str]) -> list[float]:
+            held = self.keyword.tokens(found)
+            return [len(wanted & set(tokens)) / max(len(wanted), 1) for tokens in held]
+
+        found = best_sentence(
+            self._encode(results.query, results.expanded), results.hits[0], self.embedder, overlap
+        )
+        with self._quoting:
+            self._quotes[key] = found
+            while len(self._quotes) > QUOTES_KEPT:
+                self._quotes.popitem(last=False)
+        return found
 
     def query_vector(self, query: str) -> np.ndarray:
         """The model's vector for a query, as search() makes it."""

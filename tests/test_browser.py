@@ -153,6 +153,25 @@ def test_mission_query_finds_the_domestic_abuse_clinic_with_its_citation(page, s
     }
     assert hit_fields(clinics[0]) == cited
     assert clinics[0].locator("mark", has_text="Abuse").count()  # the query's words are marked
+    # The answer first: the clinic's sentence, quoted, with its citation and a link into the report.
+    answer = page.locator(".answer")
+    expect(answer.locator("blockquote")).to_contain_text(
+        "Finally the Trust has a Domestic Abuse Clinic available each week."
+    )
+    expect(answer.locator(".answer-citation")).to_contain_text("Bedfordshire Hospitals")
+    assert answer.get_by_role("link").get_attribute("href").startswith("/documents/")
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_the_answer_comes_first_on_any_screen(page, server, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    search(page, server, MISSION)
+    answer = page.locator(".answer")
+    expect(answer).to_be_visible()
+    box, first = answer.bounding_box(), page.locator("li.hit").first.bounding_box()
+    assert box and first and box["y"] < first["y"]  # above the passages
+    assert box["x"] + box["width"] <= width  # no sideways scrolling
+    assert_accessible(page)
 
 
 @pytest.mark.parametrize("width", [1366, 390])

@@ -158,3 +158,9 @@ def test_lower_case_acronyms_find_the_hospitals_clinic(real_index):
     )
     assert {"domestic abuse", "out of hours", "hospital"} <= set(answer["expanded"])
     assert answer["results"][0]["agency"] == "Bedfordshire Hospitals Foundation Trust"
+
+
+def test_the_answer_to_the_mission_query_is_the_clinic_sentence(real_index):
+    shown = kb(real_index, "search", MISSION, "-k", "1").stdout
+    assert "Answer: “Finally the Trust has a Domestic Abuse Clinic available each week.”" in shown
+    assert "(Bedfordshire Hospitals Foundation Trust | luton-lscp" in shown

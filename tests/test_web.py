@@ -797,3 +797,16 @@ def test_an_error_kb_explains_keeps_its_explanation_in_a_sentence(client):
     page = response.get_data(as_text=True)
     assert "<h1>Page not found</h1>" in page
     assert "<p>No pack is called &#39;nothing-here&#39;" in page  # a sentence, not a log line
+
+
+def test_the_answer_comes_first_quoted_from_the_first_passage_with_its_citation(client):
+    response = client.get("/", query_string={"q": NOTES_QUERY, "k": 3})
+    html = response.get_data(as_text=True)
+    first = hits_of(client, NOTES_QUERY, k=3)[0]
+    quoted = re.search(r'<blockquote class="answer-quote"[^>]*><p>“(.*?)”</p>', html, re.S)
+    assert quoted, "no answer above the passages"
+    assert html.index('class="answer"') < html.index('id="results-heading"')
+    assert quoted.group(1) in first["text"]  # a quotation from the first passage, nothing made up
+    citation = html[html.index('class="answer-citation"') :].split("</p>")[0]
+    assert first["section"] in citation and "page" in citation
+    assert f'href="/documents/{first["document"]}' in citation

@@ -98,6 +98,7 @@ def search_page():
     return render_template(
         "search.html",
         results=results,
+        answer=answering.answer(results),
         facets=facets,
         facet_k=FACET_K,
         mark=mark,
