@@ -45,7 +45,7 @@ def test_search_json_shape(index):
 def test_search_human_output_cites_rank_agency_document_page_section(index):
     code, out, _ = run("search", "Use the escalation policy when agencies disagree", "-k", "2")
     assert code == 0
-    first = out.split("\n\n")[1].splitlines()
+    first = next(block for block in out.split("\n\n") if block.startswith("1. ")).splitlines()
     assert first[0] == "1. No agency named | notes.md | page 1"  # a note with no agency says so
     assert first[1].strip() == "Escalation"
     assert first[2].strip() == "Use the escalation policy when agencies disagree."
