@@ -81,12 +81,23 @@ def chroma_server(tmp_path_factory):
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     log = (tmp_path_factory.mktemp("chroma") / "chroma.log").open("w")
+    process, url = start_chroma(tmp_path_factory.mktemp("chroma-data"), port, log)
+    try:
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def start_chroma(data: Path, port: int, log=subprocess.DEVNULL):
+    """`chroma run` over a folder on 127.0.0.1:port, once it answers: (process, url)."""
     process = subprocess.Popen(
         [
             str(Path(sys.executable).with_name("chroma")),
             "run",
             "--path",
-            str(tmp_path_factory.mktemp("chroma-data")),
+            str(data),
             "--host",
             "127.0.0.1",
             "--port",
@@ -96,21 +107,16 @@ def chroma_server(tmp_path_factory):
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"chroma run did not start: see {log.name}")
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-        log.close()
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).close()
+            return process, url
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                pytest.fail(f"chroma run did not start on port {port}")
+            time.sleep(0.2)
 
 
 @pytest.fixture(params=["embedded", "chroma-server"])

@@ -78,27 +78,30 @@ def test_bm25_ranks_the_passage_with_the_rarer_words_first(index):
 
 def test_scores_are_exactly_fts5s_bm25_for_the_whole_query(index):
     """Words are scored from the stored arrays, phrases by FTS5; the sum must be what FTS5 gives."""
-    weights = ", ".join(map(str, keyword.COLUMN_WEIGHTS))
-    cases = [
+    for terms, phrases in [
         (["clinic", "domestic", "abuse"], []),
         (["domestic"], ["risk assessment conference"]),
         (["visitors", "e-mail", "hours"], ["out of hours", "neglect"]),
         (["staff", "staff's"], []),
         (["priority", "partnership", "conference"], ["graded care profile", "health visitors"]),
-    ]
-    for terms, phrases in cases:
-        expected = dict(
-            index._db.execute(
-                f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
-                (match_expression(terms, phrases),),
-            ).fetchall()
-        )
-        found = dict(index.search(terms, phrases, k=50))
-        assert found.keys() == expected.keys()
-        assert all(
-            found[chunk_id] == pytest.approx(score, rel=1e-12)
-            for chunk_id, score in expected.items()
-        )
+    ]:
+        assert_scored_as_fts5_scores(index, terms, phrases)
+
+
+def assert_scored_as_fts5_scores(index: KeywordIndex, terms: list[str], phrases: list[str]) -> None:
+    """The index's scores for the words and phrases are FTS5's own bm25() over its passages."""
+    weights = ", ".join(map(str, keyword.COLUMN_WEIGHTS))
+    expected = dict(
+        index._db.execute(
+            f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
+            (match_expression(terms, phrases),),
+        ).fetchall()
+    )
+    found = dict(index.search(terms, phrases, k=50))
+    assert found.keys() == expected.keys(), (index.path.name, terms, phrases)
+    assert all(
+        found[chunk_id] == pytest.approx(score, rel=1e-12) for chunk_id, score in expected.items()
+    ), (index.path.name, terms, phrases)
 
 
 def test_stored_phrases_and_phrases_fts5_scores_add_up_alike(index):
@@ -286,7 +289,6 @@ def test_a_copy_with_passages_taken_out_and_put_in_scores_exactly_as_fts5_and_a_
     build(copied, added, "copied", kept=(first, {"b.pdf"}))
     whole = tmp_path / "whole.sqlite"
     build(whole, [c for c in CHUNKS if c.document != "b.pdf"] + added, "whole")
-    weights = ", ".join(map(str, keyword.COLUMN_WEIGHTS))
     cases = [
         (["domestic", "abuse", "clinic"], []),
         (["training"], ["domestic abuse", "out of hours"]),
@@ -296,17 +298,6 @@ def test_a_copy_with_passages_taken_out_and_put_in_scores_exactly_as_fts5_and_a_
     for path in (copied, whole):
         index = KeywordIndex(path)
         for terms, phrases in cases:
-            expected = dict(
-                index._db.execute(
-                    f"SELECT id, -bm25(passages, {weights}) FROM passages WHERE passages MATCH ?",
-                    (match_expression(terms, phrases),),
-                ).fetchall()
-            )
-            found = dict(index.search(terms, phrases, k=50))
-            assert found.keys() == expected.keys(), (path.name, terms, phrases)
-            assert all(
-                found[chunk_id] == pytest.approx(score, rel=1e-12)
-                for chunk_id, score in expected.items()
-            ), (path.name, terms, phrases)
+            assert_scored_as_fts5_scores(index, terms, phrases)
         index.close()
     assert "c4" not in dict(KeywordIndex(copied).search(["priority"]))  # b.pdf is out

@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 from click.testing import CliRunner
-from conftest import small_app
+from conftest import small_app, start_chroma
 
 from kb.cli import cli
 from kb.errors import printable
@@ -397,41 +397,6 @@ def test_a_lost_chroma_server_is_one_line(settings, monkeypatch):
         .splitlines()[-1]
         .startswith(f"kb: cannot reach the Chroma server at http://127.0.0.1:{port}")
     )
-
-
-def start_chroma(data, port: int):
-    """`chroma run` on 127.0.0.1:port over a folder, answering; (process, url)."""
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-    from pathlib import Path
-
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("chroma")),
-            "run",
-            "--path",
-            str(data),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=2).close()
-            return process, url
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("chroma run did not start")
-            time.sleep(0.2)
 
 
 def test_a_chroma_server_lost_mid_reindex_is_one_line_and_the_next_reindex_completes(
