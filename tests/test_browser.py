@@ -174,6 +174,34 @@ def test_the_answer_comes_first_on_any_screen(page, server, width):
     assert_accessible(page)
 
 
+def test_filters_come_before_the_results_folded_on_a_phone_and_open_beside_them_on_a_desktop(
+    page, server
+):
+    page.set_viewport_size({"width": 390, "height": 900})
+    search(page, server, MISSION)
+    toggle = page.locator("details.filter-toggle > summary")
+    first_hit = page.locator("li.hit").first
+    assert toggle.bounding_box()["y"] < first_hit.bounding_box()["y"]  # before the results
+    expect(page.locator(".facets a").first).to_be_hidden()  # folded until asked for
+    toggle.click()  # a <details>: no JavaScript needed
+    expect(page.locator(".facets a").first).to_be_visible()
+    assert_accessible(page)
+
+    page.set_viewport_size({"width": 1366, "height": 900})
+    search(page, server, MISSION)
+    expect(toggle).to_be_hidden()
+    facets = page.locator(".facets")
+    expect(facets.locator("a").first).to_be_visible()  # open, beside the results
+    assert facets.bounding_box()["x"] > first_hit.bounding_box()["x"] + 300
+    # A few tab stops from the top: the skip link, the box, the button, then the first filter.
+    stops = 0
+    while stops < 12 and not page.evaluate("document.activeElement.closest('.facets') !== null"):
+        page.keyboard.press("Tab")
+        stops += 1
+    assert stops <= 8, stops
+    assert_accessible(page)
+
+
 @pytest.mark.parametrize("width", [1366, 390])
 def test_a_query_nothing_answers_says_so(page, server, width):
     page.set_viewport_size({"width": width, "height": 900})
@@ -270,19 +298,21 @@ def test_keyboard_alone_reaches_the_box_the_button_and_the_results_with_visible_
     for _ in range(7):
         page.keyboard.press("Tab")
         order.append(focused(page))
-    skip, home, compare, packs, box, button, result = order
+    skip, home, compare, packs, box, button, first_filter = order
     assert skip["text"] == "Skip to results" and skip["href"] == "#results"
     assert home["text"] == "Safeguarding reports search" and home["href"] == "/"
     assert (compare["href"], packs["href"]) == ("/compare", "/packs")
     assert box["id"] == "q"
     assert button["tag"] == "BUTTON" and button["text"] == "Search"
-    assert result["href"] == first_link
+    # The filters come before the results, in reach; the skip link passes them (below).
+    assert first_filter["href"].startswith("/?q=") and "agency=" in first_filter["href"]
     for element in order:
         assert element["outline"] != "none" and element["width"] >= 2, element
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=ARTIFACTS / "keyboard-focus-on-first-result.png")
 
-    # The skip link itself: from the top, Tab and Enter, and the next Tab is the first result.
+    # The skip link itself: from the top, Tab and Enter, and the next Tab is the first result's
+    # link (the answer's, which quotes the first passage and links where its "open" does).
     page.goto(page.url.split("#")[0])
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
