@@ -532,6 +532,36 @@ def test_a_form_from_before_a_restart_says_to_reload_the_page(browser, server):
         context.close()
 
 
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_note_typed_on_a_page_older_than_the_server_is_kept_to_send_again(browser, server, width):
+    # A context of its own: the refused request is logged to the console.
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    page = context.new_page()
+    try:
+        search(page, server, MISSION)
+        hit = page.locator("li.hit").first
+        hit.get_by_label("Add to pack").fill(f"Stale {width}")
+        hit.get_by_role("button", name="Add passage 1 to the pack").click()
+        expect(hit.locator(".add-status")).to_contain_text("Added")
+        page.goto(server["url"] + f"packs/Stale%20{width}")
+        form = page.locator("form.note-form").first
+        form.locator("input[name=csrf_token]").evaluate(
+            "input => { input.value = 'from-before-a-restart'; }"
+        )
+        note = "Ask: who would you call at 2 a.m.?"
+        page.get_by_label("Your note on passage 1").fill(note)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Save note on passage 1").click()
+        expect(page.locator("h1")).to_have_text("Nothing was saved yet")
+        expect(page.get_by_label("Your note")).to_have_value(note)
+        assert_accessible(page)
+        with page.expect_navigation():
+            page.get_by_role("button", name="Send again").click()
+        expect(page.get_by_label("Your note on passage 1")).to_have_value(note)
+    finally:
+        context.close()
+
+
 def test_a_note_prints_with_its_line_breaks(page, server):
     search(page, server, "children missing education")
     hit = page.locator("li.hit").first

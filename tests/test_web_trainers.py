@@ -708,3 +708,39 @@ def test_packs_outlive_the_app(small_index, client, token):
     assert "Kept" in [name for name, _, _ in Packs(small_index.index_dir).names()]
     assert restarted.config["KB_CSRF_TOKEN"] != client.application.config["KB_CSRF_TOKEN"]
     assert restarted.test_client().get("/packs/Kept").status_code == 200
+
+
+def test_a_note_sent_from_a_page_older_than_the_server_is_shown_again_to_send_not_lost(
+    client, token, app
+):
+    chunk = hits(client, "training", k=1)[0]["id"]
+    add(client, token, "Stale note", chunk, "/")
+    passage = passage_ids(html_of(client.get("/packs/Stale%20note")))[0]
+    path = f"/packs/Stale%20note/passages/{passage}/note"
+    note = "Ask: who would you call at 2 a.m.? <b>not bold</b>"
+    page = {"Sec-Fetch-Site": "same-origin", "Accept": "text/html"}
+    response = client.post(
+        path, data={"csrf_token": "before-a-restart", "note": note}, headers=page
+    )
+    html = html_of(response)
+    assert response.status_code == 403 and "<h1>Nothing was saved yet</h1>" in html
+    assert f">{escape(note)}</textarea>" in html  # what was typed, escaped, to send again
+    fresh = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    assert fresh == token and f'action="/packs/Stale%20note/passages/{passage}/note"' in html
+    assert (
+        client.post(path, data={"csrf_token": fresh, "note": note}, headers=page).status_code == 303
+    )
+    saved = app.extensions["kb_packs"].get("Stale note").passages[0]
+    assert saved.note == note
+    # Nothing is offered to send again where the browser does not say the page was this site's,
+    # nor for a password.
+    for headers in (
+        {"Accept": "text/html"},
+        {"Sec-Fetch-Site": "cross-site", "Accept": "text/html"},
+    ):
+        refused = client.post(path, data={"csrf_token": "x", "note": "forged"}, headers=headers)
+        assert refused.status_code == 403 and "Send again" not in html_of(refused)
+    signing_in = client.post(
+        "/sign-in", data={"csrf_token": "x", "name": "a", "password": "secret words"}, headers=page
+    )
+    assert signing_in.status_code == 403 and "secret words" not in html_of(signing_in)

@@ -9,15 +9,17 @@ import re
 import secrets
 import time
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from flask import (
     Blueprint,
     Flask,
+    Response,
     abort,
     current_app,
     flash,
     g,
+    make_response,
     redirect,
     render_template,
     request,
@@ -39,6 +41,7 @@ from kb.users import (
     trusted_user,
 )
 from web import context
+from web.errors import wants_json
 
 bp = Blueprint("signin", __name__)
 log = logging.getLogger("kb.web")
@@ -89,18 +92,38 @@ def init(app: Flask, settings: Settings) -> None:
     app.register_blueprint(bp)
 
 
-def same_origin_forms_only() -> None:
+def same_origin_forms_only() -> Response | None:
     """A POST must carry the form token (the pages' forms do) and not come from another site.
 
     The token is in every form and nowhere else, so another site cannot read or guess it; browsers
     that send Sec-Fetch-Site say where the request came from as well.
     """
     if request.method != "POST":
-        return
+        return None
     if request.headers.get("Sec-Fetch-Site", "same-origin") not in ("same-origin", "none"):
         abort(403, description=FORM_EXPIRED)
     if not hmac.compare_digest(request.form.get("csrf_token", ""), context.csrf_token()):
+        if _resendable():
+            # A page of this site, shown before a restart: what was typed is shown again, to send
+            # with a fresh token by pressing a button, never on its own.
+            fields = [
+                (key, value) for key, value in request.form.items(multi=True) if key != "csrf_token"
+            ]
+            page = render_template("stale_form.html", fields=fields, action=quote(request.path))
+            return make_response(page, 403)
         abort(403, description=FORM_EXPIRED)
+    return None
+
+
+def _resendable() -> bool:
+    """A stale form the browser says this site's own page sent, as a page (not the page's script),
+    holding no password."""
+    return (
+        request.headers.get("Sec-Fetch-Site") == "same-origin"
+        and not wants_json()
+        and not request.path.startswith("/api/")
+        and "password" not in request.form
+    )
 
 
 bp.before_request(same_origin_forms_only)
