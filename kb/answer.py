@@ -11,6 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
+from kb.clean import EMPHASIS
 from kb.passage import Hit
 
 # A sentence ends at . ! or ? (and a closing quote or bracket) before a space and a capital or an
@@ -25,7 +26,6 @@ SHORT = 60  # characters: a sentence shorter than this is quoted with the one af
 LONGEST = 600  # characters quoted at most
 CANDIDATES = 4  # sentences the model reads, those holding most of the query's words
 OVERLAP_WEIGHT = 0.3  # what holding all the query's words adds to a cosine similarity
-_MARKUP = re.compile(r"\*\*|__|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)")
 _BULLET = re.compile(r"^\s*(?:[-•*▪◦–]|\d{1,2}[.)])\s+")
 
 
@@ -48,7 +48,7 @@ def sentences(text: str) -> list[str]:
     """The passage's sentences, each as written, without a leading bullet or markup."""
     found: list[str] = []
     for line in text.splitlines():
-        line = _MARKUP.sub("", _BULLET.sub("", line)).strip()
+        line = EMPHASIS.sub("", _BULLET.sub("", line)).strip()
         pieces: list[str] = []
         for piece in _SENTENCE_END.split(line) if line else []:
             if pieces and _ABBREVIATION.search(pieces[-1]):

@@ -201,3 +201,14 @@ def continues(previous: str, following: str) -> bool:
 
 def ends_sentence(text: str) -> bool:
     return text.rstrip().endswith(_TERMINAL)
+
+
+# Markdown's emphasis marks, as the reports' text holds them ("**training programme**", "*MECC*"),
+# and a line's bullet ("- ", "* ").
+EMPHASIS = re.compile(r"\*\*|__|(?<!\w)\*(?=\S)|(?<=\S)\*(?!\w)")
+_LINE_BULLET = re.compile(r"^[ \t]*[-*•▪◦][ \t]+", re.MULTILINE)
+
+
+def without_markup(text: str) -> str:
+    """Text as a reader should see it: emphasis marks gone, each line's bullet written "• "."""
+    return EMPHASIS.sub("", _LINE_BULLET.sub("• ", text))

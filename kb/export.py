@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from kb.clean import without_markup
 from kb.errors import UsageError
 from kb.passage import NO_AGENCY, SavedPassage
 
@@ -260,7 +261,8 @@ def to_docx(sheet: Sheet) -> bytes:
             )
             cite = document.add_paragraph()
             cite.add_run(_xml(_cite(passage, number_of[passage.document]))).italic = True
-            for line in passage.text.splitlines() or [""]:
+            # As the page shows it: Word would show Markdown's marks as they are.
+            for line in without_markup(passage.text).splitlines() or [""]:
                 document.add_paragraph(_xml(line), style="Quote")
             if passage.note:
                 note = document.add_paragraph()

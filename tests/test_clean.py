@@ -194,3 +194,16 @@ def test_a_bullet_a_symbol_font_drew_becomes_a_bullet(raw, expected):
     cleaned = clean.symbol_bullets(clean.normalise_whitespace(raw))
     assert cleaned == expected
     assert bool(clean.BULLET_START.match(cleaned)) is cleaned.lstrip().startswith("• ")
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [
+        ("- **Training programme** is given.", "• Training programme is given."),
+        ("Make Every Contact Count (*MECC*).", "Make Every Contact Count (MECC)."),
+        ("First.\n  * nested point\n__Note__", "First.\n• nested point\nNote"),
+        ("5 * 3 = 15, and - a dash mid-line", "5 * 3 = 15, and - a dash mid-line"),
+    ],
+)
+def test_markup_is_removed_as_a_reader_would_not_see_it(text, shown):
+    assert clean.without_markup(text) == shown

@@ -17,6 +17,7 @@ from conftest import BRADFORD, FOUNDING, NOTES, FakeEmbedder, copy_index, small_
 from markupsafe import escape
 from werkzeug.exceptions import NotFound
 
+from kb.clean import without_markup
 from kb.cli import cli
 from kb.settings import Settings
 from kb.store import Published
@@ -753,7 +754,8 @@ def test_the_page_shows_the_same_passages_in_the_same_order_as_the_api(client, a
         (hit["page"], hit["page_end"]) for hit in api
     ]
     assert [re.sub(r"</?mark>", "", text) for text in passages] == [
-        str(escape(hit["text"])) for hit in api
+        str(escape(without_markup(hit["text"])))
+        for hit in api  # shown without Markdown's marks
     ]
 
 
@@ -810,3 +812,13 @@ def test_the_answer_comes_first_quoted_from_the_first_passage_with_its_citation(
     citation = html[html.index('class="answer-citation"') :].split("</p>")[0]
     assert first["section"] in citation and "page" in citation
     assert f'href="/documents/{first["document"]}' in citation
+
+
+def test_passages_show_no_markdown_marks(client):
+    raw = [hit["text"] for hit in hits_of(client, "Make Every Contact Count MECC", k=10)]
+    assert any("*MECC*" in text for text in raw)  # the report's own text holds the marks
+    html = client.get("/", query_string={"q": "Make Every Contact Count MECC"}).get_data(
+        as_text=True
+    )
+    assert "*MECC*" not in html and "*<mark>MECC</mark>*" not in html
+    assert "(<mark>MECC</mark>)" in html

@@ -19,6 +19,7 @@ from flask import (
 )
 
 from kb import dates
+from kb.clean import without_markup
 from kb.errors import (
     EmptyQuery,
     QueryTooLong,
@@ -195,6 +196,8 @@ def search_url(params: SearchParams, **changes) -> str:
 
 
 bp.add_app_template_global(dates.shown, "shown_date")
+# A passage as a reader should see it: Markdown's marks gone, bullets as bullets.
+bp.add_app_template_filter(without_markup, "readable")
 # How every page names a passage whose report names no agency.
 # Flask's annotation asks for a callable; Jinja's globals take any value.
 bp.add_app_template_global(NO_AGENCY, "no_agency")  # type: ignore[arg-type]
