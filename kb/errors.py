@@ -57,6 +57,10 @@ class StoreFailed(KbError):
     """The index could not be written or reached: a full disk, a Chroma server gone."""
 
 
+class DiskFull(StoreFailed):
+    """The disk holding the index (or the packs, or the accounts) is full."""
+
+
 REBUILD = (
     "run `kb reindex --rebuild` to build it again from the corpus (the trainers' packs are kept)"
 )
@@ -72,7 +76,7 @@ def store_failure(error: BaseException, where: str) -> KbError | None:
     if (isinstance(error, OSError) and error.errno == errno.ENOSPC) or any(
         sign in lower for sign in ("disk is full", "no space left", "quota exceeded")
     ):
-        return StoreFailed(
+        return DiskFull(
             f"the disk holding {where} is full: free some space, then run `kb reindex` again; "
             "the index being served is unchanged"
         )
@@ -92,6 +96,17 @@ def store_failure(error: BaseException, where: str) -> KbError | None:
             "the index being served is unchanged"
         )
     return None
+
+
+def unusable(what: str, path: object, error: BaseException) -> KbError:
+    """kb's error for a file it writes as people work (the packs, the accounts) that it cannot
+    use: on a full disk, saying that nothing was saved and nothing saved before was lost."""
+    if isinstance(store_failure(error, str(path)), DiskFull):
+        return DiskFull(
+            f"the disk holding {path} is full, so nothing could be saved: ask the administrator "
+            "to free some space. Nothing already saved was lost"
+        )
+    return KbError(f"cannot use {what} {path}: {error}")
 
 
 class IndexLocked(KbError):

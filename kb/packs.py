@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol
 
-from kb.errors import KbError, UnknownName, UsageError
+from kb.errors import UnknownName, UsageError, unusable
 from kb.passage import Chunk, Citation, SavedPassage, pages
 
 FILENAME = "packs.sqlite"
@@ -198,7 +198,7 @@ class Packs:
                         )
                     yield db
         except sqlite3.OperationalError as error:
-            raise KbError(f"cannot use the packs database {self.path}: {error}") from None
+            raise unusable("the packs database", self.path, error) from None
 
     def summaries(self) -> list[Summary]:
         """Every pack in use, the most recently changed first."""

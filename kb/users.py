@@ -21,7 +21,7 @@ from pathlib import Path
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from kb.errors import KbError, UnknownName, UsageError, printable
+from kb.errors import KbError, UnknownName, UsageError, printable, unusable
 from kb.settings import Settings
 
 FILENAME = "users.sqlite"
@@ -117,7 +117,7 @@ class Users:
                 with db:
                     yield db
         except sqlite3.OperationalError as error:
-            raise KbError(f"cannot use the accounts file {self.path}: {error}") from None
+            raise unusable("the accounts file", self.path, error) from None
 
     def add(self, name: str, password: str) -> str:
         """Make an account; its stored name."""

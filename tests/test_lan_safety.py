@@ -441,14 +441,20 @@ def test_a_chroma_server_lost_mid_reindex_is_one_line_and_the_next_reindex_compl
         process.wait()
 
 
-def test_a_pack_write_on_a_full_disk_is_a_page_saying_so_not_a_bare_500(app, client, monkeypatch):
-    from kb.packs import Packs
+@pytest.mark.parametrize("where", ["packs.sqlite", "any store"])
+def test_a_pack_write_on_a_full_disk_is_a_page_saying_so_not_a_bare_500(
+    app, client, monkeypatch, where
+):
+    from kb import packs
 
-    def full(self, *args, **kwargs):
+    def full(*args, **kwargs):
         raise sqlite3.OperationalError("database or disk is full")
 
-    monkeypatch.setattr(Packs, "create", full)
     page = client.get("/packs")
+    if where == "packs.sqlite":  # inside the packs database's own connection, as SQLite says it
+        monkeypatch.setattr(packs, "_upgrade", full)
+    else:  # straight from SQLite to the page, past kb's own messages
+        monkeypatch.setattr(packs.Packs, "create", full)
     token = page.data.split(b'name="csrf_token" value="')[1].split(b'"')[0].decode()
     response = client.post(
         "/packs",

@@ -10,6 +10,7 @@ from flask import Flask, Response, current_app, jsonify, make_response, render_t
 from werkzeug.exceptions import HTTPException
 
 from kb.errors import (
+    DiskFull,
     IndexDamaged,
     IndexMissing,
     KbError,
@@ -18,6 +19,7 @@ from kb.errors import (
     UsageError,
     printable,
     store_failure,
+    unusable,
 )
 
 # An error's status, by the first of its classes found here: a request that names something kb
@@ -63,15 +65,16 @@ def storage_failed(error: sqlite3.DatabaseError) -> Response:
     if isinstance(error, (sqlite3.ProgrammingError, sqlite3.InterfaceError)):
         raise error  # kb's own mistake, not the file's: a 500, logged with its traceback
     where = current_app.config["KB_SETTINGS"].index_dir
-    failure = store_failure(error, str(where)) or StoreFailed(
-        f"the index folder {where} could not be used ({error}): ask the administrator to look at it"
-    )
-    if isinstance(failure, StoreFailed) and "is full" in str(failure):
-        failure = StoreFailed(
-            f"The disk holding {where} is full, so nothing could be saved: ask the administrator "
-            "to free some space. Nothing already saved was lost."
+    failure = store_failure(error, str(where))
+    if isinstance(failure, DiskFull):  # said as to someone saving, not to the administrator
+        failure = unusable("the index folder", where, error)
+    return refused(
+        failure
+        or StoreFailed(
+            f"the index folder {where} could not be used ({error}): ask the administrator to look "
+            "at it"
         )
-    return refused(failure)
+    )
 
 
 # A page's heading for each status, in the words public-service sites use (GOV.UK's patterns),
