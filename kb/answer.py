@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import numpy as np
 
 from kb.clean import EMPHASIS
+from kb.embed import Embedder
 from kb.passage import Hit
 
 # A sentence ends at . ! or ? (and a closing quote or bracket) before a space and a capital or an
@@ -29,19 +29,12 @@ OVERLAP_WEIGHT = 0.3  # what holding all the query's words adds to a cosine simi
 _BULLET = re.compile(r"^\s*(?:[-•*▪◦–]|\d{1,2}[.)])\s+")
 
 
-class Encoder(Protocol):
-    def encode(self, texts, batch_size: int = ...) -> np.ndarray: ...
-
-
 @dataclass(frozen=True)
 class Answer:
     """A quotation from a passage, exactly as it stands there (markup and bullets aside)."""
 
     text: str
     hit: Hit
-
-    def as_dict(self) -> dict:
-        return {"text": self.text, "id": self.hit.id}
 
 
 def sentences(text: str) -> list[str]:
@@ -62,7 +55,7 @@ def sentences(text: str) -> list[str]:
 def best_sentence(
     query_vector: np.ndarray,
     hit: Hit,
-    encoder: Encoder,
+    encoder: Embedder,
     overlap: Callable[[list[str]], list[float]] | None = None,
 ) -> Answer | None:
     """The sentence of the passage nearest the query, with the next one if it is short; None if

@@ -66,11 +66,18 @@ COLUMN_WEIGHTS = (1.0, 0.6, 0.3)
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's bm25() constants
 ACRONYM_SAMPLE = 200  # passages read to tell how the corpus writes an acronym's word
-# (rowid, score) of every passage matching an FTS5 query, scored by FTS5 itself; higher is better.
-_BM25 = (
-    f"SELECT rowid, -bm25(passages, {', '.join(map(str, COLUMN_WEIGHTS))}) "
-    "FROM passages WHERE passages MATCH ?"
-)
+
+
+def _bm25_in(schema: str) -> str:
+    """(rowid, score) of every passage of a schema's table matching an FTS5 query, scored by FTS5
+    itself; higher is better."""
+    return (
+        f"SELECT rowid, -bm25(passages, {', '.join(map(str, COLUMN_WEIGHTS))}) "
+        f"FROM {schema}.passages WHERE passages MATCH ?"
+    )
+
+
+_BM25 = _bm25_in("main")
 
 
 def query_terms(text: str) -> list[str]:
@@ -354,13 +361,7 @@ def _phrase_counts(
     """(rowids, counts) of the passages in a schema's table holding a phrase: its count in each,
     weighted by column, read back from FTS5's bm25() for it there (FTS5 does not give phrase counts
     otherwise), with that table's statistics."""
-    rowids, scores = _columns(
-        db.execute(
-            f"SELECT rowid, -bm25(passages, {', '.join(map(str, COLUMN_WEIGHTS))}) "
-            f"FROM {schema}.passages WHERE passages MATCH ?",
-            (f'"{phrase}"',),
-        ).fetchall()
-    )
+    rowids, scores = _columns(db.execute(_bm25_in(schema), (f'"{phrase}"',)).fetchall())
     if not len(rowids):
         return rowids, scores
     order = np.argsort(rowids, kind="stable")
@@ -465,13 +466,14 @@ class KeywordIndex:
             except (sqlite3.ProgrammingError, sqlite3.InterfaceError):
                 raise  # kb's own mistake (a closed index), not the file's
             except sqlite3.DatabaseError as error:
-                raise IndexDamaged(
-                    f"the keyword index {self.path} cannot be read ({error}): {REBUILD}"
-                ) from None
+                raise self._damaged(error) from None
+
+    def _damaged(self, error: sqlite3.DatabaseError) -> IndexDamaged:
+        return IndexDamaged(f"the keyword index {self.path} cannot be read ({error}): {REBUILD}")
 
     def check(self) -> int:
         """The passages the index holds, counted by reading its tables (the passages' text and the
-        stored scores) from the file, on a connection of its own (the searches' keeps pages it
+        stored counts) from the file, on a connection of its own (the searches' keeps pages it
         has read), so that a damaged file says so here rather than in a search."""
         if not self.path.exists():  # pruned while open: the searches read what they opened
             with self._reading():
@@ -480,9 +482,7 @@ class KeywordIndex:
             with closing(sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)) as db:
                 return self._count(db)
         except sqlite3.DatabaseError as error:
-            raise IndexDamaged(
-                f"the keyword index {self.path} cannot be read ({error}): {REBUILD}"
-            ) from None
+            raise self._damaged(error) from None
 
     @staticmethod
     def _count(db: sqlite3.Connection) -> int:

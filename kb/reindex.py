@@ -510,7 +510,7 @@ def build(
             catalogue = Served(writer.generation, manifest, work.documents, work.failed).catalogue()
             if work.copy_of and not (summary.rebuilt or summary.removed or written):
                 # Every changed file failed: the served generation stays, and remembers them.
-                writer.abandon()
+                writer.discard()
                 write_catalogue(home(settings.index_dir, work.copy_of), catalogue)
                 return
             # The keyword index and learned acronyms are derived from what the new generation holds.

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
@@ -35,7 +35,6 @@ from kb.keyword import FILENAME as KEYWORD_FILE
 from kb.keyword import KeywordIndex, Scores, query_terms
 from kb.keyword import build as build_keyword
 from kb.keyword import fingerprint as keyword_fingerprint
-from kb.keyword import sync as sync_keyword
 from kb.organisations import Organisations
 from kb.passage import Chunk, Filter, Hit, IndexedDocument
 from kb.settings import Settings
@@ -55,6 +54,7 @@ AGENCY_BONUS = {"convex": 0.1, "rrf": 1.0 / (RRF_K + 1)}
 NAMED_DEPTH = 20  # candidates of the organisations a query names, beside the best CANDIDATES
 MAX_K = 100  # the most passages one search returns
 QUOTES_KEPT = 256  # answers quoted, kept for a repeated query
+Kept = TypeVar("Kept")
 # A footnote alone ("14 See 'Elective home education'…"): a short passage that opens with its
 # number. Its score is multiplied by FOOTNOTE_WEIGHT, so a finding it annotates comes first.
 FOOTNOTE = re.compile(
@@ -277,12 +277,10 @@ class Searcher:
         # index holds; all, if it holds none of them.
         folded = {name.strip("/").casefold() for name in default_collections}
         self.default_collections = [c for c in self._collections if c.casefold() in folded]
-        self._answers = Answers(
-            answers_kept
-        )  # repeated queries answered from memory; 0 turns it off
+        # Repeated queries answered from memory; 0 turns it off.
+        self._answers: Answers[Results] = Answers(answers_kept)
         self._beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
-        self._quotes: OrderedDict[tuple, Answer | None] = OrderedDict()
-        self._quoting = threading.Lock()
+        self._quotes: Answers[Answer] = Answers(QUOTES_KEPT)
 
     def using(self, retrieval: Retrieval) -> Searcher:
         """The same searcher with other parts of the ranking turned on or off
@@ -403,10 +401,9 @@ class Searcher:
         if results.weak or not results.hits:
             return None
         key = (results.query, tuple(results.expanded), results.hits[0].id)
-        with self._quoting:
-            if key in self._quotes:
-                self._quotes.move_to_end(key)
-                return self._quotes[key]
+        quoted = self._quotes.get(key)
+        if quoted is not None:
+            return quoted
         wanted = {
             token
             for tokens in self.keyword.tokens([*query_terms(results.query), *results.expanded])
@@ -420,10 +417,8 @@ class Searcher:
         found = best_sentence(
             self._encode(results.query, results.expanded), results.hits[0], self.embedder, overlap
         )
-        with self._quoting:
-            self._quotes[key] = found
-            while len(self._quotes) > QUOTES_KEPT:
-                self._quotes.popitem(last=False)
+        if found is not None:
+            self._quotes.put(key, found)
         return found
 
     def query_vector(self, query: str) -> np.ndarray:
@@ -638,13 +633,15 @@ def _keyword_index(settings: Settings, store: Published) -> KeywordIndex:
     reindex on another machine wrote to a Chroma server): under the writer lock, so that no reader
     rewrites a file a reindex is writing; while a reindex holds it (or the index folder is not
     ours to lock), into a file of this process's own, deleted once open."""
+    path = store.home / KEYWORD_FILE
     wanted = keyword_fingerprint(store.fingerprint_rows())
-    if KeywordIndex.stored_fingerprint(store.home / KEYWORD_FILE) == wanted:
-        return KeywordIndex(store.home / KEYWORD_FILE)
+    if KeywordIndex.stored_fingerprint(path) == wanted:
+        return KeywordIndex(path)
     try:
         with writer_lock(settings.index_dir):
-            keyword, _ = sync_keyword(store, store.home)
-            return keyword
+            if KeywordIndex.stored_fingerprint(path) != wanted:  # or another reader built it
+                build_keyword(path, store.chunks(), wanted)
+            return KeywordIndex(path)
     except (IndexLocked, PermissionError):
         pass
     handle, name = tempfile.mkstemp(prefix="kb-keyword-", suffix=".sqlite")
@@ -657,22 +654,23 @@ def _keyword_index(settings: Settings, store: Published) -> KeywordIndex:
         private.unlink(missing_ok=True)  # open already: the file lives until it is closed
 
 
-class Answers:
-    """A small least-recently-used memory of answers, shared by the server's threads."""
+class Answers(Generic[Kept]):
+    """A small least-recently-used memory of answers (results, quotations), shared by the server's
+    threads."""
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self._kept: OrderedDict[tuple, Results] = OrderedDict()
+        self._kept: OrderedDict[tuple, Kept] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: tuple) -> Results | None:
+    def get(self, key: tuple) -> Kept | None:
         with self._lock:
             results = self._kept.get(key)
             if results is not None:
                 self._kept.move_to_end(key)
             return results
 
-    def put(self, key: tuple, results: Results) -> None:
+    def put(self, key: tuple, results: Kept) -> None:
         with self._lock:
             self._kept[key] = results
             self._kept.move_to_end(key)

@@ -262,14 +262,6 @@ def definitions_in(text: str) -> Iterable[tuple[str, str]]:
             yield short, " ".join(long.split())
 
 
-def learn_definitions(texts: Iterable[tuple[str, str]]) -> list[tuple[str, str, int]]:
-    """(term, long form, documents defining it) from (document, text) pairs, for the keyword
-    index."""
-    return learned_from(
-        (document, short, long) for document, text in texts for short, long in definitions_in(text)
-    )
-
-
 def learned_from(found: Iterable[tuple[str, str, str]]) -> list[tuple[str, str, int]]:
     """(term, long form, documents defining it) from each (document, term, long form) a passage
     defines: each long form spelt as most passages spell it."""

@@ -8,7 +8,7 @@ from kb.vocabulary import (
     best_long_form,
     default_glossary,
     definitions_in,
-    learn_definitions,
+    learned_from,
 )
 
 
@@ -221,7 +221,8 @@ def test_learned_definitions_count_the_documents_that_make_them():
             ),
         ),
     ]
-    assert learn_definitions(texts) == [("WAP", "Widget Assessment Panel", 2)]
+    found = [(document, *defined) for document, text in texts for defined in definitions_in(text)]
+    assert learned_from(found) == [("WAP", "Widget Assessment Panel", 2)]
 
 
 def test_learned_acronyms_join_the_glossary_and_the_data_file_wins_a_clash(glossary):

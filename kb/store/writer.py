@@ -183,7 +183,8 @@ class Writer:
             close()
 
     def discard(self) -> None:
-        """Drop this generation after a failure, whatever state it is in, unless it was published:
+        """Drop this generation, unpublished: after a failure, whatever state it is in, or when a
+        reindex found nothing to change after all. A published one is left alone. Goes with it:
         its folder, and its collection on a Chroma server (if the server still answers; else the
         next reindex's prune deletes it)."""
         if self.published:
@@ -196,10 +197,3 @@ class Writer:
             self.close()
         finally:
             shutil.rmtree(self.home, ignore_errors=True)
-
-    def abandon(self) -> None:
-        """Drop this unpublished generation: a reindex that found nothing to change after all."""
-        if self.chroma_url:
-            self._client.delete_collection(self.collection.name)
-        self.close()
-        shutil.rmtree(self.home, ignore_errors=True)
