@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from kb.errors import KbError, UsageError, printable, store_failure
+from kb.errors import REBUILD, KbError, UsageError, printable, store_failure
 from kb.settings import Settings
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 1, 2, 130
@@ -168,7 +168,7 @@ def reindex(
             err=True,
         )
     if summary.recovered:
-        found = printable(summary.recovered.split(": run")[0])
+        found = printable(summary.recovered.removesuffix(f": {REBUILD}"))  # what to run: done
         click.echo(
             "The index could not be read, so it was built again from the corpus (the trainers' "
             f"packs are kept): {found}."
@@ -556,7 +556,6 @@ def pack_list(index_dir) -> None:
 
     Example: kb pack list
     """
-    from kb.errors import printable
     from kb.packs import UNKNOWN_OWNER
 
     settings = _settings(index_dir=index_dir)
@@ -592,7 +591,6 @@ def pack_history(name, index_dir) -> None:
 
     Example: kb pack history "Neglect level 3"
     """
-    from kb.errors import printable
     from kb.packs import UNKNOWN_OWNER
 
     for change in _packs(_settings(index_dir=index_dir)).history(name):
