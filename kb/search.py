@@ -32,7 +32,7 @@ from kb.errors import (
     UnknownDocument,
 )
 from kb.keyword import FILENAME as KEYWORD_FILE
-from kb.keyword import KeywordIndex, Scores, query_terms
+from kb.keyword import STOPWORDS, KeywordIndex, Scores, query_terms
 from kb.keyword import build as build_keyword
 from kb.keyword import fingerprint as keyword_fingerprint
 from kb.organisations import Organisations
@@ -63,6 +63,75 @@ FOOTNOTE = re.compile(
 )
 FOOTNOTE_LENGTH = 400
 FOOTNOTE_WEIGHT = 0.8
+# A cover's lines ("Inspection dates: 12 to 23 January 2026 Lead inspector: …"): a document's first
+# passage, under no section, with no sentence in it. Like a footnote alone, never the first answer.
+SENTENCE_END = re.compile(r"[.!?][\"'”’)]*(?:\s|$)|:\s*$")
+# A list of titles (further reading, related guidance): TITLES_LISTED or more bullets, each of at
+# most TITLE_WORDS words and no sentence.
+TITLES_LISTED = 3
+TITLE_WORDS = 9
+# A query's words that stand in a passage in the same order, three or more with one that means
+# something ("was not brought"), add PHRASE_BONUS for each word past two: a practitioner's term
+# of art is a phrase, and BM25 scores its words apart.
+PHRASE_WORDS = 3
+PHRASE_MOST = 6  # the longest phrase looked for: past it, a query is a sentence, not a term
+PHRASE_BONUS = 0.05
+PHRASE_DEPTH = 20  # the candidates looked at for the query's phrases, after fusion
+
+
+def is_minor(chunk: Chunk) -> bool:
+    """A footnote on its own, a cover's lines, or a list of titles ("- Behaviour in schools",
+    "- Child abuse", …): something a search may show but never first."""
+    lines = chunk.text.splitlines()
+    if len(lines) >= TITLES_LISTED and all(_is_listed_title(line) for line in lines):
+        return True
+    if len(chunk.text) >= FOOTNOTE_LENGTH:
+        return False
+    if FOOTNOTE.match(chunk.text):
+        return True
+    return chunk.position == 0 and not chunk.section and not SENTENCE_END.search(chunk.text)
+
+
+def _is_listed_title(line: str) -> bool:
+    return (
+        line.startswith("- ")
+        and len(line.split()) <= TITLE_WORDS
+        and not SENTENCE_END.search(line.rstrip())
+    )
+
+
+def _first_not_minor(ranked: list[str], minor: set[str], k: int) -> list[str]:
+    """The ranking with its first passage that is not minor moved to the top, if one is in the
+    first k."""
+    if not ranked or ranked[0] not in minor:
+        return ranked
+    for place, chunk_id in enumerate(ranked[:k]):
+        if chunk_id not in minor:
+            return [chunk_id, *ranked[:place], *ranked[place + 1 :]]
+    return ranked
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+(?:['’]\w+)*", text.casefold().replace("’", "'"))
+
+
+def query_phrases(query: str) -> list[tuple[str, ...]]:
+    """Runs of PHRASE_WORDS or more of the query's words that hold a word BM25 would score,
+    longest first: the phrases a passage may hold as the query has them."""
+    words = _words(query)
+    runs = {
+        tuple(words[start:end])
+        for start in range(len(words))
+        for end in range(start + PHRASE_WORDS, min(start + PHRASE_MOST, len(words)) + 1)
+        if any(word not in STOPWORDS for word in words[start:end])
+    }
+    return sorted(runs, key=lambda run: (-len(run), run))
+
+
+def longest_phrase(phrases: list[tuple[str, ...]], text: str) -> int:
+    """How many words the longest of the phrases that stands in the text has; 0 for none."""
+    held = f" {' '.join(_words(text))} "
+    return next((len(run) for run in phrases if f" {' '.join(run)} " in held), 0)
 
 
 @dataclass(frozen=True)
@@ -256,12 +325,12 @@ class Searcher:
         self._collections = sorted({entry.collection for entry in self._catalogue})
         self._agency_of: dict[str, str] = {}
         self._document_of: dict[str, str] = {}
-        self._text_start: dict[str, str] = {}
+        self._minor: set[str] = set()  # footnotes alone and covers: never a first answer
         # Each standard passage's words, to tell when a query asks for it (kb/standard.py).
         self._standard_words: dict[str, frozenset[str]] = {}
         for chunk in store.chunks():
-            if len(chunk.text) < FOOTNOTE_LENGTH:
-                self._text_start[chunk.id] = chunk.text[:16]
+            if is_minor(chunk):
+                self._minor.add(chunk.id)
             if chunk.standard:
                 self._standard_words[chunk.id] = standard.words(chunk.text)
         for chunk_id, metadata in store.metadata():
@@ -483,10 +552,13 @@ class Searcher:
                 fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * weights.get(agency, 0.0)
         if use.corpus_aware:
             self._weigh_documents(query, fused)
-            for chunk_id in fused:  # a footnote on its own is rarely the answer
-                if FOOTNOTE.match(self._text_start.get(chunk_id, "")):
-                    fused[chunk_id] *= FOOTNOTE_WEIGHT
+            for chunk_id in self._minor.intersection(fused):  # rarely the answer
+                fused[chunk_id] *= FOOTNOTE_WEIGHT
         ranked = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))
+        if use.keyword and (phrases := query_phrases(query)):
+            ranked = self._phrases_first(ranked, phrases, fused)
+        if use.corpus_aware:
+            ranked = _first_not_minor(ranked, self._minor, k)
         hits: list[Hit] = []
         shown_standard: list[standard.Signature] = []
         for chunk_id, chunk in self._passages_in_turn(ranked, 2 * k):
@@ -509,6 +581,18 @@ class Searcher:
             closest = max(score for _, score in dense)
             weak = closest < (weak_below if best_words else unsure_below)
         return Results(query, hits, expanded, _ms_since(started), weak=bool(hits) and weak)
+
+    def _phrases_first(
+        self, ranked: list[str], phrases: list[tuple[str, ...]], fused: dict[str, float]
+    ) -> list[str]:
+        """The top candidates again, each passage that holds one of the query's phrases raised by
+        PHRASE_BONUS for each of its words past two."""
+        top = ranked[:PHRASE_DEPTH]
+        for chunk_id, chunk in self.store.passages(top).items():
+            longest = longest_phrase(phrases, chunk.text)
+            if longest:
+                fused[chunk_id] += PHRASE_BONUS * (longest - PHRASE_WORDS + 1)
+        return sorted(top, key=lambda chunk_id: (-fused[chunk_id], chunk_id)) + ranked[len(top) :]
 
     def _passages_in_turn(
         self, ranked: Sequence[str], step: int

@@ -164,3 +164,24 @@ def test_the_answer_to_the_mission_query_is_the_clinic_sentence(real_index):
     shown = kb(real_index, "search", MISSION, "-k", "1").stdout
     assert "Answer: “Finally the Trust has a Domestic Abuse Clinic available each week.”" in shown
     assert "(Bedfordshire Hospitals Foundation Trust | luton-lscp" in shown
+
+
+@pytest.mark.parametrize(
+    "query, first",
+    [
+        # A footnote alone ("14 See 'Elective home education…'") and a list of titles hold the
+        # words; the parents' and schools' duties answer.
+        (
+            "children off-rolled / home educated what must the school do",
+            "Parents’ responsibilities",
+        ),
+        # The community trust's "Was not brought" policy, not an interim director's appointment.
+        ("was not brought appointments", "Neglect (Pan Beds)"),
+    ],
+)
+def test_the_first_passage_answers_rather_than_sharing_words(real_index, query, first):
+    result = kb(real_index, "search", query, "--json", "-k", "3")
+    assert result.returncode == 0, result.stderr
+    hits = json.loads(result.stdout)["results"]
+    assert hits[0]["section"] == first, [(hit["section"], hit["text"][:60]) for hit in hits]
+    assert not hits[0]["text"][:3].strip().isdigit()

@@ -505,3 +505,55 @@ def test_a_footnote_on_its_own_is_told_by_its_number(text, footnote):
     from kb.search import FOOTNOTE
 
     assert bool(FOOTNOTE.match(text)) is footnote
+
+
+def _chunk(text: str, position: int = 3, section: str = "Schools’ responsibilities"):
+    from kb.passage import Chunk, Citation
+
+    return Chunk("x", text, Citation("a.pdf", "A", "", section, 1), position)
+
+
+@pytest.mark.parametrize(
+    "text, position, section, minor",
+    [
+        ("14 See 'Elective home education: guidelines for local authorities'.", 5, "S", True),
+        ("Inspection dates: 12 to 23 January 2026 Lead inspector: Jo Bloggs, HMI", 0, "", True),
+        ("Inspection dates: 12 to 23 January 2026", 0, "Judgement", False),  # under a section
+        ("Inspection dates: 12 to 23 January 2026", 4, "", False),  # not the document's first
+        ("This guidance sets out the duty. It replaces the 2016 version.", 0, "", False),
+        ("When reviewing hospital activity, each area is set out below:", 0, "", False),
+        ("- Behaviour in schools\n- Child abuse\n- Keeping children safe", 9, "S", True),
+        ("- Behaviour in schools\n- Child abuse", 9, "S", False),  # two lines: not yet a list
+        ("- Staff are trained.\n- Child abuse\n- Keeping children safe", 9, "S", False),
+        ("- The Trust runs a weekly clinic for all victims who attend\n- b\n- c", 9, "S", False),
+    ],
+)
+def test_footnotes_covers_and_lists_of_titles_are_minor(text, position, section, minor):
+    from kb.search import is_minor
+
+    assert is_minor(_chunk(text, position, section)) is minor
+
+
+def test_a_minor_first_passage_gives_way_to_the_first_that_is_not_within_k():
+    from kb.search import _first_not_minor
+
+    assert _first_not_minor(["f", "a", "b"], {"f"}, 3) == ["a", "f", "b"]
+    assert _first_not_minor(["f", "g", "a"], {"f", "g"}, 3) == ["a", "f", "g"]
+    assert _first_not_minor(["f", "g", "a"], {"f", "g"}, 2) == ["f", "g", "a"]  # none in the k
+    assert _first_not_minor(["a", "f"], {"f"}, 2) == ["a", "f"]
+    assert _first_not_minor([], {"f"}, 2) == []
+
+
+def test_a_querys_phrases_are_its_runs_of_three_to_six_words_holding_a_meaningful_one():
+    from kb.search import longest_phrase, query_phrases
+
+    phrases = query_phrases("What was NOT brought, appointments?")
+    assert phrases[0] == ("what", "was", "not", "brought", "appointments")
+    assert ("was", "not", "brought") in phrases
+    assert ("what", "was", "not") not in phrases  # only words BM25 leaves out
+    assert query_phrases("two words") == []
+    assert max(map(len, query_phrases(" ".join(f"w{i}" for i in range(40))))) == 6
+    text = "CCS ‘Was not brought’ policy has been updated"
+    assert longest_phrase(phrases, text) == 3
+    assert longest_phrase(phrases, "brought was not") == 0  # the words, not in the query's order
+    assert longest_phrase(query_phrases("child's voice heard"), "the child’s voice heard") == 3
