@@ -130,6 +130,12 @@ def hit_fields(hit) -> dict:
     return {name: hit.locator(f".{name}").inner_text() for name in ("agency", "section", "page")}
 
 
+def save_to(hit, pack: str) -> None:
+    """Open the passage's one "Save" and type the pack's name; its "Add" button is then in reach."""
+    hit.locator("details.save > summary").click()
+    hit.get_by_label("Add to pack").fill(pack)
+
+
 def test_health_counts_the_real_passages(server):
     assert _health(server["url"])["chunks"] > 500
 
@@ -171,6 +177,37 @@ def test_the_answer_comes_first_on_any_screen(page, server, width):
     box, first = answer.bounding_box(), page.locator("li.hit").first.bounding_box()
     assert box and first and box["y"] < first["y"]  # above the passages
     assert box["x"] + box["width"] <= width  # no sideways scrolling
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_each_result_is_headed_by_whose_it_is_and_cited_plainly_with_one_save(
+    page, server, width
+):
+    page.set_viewport_size({"width": width, "height": 900})
+    search(page, server, MISSION)
+    hits = page.locator("li.hit").all()
+    headings = [hit.locator(".hit-title").inner_text() for hit in hits]
+    # Headings tell results apart: never the document's title, never the same twice in a row.
+    titles = {hit.locator(".cite .document").inner_text() for hit in hits}
+    assert not titles & set(headings), headings
+    assert all(one != two for one, two in zip(headings, headings[1:])), headings
+    first = hits[0]
+    assert headings[0] == f"{hit_fields(first)['agency']}: {hit_fields(first)['section']}"
+    # The citation is plainly visible: agency, section, document, date and page in every result.
+    for hit in hits:
+        fields = hit_fields(hit)
+        assert all(fields.values()), fields
+        assert hit.locator(".cite .date").inner_text()
+        assert hit.locator(".cite").evaluate("element => getComputedStyle(element).fontSize") == (
+            hit.locator(".passage").evaluate("element => getComputedStyle(element).fontSize")
+        )
+    # One "Save" per passage, its pack box hidden until it is opened, with no script needed.
+    assert page.locator("details.save").count() == len(hits)
+    expect(first.get_by_label("Add to pack")).to_be_hidden()
+    first.locator("details.save > summary").click()
+    expect(first.get_by_label("Add to pack")).to_be_visible()
+    assert page.evaluate("document.documentElement.scrollWidth") <= width
     assert_accessible(page)
 
 
@@ -442,16 +479,17 @@ def test_a_trainer_adds_two_passages_notes_reorders_and_downloads_the_pack_as_wo
         {
             **hit_fields(hit),
             "text": hit.locator(".passage").inner_text(),
-            "title": hit.locator(".hit-title").inner_text(),
+            "title": hit.locator(".cite .document").inner_text(),
         }
         for hit in (first, second)
     ]
     searched_at = page.url
 
-    first.get_by_label("Add to pack").fill("Out of hours DA")
+    save_to(first, "Out of hours DA")
     first.get_by_role("button", name="Add passage 1 to the pack").click()
     expect(first.locator(".add-status")).to_contain_text("Added to “Out of hours DA” (1 passage).")
     assert page.url == searched_at  # the script added it without leaving the page
+    second.locator("details.save > summary").click()
     assert (
         second.get_by_label("Add to pack").input_value() == "Out of hours DA"
     )  # the next add goes there too
@@ -503,7 +541,7 @@ def test_the_add_button_keeps_the_focus_it_was_pressed_with(page, server):
     place with it."""
     search(page, server, "children missing education")
     hit = page.locator("li.hit").nth(1)
-    hit.get_by_label("Add to pack").fill("Kept focus")
+    save_to(hit, "Kept focus")
     button = hit.get_by_role("button", name="Add passage 2 to the pack")
     button.press("Enter")
     expect(hit.locator(".add-status")).to_contain_text("Added to “Kept focus” (1 passage).")
@@ -522,7 +560,7 @@ def test_a_form_from_before_a_restart_says_to_reload_the_page(browser, server):
         hit.locator("input[name=csrf_token]").evaluate(
             "input => { input.value = 'from-before-a-restart'; }"
         )
-        hit.get_by_label("Add to pack").fill("Stale")
+        save_to(hit, "Stale")
         hit.get_by_role("button", name="Add passage 1 to the pack").click()
         expect(hit.locator(".add-status")).to_have_text(
             "Not added: This form did not come from this page, or kb was restarted since it was "
@@ -540,7 +578,7 @@ def test_a_note_typed_on_a_page_older_than_the_server_is_kept_to_send_again(brow
     try:
         search(page, server, MISSION)
         hit = page.locator("li.hit").first
-        hit.get_by_label("Add to pack").fill(f"Stale {width}")
+        save_to(hit, f"Stale {width}")
         hit.get_by_role("button", name="Add passage 1 to the pack").click()
         expect(hit.locator(".add-status")).to_contain_text("Added")
         page.goto(server["url"] + f"packs/Stale%20{width}")
@@ -565,7 +603,7 @@ def test_a_note_typed_on_a_page_older_than_the_server_is_kept_to_send_again(brow
 def test_a_note_prints_with_its_line_breaks(page, server):
     search(page, server, "children missing education")
     hit = page.locator("li.hit").first
-    hit.get_by_label("Add to pack").fill("Printed notes")
+    save_to(hit, "Printed notes")
     hit.get_by_role("button", name="Add passage 1 to the pack").click()
     expect(hit.locator(".add-status")).to_contain_text("Added to “Printed notes”")
     page.goto(server["url"] + "packs/Printed%20notes")
@@ -584,7 +622,7 @@ def test_adding_to_a_pack_works_without_javascript(browser, server):
     try:
         search(page, server, MISSION)
         hit = page.locator("li.hit").nth(2)
-        hit.get_by_label("Add to pack").fill("No script")
+        save_to(hit, "No script")
         with page.expect_navigation():
             hit.get_by_role("button", name="Add passage 3 to the pack").click()
         assert "added=No+script" in page.url and page.url.endswith(
@@ -630,7 +668,7 @@ def test_a_trainer_signs_in_saves_a_passage_deletes_the_pack_and_restores_it(
     assert page.locator("form.add-to-pack").count() == 0
     assert_accessible(page)
     with page.expect_navigation():
-        hit.get_by_role("link", name="Sign in to save passages").click()
+        page.get_by_role("link", name="Sign in to save passages").click()
     assert page.locator("h1").inner_text() == "Sign in"
     assert_accessible(page)
 
@@ -641,7 +679,7 @@ def test_a_trainer_signs_in_saves_a_passage_deletes_the_pack_and_restores_it(
     assert "q=what+does+the+hospital" in page.url  # back to the results
     expect(page.locator(".signed-in")).to_contain_text("Signed in as trainer")
     hit = page.locator("li.hit").first
-    hit.get_by_label("Add to pack").fill(pack)
+    save_to(hit, pack)
     hit.get_by_role("button", name="Add passage 1 to the pack").click()
     expect(hit.locator(".add-status")).to_contain_text(f"Added to “{pack}” (1 passage).")
     assert_accessible(page)

@@ -94,8 +94,15 @@ def test_a_query_shows_cited_passages_with_words_marked(client):
     assert html.count('<li class="hit">') == 3
     first = expected[0]
     assert first["document"] == "notes.md"
+    # Each result is headed by what tells it apart (its agency and section; here, a report that
+    # names no agency, its section), and cited by document, date and page under that heading.
+    assert re.search(
+        r'<h3 id="hit-1" class="hit-title"><span class="section">Escalation</span></h3>\s*'
+        r'<p class="cite">\s*<span class="agency">No agency named</span>\s*'
+        rf'<span class="document">{first["title"]}</span>',
+        html,
+    )
     assert '<span class="agency">No agency named</span>' in html
-    assert '<span class="section">Escalation</span>' in html
     assert '<span class="page">page 1</span>' in html
     marked = (
         "Use the <mark>escalation</mark> <mark>policy</mark> when <mark>agencies</mark> "

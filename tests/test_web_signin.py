@@ -90,7 +90,12 @@ def add(client, token, pack="Signed", **kwargs):
 def test_reading_needs_no_sign_in_and_the_controls_say_sign_in_to_save(app, client):
     html = html_of(client.get("/", query_string={"q": "escalation policy"}))
     assert 'class="add-to-pack"' not in html
-    assert '<a href="/sign-in?next=/?q%3Descalation%2Bpolicy">Sign in to save passages' in html
+    # Said once above the results, not under each of them.
+    assert (
+        html.count('<a href="/sign-in?next=/?q%3Descalation%2Bpolicy">Sign in to save passages')
+        == 1
+    )
+    assert html.count('<li class="hit">') > 1
     assert (
         '<div class="signed-in"><a href="/sign-in?next=/?q%3Descalation%2Bpolicy">Sign in</a>'
         in html

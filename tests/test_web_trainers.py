@@ -97,11 +97,16 @@ def source_numbers(found: list[dict]) -> dict[str, int]:
 # --- the results page offers the trainer's actions ---------------------------------------------
 
 
-def test_each_result_has_an_add_to_pack_form_and_more_like_this(client, token):
+def test_each_result_has_one_save_that_opens_the_pack_form_and_more_like_this(client, token):
     found = hits(client, "training", k=3)
     html = html_of(client.get("/", query_string={"q": "training", "k": 3}))
+    # One "Save" per passage, a disclosure that holds the form: no pack box under every result.
     forms = re.findall(
-        r'<form class="add-to-pack" method="post" action="/packs/add">(.*?)</form>', html, re.S
+        r'<details class="save">\s*<summary>Save<span class="visually-hidden"> passage \d to a '
+        r"pack</span></summary>\s*"
+        r'<form class="add-to-pack" method="post" action="/packs/add">(.*?)</form>\s*</details>',
+        html,
+        re.S,
     )
     assert len(forms) == 3
     for form, hit in zip(forms, found):

@@ -203,6 +203,16 @@ bp.add_app_template_filter(without_markup, "readable")
 bp.add_app_template_global(NO_AGENCY, "no_agency")  # type: ignore[arg-type]
 
 
+LEAD_WORDS = 10  # a result headed by its passage's lead shows this many of its words
+
+
+@bp.app_template_global()
+def lead_of(text: str) -> str:
+    """The first words of a passage: what heads a result whose agency and section are not named."""
+    words = without_markup(text).lstrip("• ").split()
+    return " ".join(words[:LEAD_WORDS]) + ("…" if len(words) > LEAD_WORDS else "")
+
+
 @bp.app_template_global()
 def open_url(document: str, page: int, chunk_id: str | None = None) -> str:
     """Where "open" goes: a PDF at its page, a text document scrolled to the passage."""
