@@ -204,59 +204,85 @@ def test_no_results_suggests_fewer_words_and_removing_filters(client):
     assert "/?q=training&agency=Bradford" in hrefs(html)
 
 
+SHOW_K = "show from 1 to 100 passages"
+
+
 @pytest.mark.parametrize(
-    "args, message, title, status",
+    "args, field, message, title, status",
     [
         (
             {"q": "x" * 10_000},
-            "the query is 10000 characters long; the limit is 1000",
+            "q",
+            "Your search is 10,000 characters long: shorten it to 1,000 characters or fewer",
             "the query is too long",
             400,
         ),
         (
             {"q": "neglect", "agency": "Police"},
-            "no agency matches &#39;Police&#39;; the index holds: Bedfordshire",
+            "filter-agency",
+            "No agency in the reports is called “Police”: choose one below, or remove the filter "
+            "to search every agency",
             "no agency has that name",
             404,
         ),
         (
             {"q": "neglect", "document": "missing.pdf"},
-            "no document is called &#39;missing.pdf&#39;",
+            "filter-document",
+            "No document in the index is called “missing.pdf”: remove the filter to search every "
+            "document, or choose one from the list on the search page",
             "no document has that name",
             404,
         ),
         (
-            {"q": "neglect", "k": "ten"},
-            "k must be a whole number from 1 to 100, not &#39;ten&#39;",
-            "k must be a whole number from 1 to 100",
-            400,
+            {"q": "neglect", "collection": "nowhere"},
+            "filter-collection",
+            "No collection is called “nowhere”: choose one below, or remove the filter to search "
+            "the usual collections",
+            "no collection has that name",
+            404,
         ),
         (
-            {"q": "neglect", "k": "0"},
-            "k must be a whole number from 1 to 100",
-            "k must be a whole number from 1 to 100",
+            {"q": "neglect", "year": "last year"},
+            "filter-year",
+            "Enter the year as four digits, such as 2024, not “last year”",
+            "the year is not a year",
             400,
         ),
-        (
-            {"q": "neglect", "k": "101"},
-            "k must be a whole number from 1 to 100",
-            "k must be a whole number from 1 to 100",
-            400,
-        ),
+        ({"q": "neglect", "k": "ten"}, "q", "Show from 1 to 100 passages, not “ten”", SHOW_K, 400),
+        ({"q": "neglect", "k": "0"}, "q", "Show from 1 to 100 passages, not “0”", SHOW_K, 400),
+        ({"q": "neglect", "k": "101"}, "q", "Show from 1 to 100 passages, not “101”", SHOW_K, 400),
     ],
 )
-def test_bad_input_on_the_page_is_refused_with_a_page_that_says_why(
-    client, args, message, title, status
+def test_bad_input_on_the_page_is_summarised_first_and_linked_to_its_field(
+    client, args, field, message, title, status
 ):
-    """400 for a request that is wrong, 404 for one naming an agency or document not indexed."""
+    """400 for a request that is wrong, 404 for one naming an agency or document not indexed; the
+    page says so as GOV.UK's pages do: a summary first, linking to the field, said again there."""
     response = client.get("/", query_string=args)
     html = response.get_data(as_text=True)
     assert response.status_code == status
-    assert '<div class="error" role="alert">' in html and message in html
-    assert (
-        title_of(html) == f"Error: {title} – Safeguarding reports search"
-    )  # a screen reader says it first
+    summary = re.search(r'<div class="error-summary" role="alert".*?</div>', html, re.S)
+    assert summary and html.index(summary.group(0)) < html.index("<h1>")
+    said = str(escape(message))
+    assert f'<li><a href="#{field}">{said}' in summary.group(0)
+    assert said[0].isupper()  # a sentence, not a log line
+    # The field it links to is on the page, with the same words beside it.
+    assert f'id="{field}"' in html
+    beside = html[html.index(f'id="{field}"') - 600 : html.index(f'id="{field}"') + 900]
+    assert f'<span class="visually-hidden">Error:</span> {said}' in beside
+    if field == "q":
+        assert 'aria-describedby="q-hint q-error"' in html and 'aria-invalid="true"' in html
+    assert title_of(html).startswith("Error: ") and title in title_of(html)
     assert '<label for="q">' in html  # the form is still there to try again
+
+
+def test_an_unknown_agency_offers_the_agencies_the_reports_name(client):
+    html = client.get("/", query_string={"q": "neglect", "agency": "Police"}).get_data(
+        as_text=True
+    )
+    choices = re.search(r'<ul class="choices">(.*?)</ul>', html, re.S).group(1)
+    assert "/?q=neglect&agency=Bedfordshire+Hospitals+Foundation+Trust" in hrefs(choices)
+    assert "Police" not in choices
 
 
 @pytest.mark.parametrize(
@@ -324,7 +350,7 @@ def test_a_bad_k_keeps_the_filters_the_user_chose(client, k):
         "/", query_string={"q": "neglect", "agency": "ELFT", "document": "notes.md", "k": k}
     )
     html = response.get_data(as_text=True)
-    assert response.status_code == 400 and "k must be a whole number from 1 to 100" in html
+    assert response.status_code == 400 and f"Show from 1 to 100 passages, not “{k}”" in html
     assert '<input type="hidden" name="agency" value="ELFT">' in html
     assert '<input type="hidden" name="document" value="notes.md">' in html
     assert '<ul class="filters" aria-label="Filters in use">' in html

@@ -157,7 +157,12 @@ def test_a_wrong_name_or_password_gets_one_message_and_is_logged_escaped(
 ):
     with caplog.at_level(logging.INFO, logger="kb.web"):
         response = sign_in(client, name=name + "\x1b[2J", password=password)
-    assert response.status_code == 400 and WRONG in html_of(response)
+    html = html_of(response)
+    assert response.status_code == 400
+    # GOV.UK's error summary, linked to the first field; both fields marked, the name kept.
+    assert f'<li><a href="#sign-in-name">{WRONG}</a></li>' in html
+    assert html.count('aria-invalid="true"') == 2 and "<title>Error: Sign in" in html
+    assert 'value="' + name in html
     assert "Signed in as" not in html_of(client.get("/"))
     assert f"sign-in failed: {name}\\x1b[2J from 127.0.0.1" in caplog.text
     assert password not in caplog.text and "\x1b" not in caplog.text

@@ -32,7 +32,7 @@ from kb.ingest import regular_file
 from kb.passage import NO_AGENCY, IndexedDocument
 from kb.search import CANDIDATES, MAX_K
 from web.context import searcher, settings
-from web.errors import status_of
+from web.errors import sentence, status_of
 from web.highlight import highlight, query_pattern
 from web.params import BadK, BadYear, SearchParams
 
@@ -55,10 +55,62 @@ REFUSALS = {
     UnknownAgency: "no agency has that name",
     UnknownDocument: "no document has that name",
     UnknownCollection: "no collection has that name",
-    BadK: f"k must be a whole number from 1 to {MAX_K}",
+    BadK: f"show from 1 to {MAX_K} passages",
     BadYear: "the year is not a year",
 }
 MORE = 10  # passages "Show more passages" adds
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A refused search as the page says it (GOV.UK's error summary): in a sentence, linked to the
+    field it is about, with the choices that would work."""
+
+    field: str  # the id of what the summary links to: the search box, or a filter in use
+    message: str
+    choices: tuple[tuple[str, str], ...] = ()  # (label, the search with it chosen instead)
+
+
+def _problem(error: UsageError, params: SearchParams, answering) -> Problem:
+    """What went wrong with this search, for the person who typed it rather than for a log."""
+    if isinstance(error, QueryTooLong):
+        return Problem(
+            "q",
+            f"Your search is {len(params.q):,} characters long: shorten it to "
+            f"{settings().max_query_chars:,} characters or fewer",
+        )
+    if isinstance(error, BadK):
+        asked = request.args.get("k", "")[:20]
+        return Problem("q", f"Show from 1 to {MAX_K} passages, not “{asked}”: search again")
+    if isinstance(error, UnknownAgency):
+        choices = tuple((name, search_url(params, agency=name)) for name in answering.agencies)
+        return Problem(
+            "filter-agency",
+            f"No agency in the reports is called “{params.agency}”: choose one below, or remove "
+            "the filter to search every agency",
+            choices,
+        )
+    if isinstance(error, UnknownCollection):
+        choices = tuple(
+            (name, search_url(params, collection=name)) for name in answering.collections if name
+        )
+        return Problem(
+            "filter-collection",
+            f"No collection is called “{params.collection}”: choose one below, or remove the "
+            "filter to search the usual collections",
+            choices,
+        )
+    if isinstance(error, UnknownDocument):
+        return Problem(
+            "filter-document",
+            f"No document in the index is called “{params.document}”: remove the filter to search "
+            "every document, or choose one from the list on the search page",
+        )
+    if isinstance(error, BadYear):
+        return Problem(
+            "filter-year", f"Enter the year as four digits, such as 2024, not “{params.year[:20]}”"
+        )
+    return Problem("q", sentence(str(error)))
 
 
 @dataclass(frozen=True)
@@ -88,7 +140,8 @@ def search_page():
         facets = _facets(answering, params, wide.hits[:FACET_K])
     except UsageError as error:
         refusal = REFUSALS.get(type(error), "the search was refused")
-        page = render_template("search.html", error=str(error), refusal=refusal, **context)
+        problem = _problem(error, context["params"], answering)
+        page = render_template("search.html", problem=problem, refusal=refusal, **context)
         return page, status_of(error)
     pattern = query_pattern([results.query, *results.expanded])
 
