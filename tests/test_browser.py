@@ -181,9 +181,7 @@ def test_the_answer_comes_first_on_any_screen(page, server, width):
 
 
 @pytest.mark.parametrize("width", [1366, 390])
-def test_each_result_is_headed_by_whose_it_is_and_cited_plainly_with_one_save(
-    page, server, width
-):
+def test_each_result_is_headed_by_whose_it_is_and_cited_plainly_with_one_save(page, server, width):
     page.set_viewport_size({"width": width, "height": 900})
     search(page, server, MISSION)
     hits = page.locator("li.hit").all()
@@ -249,6 +247,34 @@ def test_a_query_nothing_answers_says_so(page, server, width):
     expect(page.locator(".closest-only")).to_contain_text("none is a good match")
     assert "Took " not in page.locator("#results").inner_text()
     assert_accessible(page)
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_refused_search_is_summarised_first_and_its_link_goes_to_the_field(
+    browser, server, width
+):
+    # A context of its own: the browser logs the 400 and 404 to the console.
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        tab = context.new_page()
+        tab.goto(server["url"] + "?" + urlencode({"q": "x" * 1200}))
+        summary = tab.locator(".error-summary")
+        expect(summary.locator("h2")).to_have_text("There is a problem")
+        assert summary.bounding_box()["y"] < tab.locator("h1").bounding_box()["y"]
+        summary.get_by_role("link", name=re.compile("^Your search is 1,200 characters")).click()
+        expect(tab.get_by_label("Search the reports")).to_be_focused()
+        assert_accessible(tab)
+
+        tab.goto(server["url"] + "?" + urlencode({"q": "neglect", "agency": "Police"}))
+        summary.get_by_role("link", name=re.compile("No agency in the reports")).click()
+        expect(tab.locator("#filter-agency")).to_be_focused()
+        with tab.expect_navigation():
+            tab.locator("#filter-agency .choices a", has_text="ELFT").click()
+        expect(tab.locator("li.hit .agency").first).to_have_text("ELFT")
+        assert tab.evaluate("document.documentElement.scrollWidth") <= width
+        assert_accessible(tab)
+    finally:
+        context.close()
 
 
 def test_a_missing_page_is_a_plain_page_not_found(browser, server):
