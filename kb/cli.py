@@ -546,6 +546,13 @@ def pack() -> None:
 
     Packs live in packs.sqlite in the index folder; a reindex keeps them, and marks a passage whose
     report changed as possibly out of date.
+
+    A name goes in quotes, as one argument; one that begins with "-" goes after "--", or it would
+    read as an option:
+
+    \b
+    kb pack show 'DA: session #2'
+    kb pack show -- '-1 draft'
     """
 
 

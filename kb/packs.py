@@ -9,8 +9,8 @@ as possibly out of date.
 from __future__ import annotations
 
 import itertools
-import re
 import sqlite3
+import unicodedata
 from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
@@ -24,17 +24,17 @@ from kb.passage import Chunk, Citation, SavedPassage, pages
 FILENAME = "packs.sqlite"
 MAX_NAME = 60
 MAX_NOTE = 4000
-# A pack's name appears in URLs and file names: letters, digits, spaces and a little punctuation.
-NAME = re.compile(rf"[^\W_][\w '&(),.+–-]{{0,{MAX_NAME - 1}}}")
-NAME_RULE = (
-    f"1 to {MAX_NAME} letters, digits, spaces and ' & ( ) , . + - – _, "
-    "starting with a letter or digit"
-)
+# Links name a pack by its id, and a download's file name keeps only the safe characters of its
+# name, so a name may hold any punctuation ("Neglect L3 12/03/2027", "DA: session #2"): on one line,
+# of characters that show.
+NAME_RULE = f"1 to {MAX_NAME} characters on one line: letters, digits, spaces, any punctuation"
+LINE_BREAKS = frozenset("\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029")  # where str.splitlines() breaks
 
 # A deleted pack keeps its row, with the time it was deleted, until it is restored or purged; only
 # packs in use need names of their own, so a name can be used again while a deleted pack waits.
+# Links name a pack by its id: AUTOINCREMENT, so that a purged pack's is never given to a new one.
 PACKS_TABLE = """(
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     name TEXT NOT NULL COLLATE NOCASE,
     owner TEXT NOT NULL DEFAULT '',
     created TEXT NOT NULL,
@@ -106,6 +106,7 @@ class Pack:
     updated: str
     passages: tuple[SavedPassage, ...] = ()
     owner: str = ""
+    id: int = 0  # its row, by which links name it; 0 for passages not stored (a search exported)
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Summary:
     passages: int
     updated: str
     owner: str
+    id: int
 
 
 @dataclass(frozen=True)
@@ -140,12 +142,29 @@ class Change:
 
 
 def clean_name(name: str | None) -> str:
-    """A pack's name as stored, or a refusal that says what a name may hold."""
-    cleaned = " ".join((name or "").split())
-    if not NAME.fullmatch(cleaned):
-        shown = cleaned[: MAX_NAME + 10] or "(empty)"
-        raise BadPackName(f"{shown!r} cannot name a pack: use {NAME_RULE}")
-    return cleaned
+    """A pack's name as stored, trimmed and each run of spaces one space; or a refusal that says
+    why, and what a name may hold."""
+    name = name or ""
+    cleaned = " ".join(name.split())
+    if not cleaned:
+        raise BadPackName(f"a pack's name cannot be blank: use {NAME_RULE}")
+    unprintable = next((character for character in name if not _prints(character)), None)
+    if unprintable is None and len(cleaned) <= MAX_NAME:
+        return cleaned
+    if unprintable is None:
+        why = f"it is {len(cleaned)} characters long"
+    elif unprintable in LINE_BREAKS:
+        why = "it holds a line break"
+    else:
+        why = "it holds a control or invisible character"
+    shown = name.strip()[: MAX_NAME + 10]  # repr writes a line break or control as an escape
+    raise BadPackName(f"{shown!r} cannot name a pack: {why}; use {NAME_RULE}")
+
+
+def _prints(character: str) -> bool:
+    """Whether a character may be in a name: one that prints, or a space of any width (a
+    no-break space pasted from a document), which becomes a plain space."""
+    return character.isprintable() or unicodedata.category(character) == "Zs"
 
 
 def _newlines(text: str) -> str:
@@ -206,11 +225,13 @@ class Packs:
             if db is None:
                 return []
             rows = db.execute(
-                "SELECT name, updated, owner, "
+                "SELECT id, name, updated, owner, "
                 "(SELECT count(*) FROM passages WHERE pack = packs.id) AS n "
                 "FROM packs WHERE deleted IS NULL ORDER BY updated DESC, name"
             ).fetchall()
-        return [Summary(row["name"], row["n"], row["updated"], row["owner"]) for row in rows]
+        return [
+            Summary(row["name"], row["n"], row["updated"], row["owner"], row["id"]) for row in rows
+        ]
 
     def names(self) -> list[tuple[str, int, str]]:
         """(name, passages, last changed) for every pack, the most recently changed first."""
@@ -240,9 +261,10 @@ class Packs:
             for row in rows
         ]
 
-    def get(self, name: str) -> Pack:
+    def get(self, which: str | int) -> Pack:
+        """A pack in use, by its id or its name."""
         with self._db() as db:
-            row = _pack_row(db, name)
+            row = _pack_row(db, which)
             assert db is not None  # with no packs file, _pack_row raised UnknownPack
             passages = db.execute(
                 f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages "
@@ -255,23 +277,25 @@ class Packs:
             row["updated"],
             tuple(_saved(row) for row in passages),
             row["owner"],
+            row["id"],
         )
 
-    def history(self, name: str, last: int | None = None) -> list[Change]:
-        """What was done to a pack (in use, else the last deleted of that name), oldest first; with
-        `last`, only the latest so many."""
+    def history(self, which: str | int, last: int | None = None) -> list[Change]:
+        """What was done to a pack, by its id or its name (in use, else the last deleted of that
+        name), oldest first; with `last`, only the latest so many."""
         with self._db() as db:
+            found, value = _where(which)
             row = (
                 db.execute(
-                    "SELECT id FROM packs WHERE name = ? "
+                    f"SELECT id FROM packs WHERE {found} "
                     "ORDER BY deleted IS NOT NULL, deleted DESC",
-                    (" ".join(name.split()),),
+                    (value,),
                 ).fetchone()
                 if db
                 else None
             )
             if db is None or row is None:
-                raise _unknown(db, name)
+                raise _unknown(db, which)
             rows = db.execute(
                 "SELECT at, who, what FROM (SELECT * FROM history WHERE pack = ? "
                 "ORDER BY id DESC LIMIT ?) ORDER BY id",
@@ -331,12 +355,12 @@ class Packs:
                 _record(db, pack, who, f"added {_described(row)}")
         return _saved(row), added
 
-    def set_note(self, name: str, passage_id: int, note: str, who: str = "") -> None:
+    def set_note(self, which: str | int, passage_id: int, note: str, who: str = "") -> None:
         note = _newlines(note or "").strip()
         if len(note) > MAX_NOTE:
             raise UsageError(f"a note is {len(note)} characters long; the limit is {MAX_NOTE}")
         with self._connect(write=True) as db:
-            pack, row = _passage(db, name, passage_id)
+            pack, row = _passage(db, which, passage_id)
             if row["note"] == note:
                 return
             db.execute("UPDATE passages SET note = ? WHERE id = ?", (note, passage_id))
@@ -344,10 +368,10 @@ class Packs:
             what = "changed the note on" if note else "cleared the note on"
             _record(db, pack, who, f"{what} {_described(row)}")
 
-    def move(self, name: str, passage_id: int, steps: int, who: str = "") -> None:
+    def move(self, which: str | int, passage_id: int, steps: int, who: str = "") -> None:
         """Move a passage up (steps < 0) or down the pack; past either end it stays at the end."""
         with self._connect(write=True) as db:
-            pack, row = _passage(db, name, passage_id)
+            pack, row = _passage(db, which, passage_id)
             order = [
                 found["id"]
                 for found in db.execute(
@@ -365,19 +389,19 @@ class Packs:
             if new != old:
                 _record(db, pack, who, f"moved {_described(row)} from {old + 1} to {new + 1}")
 
-    def remove(self, name: str, passage_id: int, who: str = "") -> SavedPassage:
+    def remove(self, which: str | int, passage_id: int, who: str = "") -> SavedPassage:
         """Take a passage out of a pack; what it was."""
         with self._connect(write=True) as db:
-            pack, row = _passage(db, name, passage_id)
+            pack, row = _passage(db, which, passage_id)
             db.execute("DELETE FROM passages WHERE id = ?", (passage_id,))
             _touch(db, pack)
             _record(db, pack, who, f"removed {_described(row)}")
         return _saved(row)
 
-    def delete(self, name: str, who: str = "") -> Deleted:
+    def delete(self, which: str | int, who: str = "") -> Deleted:
         """Set a pack aside, restorable for `keep_deleted_days`; the pack as deleted."""
         with self._connect(write=True) as db:
-            pack = _pack_row(db, name)["id"]
+            pack = _pack_row(db, which)["id"]
             db.execute(
                 "UPDATE packs SET deleted = ?, deleted_by = ? WHERE id = ?", (_now(), who, pack)
             )
@@ -388,11 +412,11 @@ class Packs:
         """Bring back a deleted pack: the last deleted of a name, or one by its id. Its name as
         restored: "NAME (restored)" when a pack in use is called NAME."""
         with self._connect(write=True) as db:
+            found, value = _where(which)
             row = db.execute(
-                "SELECT id, name FROM packs WHERE deleted IS NOT NULL AND "
-                + ("id = ?" if isinstance(which, int) else "name = ?")
-                + " ORDER BY deleted DESC",
-                (which if isinstance(which, int) else " ".join(which.split()),),
+                f"SELECT id, name FROM packs WHERE deleted IS NOT NULL AND {found} "
+                "ORDER BY deleted DESC",
+                (value,),
             ).fetchone()
             if row is None:
                 known = "; ".join(
@@ -423,23 +447,22 @@ def _upgrade(db: sqlite3.Connection) -> None:
 
     Passages from before they kept their last page are taken to end on the page they start on, as
     their citations always said. Packs from before they kept an owner, and could be deleted and
-    restored, get the owner "" (shown as unknown); their table is made again, as SQLite cannot drop
-    a UNIQUE constraint, with foreign keys off so that passages stay.
+    restored, get the owner "" (shown as unknown). The packs' table is made again to drop the
+    UNIQUE constraint on names of the first packs, or to make ids AUTOINCREMENT, neither of which
+    SQLite can alter: with foreign keys off, so that passages stay, and with each pack's id kept.
     """
     if not _columns(db, "packs") or (
-        "deleted" in _columns(db, "packs") and "page_end" in _columns(db, "passages")
+        "page_end" in _columns(db, "passages") and _packs_table_is_current(db)
     ):
         return
     db.execute("BEGIN IMMEDIATE")  # another connection may be upgrading the same file; one does it
     if "page_end" not in _columns(db, "passages"):
         db.execute("ALTER TABLE passages ADD COLUMN page_end INTEGER NOT NULL DEFAULT 0")
         db.execute("UPDATE passages SET page_end = page")
-    if "deleted" not in _columns(db, "packs"):
+    if not _packs_table_is_current(db):
+        kept = ", ".join(sorted(_columns(db, "packs")))
         db.execute(f"CREATE TABLE packs_upgraded {PACKS_TABLE}")
-        db.execute(
-            "INSERT INTO packs_upgraded (id, name, created, updated) "
-            "SELECT id, name, created, updated FROM packs"
-        )
+        db.execute(f"INSERT INTO packs_upgraded ({kept}) SELECT {kept} FROM packs")
         db.execute("DROP TABLE packs")
         db.execute("ALTER TABLE packs_upgraded RENAME TO packs")
     db.commit()
@@ -449,22 +472,47 @@ def _columns(db: sqlite3.Connection, table: str) -> set[str]:
     return {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
 
 
-def _pack_row(db: sqlite3.Connection | None, name: str) -> sqlite3.Row:
-    """A pack in use, by its name."""
+def _packs_table_is_current(db: sqlite3.Connection) -> bool:
+    """Whether the packs' table has every column, and ids that are never used again."""
+    (made,) = db.execute("SELECT sql FROM sqlite_master WHERE name = 'packs'").fetchone()
+    return "deleted" in _columns(db, "packs") and "AUTOINCREMENT" in made
+
+
+def _where(which: str | int) -> tuple[str, str | int]:
+    """(the condition that finds a pack by its id or its name, the value it compares)."""
+    if isinstance(which, int):
+        return "id = ?", which
+    return "name = ?", " ".join(which.split())
+
+
+def _pack_row(db: sqlite3.Connection | None, which: str | int) -> sqlite3.Row:
+    """A pack in use, by its id or its name."""
+    found, value = _where(which)
     row = (
-        db.execute(
-            "SELECT * FROM packs WHERE name = ? AND deleted IS NULL", (" ".join(name.split()),)
-        ).fetchone()
+        db.execute(f"SELECT * FROM packs WHERE deleted IS NULL AND {found}", (value,)).fetchone()
         if db
         else None
     )
     if row is None:
-        raise _unknown(db, name)
+        raise _unknown(db, which)
     return row
 
 
-def _unknown(db: sqlite3.Connection | None, name: str) -> UnknownPack:
-    """The refusal of a name no pack in use has, naming those that are."""
+def _unknown(db: sqlite3.Connection | None, which: str | int) -> UnknownPack:
+    """The refusal of an id or a name no pack in use has, naming the packs that are; of a deleted
+    pack's id, saying that it can be restored."""
+    gone = (
+        db.execute(
+            "SELECT name FROM packs WHERE id = ? AND deleted IS NOT NULL", (which,)
+        ).fetchone()
+        if db and isinstance(which, int)
+        else None
+    )
+    if gone:
+        return UnknownPack(
+            f"the pack {gone['name']!r} was deleted: restore it from the list of packs before it "
+            "is purged"
+        )
     known = (
         [
             r["name"]
@@ -473,21 +521,24 @@ def _unknown(db: sqlite3.Connection | None, name: str) -> UnknownPack:
         if db
         else []
     )
-    return UnknownPack(
-        f"no pack is called {name!r}; the packs are: {'; '.join(known) or 'none yet'}"
+    missing = (
+        f"no pack has the number {which}"
+        if isinstance(which, int)
+        else f"no pack is called {which!r}"
     )
+    return UnknownPack(f"{missing}; the packs are: {'; '.join(known) or 'none yet'}")
 
 
-def _passage(db: sqlite3.Connection, name: str, passage_id: int) -> tuple[int, sqlite3.Row]:
+def _passage(db: sqlite3.Connection, which: str | int, passage_id: int) -> tuple[int, sqlite3.Row]:
     """(the pack's id, the passage), once the passage is known to be in it."""
-    pack = _pack_row(db, name)["id"]
+    pack = _pack_row(db, which)
     row = db.execute(
         f"SELECT {', '.join(PASSAGE_COLUMNS)} FROM passages WHERE id = ? AND pack = ?",
-        (passage_id, pack),
+        (passage_id, pack["id"]),
     ).fetchone()
     if row is None:
-        raise UnknownPassage(f"the pack {name!r} holds no passage {passage_id}")
-    return pack, row
+        raise UnknownPassage(f"the pack {pack['name']!r} holds no passage {passage_id}")
+    return pack["id"], row
 
 
 def _free_name(db: sqlite3.Connection, name: str) -> str:

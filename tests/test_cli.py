@@ -240,6 +240,34 @@ def test_kb_pack_history_and_restore(index, monkeypatch):
     assert code == 2 and "no deleted pack is called 'Escalation'" in err
 
 
+def test_kb_pack_commands_take_a_name_with_any_punctuation(index, monkeypatch):
+    from kb import users
+    from kb.packs import Packs
+    from kb.store import Published
+
+    monkeypatch.setattr(users, "local_user", lambda: "trainer")
+    name = "Neglect L3 12/03/2027 #2: DA?"
+    chunk = next(iter(Published.open(index.index_dir).chunks(document="notes.md")))
+    packs = Packs(index.index_dir)
+    packs.add(name, chunk, who="alice")
+    packs.add("-1 draft", chunk, who="alice")
+
+    code, out, _ = run("pack", "list")
+    assert code == 0 and f"\n{name}\t1 passage\tchanged " in f"\n{out}"
+    code, out, _ = run("pack", "show", name)
+    assert code == 0 and out.startswith(f"{name}: 1 passage\n")
+    code, out, _ = run("pack", "export", name, "--format", "csv", "-o", "-")
+    assert code == 0 and "Use the escalation policy when agencies disagree." in out
+    code, out, _ = run("pack", "show", "--", "-1 draft")  # as `kb pack --help` says
+    assert code == 0 and out.startswith("-1 draft: 1 passage\n")
+
+    packs.delete(name, who="bob")
+    code, out, _ = run("pack", "history", name)
+    assert code == 0 and out.splitlines()[-1].endswith("\tbob\tdeleted the pack")
+    code, out, _ = run("pack", "restore", name)
+    assert (code, out) == (0, f"Restored the pack {name!r}.\n")
+
+
 def test_kb_serve_refuses_sign_in_off_beyond_this_machine_before_loading_anything(
     settings, monkeypatch
 ):

@@ -363,6 +363,10 @@ def test_an_unknown_format_is_refused_with_the_choices(name, filename, message):
 def test_download_names_are_safe():
     assert file_name("Neglect – level 3 / ../x", "docx") == "Neglect-level-3-..-x.docx"
     assert file_name("<>", "md") == "kb-export.md"
+    # A pack's name may hold any punctuation: its file name keeps letters, digits, "." and "-".
+    assert file_name("Neglect L3 12/03/2027 #2: DA?", "docx") == "Neglect-L3-12-03-2027-2-DA.docx"
+    assert file_name('DA: "session" #2 \\ C:\\x', "md") == "DA-session-2-C-x.md"
+    assert file_name("?#:/", "csv") == file_name("..", "csv") == "kb-export.csv"
     assert set(FORMATS) == {"md", "csv", "docx"}
 
 

@@ -8,7 +8,7 @@ import pytest
 from conftest import FOUNDING, FakeEmbedder
 
 from kb.errors import UsageError
-from kb.packs import BadPackName, Packs, UnknownPack, UnknownPassage, check
+from kb.packs import SCHEMA, BadPackName, Packs, UnknownPack, UnknownPassage, check
 from kb.reindex import reindex
 from kb.store import Published
 
@@ -93,6 +93,8 @@ def test_remove_delete_and_the_list_of_packs(index, packs):
             "the pack 'Real' holds no passage 999",
         ),
         (lambda p: p.move("Missing", 1, 1), UnknownPack, "no pack is called 'Missing'"),
+        (lambda p: p.get(999), UnknownPack, "no pack has the number 999; the packs are: Real"),
+        (lambda p: p.remove(999, 1), UnknownPack, "no pack has the number 999"),
         (
             lambda p: p.set_note("Real", 1, "x" * 5000),
             UsageError,
@@ -132,13 +134,42 @@ def test_a_passage_cannot_be_moved_in_another_pack(index, packs):
     assert len(packs.get("One").passages) == 1
 
 
+RULE = "use 1 to 60 characters on one line: letters, digits, spaces, any punctuation"
+
+
 @pytest.mark.parametrize(
-    "name", ["", "   ", "-starts-with-a-dash", "a/b", "x" * 61, "<script>", "tab\there?", "a\\b"]
+    "name, message",
+    [
+        ("", "a pack's name cannot be blank"),
+        ("   ", "a pack's name cannot be blank"),
+        ("\u3000 \xa0", "a pack's name cannot be blank"),  # spaces of other widths
+        ("x" * 61, f"'{'x' * 61}' cannot name a pack: it is 61 characters long"),
+        (" " + "x" * 59 + "  y ", f"'{'x' * 59}  y' cannot name a pack: it is 61 characters long"),
+        ("Neglect\nL3", "'Neglect\\nL3' cannot name a pack: it holds a line break"),
+        ("Neglect\r\nL3", "'Neglect\\r\\nL3' cannot name a pack: it holds a line break"),
+        ("Neglect\u2028L3", "'Neglect\\u2028L3' cannot name a pack: it holds a line break"),
+        ("tab\there", "'tab\\there' cannot name a pack: it holds a control or invisible character"),
+        ("bell\x07", "'bell\\x07' cannot name a pack: it holds a control or invisible character"),
+        (
+            "esc\x1b[31m",
+            "'esc\\x1b[31m' cannot name a pack: it holds a control or invisible character",
+        ),
+        ("\x00", "'\\x00' cannot name a pack: it holds a control or invisible character"),
+        (
+            "over\u202eride",
+            "'over\\u202eride' cannot name a pack: it holds a control or invisible character",
+        ),
+        (
+            "zero\u200bwidth",
+            "'zero\\u200bwidth' cannot name a pack: it holds a control or invisible character",
+        ),
+    ],
 )
-def test_bad_pack_names_are_refused_with_the_rule(packs, name):
+def test_bad_pack_names_are_refused_saying_why_with_the_rule(packs, name, message):
     with pytest.raises(BadPackName) as raised:
         packs.create(name)
-    assert "cannot name a pack: use 1 to 60 letters, digits, spaces" in str(raised.value)
+    assert str(raised.value).startswith(message) and str(raised.value).endswith(RULE)
+    assert packs.names() == []
 
 
 @pytest.mark.parametrize(
@@ -148,10 +179,41 @@ def test_bad_pack_names_are_refused_with_the_rule(packs, name):
         ("  DA   & CSE (Luton) ", "DA & CSE (Luton)"),
         ("Séance d'équipe", "Séance d'équipe"),
         ("2025-26 v1.2", "2025-26 v1.2"),
+        ("no\xa0break\u2009thin", "no break thin"),  # spaces pasted from a document: plain ones
+        ("  " + "x" * 60 + "  ", "x" * 60),  # 60 once trimmed
     ],
 )
 def test_good_pack_names_are_kept_with_spaces_tidied(packs, name, stored):
     assert packs.create(name) == stored
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Neglect L3 12/03/2027",
+        "DA: session #2",
+        "Neglect L3 12/03/2027 #2: DA?",
+        "a/b\\c ? % & = ; ~ ` ! @ $ ^ * | <> [] {} \"quoted\" 'too'",
+        "-starts-with-a-dash",
+        "_underscore",
+        "<script>",
+        "2026",
+        "..",
+        "Émoji 🧒 and ﬁ ligature",
+        "x" * 60,
+    ],
+)
+def test_a_name_may_hold_any_punctuation(packs, name):
+    assert packs.create(name) == name
+    assert packs.get(name).name == name
+
+
+def test_names_of_any_punctuation_are_still_one_pack_whatever_their_case(index, packs):
+    (chunk,) = chunks_of(index, "notes.md")
+    packs.add("Neglect L3 12/03/2027 #2: DA?", chunk)
+    _, added = packs.add("NEGLECT l3  12/03/2027 #2: da?", chunk)
+    assert added is False
+    assert [name for name, _, _ in packs.names()] == ["Neglect L3 12/03/2027 #2: DA?"]
 
 
 def test_a_pack_survives_a_reindex_in_which_its_document_changed(
@@ -333,10 +395,41 @@ def test_restoring_by_id_when_the_name_is_free_keeps_the_name(index, packs):
     assert [name for name, _, _ in packs.names()] == ["Kept"]
 
 
+def test_a_pack_is_found_by_its_id_which_stays_its_own_when_restored_under_another_name(
+    index, packs
+):
+    first, second = chunks_of(index, FOUNDING.name, 2)
+    packs.add("DA: session #2", first, who="alice")
+    passage, _ = packs.add("DA: session #2", second, who="alice")
+    pack_id = packs.get("DA: session #2").id
+    assert [found.id for found in packs.summaries()] == [pack_id]
+
+    packs.set_note(pack_id, passage.entry, "Ask who knew.", who="bob")
+    packs.move(pack_id, passage.entry, -1, who="bob")
+    assert [(p.id, p.note) for p in packs.get(pack_id).passages] == [
+        (second.id, "Ask who knew."),
+        (first.id, ""),
+    ]
+    assert packs.remove(pack_id, passage.entry, who="bob").id == second.id
+    assert packs.delete(pack_id, who="bob").id == pack_id
+    with pytest.raises(UnknownPack) as raised:
+        packs.get(pack_id)
+    assert str(raised.value) == (
+        "the pack 'DA: session #2' was deleted: restore it from the list of packs before it is "
+        "purged"
+    )
+    assert packs.history(pack_id)[-1].what == "deleted the pack"  # a deleted pack's, by its id
+
+    packs.create("da: SESSION #2", who="carol")
+    assert packs.restore(pack_id) == "DA: session #2 (restored)"
+    assert packs.get(pack_id).name == "DA: session #2 (restored)"
+    assert packs.get("DA: session #2").id != pack_id
+
+
 def test_deleted_packs_are_purged_after_the_days_kept_on_the_next_write(index, tmp_path):
     packs = Packs(tmp_path / "index", keep_deleted_days=30)
     packs.add("Old", chunks_of(index, "notes.md")[0])
-    packs.delete("Old")
+    old = packs.delete("Old")
     with closing(sqlite3.connect(packs.path)) as db, db:
         db.execute("UPDATE packs SET deleted = '2000-01-01T00:00:00.000000+00:00'")
     assert [found.name for found in packs.deleted()] == ["Old"]  # reading purges nothing
@@ -346,6 +439,43 @@ def test_deleted_packs_are_purged_after_the_days_kept_on_the_next_write(index, t
     with closing(sqlite3.connect(packs.path)) as db:
         assert db.execute("SELECT count(*) FROM passages").fetchone() == (0,)
         assert db.execute("SELECT what FROM history").fetchall() == [("created the pack",)]
+    assert packs.get("New").id > old.id  # a link to the purged pack never opens another
+
+
+# packs.sqlite as kb made it before links named packs by id, whose ids SQLite could use again.
+PREVIOUS_SCHEMA = (
+    SCHEMA.replace("AUTOINCREMENT", "")
+    + """
+INSERT INTO packs (id, name, owner, created, updated) VALUES
+    (3, 'Kept', 'alice', '2025-01-01T00:00:00+00:00', '2025-01-02T00:00:00+00:00'),
+    (7, 'Also kept', 'bob', '2025-01-01T00:00:00+00:00', '2025-01-03T00:00:00+00:00');
+INSERT INTO passages (id, pack, position, chunk_id, document, sha256, title, agency, section,
+    page, page_end, text, note, added) VALUES
+    (1, 7, 1, 'aaaa', 'old.pdf', 'f00d', 'An old report', 'ELFT', 'Audit', 7, 7,
+     'A case file audit.', 'Ask why.', '2025-01-01T00:00:00+00:00');
+INSERT INTO history (pack, at, who, what) VALUES
+    (7, '2025-01-01T00:00:00+00:00', 'bob', 'created the pack');
+"""
+)
+
+
+def test_a_packs_file_from_before_ids_were_kept_for_good_keeps_its_packs_ids(tmp_path):
+    folder = tmp_path / "previous-index"
+    folder.mkdir()
+    with closing(sqlite3.connect(folder / "packs.sqlite")) as db:
+        db.executescript(PREVIOUS_SCHEMA)
+    packs = Packs(folder)
+    assert [(found.id, found.name, found.passages, found.owner) for found in packs.summaries()] == [
+        (7, "Also kept", 1, "bob"),
+        (3, "Kept", 0, "alice"),
+    ]
+    assert packs.get(7).passages[0].note == "Ask why."
+    assert [change.who for change in packs.history(7)] == ["bob"]
+    packs.delete(7)
+    with closing(sqlite3.connect(packs.path)) as db, db:
+        db.execute("UPDATE packs SET deleted = '2000-01-01T00:00:00.000000+00:00' WHERE id = 7")
+    packs.create("New")  # purges pack 7 first, and is not given its id
+    assert [(found.id, found.name) for found in packs.summaries()] == [(8, "New"), (3, "Kept")]
 
 
 def test_an_old_packs_file_gets_owners_unknown_a_history_and_restore(tmp_path):

@@ -277,9 +277,7 @@ def test_bad_input_on_the_page_is_summarised_first_and_linked_to_its_field(
 
 
 def test_an_unknown_agency_offers_the_agencies_the_reports_name(client):
-    html = client.get("/", query_string={"q": "neglect", "agency": "Police"}).get_data(
-        as_text=True
-    )
+    html = client.get("/", query_string={"q": "neglect", "agency": "Police"}).get_data(as_text=True)
     choices = re.search(r'<ul class="choices">(.*?)</ul>', html, re.S).group(1)
     assert "/?q=neglect&agency=Bedfordshire+Hospitals+Foundation+Trust" in hrefs(choices)
     assert "Police" not in choices

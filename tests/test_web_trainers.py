@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from html import unescape
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -62,6 +63,27 @@ def passage_ids(html: str) -> list[int]:
     return [
         int(found) for found in re.findall(r'<li class="pack-passage" id="passage-(\d+)">', html)
     ]
+
+
+def link(html: str, text: str) -> str:
+    """Where the page's one link that starts with `text` goes."""
+    (found,) = re.findall(rf'<a [^>]*href="([^"]*)"[^>]*>{re.escape(text)}', html)
+    return unescape(found)
+
+
+def form_to(html: str, ending: str) -> str:
+    """Where the page's one form whose address ends with `ending` is sent."""
+    (found,) = [
+        unescape(action)
+        for action in re.findall(r'<form [^>]*action="([^"]*)"', html)
+        if unescape(action).endswith(ending)
+    ]
+    return found
+
+
+def pack_url(client, name: str) -> str:
+    """A pack's page, as the list of packs links to it."""
+    return link(html_of(client.get("/packs")), str(escape(name)) + "</a>")
 
 
 def read_docx(data: bytes) -> str:
@@ -147,7 +169,7 @@ def test_adding_without_javascript_comes_back_to_the_results_saying_where_it_wen
     }
     html = html_of(client.get(f"{location.path}?{location.query}"))
     assert "Added to the pack “No script pack”." in html
-    assert 'href="/packs/No%20script%20pack"' in html
+    assert link(html, "Open the pack") == pack_url(client, "No script pack")
     assert 'value="No script pack"' in html  # the next add goes to the same pack
     assert f'id="result-{hit["id"]}"' in html
 
@@ -160,9 +182,10 @@ def test_adding_with_javascript_answers_json_and_keeps_one_copy(client, token):
         "pack": "Script pack",
         "passages": 1,
         "added": True,
-        "url": "/packs/Script%20pack",
+        "url": pack_url(client, "Script pack"),
     }
     assert again == {**first, "added": False}
+    assert "<h1>Script pack</h1>" in html_of(client.get(first["url"]))
 
 
 @pytest.mark.parametrize(
@@ -188,16 +211,16 @@ def test_adding_with_javascript_answers_json_and_keeps_one_copy(client, token):
             "That passage is no longer in the index",
         ),
         (
-            {"pack": "a/b", "chunk": "{chunk}", "csrf_token": "{token}"},
+            {"pack": "Neglect\nL3", "chunk": "{chunk}", "csrf_token": "{token}"},
             {},
             400,
-            "cannot name a pack: use 1 to 60",
+            "cannot name a pack: it holds a line break; use 1 to 60 characters on one line",
         ),
         (
-            {"pack": "", "chunk": "{chunk}", "csrf_token": "{token}"},
+            {"pack": "  ", "chunk": "{chunk}", "csrf_token": "{token}"},
             {},
             400,
-            "&#39;(empty)&#39; cannot name a pack",
+            "A pack&#39;s name cannot be blank",
         ),
     ],
 )
@@ -307,7 +330,8 @@ def test_a_wrong_method_is_json_to_the_script_and_a_page_to_a_browser(client):
 def test_adding_never_redirects_off_the_site(client, token, next_url):
     hit = hits(client, "training", k=1)[0]
     response = add(client, token, "Redirects", hit["id"], next=next_url)
-    assert response.status_code == 303 and response.headers["Location"] == "/packs/Redirects"
+    assert response.status_code == 303
+    assert response.headers["Location"] == pack_url(client, "Redirects")
 
 
 # --- the pack page: notes, order, remove, delete ------------------------------------------------
@@ -315,9 +339,8 @@ def test_adding_never_redirects_off_the_site(client, token, next_url):
 
 def test_a_trainer_orders_notes_and_trims_a_pack(client, token):
     found = hits(client, "training", k=3)
-    for hit in found:
-        add_json(client, token, "Level 3 neglect", hit["id"])
-    html = html_of(client.get("/packs/Level%203%20neglect"))
+    url = [add_json(client, token, "Level 3 neglect", hit["id"]) for hit in found][-1]["url"]
+    html = html_of(client.get(url))
     first, second, third = passage_ids(html)
     assert "3 passages, in the order they will be exported." in html
     for hit in found:
@@ -325,62 +348,58 @@ def test_a_trainer_orders_notes_and_trims_a_pack(client, token):
         assert f'<span class="page">page {hit["page"]}</span>' in html
     assert html.count(f'name="csrf_token" value="{token}"') == 3 * 2  # note and move each
     for passage in (first, second, third):  # Remove asks first, on a page of its own
-        assert f'href="/packs/Level%203%20neglect/passages/{passage}/remove"' in html
-    assert 'href="/packs/Level%203%20neglect/delete"' in html
+        assert f'href="{url}/passages/{passage}/remove"' in html
+    assert f'href="{url}/delete"' in html
     assert (
         "disabled>Move up" in html and "disabled>Move down" in html
     )  # the first can't go up, the last down
 
     response = client.post(
-        f"/packs/Level%203%20neglect/passages/{second}/note",
+        f"{url}/passages/{second}/note",
         data={"csrf_token": token, "note": "Ask: who should the nurse tell?"},
     )
-    assert response.status_code == 303 and response.headers["Location"].endswith(
-        f"#passage-{second}"
+    assert response.status_code == 303 and response.headers["Location"] == (
+        f"{url}#passage-{second}"
     )
-    client.post(
-        f"/packs/Level%203%20neglect/passages/{third}/move",
-        data={"csrf_token": token, "direction": "up"},
-    )
-    client.post(
-        f"/packs/Level%203%20neglect/passages/{first}/move",
-        data={"csrf_token": token, "direction": "down"},
-    )
-    html = html_of(client.get("/packs/Level%203%20neglect"))
+    client.post(f"{url}/passages/{third}/move", data={"csrf_token": token, "direction": "up"})
+    client.post(f"{url}/passages/{first}/move", data={"csrf_token": token, "direction": "down"})
+    html = html_of(client.get(url))
     assert passage_ids(html) == [third, first, second]
     assert (
         f'<textarea id="note-{second}" name="note" rows="3" maxlength="4000">'
         "Ask: who should the nurse tell?</textarea>" in html
     )
 
-    client.post(f"/packs/Level%203%20neglect/passages/{first}/remove", data={"csrf_token": token})
-    assert passage_ids(html_of(client.get("/packs/Level%203%20neglect"))) == [third, second]
+    client.post(f"{url}/passages/{first}/remove", data={"csrf_token": token})
+    assert passage_ids(html_of(client.get(url))) == [third, second]
     assert "Level 3 neglect" in html_of(client.get("/packs"))
-    assert (
-        client.post("/packs/Level%203%20neglect/delete", data={"csrf_token": token}).status_code
-        == 303
-    )
-    assert client.get("/packs/Level%203%20neglect").status_code == 404
-    assert 'href="/packs/Level%203%20neglect"' not in html_of(client.get("/packs"))
+    assert client.post(f"{url}/delete", data={"csrf_token": token}).status_code == 303
+    response = client.get(url)
+    assert response.status_code == 404
+    assert "The pack &#39;Level 3 neglect&#39; was deleted: restore it" in html_of(response)
+    assert f'href="{url}"' not in html_of(client.get("/packs"))
 
 
 def test_a_new_pack_from_the_packs_page(client, token):
     response = client.post("/packs", data={"csrf_token": token, "name": "  Empty   one "})
-    assert response.status_code == 303 and response.headers["Location"] == "/packs/Empty%20one"
-    html = html_of(client.get("/packs/empty%20ONE", follow_redirects=True))
+    assert response.status_code == 303
+    assert response.headers["Location"] == pack_url(client, "Empty one")
+    html = html_of(client.get(response.headers["Location"]))
     assert "<h1>Empty one</h1>" in html and "This pack is empty." in html
 
 
-def test_a_pack_named_in_another_case_redirects_for_this_time_only(client, token):
-    """A permanent redirect is cached: after "Loop" is deleted and "loop" made, /packs/loop would go
-    round for ever."""
+def test_an_old_link_by_name_goes_to_the_pack_of_that_name_for_this_time_only(client, token):
+    """A permanent redirect is cached: after "Loop" is deleted and "loop" made, /packs/loop would
+    still open the deleted pack's id."""
     client.post("/packs", data={"csrf_token": token, "name": "Loop"})
+    first = pack_url(client, "Loop")
     response = client.get("/packs/loop")
-    assert response.status_code == 302 and response.headers["Location"] == "/packs/Loop"
-    assert client.post("/packs/Loop/delete", data={"csrf_token": token}).status_code == 303
+    assert response.status_code == 307 and response.headers["Location"] == first
+    assert client.post(f"{first}/delete", data={"csrf_token": token}).status_code == 303
     client.post("/packs", data={"csrf_token": token, "name": "loop"})
-    response = client.get("/packs/loop")
+    response = client.get("/packs/loop", follow_redirects=True)
     assert response.status_code == 200 and "<h1>loop</h1>" in html_of(response)
+    assert response.request.path == pack_url(client, "loop") != first
 
 
 @pytest.mark.parametrize(
@@ -388,25 +407,28 @@ def test_a_pack_named_in_another_case_redirects_for_this_time_only(client, token
     [
         ("get", "/packs/Nobody", {}, 404, "No pack is called &#39;Nobody&#39;"),
         ("get", "/packs/Nobody/export.docx", {}, 404, "No pack is called"),
-        ("post", "/packs/Moves/passages/99999/note", {"note": "x"}, 404, "holds no passage 99999"),
+        ("get", "/packs/99999", {}, 404, "No pack has the number 99999; the packs are: "),
+        ("get", "/packs/99999/print", {}, 404, "No pack has the number 99999"),
+        ("post", "/packs/99999/passages/{id}/note", {"note": "x"}, 404, "No pack has the number"),
+        ("post", "{pack}/passages/99999/note", {"note": "x"}, 404, "holds no passage 99999"),
         (
             "post",
-            "/packs/Moves/passages/{id}/move",
+            "{pack}/passages/{id}/move",
             {"direction": "sideways"},
             400,
             "Move a passage up or down, not &#39;sideways&#39;",
         ),
-        ("post", "/packs/Moves/passages/{id}/note", {"note": "n" * 4001}, 400, "the limit is 4000"),
+        ("post", "{pack}/passages/{id}/note", {"note": "n" * 4001}, 400, "the limit is 4000"),
         (
             "post",
-            "/packs/Moves/passages/{id}/remove",
+            "{pack}/passages/{id}/remove",
             {"csrf_token": "stale"},
             403,
             "reload the page",
         ),
         (
             "get",
-            "/packs/Moves/export.pdf",
+            "{pack}/export.pdf",
             {},
             404,
             "Unknown format &#39;pdf&#39;; choose from: md, csv, docx",
@@ -417,28 +439,131 @@ def test_pack_requests_that_cannot_be_done_say_why(
     client, token, method, path, data, status, message
 ):
     passage = add_json(client, token, "Moves", hits(client, "training", k=1)[0]["id"])
-    pid = passage_ids(html_of(client.get("/packs/Moves")))[0]
+    pid = passage_ids(html_of(client.get(passage["url"])))[0]
     kwargs = {"data": {"csrf_token": token, **data}} if method == "post" else {}
-    response = getattr(client, method)(path.format(id=pid), **kwargs)
+    response = getattr(client, method)(path.format(pack=passage["url"], id=pid), **kwargs)
     assert response.status_code == status
     assert message in html_of(response)
-    assert passage["passages"] == 1 and len(passage_ids(html_of(client.get("/packs/Moves")))) == 1
+    assert passage["passages"] == 1 and len(passage_ids(html_of(client.get(passage["url"])))) == 1
+
+
+# --- a name with any punctuation, and links by name from before --------------------------------
+
+
+def test_a_pack_named_with_any_punctuation_works_by_every_link_its_pages_give(client, token):
+    name = "Neglect L3 12/03/2027 #2: DA?"
+    created = client.post("/packs", data={"csrf_token": token, "name": name})
+    assert created.status_code == 303
+    url = created.headers["Location"]
+    assert re.fullmatch(r"/packs/\d+", url)  # by its id, which no "/" or "#" in a name can upset
+    assert link(html_of(client.get("/packs")), f"{name}</a>") == url
+
+    # Added as a browser's form does, without the script: back on the results, the banner opens
+    # the pack; the script's answer names the same page.
+    first, second = hits(client, "training", k=2)
+    back = add(client, token, name, first["id"], next="/?q=training&k=2")
+    assert back.status_code == 303
+    results = html_of(client.get(back.headers["Location"]))
+    assert f"Added to the pack “{name}”." in results
+    html = html_of(client.get(link(results, "Open the pack")))
+    assert f"<title>{name} – " in html and f"<h1>{name}</h1>" in html
+    assert add_json(client, token, name, second["id"])["url"] == url
+    html = html_of(client.get(url))
+    earlier, later = passage_ids(html)
+    assert f"<code>kb pack history &#39;{name}&#39;</code>" in html
+
+    printed = html_of(client.get(link(html, "Print view")))
+    assert f"<h1>{name}</h1>" in printed and printed.count('<article class="card"') == 2
+    assert link(printed, "Back to the pack") == url
+    downloads = [unescape(found) for found in re.findall(r'href="([^"]*)" download>', html)]
+    assert len(downloads) == 3
+    for download in downloads:
+        response = client.get(download)
+        suffix = download.rsplit(".", 1)[1]
+        assert response.status_code == 200
+        assert response.headers["Content-Disposition"] == (
+            f"attachment; filename=Neglect-L3-12-03-2027-2-DA.{suffix}"
+        )
+        if suffix == "docx":
+            assert read_docx(response.data).startswith(f"{name}\n")
+
+    noted = client.post(
+        form_to(html, f"/passages/{later}/note"), data={"csrf_token": token, "note": "Ask why."}
+    )
+    assert noted.status_code == 303
+    html = html_of(client.get(noted.headers["Location"]))
+    assert 'maxlength="4000">Ask why.</textarea>' in html
+    moved = client.post(
+        form_to(html, f"/passages/{later}/move"), data={"csrf_token": token, "direction": "up"}
+    )
+    html = html_of(client.get(moved.headers["Location"]))
+    assert passage_ids(html) == [later, earlier]
+
+    asked = html_of(client.get(link(html, 'Remove<span class="visually-hidden"> passage 2')))
+    assert f"Remove this passage from “{name}”?" in asked
+    assert link(asked, "No, keep it") == f"{url}#passage-{earlier}"
+    removed = client.post(form_to(asked, f"/passages/{earlier}/remove"), data={"csrf_token": token})
+    html = html_of(client.get(removed.headers["Location"]))
+    assert passage_ids(html) == [later] and "Removed the passage from" in html
+
+    asked = html_of(client.get(link(html, "Delete this pack")))
+    assert f"Delete the pack “{name}”?" in asked and link(asked, "No, keep it") == url
+    deleted = client.post(form_to(asked, "/delete"), data={"csrf_token": token})
+    listed = html_of(client.get(deleted.headers["Location"]))
+    assert f"Deleted the pack “{name}”." in listed
+    # Restored while another pack has the name: under another name, at the same address.
+    client.post("/packs", data={"csrf_token": token, "name": name.lower()})
+    offer = re.search(r'<div class="added" role="status">.*?</div>', listed, re.S).group(0)
+    pack_id = re.search(r'name="pack" value="(\d+)"', offer).group(1)
+    restored = client.post(
+        form_to(offer, "/packs/restore"), data={"csrf_token": token, "pack": pack_id}
+    )
+    assert restored.headers["Location"] == url
+    html = html_of(client.get(url))
+    assert f"<h1>{name} (restored)</h1>" in html and passage_ids(html) == [later]
+
+
+def test_a_link_by_name_from_before_goes_on_to_the_same_page_by_the_packs_number(client, token):
+    url = add_json(client, token, "Out of hours DA", hits(client, "training", k=1)[0]["id"])["url"]
+    for old, new in [
+        ("/packs/Out%20of%20hours%20DA", url),
+        ("/packs/out%20of%20hours%20da/print", f"{url}/print"),
+        ("/packs/Out%20of%20hours%20DA/export.docx", f"{url}/export.docx"),
+    ]:
+        response = client.get(old)
+        assert response.status_code == 307 and response.headers["Location"] == new, old
+    assert client.get("/packs/Out%20of%20hours%20DA", follow_redirects=True).status_code == 200
+
+    # A note sent from a page shown before the upgrade is sent on, as a browser sends a form on
+    # after a 307, to be saved: not lost.
+    entry = passage_ids(html_of(client.get(url)))[0]
+    note = {"csrf_token": token, "note": "Kept."}
+    sent = client.post(f"/packs/Out%20of%20hours%20DA/passages/{entry}/note", data=note)
+    assert sent.status_code == 307
+    assert sent.headers["Location"] == f"{url}/passages/{entry}/note"
+    saved = client.post(sent.headers["Location"], data=note, follow_redirects=True)
+    assert 'maxlength="4000">Kept.</textarea>' in html_of(saved)
+
+    # A pack called only by digits was at /packs/2026, which is now the address of pack 2026.
+    numbered = add_json(client, token, "2026", hits(client, "training", k=1)[0]["id"])["url"]
+    response = client.get("/packs/2026")
+    assert response.status_code == 307 and response.headers["Location"] == numbered
 
 
 # --- downloads and the print view --------------------------------------------------------------
 
 
 @pytest.fixture
-def exported_pack(client, token):
+def exported_pack(client, token) -> tuple[str, list[dict]]:
+    """(the pack's page, the hits it holds)."""
     found = hits(client, "training", k=2) + hits(client, NOTES_QUERY, k=1)
-    for hit in found:
-        add_json(client, token, "Exported", hit["id"])
-    pid = passage_ids(html_of(client.get("/packs/Exported")))[-1]
+    url = [add_json(client, token, "Exported", hit["id"]) for hit in found][-1]["url"]
+    pid = passage_ids(html_of(client.get(url)))[-1]
     client.post(
-        f"/packs/Exported/passages/{pid}/note",
+        f"{url}/passages/{pid}/note",
         data={"csrf_token": token, "note": "Use as a warm-up."},
     )
-    return found
+    return url, found
 
 
 @pytest.mark.parametrize(
@@ -452,12 +577,13 @@ def exported_pack(client, token):
 def test_a_pack_downloads_in_each_format_with_every_citation(
     client, exported_pack, format_name, content_type
 ):
-    response = client.get(f"/packs/Exported/export.{format_name}")
+    url, found = exported_pack
+    response = client.get(f"{url}/export.{format_name}")
     assert (
         response.status_code == 200 and response.headers["Content-Type"] == content_type
     )  # one charset, said once
     assert response.headers["Content-Disposition"] == f"attachment; filename=Exported.{format_name}"
-    sources = source_numbers(exported_pack)
+    sources = source_numbers(found)
     if format_name == "csv":
         rows = list(csv.DictReader(io.StringIO(response.data.decode("utf-8-sig"))))
         cited = [
@@ -480,24 +606,25 @@ def test_a_pack_downloads_in_each_format_with_every_citation(
                 str(hit["page_end"]),
                 f"[{sources[hit['document']]}] ",
             )
-            for hit in exported_pack
+            for hit in found
         ]
         assert rows[-1]["note"] == "Use as a warm-up."
         return
     text = read_docx(response.data) if format_name == "docx" else response.data.decode("utf-8")
     text = re.sub(r"\\(.)", r"\1", text) if format_name == "md" else text
-    for hit in exported_pack:
+    for hit in found:
         assert citation(hit, sources[hit["document"]]) in text, format_name
         assert f"File: {hit['document']}." in text
     assert "Use as a warm-up." in text
 
 
 def test_the_print_view_has_one_card_per_passage_and_the_sources(client, exported_pack):
-    html = html_of(client.get("/packs/Exported/print"))
+    url, found = exported_pack
+    html = html_of(client.get(f"{url}/print"))
     cards = re.findall(r'<article class="card".*?</article>', html, re.S)
     assert len(cards) == 3
     assert "Use as a warm-up." in cards[2]
-    for card, hit in zip(cards, exported_pack):
+    for card, hit in zip(cards, found):
         assert str(escape(hit["text"])) in card and f"page {hit['page']}" in card
     assert (
         '<h2 id="sources-heading">Sources</h2>' in html and "File: notes.md. Page cited: 1." in html
@@ -529,24 +656,22 @@ def test_a_passage_a_page_break_cuts_is_cited_with_both_pages_in_the_pack_its_pr
     client, token, two_pages
 ):
     cited = f"pages {two_pages.page}–{two_pages.page_end}"
-    add_json(client, token, "Across pages", two_pages.id)
-    assert f'<span class="page">{cited}</span>' in html_of(client.get("/packs/Across%20pages"))
+    url = add_json(client, token, "Across pages", two_pages.id)["url"]
+    assert f'<span class="page">{cited}</span>' in html_of(client.get(url))
 
-    html = html_of(client.get("/packs/Across%20pages/print"))
+    html = html_of(client.get(f"{url}/print"))
     (card,) = re.findall(r'<article class="card".*?</article>', html, re.S)
     assert f", {cited} (source 1)" in card
     assert f"Pages cited: {two_pages.page}, {two_pages.page_end}." in html
 
-    markdown = re.sub(
-        r"\\(.)", r"\1", client.get("/packs/Across%20pages/export.md").get_data(as_text=True)
-    )
-    word = read_docx(client.get("/packs/Across%20pages/export.docx").data)
+    markdown = re.sub(r"\\(.)", r"\1", client.get(f"{url}/export.md").get_data(as_text=True))
+    word = read_docx(client.get(f"{url}/export.docx").data)
     for text in (markdown, word):
         assert (
             f"{two_pages.agency} · {two_pages.title} · {two_pages.section} · {cited} (source 1)"
             in text
         )
-    table = client.get("/packs/Across%20pages/export.csv").data.decode("utf-8-sig")
+    table = client.get(f"{url}/export.csv").data.decode("utf-8-sig")
     (row,) = csv.DictReader(io.StringIO(table))
     assert (row["page"], row["page_end"]) == (str(two_pages.page), str(two_pages.page_end))
 
@@ -641,8 +766,8 @@ def test_more_like_this_shows_other_agencies_first(client):
 
 TRAINER_PAGES = [
     "/packs",
-    "/packs/Safe",
-    "/packs/Safe/print",
+    "{pack}",
+    "{pack}/print",
     "/compare",
     "/compare?theme=neglect",
     "/?q=training",
@@ -651,8 +776,8 @@ TRAINER_PAGES = [
 
 @pytest.mark.parametrize("path", TRAINER_PAGES)
 def test_trainer_pages_carry_the_headers_and_no_inline_script_or_style(client, token, path):
-    add_json(client, token, "Safe", hits(client, "training", k=1)[0]["id"])
-    response = client.get(path)
+    pack = add_json(client, token, "Safe", hits(client, "training", k=1)[0]["id"])["url"]
+    response = client.get(path.format(pack=pack))
     assert response.status_code == 200
     assert "unsafe-inline" not in response.headers["Content-Security-Policy"]
     html = html_of(response).replace(OWN_SCRIPT, "")
@@ -678,16 +803,16 @@ def test_hostile_document_text_and_notes_are_escaped_on_every_trainer_page(
     client, token = hostile_app.test_client(), hostile_app.config["KB_CSRF_TOKEN"]
     (hit,) = hits(client, "zebra crossings", document="hostile.md")
     assert SCRIPT in hit["text"]
-    add_json(client, token, "Hostile", hit["id"])
-    pid = passage_ids(html_of(client.get("/packs/Hostile")))[0]
+    url = add_json(client, token, "Hostile", hit["id"])["url"]
+    pid = passage_ids(html_of(client.get(url)))[0]
     client.post(
-        f"/packs/Hostile/passages/{pid}/note",
+        f"{url}/passages/{pid}/note",
         data={"csrf_token": token, "note": f"note {SCRIPT} {IMG}"},
     )
 
     pages = [
-        "/packs/Hostile",
-        "/packs/Hostile/print",
+        url,
+        f"{url}/print",
         f"/passages/{hit['id']}/similar",
         "/compare?"
         + urlencode(
@@ -704,16 +829,35 @@ def test_hostile_document_text_and_notes_are_escaped_on_every_trainer_page(
         assert (
             "&lt;script&gt;" in html or "&lt;<mark>script</mark>&gt;" in html or path == "/packs"
         ), path
-    markdown = client.get("/packs/Hostile/export.md").get_data(as_text=True)
+    markdown = client.get(f"{url}/export.md").get_data(as_text=True)
     assert "<script>" not in markdown and "\\<script\\>" in markdown
 
 
+def test_a_pack_name_holding_markup_is_only_text_on_every_page_that_shows_it(client, token):
+    name = f'{IMG} "quoted"'  # any punctuation is allowed in a name now, "<" and quotes too
+    back = add(client, token, name, hits(client, "training", k=1)[0]["id"], next="/?q=training")
+    url = pack_url(client, name)
+    entry = passage_ids(html_of(client.get(url)))[0]
+    pages = [
+        back.headers["Location"],  # the banner, the Add form's field and the list of names
+        "/packs",
+        url,
+        f"{url}/print",
+        f"{url}/passages/{entry}/remove",
+        f"{url}/delete",
+    ]
+    for path in pages:
+        html = html_of(client.get(path))
+        assert "&lt;img src=x onerror=alert(1)&gt; &#34;quoted&#34;" in html, path
+        assert "<img" not in html, path
+
+
 def test_packs_outlive_the_app(small_index, client, token):
-    add_json(client, token, "Kept", hits(client, "training", k=1)[0]["id"])
+    url = add_json(client, token, "Kept", hits(client, "training", k=1)[0]["id"])["url"]
     restarted = create_app(small_index, open_fake_searcher(small_index))
     assert "Kept" in [name for name, _, _ in Packs(small_index.index_dir).names()]
     assert restarted.config["KB_CSRF_TOKEN"] != client.application.config["KB_CSRF_TOKEN"]
-    assert restarted.test_client().get("/packs/Kept").status_code == 200
+    assert restarted.test_client().get(url).status_code == 200
 
 
 def test_a_note_sent_from_a_page_older_than_the_server_is_shown_again_to_send_not_lost(
@@ -721,8 +865,9 @@ def test_a_note_sent_from_a_page_older_than_the_server_is_shown_again_to_send_no
 ):
     chunk = hits(client, "training", k=1)[0]["id"]
     add(client, token, "Stale note", chunk, "/")
-    passage = passage_ids(html_of(client.get("/packs/Stale%20note")))[0]
-    path = f"/packs/Stale%20note/passages/{passage}/note"
+    url = pack_url(client, "Stale note")
+    passage = passage_ids(html_of(client.get(url)))[0]
+    path = f"{url}/passages/{passage}/note"
     note = "Ask: who would you call at 2 a.m.? <b>not bold</b>"
     page = {"Sec-Fetch-Site": "same-origin", "Accept": "text/html"}
     response = client.post(
@@ -732,7 +877,7 @@ def test_a_note_sent_from_a_page_older_than_the_server_is_shown_again_to_send_no
     assert response.status_code == 403 and "<h1>Nothing was saved yet</h1>" in html
     assert f">{escape(note)}</textarea>" in html  # what was typed, escaped, to send again
     fresh = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
-    assert fresh == token and f'action="/packs/Stale%20note/passages/{passage}/note"' in html
+    assert fresh == token and f'action="{path}"' in html
     assert (
         client.post(path, data={"csrf_token": fresh, "note": note}, headers=page).status_code == 303
     )

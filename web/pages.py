@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from flask import (
     Blueprint,
@@ -128,7 +129,7 @@ def search_page():
     top_k = settings().top_k
     # Shown again, filters and all, if k is refused.
     params = SearchParams.as_typed(request.args, top_k)
-    context = {"params": params, "catalogue": answering.documents}
+    context: dict[str, Any] = {"params": params, "catalogue": answering.documents}
     try:
         params = context["params"] = SearchParams.from_args(request.args, top_k)
         if not params.q.strip():

@@ -4,6 +4,9 @@ downloads."""
 from __future__ import annotations
 
 import io
+import shlex
+from collections.abc import Callable
+from functools import partial
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, flash, redirect, render_template, request, send_file, url_for
@@ -21,7 +24,7 @@ from kb.export import (
     render,
     sheet,
 )
-from kb.packs import UnknownPassage, check, clean_name, unsaved
+from kb.packs import UnknownPack, UnknownPassage, check, clean_name, unsaved
 from web import context
 from web.context import searcher
 from web.errors import wants_json
@@ -38,10 +41,23 @@ bp.add_app_template_global(context.csrf_token, "csrf_token")
 
 @bp.app_template_global()
 def pack_choices() -> dict:
-    """The packs a passage can be added to, and the one offered first: the last used."""
-    names = [name for name, _, _ in context.packs().names()]
-    current = request.args.get("added", "").strip() or (names[0] if names else "")
-    return {"names": names, "current": current}
+    """The packs a passage can be added to; the one offered first, the last used; and the pack a
+    passage was just added to (?added=NAME), if it is still there."""
+    packs = context.packs().summaries()
+    names = [found.name for found in packs]
+    added_to = request.args.get("added", "").strip()
+    return {
+        "names": names,
+        "current": added_to or (names[0] if names else ""),
+        "added": next((found for found in packs if found.name == added_to), None),
+    }
+
+
+@bp.app_template_filter()
+def command_argument(text: str) -> str:
+    """Text as one argument of a command typed in a shell: quoted, and after "--" where it would
+    read as an option."""
+    return ("-- " if text.startswith("-") else "") + shlex.quote(text)
 
 
 @bp.app_template_global()
@@ -55,6 +71,31 @@ def themes():
 
 
 # --- adding to a pack, and the packs' pages -----------------------------------------------------
+
+
+def pack_route(rule: str, **options) -> Callable:
+    """Register a view of one pack at /packs/<id> + rule, and a redirect to it at /packs/<name> +
+    rule: links named packs so before a name could hold "/", trainers bookmarked them, and a page
+    shown before kb was upgraded still sends its forms there."""
+
+    def register(view: Callable) -> Callable:
+        bp.add_url_rule(f"/packs/<int:pack_id>{rule}", view_func=view, **options)
+        bp.add_url_rule(
+            f"/packs/<name>{rule}",
+            f"{view.__name__}_by_name",
+            partial(_by_name, view.__name__),
+            **options,
+        )
+        return view
+
+    return register
+
+
+def _by_name(endpoint: str, name: str, **values):
+    """On to the view of the pack called `name`, by its id. 307, so a browser sends a form's
+    fields on; and not kept, as 308 would be, since a name can later be another pack's."""
+    pack_id = context.packs().get(name).id
+    return redirect(url_for(f"trainers.{endpoint}", pack_id=pack_id, **values), code=307)
 
 
 def _with_added(url: str, pack: str, chunk_id: str) -> str:
@@ -80,7 +121,7 @@ def add_to_pack():
     name = clean_name(request.form.get("pack"))
     _, added = context.packs().add(name, chunk, who=_who())
     pack = context.packs().get(name)
-    url = url_for("trainers.pack_page", name=pack.name)
+    url = url_for("trainers.pack_page", pack_id=pack.id)
     if wants_json():
         return {"pack": pack.name, "passages": len(pack.passages), "added": added, "url": url}
     back = local(request.form.get("next"), url)
@@ -114,25 +155,27 @@ def packs_page():
 @bp.post("/packs")
 def create_pack():
     name = context.packs().create(request.form.get("name", ""), who=_who())
-    return redirect(url_for("trainers.pack_page", name=name), code=303)
+    return redirect(url_for("trainers.pack_page", pack_id=context.packs().get(name).id), code=303)
 
 
-def _checked(name: str):
-    return check(context.packs().get(name), searcher())
+def _checked(pack_id: int):
+    return check(context.packs().get(pack_id), searcher())
 
 
 HISTORY_SHOWN = 5  # the latest changes on a pack's page; kb pack history prints them all
 
 
-@bp.get("/packs/<name>")
-def pack_page(name: str):
-    pack = _checked(name)
-    if pack.name != name:  # the name as stored, so links and the title match it
-        # Not 301: a browser keeps that, and after "Loop" is deleted and "loop" made, /packs/loop
-        # would loop.
-        return redirect(url_for("trainers.pack_page", name=pack.name), code=302)
+@pack_route("", methods=["GET"])
+def pack_page(pack_id: int):
+    try:
+        pack = _checked(pack_id)
+    except UnknownPack:
+        # A pack called "2026" was at /packs/2026 before links named packs by id.
+        if str(pack_id) not in [name for name, _, _ in context.packs().names()]:
+            raise
+        return _by_name("pack_page", str(pack_id))
     indexed = {entry.document for entry in searcher().documents}
-    history = context.packs().history(pack.name, last=HISTORY_SHOWN)
+    history = context.packs().history(pack.id, last=HISTORY_SHOWN)
     moved = request.args.get("moved", type=int)
     went = request.args.get("went", "")
     return render_template(
@@ -145,46 +188,46 @@ def pack_page(name: str):
     )
 
 
-@bp.get("/packs/<name>/print")
-def pack_print(name: str):
-    pack = _checked(name)
+@pack_route("/print", methods=["GET"])
+def pack_print(pack_id: int):
+    pack = _checked(pack_id)
     sources = sheet(pack.name, pack.passages).sources()
     source_of = {source.document: source.number for source in sources}
     return render_template("pack_print.html", pack=pack, sources=sources, source_of=source_of)
 
 
-@bp.get("/packs/<name>/export.<format_name>")
-def pack_export(name: str, format_name: str):
-    pack = _checked(name)
+@pack_route("/export.<format_name>", methods=["GET"])
+def pack_export(pack_id: int, format_name: str):
+    pack = _checked(pack_id)
     return _download(
         sheet(pack.name, pack.passages, describe_pack(len(pack.passages))), format_name
     )
 
 
-def _back_to(name: str, passage_id: int | None = None):
+def _back_to(pack_id: int, passage_id: int | None = None):
     anchor = f"passage-{passage_id}" if passage_id else None
-    return redirect(url_for("trainers.pack_page", name=name, _anchor=anchor), code=303)
+    return redirect(url_for("trainers.pack_page", pack_id=pack_id, _anchor=anchor), code=303)
 
 
-@bp.post("/packs/<name>/passages/<int:passage_id>/note")
-def save_note(name: str, passage_id: int):
-    context.packs().set_note(name, passage_id, request.form.get("note", ""), who=_who())
-    return _back_to(name, passage_id)
+@pack_route("/passages/<int:passage_id>/note", methods=["POST"])
+def save_note(pack_id: int, passage_id: int):
+    context.packs().set_note(pack_id, passage_id, request.form.get("note", ""), who=_who())
+    return _back_to(pack_id, passage_id)
 
 
 MOVES = {"up": -1, "down": 1}
 
 
-@bp.post("/packs/<name>/passages/<int:passage_id>/move")
-def move(name: str, passage_id: int):
+@pack_route("/passages/<int:passage_id>/move", methods=["POST"])
+def move(pack_id: int, passage_id: int):
     direction = request.form.get("direction", "")
     if direction not in MOVES:
         raise UsageError(f"move a passage {' or '.join(MOVES)}, not {direction[:20]!r}")
-    context.packs().move(name, passage_id, MOVES[direction], who=_who())
+    context.packs().move(pack_id, passage_id, MOVES[direction], who=_who())
     # Back at the passage, with the button just pressed (or, at an end, its other one) focused and
     # so scrolled to; no #fragment, which would make the browser skip autofocus.
     return redirect(
-        url_for("trainers.pack_page", name=name, moved=passage_id, went=direction), code=303
+        url_for("trainers.pack_page", pack_id=pack_id, moved=passage_id, went=direction), code=303
     )
 
 
@@ -194,39 +237,39 @@ def _sign_in_to_change():
     return redirect(url_for("signin.sign_in_page", next=here), code=303)
 
 
-@bp.get("/packs/<name>/passages/<int:passage_id>/remove")
-def confirm_remove(name: str, passage_id: int):
+@pack_route("/passages/<int:passage_id>/remove", methods=["GET"])
+def confirm_remove(pack_id: int, passage_id: int):
     """Asks before a passage is removed, as a page of its own, so that it works without a
     script."""
     if changer() is None:
         return _sign_in_to_change()
-    pack = context.packs().get(name)
+    pack = context.packs().get(pack_id)
     passage = next((p for p in pack.passages if p.entry == passage_id), None)
     if passage is None:
         raise UnknownPassage(f"the pack {pack.name!r} holds no passage {passage_id}")
     return render_template("confirm_remove.html", pack=pack, passage=passage)
 
 
-@bp.post("/packs/<name>/passages/<int:passage_id>/remove")
-def remove(name: str, passage_id: int):
-    removed = context.packs().remove(name, passage_id, who=_who())
+@pack_route("/passages/<int:passage_id>/remove", methods=["POST"])
+def remove(pack_id: int, passage_id: int):
+    removed = context.packs().remove(pack_id, passage_id, who=_who())
     flash(f"Removed the passage from {removed.title or removed.document}, {removed.pages}.")
-    return _back_to(name)
+    return _back_to(pack_id)
 
 
-@bp.get("/packs/<name>/delete")
-def confirm_delete(name: str):
+@pack_route("/delete", methods=["GET"])
+def confirm_delete(pack_id: int):
     if changer() is None:
         return _sign_in_to_change()
-    pack = context.packs().get(name)
+    pack = context.packs().get(pack_id)
     return render_template(
         "confirm_delete.html", pack=pack, keep_days=context.settings().deleted_pack_days
     )
 
 
-@bp.post("/packs/<name>/delete")
-def delete_pack(name: str):
-    deleted = context.packs().delete(name, who=_who())
+@pack_route("/delete", methods=["POST"])
+def delete_pack(pack_id: int):
+    deleted = context.packs().delete(pack_id, who=_who())
     return redirect(url_for("trainers.packs_page", deleted=deleted.id), code=303)
 
 
@@ -243,7 +286,7 @@ def restore_pack():
         if name == was
         else f"Restored the pack as “{name}”, since another pack is called “{was}”."
     )
-    return redirect(url_for("trainers.pack_page", name=name), code=303)
+    return redirect(url_for("trainers.pack_page", pack_id=pack_id), code=303)
 
 
 # --- comparing agencies, themes, more like this, and a search's download -------------------------
