@@ -277,6 +277,32 @@ def test_a_refused_search_is_summarised_first_and_its_link_goes_to_the_field(
         context.close()
 
 
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_pack_name_that_cannot_be_is_summarised_and_kept_to_mend(browser, server, width):
+    # A context of its own: the browser logs the 400 to the console.
+    context = browser.new_context(viewport={"width": width, "height": 900})
+    try:
+        tab = context.new_page()
+        tab.goto(server["url"] + "packs")
+        box = tab.get_by_label("Start a new pack")
+        box.evaluate("input => { input.removeAttribute('maxlength'); }")  # as an old browser would
+        box.fill("Neglect L3 12/03/2027 #2: " + "x" * 40)
+        with tab.expect_navigation():
+            tab.get_by_role("button", name="Create").click()
+        summary = tab.locator(".error-summary")
+        summary.get_by_role("link", name="The pack’s name must be 60 characters or fewer").click()
+        expect(box).to_be_focused()
+        expect(box).to_have_value("Neglect L3 12/03/2027 #2: " + "x" * 40)
+        assert_accessible(tab)
+        box.fill("Neglect L3 12/03/2027 #2: DA?")
+        with tab.expect_navigation():
+            tab.get_by_role("button", name="Create").click()
+        expect(tab.locator("h1")).to_have_text("Neglect L3 12/03/2027 #2: DA?")
+        assert_accessible(tab)
+    finally:
+        context.close()
+
+
 def test_a_missing_page_is_a_plain_page_not_found(browser, server):
     # A context of its own: the browser logs the 404 to the console, which the page fixture fails.
     context = browser.new_context(viewport={"width": 390, "height": 900})
@@ -607,7 +633,8 @@ def test_a_note_typed_on_a_page_older_than_the_server_is_kept_to_send_again(brow
         save_to(hit, f"Stale {width}")
         hit.get_by_role("button", name="Add passage 1 to the pack").click()
         expect(hit.locator(".add-status")).to_contain_text("Added")
-        page.goto(server["url"] + f"packs/Stale%20{width}")
+        with page.expect_navigation():
+            hit.locator(".add-status").get_by_role("link", name="Open the pack").click()
         form = page.locator("form.note-form").first
         form.locator("input[name=csrf_token]").evaluate(
             "input => { input.value = 'from-before-a-restart'; }"
@@ -632,11 +659,13 @@ def test_a_note_prints_with_its_line_breaks(page, server):
     save_to(hit, "Printed notes")
     hit.get_by_role("button", name="Add passage 1 to the pack").click()
     expect(hit.locator(".add-status")).to_contain_text("Added to “Printed notes”")
-    page.goto(server["url"] + "packs/Printed%20notes")
+    with page.expect_navigation():
+        hit.locator(".add-status").get_by_role("link", name="Open the pack").click()
     page.get_by_label("Your note on passage 1").fill("Ask:\nwho is told?\nwhen?")
     with page.expect_navigation():
         page.get_by_role("button", name="Save note on passage 1").click()
-    page.goto(server["url"] + "packs/Printed%20notes/print")
+    with page.expect_navigation():
+        page.get_by_role("link", name="Print view").click()
     note = page.locator(".card-note")
     assert note.evaluate("element => getComputedStyle(element).whiteSpace") == "pre-line"
     assert note.inner_text() == "Note: Ask:\nwho is told?\nwhen?"

@@ -388,6 +388,35 @@ def test_a_new_pack_from_the_packs_page(client, token):
     assert "<h1>Empty one</h1>" in html and "This pack is empty." in html
 
 
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("   ", "Enter a name for the pack"),
+        ("x" * 61, "The pack’s name must be 60 characters or fewer"),
+        (
+            "Neglect\nL3",
+            "The pack’s name must be on one line, of letters, digits, spaces and punctuation",
+        ),
+    ],
+)
+def test_a_name_a_pack_cannot_have_is_summarised_and_linked_to_the_box_with_what_was_typed(
+    client, token, typed, message
+):
+    before = html_of(client.get("/packs"))
+    response = client.post("/packs", data={"csrf_token": token, "name": typed})
+    html = html_of(response)
+    assert response.status_code == 400
+    assert f'<li><a href="#new-pack-name">{escape(message)}</a></li>' in html
+    assert f'<span class="visually-hidden">Error:</span> {escape(message)}</p>' in html
+    assert 'aria-describedby="new-pack-hint new-pack-error" aria-invalid="true"' in html
+    assert f'value="{escape(typed)}"' in html  # kept, to mend rather than type again
+    assert "<title>Error: Session packs" in html
+    # Nothing was made.
+    assert re.findall(r'class="pack-list".*?</ul>', html, re.S) == re.findall(
+        r'class="pack-list".*?</ul>', before, re.S
+    )
+
+
 def test_an_old_link_by_name_goes_to_the_pack_of_that_name_for_this_time_only(client, token):
     """A permanent redirect is cached: after "Loop" is deleted and "loop" made, /packs/loop would
     still open the deleted pack's id."""

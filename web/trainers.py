@@ -24,7 +24,15 @@ from kb.export import (
     render,
     sheet,
 )
-from kb.packs import UnknownPack, UnknownPassage, check, clean_name, unsaved
+from kb.packs import (
+    MAX_NAME,
+    BadPackName,
+    UnknownPack,
+    UnknownPassage,
+    check,
+    clean_name,
+    unsaved,
+)
 from web import context
 from web.context import searcher
 from web.errors import wants_json
@@ -139,6 +147,11 @@ def _who() -> str:
 def packs_page():
     """The packs in use, and those deleted that can still be restored; after a deletion, a way to
     undo it."""
+    return _packs_page()
+
+
+def _packs_page(problem: str = "", typed: str = "") -> str:
+    """The packs' page; with a problem, the name typed for a new pack shown again beside it."""
     deleted = context.packs().deleted()
     just_deleted = next(
         (gone for gone in deleted if str(gone.id) == request.args.get("deleted")), None
@@ -149,13 +162,29 @@ def packs_page():
         deleted=deleted,
         just_deleted=just_deleted,
         keep_days=context.settings().deleted_pack_days,
+        problem=problem,
+        typed=typed,
     )
 
 
 @bp.post("/packs")
 def create_pack():
-    name = context.packs().create(request.form.get("name", ""), who=_who())
+    typed = request.form.get("name", "")
+    try:
+        name = context.packs().create(typed, who=_who())
+    except BadPackName:
+        return _packs_page(_name_problem(typed), typed), 400
     return redirect(url_for("trainers.pack_page", pack_id=context.packs().get(name).id), code=303)
+
+
+def _name_problem(typed: str) -> str:
+    """What is wrong with a name typed for a new pack, as GOV.UK's forms say it."""
+    cleaned = " ".join(typed.split())
+    if not cleaned:
+        return "Enter a name for the pack"
+    if len(cleaned) > MAX_NAME:
+        return f"The pack’s name must be {MAX_NAME} characters or fewer"
+    return "The pack’s name must be on one line, of letters, digits, spaces and punctuation"
 
 
 def _checked(pack_id: int):
