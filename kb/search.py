@@ -71,11 +71,12 @@ SENTENCE_END = re.compile(r"[.!?][\"'”’)]*(?:\s|$)|:\s*$")
 TITLES_LISTED = 3
 TITLE_WORDS = 9
 # A query's words that stand in a passage in the same order, three or more with one that means
-# something ("was not brought"), add PHRASE_BONUS for each word past two: a practitioner's term
-# of art is a phrase, and BM25 scores its words apart.
+# something ("was not brought"), raise its score by a share, PHRASE_GAIN for each word past two: a
+# practitioner's term of art is a phrase, and BM25 scores its words apart. A share, so that what
+# the corpus-aware weights gave way (standard text) stays given way.
 PHRASE_WORDS = 3
 PHRASE_MOST = 6  # the longest phrase looked for: past it, a query is a sentence, not a term
-PHRASE_BONUS = 0.05
+PHRASE_GAIN = 0.08
 PHRASE_DEPTH = 20  # the candidates looked at for the query's phrases, after fusion
 
 
@@ -586,12 +587,12 @@ class Searcher:
         self, ranked: list[str], phrases: list[tuple[str, ...]], fused: dict[str, float]
     ) -> list[str]:
         """The top candidates again, each passage that holds one of the query's phrases raised by
-        PHRASE_BONUS for each of its words past two."""
+        the share PHRASE_GAIN for each of its words past two."""
         top = ranked[:PHRASE_DEPTH]
         for chunk_id, chunk in self.store.passages(top).items():
             longest = longest_phrase(phrases, chunk.text)
             if longest:
-                fused[chunk_id] += PHRASE_BONUS * (longest - PHRASE_WORDS + 1)
+                fused[chunk_id] *= 1 + PHRASE_GAIN * (longest - PHRASE_WORDS + 1)
         return sorted(top, key=lambda chunk_id: (-fused[chunk_id], chunk_id)) + ranked[len(top) :]
 
     def _passages_in_turn(
