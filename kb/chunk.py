@@ -8,8 +8,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 
-from kb import clean
+from kb import clean, grades
 from kb.errors import UnreadableDocument
+from kb.grades import Table, grade_table
 from kb.ingest import Document, Line
 from kb.organisations import (
     Organisations,
@@ -28,8 +29,9 @@ from kb.passage import Chunk, Citation, embedding_text
 # replaced by the next) is kept as text.
 # 6: a bullet a symbol font drew is a list item; a heading that names a partner agency makes its
 # part that agency's; a contents entry is not a heading. 7: passages carry their document's date
-# and collection, and whether they are standard text.
-CHUNKER_VERSION = "7"
+# and collection, and whether they are standard text. 8: an inspection's grade table is also a
+# passage of its own (kb/grades.py).
+CHUNKER_VERSION = "8"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
@@ -429,7 +431,27 @@ def chunk_document(
             )
             text = "\n".join(piece.text for piece in pieces)
             chunks.append(Chunk(chunk_id(document.name, position), text, citation, position))
+    if table := grade_table(document):
+        chunks.append(_table_chunk(document, table, len(chunks), count_tokens, max_tokens))
     return [_fit(chunk, count_tokens, max_tokens) for chunk in chunks]
+
+
+def _table_chunk(
+    document: Document, table: Table, position: int, count: TokenCounter, max_tokens: int
+) -> Chunk:
+    """An inspection's grades as a passage, after the document's own (kb/grades.py)."""
+    citation = Citation(
+        document=document.name,
+        title=document.title,
+        agency=_fit_name(table.agency or document.organisation, count, max_tokens // 8),
+        section=grades.SECTION,
+        page=table.page,
+        sha256=document.sha256,
+        date=document.date,
+        collection=collection_of(document.name),
+    )
+    text = grades.passage_text(document, table)
+    return Chunk(chunk_id(document.name, position), text, citation, position)
 
 
 def _fit_name(name: str, count: TokenCounter, limit: int) -> str:

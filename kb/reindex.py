@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from kb import corrections, standard
+from kb import corrections, grades, standard
 from kb.chunk import CHUNKER_VERSION, agency_doubt, chunk_document
 from kb.embed import Embedder
 from kb.errors import IndexDamaged, IndexMissing, KbError, UnreadableDocument, store_failure
@@ -217,7 +217,11 @@ def _fingerprint_rows(documents: dict[str, dict[str, Any]]) -> list[tuple[str, s
 
 
 def _key_row(chunk: Chunk, standing: int) -> list[Any]:
-    """A passage's row in the catalogue's "keys": what tells standard text (kb/standard.py)."""
+    """A passage's row in the catalogue's "keys": what tells standard text (kb/standard.py). An
+    inspection's grades, as kb wrote them out (kb/grades.py), are its own finding however many
+    reports share their row labels: no key, so never standard."""
+    if chunk.section == grades.SECTION:
+        return [chunk.id, "", 0, ""]
     return [chunk.id, standard.key(chunk.text), standing, standard.fingerprint(chunk.text)]
 
 

@@ -331,3 +331,29 @@ def test_editions_places_and_years_in_the_real_reports(sample):
         "local offer for care leavers", k=5, collections=["national guidance"]
     )
     assert {hit.collection for hit in guidance.hits} == {"national guidance"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "query, place, year",
+    [
+        ("brent children's services ofsted judgement", "Brent", "2026"),
+        ("how was Wigan rated by Ofsted in 2017", "Wigan", "2017"),
+        ("Solihull rating", "Solihull", "2025"),
+    ],
+)
+def test_a_question_about_a_judgement_is_answered_by_the_reports_grade_table(
+    sample, query, place, year
+):
+    from kb import grades
+
+    _, searcher = sample
+    first = searcher.search(query, k=3).hits[0]
+    assert first.section == grades.SECTION and not first.standard, (first.section, first.text)
+    assert place in first.agency and first.date.startswith(year)
+    assert first.text.startswith("Ofsted judgement grades (ratings): ")
+    assert sum(line.startswith("- ") for line in first.text.splitlines()) >= 4
+    # Every report of the sample shares the row labels: none of their tables is standard text.
+    tables = searcher.search("Ofsted judgement grades ratings overall effectiveness", k=30).hits
+    assert sum(hit.section == grades.SECTION for hit in tables) >= 10
+    assert not any(hit.standard for hit in tables if hit.section == grades.SECTION)

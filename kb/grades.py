@@ -1,0 +1,116 @@
+"""An inspection's grade table, read back as a passage of its own.
+
+An inspection report opens with its judgements as a table: "The impact of leaders on social work
+practice with children and families | Good", "Overall effectiveness | Requires improvement to be
+good". Its text comes out of the PDF as short lines, each row's label wrapped over one to three of
+them and its grade at the end of the last ("practice with children and families", "Good"), or on
+a line of its own. Chunked with the prose after it, the table answers "what was Brent's overall
+judgement?" no better than the 460 other reports' tables with the same row labels. So the rows are
+also written out as one passage, headed with the report's title and date: what the report found,
+in the words a question about it uses.
+
+The grades are those of the four-point scale the English inspectorates share (Ofsted's, CQC's);
+a table is three rows or more, on the first pages, each row a label in a few short lines.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from kb.dates import shown
+from kb.ingest import Document, Line
+
+SECTION = "Inspection judgements"  # the passage's section: it is kb's reading, not a heading
+PAGES = 3  # a grade table stands on a report's first pages
+ROWS = 3  # fewer rows are prose that happens to end on a grade
+LABEL_LINES = 3  # a row's label wraps over at most this many lines
+LABEL_CHARACTERS = 70  # each of them short: a table's column, not a page's width (80 or more)
+# A grade ends the line, capitalised as a table writes it ("Good", not prose's "good").
+GRADED = re.compile(
+    r"^(?P<label>.*?)\s*\b(?P<grade>Outstanding|Good|Requires improvement(?: to be good)?|"
+    r"Inadequate)$"
+)
+# The older reports head the table with the overall judgement: "Children's services in Wigan are
+# good".
+OVERALL = re.compile(
+    r"services in .{2,60} (?:are|is) (?P<grade>outstanding|good|inadequate|"
+    r"requires? improvement(?: to be good)?)\.?$",
+    re.IGNORECASE,
+)
+INSPECTORATES = {
+    "Ofsted": re.compile(r"\bOfsted\b"),
+    "CQC": re.compile(r"\bCQC\b|Care Quality Commission"),
+    "HMICFRS": re.compile(r"\bHMICFRS\b|Inspectorate of Constabulary"),
+}
+NUMBERING = re.compile(r"^\d+(?:\.\d+)*\.?\s+")  # "1. Children who…", "2.1 Adoption…"
+
+
+@dataclass(frozen=True)
+class Table:
+    page: int
+    rows: tuple[tuple[str, str], ...]  # (label, grade), in the report's order
+    agency: str = ""
+
+
+def grade_table(document: Document) -> Table | None:
+    """The first run of ROWS or more graded rows on the report's first pages; None if it has
+    none."""
+    for page in document.pages[:PAGES]:
+        rows = _rows(page.lines)
+        if len(rows) >= ROWS:
+            agency = next((line.agency for line in page.lines if line.agency), "")
+            return Table(page.number, tuple(rows), agency)
+    return None
+
+
+def _rows(lines: Sequence[Line]) -> list[tuple[str, str]]:
+    """The longest run of graded rows among the lines."""
+    best: list[tuple[str, str]] = []
+    run: list[tuple[str, str]] = []
+    label: list[str] = []  # the lines since the last row, while they may be a label
+    for line in lines:
+        text = line.text.strip()
+        if line.kind == "blank" or not text:
+            continue  # a table may set its rows apart
+        if line.kind == "heading" and not NUMBERING.match(text):
+            # A table's head ("Judgement Grade") or the report's ("Inspection dates: …"): not a
+            # label; but "Children's services in Wigan are good" is the overall judgement.
+            if overall := OVERALL.search(text):
+                run.append(("Overall judgement", overall["grade"].capitalize()))
+            label = []
+            continue
+        if text == "to be good" and run and run[-1][1] == "Requires improvement" and not label:
+            run[-1] = (run[-1][0], "Requires improvement to be good")  # the grade wrapped
+            continue
+        graded = GRADED.match(text) if len(text) <= LABEL_CHARACTERS + len("Requires") else None
+        words = NUMBERING.sub("", " ".join([*label, graded["label"]]).strip()) if graded else ""
+        if words[:1].isupper():  # a label starts as a heading does; prose runs on in lower case
+            run.append((words, graded["grade"]))  # type: ignore[index]
+            label = []
+        elif line.kind in ("text", "heading") and len(text) <= LABEL_CHARACTERS:
+            label = [*label, text][-LABEL_LINES:]
+            if text.endswith((".", ";", "?", "!")):  # a sentence: no label, and the table is over
+                best, run, label = max(best, run, key=len), [], []
+        else:  # a line of prose, a footnote: the rows so far are the whole run
+            best, run, label = max(best, run, key=len), [], []
+    return max(best, run, key=len)
+
+
+def passage_text(document: Document, table: Table) -> str:
+    """The table as a passage: whose judgements, of which inspection and when, then each row's
+    grade on a line. In the words a question about it uses: "Ofsted rating", "judgement
+    grade"."""
+    who = inspectorate(document)
+    when = f", {shown(document.date)}" if document.date else ""
+    rows = "\n".join(f"- {label}: {grade}" for label, grade in table.rows)
+    return f"{who + ' ' if who else ''}judgement grades (ratings): {document.title}{when}\n{rows}"
+
+
+def inspectorate(document: Document) -> str:
+    """The inspectorate the report names most often (its back page, its methods), or ""."""
+    text = document.text
+    counts = {name: len(pattern.findall(text)) for name, pattern in INSPECTORATES.items()}
+    named = max(counts, key=lambda name: counts[name])
+    return named if counts[named] else ""

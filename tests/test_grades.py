@@ -1,0 +1,132 @@
+"""An inspection's grade table, read back as a passage of its own (kb/grades.py)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import CORPUS
+
+from kb import grades
+from kb.chunk import chunk_document
+from kb.embed import token_counter
+from kb.ingest import Document, Line, Page, read_document
+from kb.reindex import _key_row
+
+
+def document(*lines: tuple[str, str], title: str = "Wigan", text: str = "") -> Document:
+    page = Page(1, [Line(line, kind) for kind, line in lines])
+    later = Page(2, [Line(text)]) if text else Page(2)
+    return Document("wigan.pdf", title, "Wigan", [page, later], "0" * 64, True, "2017-01-16")
+
+
+# 2015 to 2017: the overall judgement as a heading, numbered rows, a label wrapped over a heading
+# line, the grade at the end of the row's last line, blank lines between rows.
+OLD_LAYOUT = (
+    ("heading", "Inspection date: 16 January 2017–9 February 2017"),
+    ("heading", "Children’s services in Wigan are good"),
+    ("text", "1. Children who need help and protection Requires improvement"),
+    ("heading", "2. Children looked after and achieving"),
+    ("text", "permanence Good"),
+    ("blank", ""),
+    ("text", "2.1 Adoption performance Outstanding"),
+    ("text", "3. Leadership, management and governance Good"),
+    ("text", "At the time of this inspection, services for children in Wigan are good because a"),
+)
+
+
+def test_an_older_reports_table_is_read_with_its_overall_judgement():
+    table = grades.grade_table(document(*OLD_LAYOUT))
+    assert table is not None and table.page == 1
+    assert table.rows == (
+        ("Overall judgement", "Good"),
+        ("Children who need help and protection", "Requires improvement"),
+        ("Children looked after and achieving permanence", "Good"),
+        ("Adoption performance", "Outstanding"),
+        ("Leadership, management and governance", "Good"),
+    )
+
+
+def test_a_label_wrapped_over_short_lines_after_the_tables_head_is_one_row():
+    table = grades.grade_table(
+        document(
+            ("heading", "Judgement Grade"),
+            ("text", "The impact of leaders on social work practice with children and"),
+            ("text", "families Good"),
+            ("text", "The experiences and progress of"),
+            ("text", "children who need help and protection"),
+            ("text", "Requires improvement"),
+            ("text", "to be good"),
+            ("text", "Overall effectiveness Inadequate"),
+        )
+    )
+    assert table is not None
+    assert table.rows == (
+        ("The impact of leaders on social work practice with children and families", "Good"),
+        (
+            "The experiences and progress of children who need help and protection",
+            "Requires improvement to be good",
+        ),
+        ("Overall effectiveness", "Inadequate"),
+    )
+
+
+@pytest.mark.parametrize(
+    "lines",
+    [
+        # Prose that ends lines on a grade is not a table: its lines are long, or sentences.
+        (
+            (
+                "text",
+                "Practice in the front door is now judged by senior leaders as consistently Good",
+            ),
+            ("text", "and the quality assurance framework rates most audits as Good"),
+            ("text", "Work was rated Good."),
+            ("text", "Care leavers said it was Good"),
+        ),
+        # Two rows are not a table.
+        (("text", "Adoption performance Good"), ("text", "Overall effectiveness Good")),
+        # Prose writes a grade in lower case.
+        tuple(("text", f"Area {n} is good") for n in range(4)),
+    ],
+)
+def test_prose_that_ends_on_a_grade_is_not_a_table(lines):
+    assert grades.grade_table(document(*lines)) is None
+
+
+def test_the_passage_names_the_inspectorate_the_report_names_most_and_each_row():
+    text = grades.passage_text(
+        document(*OLD_LAYOUT, text="Ofsted inspected. The Care Quality Commission joined. Ofsted"),
+        grades.grade_table(document(*OLD_LAYOUT)),
+    )
+    assert text.splitlines()[0] == "Ofsted judgement grades (ratings): Wigan, 16 January 2017"
+    assert "- Adoption performance: Outstanding" in text.splitlines()
+    assert grades.passage_text(document(*OLD_LAYOUT), grades.grade_table(document(*OLD_LAYOUT)))
+    assert grades.inspectorate(document(*OLD_LAYOUT)) == ""
+
+
+@pytest.mark.parametrize(
+    "name, overall",
+    [
+        ("devon__childrens_services_inspection_-_13_may_2025.pdf", "Inadequate"),
+        ("lambeth__childrens_services_inspection_-_10_march_2026.pdf", "Good"),
+        (
+            "bradford__childrens_services_inspection_-_21_may_2026.pdf",
+            "Requires improvement to be good",
+        ),
+    ],
+)
+def test_a_real_reports_table_becomes_a_passage_of_its_own_that_is_never_standard_text(
+    name, overall
+):
+    read = read_document(CORPUS / name)
+    chunks = chunk_document(read, token_counter())
+    tables = [chunk for chunk in chunks if chunk.section == grades.SECTION]
+    assert len(tables) == 1
+    table = tables[0]
+    assert table.page == 1 and table.agency == chunks[0].agency
+    assert table.position == len(chunks) - 1  # after the report's own passages, which stay whole
+    lines = table.text.splitlines()
+    assert lines[0].startswith(f"Ofsted judgement grades (ratings): {read.title}")
+    assert f"- Overall effectiveness: {overall}" in lines
+    assert len(lines) == 6  # four judgements and the overall one
+    # Every report shares the row labels; the grades are this report's own finding.
+    assert _key_row(table, 40)[1:] == ["", 0, ""]
