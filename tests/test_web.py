@@ -8,6 +8,7 @@ import logging
 import re
 import socket
 from collections import Counter
+from html import unescape
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -158,6 +159,29 @@ def test_facets_count_the_top_passages_and_narrow_the_search(client):
     assert (
         '<a href="/?q=training" aria-current="true">' in narrowed
     )  # the selected facet removes it
+
+
+def test_with_an_agency_chosen_each_group_is_counted_under_the_other_groups_filters(client):
+    """Documents are counted among the chosen agency's best 50 passages, so their counts agree
+    with what is shown; agencies among everyone's, so another agency can be chosen instead."""
+    chosen = "Bedfordshire Hospitals Foundation Trust"
+    html = client.get("/", query_string={"q": "training", "agency": chosen}).get_data(as_text=True)
+    agencies = Counter(hit["agency"] for hit in hits_of(client, "training", k=50) if hit["agency"])
+    documents = Counter(hit["title"] for hit in hits_of(client, "training", k=50, agency=chosen))
+    groups = dict(re.findall(r"<h3>(By \w+)</h3>\s*<ul>(.*?)</ul>", html, re.S))
+    counted = {
+        heading: {
+            unescape(label.strip()): int(count)
+            for label, count in re.findall(
+                r'(?:</span>)?([^<>]+?) <span class="count">\((\d+)\)</span>', group
+            )
+        }
+        for heading, group in groups.items()
+    }
+    assert counted["By agency"] == dict(agencies) and len(agencies) > 1
+    assert counted["By document"] == dict(documents)
+    assert sum(counted["By document"].values()) == sum(documents.values())
+    assert "counted under the filters chosen in the other groups" in html
 
 
 @pytest.mark.parametrize(
