@@ -303,9 +303,33 @@ def test_a_pack_name_that_cannot_be_is_summarised_and_kept_to_mend(browser, serv
         context.close()
 
 
-def test_a_missing_page_is_a_plain_page_not_found(browser, server):
+@pytest.mark.parametrize("width", [1366, 390])
+def test_lower_case_acronyms_are_read_and_no_markup_footnote_or_list_comes_first(
+    page, server, width
+):
+    page.set_viewport_size({"width": width, "height": 900})
+    search(page, server, "what does the hosp do for da ooh")
+    expanded = page.locator(".expanded").inner_text()
+    assert all(word in expanded for word in ("domestic abuse", "out of hours", "hospital"))
+    expect(page.locator("li.hit .agency").first).to_have_text(
+        "Bedfordshire Hospitals Foundation Trust"
+    )
+    passages = "\n".join(page.locator("li.hit .passage").all_inner_texts())
+    assert "**" not in passages and "\n- " not in f"\n{passages}"  # Markdown's marks are gone
+    assert_accessible(page)
+
+    search(page, server, "children off-rolled / home educated what must the school do")
+    first = page.locator("li.hit").first
+    assert not re.match(r"\d{1,3} ", first.locator(".passage").inner_text())  # not a footnote
+    assert not first.locator(".passage").inner_text().startswith("• ")  # nor a list of titles
+    expect(page.locator(".answer blockquote")).to_contain_text("home")
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("width", [1366, 390])
+def test_a_missing_page_is_a_plain_page_not_found(browser, server, width):
     # A context of its own: the browser logs the 404 to the console, which the page fixture fails.
-    context = browser.new_context(viewport={"width": 390, "height": 900})
+    context = browser.new_context(viewport={"width": width, "height": 900})
     try:
         tab = context.new_page()
         response = tab.goto(server["url"] + "no-such-page")
