@@ -26,7 +26,9 @@ THRESHOLDS = {
 
 
 def _norm(text: str) -> str:
-    return re.sub(r"\s+", " ", text).strip().casefold()
+    """Words only: a gold phrase copied from a PDF matches the same words in a passage whatever
+    stands between them (a line break, a table's cell, a bullet, a colon, a curly quote)."""
+    return " ".join(re.findall(r"\w+", text.casefold()))
 
 
 def is_hit(
@@ -45,7 +47,8 @@ def is_hit(
         return False
     if pages and query.get("page") and not _cites(hit, int(query["page"])):
         return False
-    return any(_norm(gold) in _norm(hit.text) for gold in query["gold"])
+    text = f" {_norm(hit.text)} "
+    return any(f" {_norm(gold)} " in text for gold in query["gold"])
 
 
 def _cites(hit: Hit, page: int) -> bool:

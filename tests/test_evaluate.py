@@ -33,6 +33,16 @@ def test_rank_of_matches_gold_phrases_ignoring_case_and_spacing_and_checks_the_d
     assert rank_of({"query": "q", "gold": ["not present"]}, hits) is None
 
 
+def test_a_gold_phrase_is_its_words_whatever_punctuation_stands_between_them():
+    """A judgement copied from a PDF's table matches the same words as a passage lists them."""
+    gold = {"query": "q", "gold": ["children in care Good The experiences and progress of care"]}
+    table = "- The experiences and progress of children in care: Good\n- The experiences and "
+    assert rank_of(gold, [hit(table + "progress of care leavers: Good")]) == 1
+    assert rank_of({"query": "q", "gold": ["the child’s voice"]}, [hit("the child's voice")]) == 1
+    assert rank_of(gold, [hit(table.replace("Good", "Inadequate") + "progress of care")]) is None
+    assert rank_of({"query": "q", "gold": ["care"]}, [hit("careful")]) is None  # words, not parts
+
+
 def test_agency_and_page_narrow_what_counts_as_a_hit():
     hits = [
         hit("the clinic runs weekly", agency="Community Health", page=3),
