@@ -3,6 +3,7 @@ import io
 import re
 import sqlite3
 from contextlib import closing
+from pathlib import Path
 
 import pytest
 from conftest import FOUNDING, FakeEmbedder
@@ -293,10 +294,7 @@ def test_a_packs_file_from_before_end_pages_opens_keeps_its_passages_and_exports
     from kb.export import render, sheet
 
     folder = tmp_path / "old-index"
-    folder.mkdir()
-    with closing(sqlite3.connect(folder / "packs.sqlite")) as db:
-        db.executescript(OLD_SCHEMA)
-    packs = Packs(folder)
+    packs = packs_file_from(folder, OLD_SCHEMA)
 
     assert [(name, count) for name, count, _ in packs.names()] == [("Kept from before", 2)]
     pack = packs.get("Kept from before")
@@ -459,12 +457,16 @@ INSERT INTO history (pack, at, who, what) VALUES
 )
 
 
-def test_a_packs_file_from_before_ids_were_kept_for_good_keeps_its_packs_ids(tmp_path):
-    folder = tmp_path / "previous-index"
+def packs_file_from(folder: Path, schema: str) -> Packs:
+    """The packs of an index folder whose packs.sqlite an older kb wrote with this schema."""
     folder.mkdir()
     with closing(sqlite3.connect(folder / "packs.sqlite")) as db:
-        db.executescript(PREVIOUS_SCHEMA)
-    packs = Packs(folder)
+        db.executescript(schema)
+    return Packs(folder)
+
+
+def test_a_packs_file_from_before_ids_were_kept_for_good_keeps_its_packs_ids(tmp_path):
+    packs = packs_file_from(tmp_path / "previous-index", PREVIOUS_SCHEMA)
     assert [(found.id, found.name, found.passages, found.owner) for found in packs.summaries()] == [
         (7, "Also kept", 1, "bob"),
         (3, "Kept", 0, "alice"),
@@ -479,11 +481,7 @@ def test_a_packs_file_from_before_ids_were_kept_for_good_keeps_its_packs_ids(tmp
 
 
 def test_an_old_packs_file_gets_owners_unknown_a_history_and_restore(tmp_path):
-    folder = tmp_path / "old-index"
-    folder.mkdir()
-    with closing(sqlite3.connect(folder / "packs.sqlite")) as db:
-        db.executescript(OLD_SCHEMA)
-    packs = Packs(folder)
+    packs = packs_file_from(tmp_path / "old-index", OLD_SCHEMA)
     assert [(found.name, found.passages, found.owner) for found in packs.summaries()] == [
         ("Kept from before", 2, "")
     ]
