@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kb.dates import shown
 from kb.ingest import Document, Line
@@ -44,6 +44,7 @@ INSPECTORATES = {
     "CQC": re.compile(r"\bCQC\b|Care Quality Commission"),
     "HMICFRS": re.compile(r"\bHMICFRS\b|Inspectorate of Constabulary"),
 }
+LONGEST_GRADE = "Requires improvement to be good"  # the grade a narrow column wraps
 NUMBERING = re.compile(r"^\d+(?:\.\d+)*\.?\s+")  # "1. Children who…", "2.1 Adoption…"
 
 
@@ -70,32 +71,44 @@ def _rows(lines: Sequence[Line]) -> list[tuple[str, str]]:
     best: list[tuple[str, str]] = []
     run: list[tuple[str, str]] = []
     label: list[str] = []  # the lines since the last row, while they may be a label
-    for line in lines:
+    for line in _grades_unwrapped(lines):
         text = line.text.strip()
-        if line.kind == "blank" or not text:
-            continue  # a table may set its rows apart
+        graded = GRADED.match(text)
+        if graded and len(graded["label"]) <= LABEL_CHARACTERS:
+            words = NUMBERING.sub("", " ".join([*label, graded["label"]]).strip())
+            if words[:1].isupper():  # a label starts as a heading does; prose runs on in lower case
+                run.append((words, graded["grade"]))
+                label = []
+                continue
         if line.kind == "heading" and not NUMBERING.match(text):
             # A table's head ("Judgement Grade") or the report's ("Inspection dates: …"): not a
-            # label; but "Children's services in Wigan are good" is the overall judgement.
+            # label (a grade set in bold is one, above); but "Children's services in Wigan are
+            # good" is the overall judgement.
             if overall := OVERALL.search(text):
                 run.append(("Overall judgement", overall["grade"].capitalize()))
             label = []
             continue
-        if text == "to be good" and run and run[-1][1] == "Requires improvement" and not label:
-            run[-1] = (run[-1][0], "Requires improvement to be good")  # the grade wrapped
-            continue
-        graded = GRADED.match(text) if len(text) <= LABEL_CHARACTERS + len("Requires") else None
-        words = NUMBERING.sub("", " ".join([*label, graded["label"]]).strip()) if graded else ""
-        if words[:1].isupper():  # a label starts as a heading does; prose runs on in lower case
-            run.append((words, graded["grade"]))  # type: ignore[index]
-            label = []
-        elif line.kind in ("text", "heading") and len(text) <= LABEL_CHARACTERS:
+        if line.kind in ("text", "heading") and len(text) <= LABEL_CHARACTERS:
             label = [*label, text][-LABEL_LINES:]
             if text.endswith((".", ";", "?", "!")):  # a sentence: no label, and the table is over
                 best, run, label = max(best, run, key=len), [], []
         else:  # a line of prose, a footnote: the rows so far are the whole run
             best, run, label = max(best, run, key=len), [], []
     return max(best, run, key=len)
+
+
+def _grades_unwrapped(lines: Sequence[Line]) -> list[Line]:
+    """The lines that hold text (a table may set its rows apart), with "Requires improvement to be
+    good" whole where a narrow column wrapped it ("Requires improvement to" / "be good")."""
+    kept: list[Line] = []
+    for line in lines:
+        text = line.text.strip()
+        joined = f"{kept[-1].text.strip()} {text}" if kept else ""
+        if joined.endswith(LONGEST_GRADE) and LONGEST_GRADE.endswith(f" {text}"):
+            kept[-1] = replace(kept[-1], text=joined)
+        elif line.kind != "blank" and text:
+            kept.append(line)
+    return kept
 
 
 def passage_text(document: Document, table: Table) -> str:
@@ -105,7 +118,8 @@ def passage_text(document: Document, table: Table) -> str:
     who = inspectorate(document)
     when = f", {shown(document.date)}" if document.date else ""
     rows = "\n".join(f"- {label}: {grade}" for label, grade in table.rows)
-    return f"{who + ' ' if who else ''}judgement grades (ratings): {document.title}{when}\n{rows}"
+    heading = f"{who} judgement grades" if who else "Judgement grades"
+    return f"{heading} (ratings): {document.title}{when}\n{rows}"
 
 
 def inspectorate(document: Document) -> str:

@@ -50,12 +50,14 @@ def test_a_label_wrapped_over_short_lines_after_the_tables_head_is_one_row():
         document(
             ("heading", "Judgement Grade"),
             ("text", "The impact of leaders on social work practice with children and"),
-            ("text", "families Good"),
+            ("text", "families"),
+            ("heading", "Good"),  # set in bold, read as a heading
             ("text", "The experiences and progress of"),
             ("text", "children who need help and protection"),
             ("text", "Requires improvement"),
             ("text", "to be good"),
-            ("text", "Overall effectiveness Inadequate"),
+            ("text", "Overall effectiveness Requires improvement to"),
+            ("text", "be good"),
         )
     )
     assert table is not None
@@ -65,7 +67,7 @@ def test_a_label_wrapped_over_short_lines_after_the_tables_head_is_one_row():
             "The experiences and progress of children who need help and protection",
             "Requires improvement to be good",
         ),
-        ("Overall effectiveness", "Inadequate"),
+        ("Overall effectiveness", "Requires improvement to be good"),
     )
 
 
@@ -99,8 +101,8 @@ def test_the_passage_names_the_inspectorate_the_report_names_most_and_each_row()
     )
     assert text.splitlines()[0] == "Ofsted judgement grades (ratings): Wigan, 16 January 2017"
     assert "- Adoption performance: Outstanding" in text.splitlines()
-    assert grades.passage_text(document(*OLD_LAYOUT), grades.grade_table(document(*OLD_LAYOUT)))
-    assert grades.inspectorate(document(*OLD_LAYOUT)) == ""
+    unnamed = grades.passage_text(document(*OLD_LAYOUT), grades.grade_table(document(*OLD_LAYOUT)))
+    assert unnamed.startswith("Judgement grades (ratings): Wigan")  # no inspectorate named
 
 
 @pytest.mark.parametrize(
