@@ -29,7 +29,7 @@ LABEL_LINES = 3  # a row's label wraps over at most this many lines
 LABEL_CHARACTERS = 70  # each of them short: a table's column, not a page's width (80 or more)
 # A grade ends the line, capitalised as a table writes it ("Good", not prose's "good").
 GRADED = re.compile(
-    r"^(?P<label>.*?)\s*\b(?P<grade>Outstanding|Good|Requires improvement(?: to be good)?|"
+    r"^(?P<label>.*?)\s*\b(?P<grade>Outstanding|Good|Requires [Ii]mprovement(?: to be good)?|"
     r"Inadequate)$"
 )
 # The older reports head the table with the overall judgement: "Children's services in Wigan are
@@ -44,7 +44,7 @@ INSPECTORATES = {
     "CQC": re.compile(r"\bCQC\b|Care Quality Commission"),
     "HMICFRS": re.compile(r"\bHMICFRS\b|Inspectorate of Constabulary"),
 }
-LONGEST_GRADE = "Requires improvement to be good"  # the grade a narrow column wraps
+WRAPPED = ("requires improvement to be good", "requires improvement")  # grades a column wraps
 NUMBERING = re.compile(r"^\d+(?:\.\d+)*\.?\s+")  # "1. Children who…", "2.1 Adoption…"
 
 
@@ -77,7 +77,7 @@ def _rows(lines: Sequence[Line]) -> list[tuple[str, str]]:
         if graded and len(graded["label"]) <= LABEL_CHARACTERS:
             words = NUMBERING.sub("", " ".join([*label, graded["label"]]).strip())
             if words[:1].isupper():  # a label starts as a heading does; prose runs on in lower case
-                run.append((words, graded["grade"]))
+                run.append((words, graded["grade"].capitalize()))
                 label = []
                 continue
         if line.kind == "heading" and not NUMBERING.match(text):
@@ -98,13 +98,16 @@ def _rows(lines: Sequence[Line]) -> list[tuple[str, str]]:
 
 
 def _grades_unwrapped(lines: Sequence[Line]) -> list[Line]:
-    """The lines that hold text (a table may set its rows apart), with "Requires improvement to be
-    good" whole where a narrow column wrapped it ("Requires improvement to" / "be good")."""
+    """The lines that hold text (a table may set its rows apart), with a grade whole where a
+    narrow column wrapped it ("Requires improvement to" / "be good", "Requires" / "Improvement")."""
     kept: list[Line] = []
     for line in lines:
         text = line.text.strip()
         joined = f"{kept[-1].text.strip()} {text}" if kept else ""
-        if joined.endswith(LONGEST_GRADE) and LONGEST_GRADE.endswith(f" {text}"):
+        if any(
+            joined.casefold().endswith(grade) and grade.endswith(f" {text.casefold()}")
+            for grade in WRAPPED
+        ):
             kept[-1] = replace(kept[-1], text=joined)
         elif line.kind != "blank" and text:
             kept.append(line)
