@@ -101,3 +101,19 @@ def test_odd_input_is_answered_as_documented(api_schema, query, status):
     case = api_schema["/api/search"]["GET"].Case(query=query)
     response = case.call_and_validate(checks=CHECKS)
     assert response.status_code == status, response.text[:300]
+
+
+@pytest.mark.parametrize("q", ["\x1d\x1d", "\x85", " \x1c\x1f "])
+def test_a_query_of_separators_alone_is_outside_the_schema_as_kb_refuses_it(app, q):
+    """Python reads U+001C-U+001F and U+0085 as whitespace and strips them; ECMA's \\S does not.
+    schemathesis found "%1D%1D" valid by the schema and refused by kb."""
+    import re
+
+    spec = app.test_client().get("/api/openapi.json").get_json()
+    (query,) = [p for p in spec["paths"]["/api/search"]["get"]["parameters"] if p["name"] == "q"]
+    # The pattern as a JSON Schema validator reads it: ECMA-262's whitespace, not Python's.
+    ecma_space = "\t\n\v\f\r \u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+    ecma = query["schema"]["pattern"].replace(r"\S", f"[^{ecma_space}]").replace(r"\s", ecma_space)
+    assert re.search(ecma, q) is None
+    assert re.search(ecma, f"{q}a")
+    assert app.test_client().get("/api/search", query_string={"q": q}).status_code == 400

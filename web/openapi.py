@@ -51,7 +51,9 @@ def openapi_spec(max_query_chars: int) -> dict:
                                 "type": "string",
                                 "minLength": 1,
                                 "maxLength": max_query_chars,
-                                "pattern": r"\S",
+                                # Not only whitespace as Python reads it: ECMA's \S would
+                                # pass the separators U+001C-U+001F and U+0085, which kb strips.
+                                "pattern": r"[^\s\x1c-\x1f\x85]",
                             },
                             True,
                         ),
