@@ -418,17 +418,8 @@ def chunk_document(
         budget = max_tokens - count_tokens(embedding_text(agency, section, "")) - 1
         for pieces in _pack(group, count_tokens, budget, min(target_tokens, budget)):
             position = len(chunks)
-            citation = Citation(
-                document=document.name,
-                title=document.title,
-                agency=agency,
-                section=section,
-                page=pieces[0].page,
-                page_end=max(piece.page_end or piece.page for piece in pieces),
-                sha256=document.sha256,
-                date=document.date,
-                collection=collection_of(document.name),
-            )
+            last_page = max(piece.page_end or piece.page for piece in pieces)
+            citation = _cited(document, agency, section, pieces[0].page, last_page)
             text = "\n".join(piece.text for piece in pieces)
             chunks.append(Chunk(chunk_id(document.name, position), text, citation, position))
     if table := grade_table(document):
@@ -440,18 +431,25 @@ def _table_chunk(
     document: Document, table: Table, position: int, count: TokenCounter, max_tokens: int
 ) -> Chunk:
     """An inspection's grades as a passage, after the document's own (kb/grades.py)."""
-    citation = Citation(
+    agency = _fit_name(table.agency or document.organisation, count, max_tokens // 8)
+    citation = _cited(document, agency, grades.SECTION, table.page, table.page)
+    text = grades.passage_text(document, table)
+    return Chunk(chunk_id(document.name, position), text, citation, position)
+
+
+def _cited(document: Document, agency: str, section: str, page: int, page_end: int) -> Citation:
+    """A citation of the document, at the agency, section and pages given."""
+    return Citation(
         document=document.name,
         title=document.title,
-        agency=_fit_name(table.agency or document.organisation, count, max_tokens // 8),
-        section=grades.SECTION,
-        page=table.page,
+        agency=agency,
+        section=section,
+        page=page,
+        page_end=page_end,
         sha256=document.sha256,
         date=document.date,
         collection=collection_of(document.name),
     )
-    text = grades.passage_text(document, table)
-    return Chunk(chunk_id(document.name, position), text, citation, position)
 
 
 def _fit_name(name: str, count: TokenCounter, limit: int) -> str:

@@ -9,7 +9,7 @@ import tempfile
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -99,6 +99,22 @@ def _is_listed_title(line: str) -> bool:
         and len(line.split()) <= TITLE_WORDS
         and not SENTENCE_END.search(line.rstrip())
     )
+
+
+def _phrases_first(
+    ranked: list[str],
+    phrases: list[tuple[str, ...]],
+    fused: dict[str, float],
+    top: Mapping[str, Chunk],
+) -> list[str]:
+    """The ranking with its top candidates (`top`, read) in order again, each that holds one of
+    the query's phrases raised by the share PHRASE_GAIN for each of its words past two."""
+    for chunk_id, chunk in top.items():
+        longest = longest_phrase(phrases, chunk.text)
+        if longest:
+            fused[chunk_id] *= 1 + PHRASE_GAIN * (longest - PHRASE_WORDS + 1)
+    head = ranked[:PHRASE_DEPTH]
+    return sorted(head, key=lambda chunk_id: (-fused[chunk_id], chunk_id)) + ranked[len(head) :]
 
 
 def _first_not_minor(ranked: list[str], minor: set[str], k: int) -> list[str]:
@@ -556,13 +572,15 @@ class Searcher:
             for chunk_id in self._minor.intersection(fused):  # rarely the answer
                 fused[chunk_id] *= FOOTNOTE_WEIGHT
         ranked = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))
+        read: dict[str, Chunk] = {}  # passages already made, for the result list
         if use.keyword and (phrases := query_phrases(query)):
-            ranked = self._phrases_first(ranked, phrases, fused)
+            read = self.store.passages(ranked[:PHRASE_DEPTH])
+            ranked = _phrases_first(ranked, phrases, fused, read)
         if use.corpus_aware:
             ranked = _first_not_minor(ranked, self._minor, k)
         hits: list[Hit] = []
         shown_standard: list[standard.Signature] = []
-        for chunk_id, chunk in self._passages_in_turn(ranked, 2 * k):
+        for chunk_id, chunk in self._passages_in_turn(ranked, 2 * k, read):
             if chunk is None:
                 continue
             if chunk.standard:  # one copy of a back page, not one from each report
@@ -583,26 +601,15 @@ class Searcher:
             weak = closest < (weak_below if best_words else unsure_below)
         return Results(query, hits, expanded, _ms_since(started), weak=bool(hits) and weak)
 
-    def _phrases_first(
-        self, ranked: list[str], phrases: list[tuple[str, ...]], fused: dict[str, float]
-    ) -> list[str]:
-        """The top candidates again, each passage that holds one of the query's phrases raised by
-        the share PHRASE_GAIN for each of its words past two."""
-        top = ranked[:PHRASE_DEPTH]
-        for chunk_id, chunk in self.store.passages(top).items():
-            longest = longest_phrase(phrases, chunk.text)
-            if longest:
-                fused[chunk_id] *= 1 + PHRASE_GAIN * (longest - PHRASE_WORDS + 1)
-        return sorted(top, key=lambda chunk_id: (-fused[chunk_id], chunk_id)) + ranked[len(top) :]
-
     def _passages_in_turn(
-        self, ranked: Sequence[str], step: int
+        self, ranked: Sequence[str], step: int, read: Mapping[str, Chunk]
     ) -> Iterator[tuple[str, Chunk | None]]:
         """(chunk id, its chunk or None) in the order ranked, made a few at a time: a result list
-        needs its first k or so, not the hundred candidates (1 ms a query at 40,000 passages)."""
+        needs its first k or so, not the hundred candidates (1 ms a query at 40,000 passages).
+        Those already read are not read again."""
         for start in range(0, len(ranked), step):
             batch = ranked[start : start + step]
-            chunks = self.store.passages(batch)
+            chunks = {**read, **self.store.passages([id_ for id_ in batch if id_ not in read])}
             for chunk_id in batch:
                 yield chunk_id, chunks.get(chunk_id)
 
