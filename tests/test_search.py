@@ -243,6 +243,112 @@ def test_a_scan_cut_in_two_halves_finds_what_one_pass_finds(store, monkeypatch):
     assert halves == whole and all(whole)
 
 
+def _rows_like_embeddings(count: int, width: int, seed: int) -> np.ndarray:
+    """Vectors with a few strong shared directions and a little of their own, as sentence
+    embeddings are."""
+    rng = np.random.default_rng(seed)
+    shared = rng.normal(size=(count, 8)) @ rng.normal(size=(8, width)) * 3
+    return (shared + rng.normal(size=(count, width))).astype(np.float32)
+
+
+def _scan_of(matrix: np.ndarray):
+    from kb.store.scan import Scan
+
+    rows = len(matrix)
+    columns = {
+        "agency": np.array([f"agency {at % 5}" for at in range(rows)], dtype=object),
+        "document": np.array([f"doc {at % 40}.pdf" for at in range(rows)], dtype=object),
+        "year": np.array([2019 + at % 6 for at in range(rows)]),
+        "collection": np.array(["inspections" if at % 3 else "luton" for at in range(rows)]),
+    }
+    return Scan([f"p{at}" for at in range(rows)], matrix, columns)
+
+
+@pytest.mark.parametrize("dimensions", [1, 6, 12, 32])
+def test_a_scan_that_reads_a_summary_first_finds_exactly_what_reading_every_row_finds(
+    monkeypatch, dimensions
+):
+    """However little the summary keeps (one dimension of 32 rules out almost nothing; 32 of 32 all
+    but k rows), the k nearest are the same passages with the same similarities, under every
+    kind of filter, for k from 1 to more rows than pass."""
+    from kb.store import scan
+
+    matrix = _rows_like_embeddings(3000, 32, seed=dimensions)
+    monkeypatch.setattr(scan, "SUMMARY_DIMENSIONS", dimensions)
+    monkeypatch.setattr(scan, "SUMMARY_FROM", 0)
+    summarised = _scan_of(matrix)
+    monkeypatch.setattr(scan, "SUMMARY_FROM", 10**9)
+    full = _scan_of(matrix)
+    assert summarised.summary is not None and full.summary is None
+    rng = np.random.default_rng(1)
+    queries = [*rng.normal(size=(4, 32)), matrix[17] / np.linalg.norm(matrix[17])]
+    filters = [
+        Filter(),
+        Filter(collections=("inspections",)),
+        Filter(years=(2020, 2021), not_agency="agency 2"),
+        Filter(agencies=("agency 1", "agency 3")),
+        Filter(collections=("nowhere",)),
+    ]
+    for query in queries:
+        query = (query / np.linalg.norm(query)).astype(np.float32)
+        for where in filters:
+            for k in (1, 10, 50, 1500, 5000):
+                expected = full.nearest(query, k, where)
+                found = summarised.nearest(query, k, where)
+                assert _tied_together(found) == _tied_together(expected)
+    assert summarised.nearest(queries[-1], 1)[0][0] == "p17"
+
+
+def _tied_together(found: list[tuple[str, float]]) -> list[set[str]]:
+    """A result list as its runs of equal similarity, best first: rows tied exactly may come in
+    either order."""
+    runs: list[set[str]] = []
+    for at, (chunk_id, similarity) in enumerate(found):
+        if at and similarity == found[at - 1][1]:
+            runs[-1].add(chunk_id)
+        else:
+            runs.append({chunk_id})
+    return runs
+
+
+def test_the_summary_bounds_every_similarity_and_rules_out_most_rows():
+    """The bound is never below a row's similarity, and with most of the energy kept it leaves a
+    few rows to read in full: the speed the summary is for."""
+    from kb.store.scan import Summary
+
+    matrix = _rows_like_embeddings(4000, 48, seed=3)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    summary = Summary(matrix, 24)
+    rng = np.random.default_rng(5)
+    for query in rng.normal(size=(6, 48)).astype(np.float32):
+        query /= np.linalg.norm(query)
+        similarity, bound = matrix @ query, summary.bound(query)
+        assert (bound >= similarity).all()
+        fiftieth = np.sort(similarity)[-50]
+        assert (bound >= fiftieth).sum() < len(matrix) // 4
+
+
+def test_a_real_index_searched_through_its_summary_answers_as_before(store, monkeypatch):
+    from kb.store import scan
+
+    monkeypatch.setattr(scan, "SUMMARY_FROM", 0)
+    monkeypatch.setattr(scan, "SUMMARY_DIMENSIONS", 8)
+    summarised = Published.open(store.index_dir, store.chroma_url)
+    try:
+        assert summarised._scan is not None and summarised._scan.summary is not None
+        embedder = FakeEmbedder()
+        for query in ("domestic abuse clinic", "training", "leaders and social workers"):
+            vector = embedder.encode([query])[0]
+            for where in (Filter(), Filter(not_agency=HOSPITAL)):
+                expected, found = (
+                    store.nearest(vector, 30, where),
+                    summarised.nearest(vector, 30, where),
+                )
+                assert _tied_together(found) == _tied_together(expected) and found
+    finally:
+        summarised.close()
+
+
 def test_a_filter_that_passes_few_rows_reads_those_alone_and_finds_the_same(store, monkeypatch):
     from kb.store import scan
 
