@@ -7,6 +7,7 @@ names, document titles, section headings and passages), never from a list of org
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -131,14 +132,17 @@ class AgencyPrior:
             if any(pattern.search(query) for pattern in patterns)
         ]
 
-    def weights(self, query: str) -> dict[str, float]:
-        """{agency: weight} for the agencies a query points at; empty when it names none."""
+    def weights(self, query: str, expanded: Sequence[str] = ()) -> dict[str, float]:
+        """{agency: weight} for the agencies a query points at; empty when it names none. A phrase
+        the glossary adds names organisations as the query's own words do ("Herts" is
+        Hertfordshire)."""
         weights: dict[str, float] = {}
         for kind in self.named_kinds(query):
             for agency, strength in self.kinds_of.get(kind, {}).items():
                 weights[agency] = max(weights.get(agency, 0.0), strength)
-        terms = query_terms(query)
-        for term in (*terms, *(f"{a} {b}" for a, b in zip(terms, terms[1:]))):
-            for agency in self.names.get(term, ()):
-                weights[agency] = NAMED
+        for text in (query, *expanded):
+            terms = query_terms(text)
+            for term in (*terms, *(f"{a} {b}" for a, b in zip(terms, terms[1:]))):
+                for agency in self.names.get(term, ()):
+                    weights[agency] = NAMED
         return weights

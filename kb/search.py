@@ -529,7 +529,8 @@ class Searcher:
             return Results(query, [], expanded, _ms_since(started))
 
         depth = max(CANDIDATES, k)
-        weights = self.prior.weights(query) if use.agency_aware and not passages.agencies else {}
+        aware = use.agency_aware and not passages.agencies
+        weights = self.prior.weights(query, expanded) if aware else {}
         # An organisation the query names ("brent … judgement") has its own best passages among the
         # candidates, though 460 other reports' judgement tables outscore them on the other words.
         named = tuple(sorted(agency for agency, weight in weights.items() if weight >= NAMED))

@@ -186,6 +186,21 @@ def test_a_place_a_query_names_favours_its_organisations_documents(searcher):
     assert hits[0].agency == "Bristol City Council"
 
 
+def test_a_countys_short_form_names_its_organisations_as_the_full_name_does(searcher):
+    expanded = searcher.glossary.expand("Beds missing children")
+    assert "bedfordshire" in expanded
+    assert "Bedfordshire Police" not in searcher.prior.weights("Beds missing children")
+    assert "Bedfordshire Police" in searcher.prior.weights("Beds missing children", expanded)
+    assert searcher.prior.weights("Beds missing children", expanded) == searcher.prior.weights(
+        "Bedfordshire missing children"
+    )
+    beds = searcher.search("Beds exploitation team", k=2).hits
+    named = searcher.search("Bedfordshire exploitation team", k=2).hits
+    assert [hit.agency for hit in beds] == [hit.agency for hit in named]
+    assert beds[0].agency == "Bedfordshire Police"
+    assert [hit.score for hit in beds] == pytest.approx([hit.score for hit in named])
+
+
 def test_the_administrators_file_names_an_organisation_and_reindex_names_those_without(
     library, tmp_path
 ):
