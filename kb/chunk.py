@@ -30,8 +30,9 @@ from kb.passage import Chunk, Citation, embedding_text
 # 6: a bullet a symbol font drew is a list item; a heading that names a partner agency makes its
 # part that agency's; a contents entry is not a heading. 7: passages carry their document's date
 # and collection, and whether they are standard text. 8: an inspection's grade table is also a
-# passage of its own (kb/grades.py).
-CHUNKER_VERSION = "8"
+# passage of its own (kb/grades.py). 9: a running header is the same header whatever page number
+# stands beside it, and a report's title ("Inspection of…") in one names no agency.
+CHUNKER_VERSION = "9"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 

@@ -31,6 +31,8 @@ ORGANISATION_PATTERNS = (
     re.compile(r"^inspection of (?P<org>.+?)\s*$", re.IGNORECASE),
 )
 MAX_NAME_CHARS = 120  # longer, a PDF's author field is a paragraph, not an organisation's name
+# A page number set before or after a running header's words.
+_PAGE_NUMBER_BESIDE = re.compile(r"^\d{1,3}\s+|\s+\d{1,3}$")
 # Words that make PDF metadata's author an organisation rather than a person.
 _ORGANISATION_WORDS = re.compile(
     r"\b(department|council|trust|nhs|ofsted|authority|partnership|service|services|board|agency|"
@@ -518,7 +520,7 @@ def _pdf_agencies(
     firsts = [
         next(
             (
-                line
+                _PAGE_NUMBER_BESIDE.sub("", line)  # "Hull 3" and "4 … Hull" are one header
                 for line in header
                 if not clean.is_page_number(line) and not re.search(r"\d{4}", line)
             ),
@@ -528,14 +530,20 @@ def _pdf_agencies(
     ]
     organisation = next(filter(None, named), "") or _organisation_in(title)
     distinct = {line for line in firsts if line}
-    organisations = [line for line in distinct if _ORGANISATION_WORDS.search(line)]
+    # A report's own title ("Inspection of the effectiveness of the local safeguarding children
+    # board: Hull") holds an organisation's word but names no organisation.
+    organisations = {
+        line
+        for line in distinct
+        if _ORGANISATION_WORDS.search(line) and not _INSPECTION.match(line)
+    }
     # Chapter titles change from page to page too ("Section one: roles and duties"): most must be
     # organisations'.
     if not organisation and len(distinct) >= 2 and 2 * len(organisations) >= len(distinct):
         # Headers that change with the agency, as in a partnership report: each page is its
         # agency's.
         named = firsts
-        organisation = next(filter(None, firsts), "")
+        organisation = next((line for line in firsts if line in organisations), "")
     if not organisation:
         organisation = _inspected(first_page)
     if not organisation and len(author) <= MAX_NAME_CHARS and _ORGANISATION_WORDS.search(author):

@@ -128,6 +128,28 @@ def test_running_headers_that_change_name_each_pages_agency_only_when_they_are_o
     assert _pdf_agencies(chapters, "Statutory guidance", "Jane Smith") == (["", "", ""], "")
 
 
+def test_a_running_header_with_its_page_number_beside_it_is_one_header_not_many_agencies():
+    """Hull's 2015 report: the LSCB review's pages are headed by its title with the page number
+    before or after it, and a table's heading tops three pages of the main report."""
+    title = "Inspection of the effectiveness of the local safeguarding children board: Hull"
+    pages = [["2"], ["3"], ["12", "Key judgement Judgement grade"], ["13"]]
+    pages += [[f"{title} {n}"] if n % 2 else [f"{n} {title}"] for n in range(1, 15)]
+    first_page = ["Kingston upon Hull City Council", "Inspection of services for children in need"]
+    agencies, organisation = _pdf_agencies(pages, "Hull", "Ofsted", first_page)
+    assert organisation == "Kingston upon Hull City Council"
+    assert set(agencies) == {organisation}
+    partners = [
+        ["4 Bedfordshire Hospitals NHS Foundation Trust"],
+        ["ELFT 5"],
+        ["Luton Borough Council 6"],
+    ]
+    assert _pdf_agencies(partners, "Partners' snapshot", "")[0] == [
+        "Bedfordshire Hospitals NHS Foundation Trust",
+        "ELFT",
+        "Luton Borough Council",
+    ]
+
+
 def test_repeated_markdown_headings_are_headings_not_page_tops(tmp_path):
     notes = tmp_path / "review.md"
     notes.write_text(
