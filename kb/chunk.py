@@ -31,8 +31,9 @@ from kb.passage import Chunk, Citation, embedding_text
 # part that agency's; a contents entry is not a heading. 7: passages carry their document's date
 # and collection, and whether they are standard text. 8: an inspection's grade table is also a
 # passage of its own (kb/grades.py). 9: a running header is the same header whatever page number
-# stands beside it, and a report's title ("Inspection of…") in one names no agency.
-CHUNKER_VERSION = "9"
+# stands beside it, and a report's title ("Inspection of…") in one names no agency. 10: "Inspection
+# of the Isle of Wight…" names it, and an older title page names its council below the title.
+CHUNKER_VERSION = "10"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 

@@ -503,7 +503,8 @@ def _organisation_in(text: str) -> str:
     for pattern in ORGANISATION_PATTERNS:
         match = pattern.match(text.strip())
         if match:
-            organisation = match.group("org").strip(" ,–-")
+            # "Inspection of the Isle of Wight local authority…" names the Isle of Wight.
+            organisation = re.sub(r"^the\s+", "", match.group("org").strip(" ,–-"), flags=re.I)
             # A name: "Inspection of children's homes: guidance for providers" names no
             # organisation.
             return organisation if organisation[:1].isupper() and ":" not in organisation else ""
@@ -562,13 +563,26 @@ _INSPECTION = re.compile(
 
 def _inspected(first_page: Sequence[str]) -> str:
     """The organisation a title page names in the lines above "Inspection of services for
-    children…" (Ofsted's reports before 2018: "London Borough of Barking and" / "Dagenham")."""
+    children…" (Ofsted's reports before 2018: "London Borough of Barking and" / "Dagenham"), or,
+    with none above, in a line of its own just below the title ("Inspection of looked after
+    children" / "services" / "Kent County Council", in 2013)."""
     for at, line in enumerate(first_page[:12]):
         if _INSPECTION.match(line):
             above = [text for text in first_page[:at] if not clean.is_page_number(text)][-3:]
             name = " ".join(above).strip()
-            words = name.split()
-            if 0 < len(words) <= 10 and _reads_as_a_name(name):
+            if not name:
+                return next(
+                    (
+                        below
+                        for below in first_page[at + 1 : at + 4]
+                        if 2 <= len(below.split()) <= 10
+                        and _reads_as_a_name(below)
+                        and _ORGANISATION_WORDS.search(below)
+                        and not _INSPECTION.match(below)
+                    ),
+                    "",
+                )
+            if len(name.split()) <= 10 and _reads_as_a_name(name):
                 return name
             return ""
     return ""
@@ -742,7 +756,8 @@ def _reads_as_a_name(text: str) -> bool:
         (text[0].isupper() or text[0].isdigit())
         and not text.endswith((".", ",", ";", ":"))
         and not clean.BULLET_START.match(text)
-        and not re.search(r"[.!?]\s+[A-Z]", text)  # two sentences are a paragraph
+        # Two sentences are a paragraph; "St. Helens" is one name.
+        and not re.search(r"\b(?!(?:St|Dr|Mr|Mrs|Ms)\.)\w+[.!?]\s+[A-Z]", text)
     )
 
 

@@ -627,14 +627,24 @@ class KeywordIndex:
     def agency_counts(self, phrases: Sequence[str] = ()) -> dict[str, int]:
         """{agency: passages mentioning any of the phrases}; every passage when no phrase is
         given."""
-        params: tuple[str, ...]
-        if not phrases:
-            sql, params = "SELECT agency, count(*) FROM passages GROUP BY agency", ()
+        return self._counts("agency", match_expression((), phrases) if phrases else None)
+
+    def document_counts(self, phrases: Sequence[str] = ()) -> dict[str, int]:
+        """{document: passages mentioning any of the phrases}; every passage when none is given."""
+        return self._counts("document", match_expression((), phrases) if phrases else None)
+
+    def _counts(self, column: str, expression: str | None) -> dict[str, int]:
+        """{value of the column: passages matching the FTS5 expression}; every passage for None."""
+        assert column in ("agency", "document")
+        params: tuple[str, ...] = ()
+        if expression == "":
+            return {}
+        if expression is None:
+            sql = f"SELECT {column}, count(*) FROM passages GROUP BY {column}"
         else:
-            expression = match_expression((), phrases)
-            if not expression:
-                return {}
-            sql = "SELECT agency, count(*) FROM passages WHERE passages MATCH ? GROUP BY agency"
+            sql = (
+                f"SELECT {column}, count(*) FROM passages WHERE passages MATCH ? GROUP BY {column}"
+            )
             params = (expression,)
         with self._reading():
             return dict(self._db.execute(sql, params).fetchall())

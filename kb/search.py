@@ -37,6 +37,7 @@ from kb.keyword import build as build_keyword
 from kb.keyword import fingerprint as keyword_fingerprint
 from kb.organisations import Organisations
 from kb.passage import Chunk, Filter, Hit, IndexedDocument
+from kb.rules import RulePrior
 from kb.settings import Settings
 from kb.store import Manifest, Published, writer_lock
 from kb.vocabulary import Glossary, default_glossary, number_forms
@@ -289,7 +290,8 @@ class Retrieval:
     keyword: bool = True
     vocabulary: bool = True
     agency_aware: bool = True
-    corpus_aware: bool = True  # standard text, editions and years (kb/standard.py, kb/editions.py)
+    # standard text, editions, years and questions of rule (kb/standard.py, editions.py, rules.py)
+    corpus_aware: bool = True
     fusion: str = "convex"  # or "rrf"
     dense_weight: float = (
         DENSE_WEIGHT  # convex fusion only; bench/retrieval_ceiling.py tries each in turn
@@ -321,6 +323,7 @@ class Searcher:
         prior: AgencyPrior,
         organisations: Organisations | None = None,
         *,
+        rules: RulePrior | None = None,
         max_query_chars: int = Settings.max_query_chars,
         retrieval: Retrieval = Retrieval(),
         answers_kept: int = Settings.answer_cache,
@@ -331,6 +334,7 @@ class Searcher:
         self.keyword = keyword
         self.glossary = glossary
         self.prior = prior
+        self.rules = rules or RulePrior(())
         self.organisations = organisations or Organisations.default()
         self.max_query_chars = max_query_chars
         self.retrieval = retrieval
@@ -564,10 +568,18 @@ class Searcher:
             else:
                 assert vector is not None
                 fused = self._fuse(vector, dense, best_words, scores, use.dense_weight)
-        if weights:
+        # A question of rule points at the documents that set rules (kb/rules.py), unless the
+        # search is of one document.
+        rule_setting = (
+            self.rules.weights(query) if use.corpus_aware and passages.document is None else {}
+        )
+        if weights or rule_setting:
             for chunk_id, score in fused.items():
-                agency = self._agency_of.get(chunk_id, "")
-                fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * weights.get(agency, 0.0)
+                weight = max(
+                    weights.get(self._agency_of.get(chunk_id, ""), 0.0),
+                    rule_setting.get(self._document_of.get(chunk_id, ""), 0.0),
+                )
+                fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * weight
         if use.corpus_aware:
             self._weigh_documents(query, fused)
             for chunk_id in self._minor.intersection(fused):  # rarely the answer
@@ -712,6 +724,7 @@ def open_searcher(
         glossary,
         AgencyPrior.from_index(keyword),
         organisations,
+        rules=RulePrior.from_index(keyword),
         max_query_chars=settings.max_query_chars,
         retrieval=retrieval,
         answers_kept=settings.answer_cache,

@@ -102,6 +102,10 @@ def test_pdf_organisation_comes_from_the_header_that_names_it(bradford):
             "Bradford Children and Families Trust",
         ),
         ("Focused visit to Luton local authority children's services", "Luton local authority"),
+        (
+            "Inspection of the Isle of Wight local authority children’s services",
+            "Isle of Wight local authority",
+        ),
         ("Children missing education", ""),
         ("Inspection of children’s homes: guidance for providers", ""),  # names no organisation
     ],
@@ -148,6 +152,26 @@ def test_a_running_header_with_its_page_number_beside_it_is_one_header_not_many_
         "ELFT",
         "Luton Borough Council",
     ]
+
+
+@pytest.mark.parametrize(
+    "first_page, organisation",
+    [
+        (  # 2013: the council in a line of its own below the title
+            ["Inspection of looked after children", "services", "Kent County Council"],
+            "Kent County Council",
+        ),
+        (  # 2015: above the title, in two lines, with an abbreviation that ends no sentence
+            ["1", "St. Helens Metropolitan Borough", "Council", "Inspection of services for"],
+            "St. Helens Metropolitan Borough Council",
+        ),
+        (["Inspection of looked after children", "services", "Inspection dates: 15 July"], ""),
+    ],
+)
+def test_an_older_title_page_names_the_council_above_or_below_its_title(first_page, organisation):
+    assert _pdf_agencies([[]], "Inspection of looked after children", "", first_page)[1] == (
+        organisation
+    )
 
 
 def test_repeated_markdown_headings_are_headings_not_page_tops(tmp_path):

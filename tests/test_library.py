@@ -12,11 +12,13 @@ import pytest
 from click.testing import CliRunner
 from conftest import FakeEmbedder, open_fake_searcher
 
+from kb import rules as rules_module
 from kb import standard
 from kb.cli import cli
 from kb.embed import token_counter
 from kb.errors import UnknownCollection
 from kb.reindex import reindex
+from kb.search import Retrieval
 from kb.settings import Settings
 
 BACK_PAGE = (
@@ -227,6 +229,65 @@ def test_the_administrators_file_names_an_organisation_and_reindex_names_those_w
     )
     assert "0 added, 1 updated" in run.stdout and "no organisation" not in run.stderr
     assert "documents.csv names missing.md, which is not in the corpus" in run.stderr
+
+
+LEAVING_CARE = (
+    "# Care leavers guidance\n\n## Visits\n\nPersonal advisers must visit care leavers after "
+    "a move to a new flat within 7 days.\n\n## Pathway plans\n\nThe local authority must "
+    "review the pathway plan at least every six months.\n\n"
+    "## Local offer\n\nThe local offer for care leavers is published on the council's website.\n"
+)
+YORK = (
+    "# Inspection of York children's services\n\n## Care leavers\n\nPersonal advisers visit "
+    "care leavers after a move to a new flat.\n"
+)
+
+
+@pytest.fixture(scope="module")
+def rules(tmp_path_factory):
+    root = tmp_path_factory.mktemp("rules")
+    corpus = root / "corpus"
+    for folder, name, text in (
+        ("national guidance", "care-leavers-guidance.md", LEAVING_CARE),
+        ("inspections", "york__childrens_services_inspection_-_10_may_2025.md", YORK),
+    ):
+        (corpus / folder).mkdir(parents=True)
+        (corpus / folder / name).write_text(text, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
+    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    opened = open_fake_searcher(settings)
+    yield opened
+    opened.close()
+
+
+@pytest.mark.parametrize(
+    "query, asks",
+    [
+        ("how often must the PA visit a care leaver", True),
+        ("is B&B ever ok for a 16 year old", True),
+        ("foster carer wants to adopt - can they skip stage one?", True),
+        ("deadline for referring a child to the adoption register", True),
+        ("who is responsible for the PEP", True),
+        ("personal advisers visit care leavers", False),
+        ("what did ofsted say about Leeds care leavers", False),
+        ("can't engage with CAMHS", False),
+    ],
+)
+def test_a_question_of_rule_is_told_from_one_about_practice(query, asks):
+    assert rules_module.asks_a_rule(query) is asks
+
+
+def test_a_question_of_rule_favours_the_documents_that_set_rules(rules):
+    guidance = "national guidance/care-leavers-guidance.md"
+    assert rules.rules.documents == {guidance}  # two of its three passages say "must"
+    question = "do personal advisers have to visit care leavers after a move to a new flat"
+    assert rules.search(question, k=2).hits[0].document == guidance
+    # The inspection's passage is as near the question's words: without the rule prior, or asked
+    # as a description rather than a question of rule, it comes first.
+    unaware = rules.using(Retrieval(corpus_aware=False)).search(question, k=2).hits
+    assert unaware[0].document.startswith("inspections/")
+    described = rules.search("personal advisers visit care leavers after a move to a new flat").hits
+    assert described[0].document.startswith("inspections/")
 
 
 @pytest.mark.parametrize(
