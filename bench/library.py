@@ -152,6 +152,7 @@ def retrieval(index: Path, names: dict[str, str]) -> dict:
     searcher = open_searcher(Settings.from_env(index_dir=index, chroma_url="", answer_cache=0))
     sets = {
         "library blind": (ROOT / "tests" / "library_blind_queries.jsonl", False),
+        "library dev": (ROOT / "tests" / "library_dev_queries.jsonl", False),
         "golden, everything": (GOLDEN, False),
         "golden, own collection": (GOLDEN, True),
         "blind, everything": (ROOT / "tests" / "blind_queries.jsonl", False),

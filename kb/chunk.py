@@ -33,7 +33,8 @@ from kb.passage import Chunk, Citation, embedding_text
 # passage of its own (kb/grades.py). 9: a running header is the same header whatever page number
 # stands beside it, and a report's title ("Inspection of…") in one names no agency. 10: "Inspection
 # of the Isle of Wight…" names it, and an older title page names its council below the title.
-CHUNKER_VERSION = "10"
+# 11: an older report's overall judgement heads its grade table's passage however it is set.
+CHUNKER_VERSION = "11"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 

@@ -33,10 +33,18 @@ GRADED = re.compile(
     r"Inadequate)$"
 )
 # The older reports head the table with the overall judgement: "Children's services in Wigan are
-# good".
+# good", "… in Walsall requires improvement to be good", sometimes over two lines, sometimes with
+# the scale's meaning between it and the rows.
 OVERALL = re.compile(
-    r"services in .{2,60} (?:are|is) (?P<grade>outstanding|good|inadequate|"
+    r"services in .{2,60}? (?:(?:are|is) )?(?P<grade>outstanding|good|inadequate|"
     r"requires? improvement(?: to be good)?)\.?$",
+    re.IGNORECASE,
+)
+# Or in so many words, in 2014: "The overall judgement is good", "… is that children's services
+# require improvement".
+OVERALL_STATED = re.compile(
+    r"^the overall judgement is (?:that .{2,40}? (?:(?:are|is) )?)?(?P<grade>outstanding|good|"
+    r"inadequate|requires? improvement(?: to be good)?)\.?$",
     re.IGNORECASE,
 )
 INSPECTORATES = {
@@ -70,9 +78,13 @@ def _rows(lines: Sequence[Line]) -> list[tuple[str, str]]:
     """The longest run of graded rows among the lines."""
     best: list[tuple[str, str]] = []
     run: list[tuple[str, str]] = []
+    overall: list[tuple[str, str]] = []  # the overall judgement, where it heads the table
     label: list[str] = []  # the lines since the last row, while they may be a label
     for line in _grades_unwrapped(lines):
         text = line.text.strip()
+        if line.kind in ("text", "heading") and (grade := _overall(text)) and not overall:
+            overall, label = [("Overall judgement", grade)], []
+            continue
         graded = GRADED.match(text)
         if graded and len(graded["label"]) <= LABEL_CHARACTERS:
             words = NUMBERING.sub("", " ".join([*label, graded["label"]]).strip())
@@ -82,10 +94,7 @@ def _rows(lines: Sequence[Line]) -> list[tuple[str, str]]:
                 continue
         if line.kind == "heading" and not NUMBERING.match(text):
             # A table's head ("Judgement Grade") or the report's ("Inspection dates: …"): not a
-            # label (a grade set in bold is one, above); but "Children's services in Wigan are
-            # good" is the overall judgement.
-            if overall := OVERALL.search(text):
-                run.append(("Overall judgement", overall["grade"].capitalize()))
+            # label (a grade set in bold is one, above).
             label = []
             continue
         if line.kind in ("text", "heading") and len(text) <= LABEL_CHARACTERS:
@@ -94,7 +103,19 @@ def _rows(lines: Sequence[Line]) -> list[tuple[str, str]]:
                 best, run, label = max(best, run, key=len), [], []
         else:  # a line of prose, a footnote: the rows so far are the whole run
             best, run, label = max(best, run, key=len), [], []
-    return max(best, run, key=len)
+    rows = max(best, run, key=len)
+    if rows and not any(label.casefold().startswith("overall") for label, _ in rows):
+        return overall + rows
+    return rows
+
+
+def _overall(text: str) -> str:
+    """The overall judgement a line states ("Children's services in Wigan are good"), or ""."""
+    found = OVERALL.search(text) or OVERALL_STATED.match(text)
+    if not found:
+        return ""
+    grade = found["grade"].casefold()
+    return re.sub(r"^require ", "requires ", grade).capitalize()
 
 
 def _grades_unwrapped(lines: Sequence[Line]) -> list[Line]:
@@ -107,6 +128,11 @@ def _grades_unwrapped(lines: Sequence[Line]) -> list[Line]:
         if any(
             joined.casefold().endswith(grade) and grade.endswith(f" {text.casefold()}")
             for grade in WRAPPED
+        ) or (  # "Children's services in Darlington Borough Council are" / "inadequate"
+            kept
+            and line.kind == kept[-1].kind == "heading"
+            and _overall(joined)
+            and not _overall(kept[-1].text)
         ):
             kept[-1] = replace(kept[-1], text=joined)
         elif line.kind != "blank" and text:

@@ -47,6 +47,50 @@ def test_an_older_reports_table_is_read_with_its_overall_judgement():
     )
 
 
+@pytest.mark.parametrize(
+    "head, overall",
+    [
+        (  # Darlington 2015: over two lines, and the scale's meaning between it and the rows
+            (
+                ("heading", "Children’s services in Darlington Borough Council are"),
+                ("heading", "inadequate"),
+                ("text", "There are widespread or serious failures that create or leave children"),
+                ("text", "being harmed or at risk of harm."),
+            ),
+            "Inadequate",
+        ),
+        (  # Walsall 2017: "requires improvement" as the verb
+            (("heading", "Children’s services in Walsall requires improvement to be good"),),
+            "Requires improvement to be good",
+        ),
+        (  # Essex 2014: in so many words, as text
+            (
+                ("text", "The overall judgement is good"),
+                ("text", "The local authority leads effective services."),
+            ),
+            "Good",
+        ),
+        (  # Halton 2015
+            (
+                ("heading", "The overall judgement is that children’s services require"),
+                ("heading", "improvement"),
+            ),
+            "Requires improvement",
+        ),
+    ],
+)
+def test_an_overall_judgement_over_two_lines_or_apart_from_the_rows_heads_the_table(head, overall):
+    table = grades.grade_table(document(*head, *OLD_LAYOUT[2:]))
+    assert table is not None
+    assert table.rows[0] == ("Overall judgement", overall)
+    assert [label for label, _ in table.rows[1:]] == [
+        "Children who need help and protection",
+        "Children looked after and achieving permanence",
+        "Adoption performance",
+        "Leadership, management and governance",
+    ]
+
+
 def test_a_label_wrapped_over_short_lines_after_the_tables_head_is_one_row():
     table = grades.grade_table(
         document(
