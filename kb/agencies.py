@@ -27,6 +27,10 @@ MIN_SHARE = 0.25
 NAMED = 3.0
 # A word of an organisation's name names it when this share of the passages using it are its own.
 MIN_OWNERSHIP = 0.8
+# A word of a document's title may name the organisations whose parts it holds ("Luton Safeguarding
+# Children Partnership Yearly Report": the hospital's, the police's, the council's), when at most
+# this many documents' titles hold it: a place's reports over a few years, not a kind of report.
+MAX_TITLES = 10
 # Words that say what an organisation is, not which: its own passages use them most ("Department for
 # Education" writes "education"), but a query using them asks about the thing. The kinds' cues and
 # markers are such words too.
@@ -34,6 +38,11 @@ GENERIC_NAME_WORDS = frozenset(
     """department ministry office government commission institute foundation trust partnership board
     agency service services authority council borough county local community health care social
     children families education safeguarding""".split()
+)
+# Words that say what a document is, not whose.
+GENERIC_TITLE_WORDS = frozenset(
+    """inspection inspections report reports yearly annual review reviews guidance statutory
+    regulations snapshot summary update""".split()
 )
 
 
@@ -82,8 +91,12 @@ class AgencyPrior:
 
     @classmethod
     def from_index(
-        cls, keyword: KeywordIndex, kinds: tuple[Kind, ...] | None = None
+        cls,
+        keyword: KeywordIndex,
+        kinds: tuple[Kind, ...] | None = None,
+        titles: Sequence[tuple[str, Sequence[str]]] = (),
     ) -> AgencyPrior:
+        """titles: each document's title and the agencies of its passages."""
         kinds = default_kinds() if kinds is None else kinds
         sizes = keyword.agency_counts()
         kinds_of: dict[str, dict[str, float]] = {}
@@ -116,6 +129,18 @@ class AgencyPrior:
             pairs = [f"{a} {b}" for a, b in zip(terms, terms[1:]) if a in words or b in words]
             for term in (*words, *pairs):
                 holders.setdefault(term, set()).add(agency)
+        # A place a title names ("Luton Safeguarding Children Partnership…"): a word its passages
+        # write as a name, in few titles.
+        titled: dict[str, list[Sequence[str]]] = {}
+        for title, agencies in titles:
+            for word in query_terms(title):
+                if len(word) >= 4 and word.isalpha() and word not in generic | GENERIC_TITLE_WORDS:
+                    titled.setdefault(word, []).append(agencies)
+        for word, documents in titled.items():
+            if len(documents) <= MAX_TITLES and keyword.writes_capitalised(word):
+                holders.setdefault(word, set()).update(
+                    agency for agencies in documents for agency in agencies if agency
+                )
         for term in sorted(holders, key=lambda term: " " in term):
             if " " in term and all(part in names for part in term.split() if part in holders):
                 continue  # each word names them already

@@ -583,23 +583,32 @@ class KeywordIndex:
         once per word."""
         known = self._acronym.get(term)
         if known is None:
-            known = True
-            with self._reading():
-                tokens = self._tokens([term])[0]
-                row = self._stored(term, tokens) if len(tokens) == 1 else None
-                if row:
-                    rowids = np.frombuffer(row[0], dtype=np.int32)[:ACRONYM_SAMPLE].tolist()
-                    texts = self._db.execute(
-                        "SELECT text || ' ' || section FROM passages WHERE rowid IN "
-                        f"({', '.join('?' * len(rowids))})",
-                        rowids,
-                    ).fetchall()
-                    any_case = phrase_pattern(term, False)
-                    written = [found for (text,) in texts for found in any_case.findall(text)]
-                    as_acronym = sum(found.startswith(term) for found in written)
-                    known = as_acronym * 2 > len(written) if written else True
-            self._acronym[term] = known
-        return known
+            written = self._written(term)
+            known = sum(found.startswith(term) for found in written) * 2 > len(written)
+            self._acronym[term] = known if written else True
+        return self._acronym[term]
+
+    def writes_capitalised(self, word: str) -> bool:
+        """Whether the passages that hold a word mostly write it with a capital, as a name
+        ("Luton"), not as a word ("sharing"); read as writes_as_acronym reads."""
+        written = self._written(word)
+        return sum(found[:1].isupper() for found in written) * 2 > len(written)
+
+    def _written(self, term: str) -> list[str]:
+        """How up to ACRONYM_SAMPLE passages holding a word write it, each time."""
+        with self._reading():
+            tokens = self._tokens([term])[0]
+            row = self._stored(term, tokens) if len(tokens) == 1 else None
+            if not row:
+                return []
+            rowids = np.frombuffer(row[0], dtype=np.int32)[:ACRONYM_SAMPLE].tolist()
+            texts = self._db.execute(
+                "SELECT text || ' ' || section FROM passages WHERE rowid IN "
+                f"({', '.join('?' * len(rowids))})",
+                rowids,
+            ).fetchall()
+        any_case = phrase_pattern(term, False)
+        return [found for (text,) in texts for found in any_case.findall(text)]
 
     def _stored(self, part: str, tokens: list[str]) -> tuple[bytes, bytes] | None:
         """(rowids, counts) stored at build for a word, or for a phrase of several; None if not

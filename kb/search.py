@@ -722,7 +722,9 @@ def open_searcher(
         embedder,
         keyword,
         glossary,
-        AgencyPrior.from_index(keyword),
+        AgencyPrior.from_index(
+            keyword, titles=[(entry.title, entry.agencies) for entry in store.catalogue()]
+        ),
         organisations,
         rules=RulePrior.from_index(keyword),
         max_query_chars=settings.max_query_chars,

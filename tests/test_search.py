@@ -451,6 +451,20 @@ def test_an_agency_filter_overrides_the_named_kind(searcher):
     assert {hit.agency for hit in hits} == {COMMUNITY}
 
 
+def test_a_place_a_reports_title_names_names_the_partners_whose_parts_it_holds(searcher):
+    """The founding report's title names Luton; its parts are the hospital's, the community
+    trust's and the mental health trust's, and none of their names says Luton."""
+    assert HOSPITAL in searcher.prior.names["luton"]
+    assert HOSPITAL in searcher.prior.weights("Luton early help")
+    assert "luton" not in AgencyPrior.from_index(searcher.keyword).names  # from names alone
+    # A title's word that its passages write as a word, not a name, names nothing, though only the
+    # hospital's passages use it.
+    assert searcher.keyword.agency_counts(["admitted"]).keys() == {HOSPITAL}
+    partners = searcher.prior.names["luton"]
+    titled = AgencyPrior.from_index(searcher.keyword, titles=[("Admitted in Luton", partners)])
+    assert "luton" in titled.names and "admitted" not in titled.names
+
+
 def test_prior_from_a_custom_kinds_table(searcher):
     kinds = (Kind("trust", ("the trust",), ("Foundation Trust",)),)
     prior = AgencyPrior.from_index(searcher.keyword, kinds)
