@@ -581,11 +581,10 @@ class KeywordIndex:
         and "MASHs", not "mash"), so that a query typed in lower case means it; so too a word no
         passage holds ("ooh" for OOH). Read from up to ACRONYM_SAMPLE passages holding the word,
         once per word."""
-        known = self._acronym.get(term)
-        if known is None:
+        if term not in self._acronym:
             written = self._written(term)
-            known = sum(found.startswith(term) for found in written) * 2 > len(written)
-            self._acronym[term] = known if written else True
+            as_acronym = sum(found.startswith(term) for found in written)
+            self._acronym[term] = not written or as_acronym * 2 > len(written)
         return self._acronym[term]
 
     def writes_capitalised(self, word: str) -> bool:

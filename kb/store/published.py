@@ -48,6 +48,7 @@ class Published:
             )
         }
         self._scan = self._read_vectors() if len(self._rows) <= exact_up_to else None
+        self._catalogue: list[IndexedDocument] | None = None
 
     @classmethod
     def open(
@@ -151,8 +152,11 @@ class Published:
         return {metadata["document"]: metadata.get("sha256", "") for _, metadata in self.metadata()}
 
     def catalogue(self) -> list[IndexedDocument]:
-        """One entry per document, by name."""
-        return catalogue(metadata for _, metadata in self.metadata())
+        """One entry per document, by name; made once, since a generation's rows never change (80
+        ms at 40,000 passages)."""
+        if self._catalogue is None:
+            self._catalogue = catalogue(metadata for _, metadata in self.metadata())
+        return list(self._catalogue)
 
     def nearest(
         self, vector: np.ndarray, k: int, passages: Filter = Filter()
