@@ -27,7 +27,7 @@ import sqlite3
 import threading
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -384,22 +384,56 @@ class Stats:
 
     passages: int
     norm: np.ndarray
+    length: np.ndarray  # each passage's length in tokens, by rowid (0: no passage)
 
     @classmethod
     def of(cls, lengths: Sequence[tuple[int, int]]) -> Stats:
         if not lengths:
-            return cls(0, np.zeros(1))
+            return cls(0, np.zeros(1), np.zeros(1))
         rowids = np.array([rowid for rowid, _ in lengths], dtype=np.int64)
-        tokens = np.array([size for _, size in lengths], dtype=np.float64)
         length = np.zeros(int(rowids.max()) + 1)
-        length[rowids] = tokens
-        mean = tokens.sum() / len(tokens)
-        return cls(len(tokens), BM25_K1 * (1 - BM25_B + BM25_B * length / mean))
+        length[rowids] = [size for _, size in lengths]
+        return cls.over(length, length > 0)
+
+    @classmethod
+    def over(cls, length: np.ndarray, held: np.ndarray) -> Stats:
+        """The statistics of the passages held (a mask by rowid) alone."""
+        held = held & (length > 0)
+        passages = int(held.sum())
+        if not passages:
+            return cls(0, np.zeros(1), np.zeros(1))
+        mean = length[held].sum() / passages
+        return cls(passages, BM25_K1 * (1 - BM25_B + BM25_B * length / mean), length)
 
     def scores(self, rowids: np.ndarray, counts: np.ndarray) -> np.ndarray:
         """A word's or phrase's share of bm25() in each passage holding it, from its counts."""
         idf = idf_of(self.passages, len(rowids))
         return idf * counts * (BM25_K1 + 1) / (counts + self.norm[rowids])
+
+    def within(self, held: np.ndarray) -> Stats:
+        """These statistics over the passages held (a mask by rowid) alone."""
+        mask = np.zeros(len(self.length), dtype=bool)
+        size = min(len(mask), len(held))
+        mask[:size] = held[:size]
+        return Stats.over(self.length, mask)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Some collections' passages, searched as if the index held nothing else: BM25's statistics,
+    the phrases a query's glossary may add and the acronyms the documents define are theirs alone.
+    So a partnership's own reports, searched in their own collection, rank as they do indexed alone,
+    however many inspections sit beside them (a word rare in its reports but common in inspections
+    keeps its weight)."""
+
+    collections: tuple[str, ...]
+    held: np.ndarray = field(compare=False)  # by rowid: whether the passage is one of theirs
+    stats: Stats = field(compare=False)
+    documents: frozenset[str] = field(compare=False)
+
+    def rowids(self, rowids: np.ndarray) -> np.ndarray:
+        """Those of the rowids that are the scope's."""
+        return rowids[self.held[rowids]]
 
 
 def _columns(matched: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
@@ -451,8 +485,9 @@ class KeywordIndex:
             self._stats = Stats.of(
                 self._db.execute("SELECT passage, tokens FROM lengths").fetchall()
             )
-        self._held: dict[str, bool] = {}
-        self._acronym: dict[str, bool] = {}
+        self._held: dict[tuple[str, Scope | None], bool] = {}
+        self._acronym: dict[tuple[str, Scope | None], bool] = {}
+        self._scopes: dict[tuple[str, ...], Scope | None] = {}
         # The index's own tokenizer reads the query's words, so they are stemmed as the passages
         # were.
         self._tokenizer = Tokenizer()
@@ -523,13 +558,34 @@ class KeywordIndex:
         is better."""
         return self.score(terms, phrases).best(k, passages)
 
-    def score(self, terms: Sequence[str], phrases: Sequence[str] = ()) -> Scores:
-        """Every passage's BM25 score for the words and phrases, as FTS5's bm25() gives it."""
+    def scope(self, collections: Sequence[str]) -> Scope | None:
+        """The passages of these collections as a Scope; None for the whole index (no collection
+        named, or those named hold every passage)."""
+        key = tuple(sorted(set(collections)))
+        if key not in self._scopes:
+            found = None
+            if key:
+                held = self._passages.columns["collection"].any_of(list(key)) & (
+                    self._passages.ids != ""
+                )
+                if held.sum() < self._stats.passages:
+                    codes = self._passages.columns["document"]
+                    documents = frozenset(codes.values[np.unique(codes.codes[held])].tolist())
+                    found = Scope(key, held, self._stats.within(held), documents)
+            self._scopes[key] = found
+        return self._scopes[key]
+
+    def score(
+        self, terms: Sequence[str], phrases: Sequence[str] = (), scope: Scope | None = None
+    ) -> Scores:
+        """Every passage's BM25 score for the words and phrases, as FTS5's bm25() gives it (over
+        the scope's passages alone, as if the index held nothing else; 0 for the others)."""
         scores = np.zeros(len(self._passages.ids))
         held = np.zeros(len(self._passages.ids), dtype=bool)
         parts = query_parts(terms, phrases)
         if not parts:
             return Scores(self._passages, scores, held)
+        stats = self._stats if scope is None else scope.stats
         with self._reading():
             # phrases not stored, and words the tokenizer cuts in two ("e-mail"): scored by FTS5
             others = []
@@ -541,10 +597,13 @@ class KeywordIndex:
                     others.append(part)
                     continue
                 if row:
-                    rowids = np.frombuffer(row[0], dtype=np.int32)
-                    scores[rowids] += self._stats.scores(rowids, np.frombuffer(row[1]))
+                    rowids, counts = np.frombuffer(row[0], dtype=np.int32), np.frombuffer(row[1])
+                    if scope is not None:
+                        inside = scope.held[rowids]
+                        rowids, counts = rowids[inside], counts[inside]
+                    scores[rowids] += stats.scores(rowids, counts)
                     held[rowids] = True
-            if others:
+            if others and scope is None:
                 rowids, more = _columns(
                     self._db.execute(
                         _BM25, (" OR ".join(f'"{part}"' for part in others),)
@@ -552,40 +611,54 @@ class KeywordIndex:
                 )
                 scores[rowids] += more
                 held[rowids] = True
+            elif others and scope is not None:
+                for part in others:  # FTS5 scores over every passage: its counts, scored again
+                    rowids, counts = _phrase_counts(self._db, "main", part, self._stats)
+                    inside = scope.held[rowids]
+                    rowids, counts = rowids[inside], counts[inside]
+                    scores[rowids] += stats.scores(rowids, counts)
+                    held[rowids] = True
         return Scores(self._passages, scores, held)
 
-    def holds(self, phrase: str) -> bool:
-        """Whether any passage holds the phrase, as a search for it would match (stemmed, words in
-        order)."""
-        held = self._held.get(phrase)
+    def holds(self, phrase: str, scope: Scope | None = None) -> bool:
+        """Whether any passage (of the scope) holds the phrase, as a search for it would match
+        (stemmed, words in order)."""
+        held = self._held.get((phrase, scope))
         if held is None:
-            parts = query_parts(
-                (), [phrase]
-            )  # the phrase's words, as score() reads them: one part or none
-            row = None
-            if parts:
-                with self._reading():
-                    tokens = self._tokens(parts)[0]
-                    row = self._stored(parts[0], tokens) if tokens else None
-                    if row is None and len(tokens) > 1:
-                        row = self._db.execute(
-                            "SELECT 1 FROM passages WHERE passages MATCH ? LIMIT 1",
-                            (f'"{parts[0]}"',),
-                        ).fetchone()
-            held = bool(row and row[0])
-            self._held[phrase] = held
+            held = len(self._holding(phrase, scope)) > 0
+            self._held[(phrase, scope)] = held
         return held
 
-    def writes_as_acronym(self, term: str) -> bool:
-        """Whether the passages that hold an acronym's word mostly write it as the acronym ("MASH"
-        and "MASHs", not "mash"), so that a query typed in lower case means it; so too a word no
-        passage holds ("ooh" for OOH). Read from up to ACRONYM_SAMPLE passages holding the word,
-        once per word."""
-        if term not in self._acronym:
-            written = self._written(term)
+    def _holding(self, phrase: str, scope: Scope | None) -> np.ndarray:
+        """The rowids of the passages (of the scope) holding a phrase; for one FTS5 scores, only
+        the first it finds when there is no scope."""
+        parts = query_parts((), [phrase])  # the phrase's words, as score() reads them: one or none
+        if not parts:
+            return np.zeros(0, dtype=np.int64)
+        with self._reading():
+            tokens = self._tokens(parts)[0]
+            row = self._stored(parts[0], tokens) if tokens else None
+            rowids = np.frombuffer(row[0], dtype=np.int32) if row is not None else None
+            if row is None and len(tokens) > 1:
+                limit = " LIMIT 1" if scope is None else ""
+                matched = self._db.execute(
+                    f"SELECT rowid FROM passages WHERE passages MATCH ?{limit}", (f'"{parts[0]}"',)
+                ).fetchall()
+                rowids = np.array([rowid for (rowid,) in matched], dtype=np.int32)
+        if rowids is None:
+            return np.zeros(0, dtype=np.int32)
+        return rowids if scope is None else scope.rowids(rowids)
+
+    def writes_as_acronym(self, term: str, scope: Scope | None = None) -> bool:
+        """Whether the passages (of the scope) that hold an acronym's word mostly write it as the
+        acronym ("MASH" and "MASHs", not "mash"), so that a query typed in lower case means it; so
+        too a word no passage holds ("ooh" for OOH). Read from up to ACRONYM_SAMPLE passages
+        holding the word, once per word."""
+        if (term, scope) not in self._acronym:
+            written = self._written(term, scope)
             as_acronym = sum(found.startswith(term) for found in written)
-            self._acronym[term] = not written or as_acronym * 2 > len(written)
-        return self._acronym[term]
+            self._acronym[(term, scope)] = not written or as_acronym * 2 > len(written)
+        return self._acronym[(term, scope)]
 
     def writes_capitalised(self, word: str) -> bool:
         """Whether the passages that hold a word mostly write it with a capital, as a name
@@ -593,14 +666,17 @@ class KeywordIndex:
         written = self._written(word)
         return sum(found[:1].isupper() for found in written) * 2 > len(written)
 
-    def _written(self, term: str) -> list[str]:
-        """How up to ACRONYM_SAMPLE passages holding a word write it, each time."""
+    def _written(self, term: str, scope: Scope | None = None) -> list[str]:
+        """How up to ACRONYM_SAMPLE passages (of the scope) holding a word write it, each time."""
         with self._reading():
             tokens = self._tokens([term])[0]
             row = self._stored(term, tokens) if len(tokens) == 1 else None
             if not row:
                 return []
-            rowids = np.frombuffer(row[0], dtype=np.int32)[:ACRONYM_SAMPLE].tolist()
+            held = np.frombuffer(row[0], dtype=np.int32)
+            rowids = (held if scope is None else scope.rowids(held))[:ACRONYM_SAMPLE].tolist()
+            if not rowids:
+                return []
             texts = self._db.execute(
                 "SELECT text || ' ' || section FROM passages WHERE rowid IN "
                 f"({', '.join('?' * len(rowids))})",
@@ -621,12 +697,23 @@ class KeywordIndex:
             "SELECT rowids, counts FROM phrases WHERE phrase = ?", (part,)
         ).fetchone()
 
-    def definitions(self) -> list[Entry]:
-        """Acronyms the indexed documents define themselves, most used long form first."""
+    def definitions(self, scope: Scope | None = None) -> list[Entry]:
+        """Acronyms the indexed documents (of the scope) define themselves, most used long form
+        first."""
         with self._reading():
-            rows = self._db.execute(
-                "SELECT term, expansion FROM definitions ORDER BY term, documents DESC"
-            ).fetchall()
+            if scope is None:
+                rows = self._db.execute(
+                    "SELECT term, expansion FROM definitions ORDER BY term, documents DESC"
+                ).fetchall()
+            else:
+                found = self._db.execute(
+                    "SELECT document, term, expansion FROM defined ORDER BY rowid"
+                ).fetchall()
+                learned = learned_from(row for row in found if row[0] in scope.documents)
+                rows = [
+                    (term, long)
+                    for term, long, _ in sorted(learned, key=lambda row: (row[0], -row[2]))
+                ]
         entries: dict[str, list[str]] = {}
         for term, expansion in rows:
             entries.setdefault(term, []).append(expansion)

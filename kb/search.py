@@ -12,6 +12,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -32,7 +33,7 @@ from kb.errors import (
     UnknownDocument,
 )
 from kb.keyword import FILENAME as KEYWORD_FILE
-from kb.keyword import STOPWORDS, KeywordIndex, Scores, query_terms
+from kb.keyword import STOPWORDS, KeywordIndex, Scope, Scores, query_terms
 from kb.keyword import build as build_keyword
 from kb.keyword import fingerprint as keyword_fingerprint
 from kb.organisations import Organisations
@@ -196,9 +197,9 @@ def resolve_agency(
     exact = [agency for agency in agencies if agency.casefold() == wanted]
     if exact:
         return exact
-    partial = [agency for agency in agencies if wanted and wanted in agency.casefold()]
-    if partial:
-        return partial
+    within = [agency for agency in agencies if wanted and wanted in agency.casefold()]
+    if within:
+        return within
     if organisations is not None and wanted:
         spoken = " ".join(name.split())
         variants = [
@@ -371,6 +372,7 @@ class Searcher:
         self._answers: Answers[Results] = Answers(answers_kept)
         self._beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
         self._quotes: Answers[Answer] = Answers(QUOTES_KEPT)
+        self._glossaries: dict[Scope, Glossary] = {}  # the glossary of each scope searched
 
     def using(self, retrieval: Retrieval) -> Searcher:
         """The same searcher with other parts of the ranking turned on or off
@@ -382,6 +384,8 @@ class Searcher:
     def warm_up(self) -> None:
         """The first call into the model and the store is slow; pay it before a user waits."""
         self._search("warm up the domestic abuse clinic", 1, Filter())
+        if self.default_collections:  # their scope and glossary, made before a user waits
+            self._search("warm up", 1, Filter(collections=tuple(self.default_collections)))
 
     def close(self) -> None:
         """Let go of the generation: the keyword index's connections, the threads, the Chroma
@@ -464,14 +468,13 @@ class Searcher:
         started = time.perf_counter()
         query = clean_query(query, self.max_query_chars)
         k = max(1, min(int(k), MAX_K))
-        wanted = self.default_collections if collections is None else collections
         passages = Filter(
             agencies=tuple(self.resolve_agency(agency)) if agency else (),
             document=resolve_document(document, [e.document for e in self._catalogue])
             if document
             else None,
             years=tuple(sorted({int(year) for year in years})),
-            collections=tuple(resolve_collection(name, self._collections) for name in wanted),
+            collections=self._resolved(collections),
         )
         key = (query, k, passages, self.retrieval)
         results = self._answers.get(key)
@@ -511,10 +514,27 @@ class Searcher:
             self._quotes.put(key, found)
         return found
 
-    def query_vector(self, query: str) -> np.ndarray:
-        """The model's vector for a query, as search() makes it."""
+    def query_vector(self, query: str, collections: Sequence[str] | None = None) -> np.ndarray:
+        """The model's vector for a query, as search() makes it in these collections (None: those
+        searched by default)."""
         query = clean_query(query, self.max_query_chars)
-        return self._encode(query, self.glossary.expand(query) if self.retrieval.vocabulary else [])
+        _, glossary = self._vocabulary(Filter(collections=self._resolved(collections)))
+        return self._encode(query, glossary.expand(query) if self.retrieval.vocabulary else [])
+
+    def _resolved(self, collections: Sequence[str] | None) -> tuple[str, ...]:
+        wanted = self.default_collections if collections is None else collections
+        return tuple(resolve_collection(name, self._collections) for name in wanted)
+
+    def _vocabulary(self, passages: Filter) -> tuple[Scope | None, Glossary]:
+        """The keyword index's scope for the collections searched (None: all of them), and the
+        glossary of their documents: a search of some collections reads words as those
+        collections' documents alone would (kb/keyword.py, Scope)."""
+        scope = self.keyword.scope(passages.collections)
+        if scope is None:
+            return None, self.glossary
+        if scope not in self._glossaries:
+            self._glossaries[scope] = glossary_of(self.keyword, scope)
+        return scope, self._glossaries[scope]
 
     def _encode(self, query: str, expanded: list[str]) -> np.ndarray:
         # The model reads the practitioner's words and what they stand for ("DA" -> "domestic
@@ -526,9 +546,10 @@ class Searcher:
     ) -> Results:
         started = time.perf_counter()
         use = self.retrieval
-        expanded = self.glossary.expand(query) if use.vocabulary else []
+        scope, glossary = self._vocabulary(passages)
+        expanded = glossary.expand(query) if use.vocabulary else []
         if use.vocabulary:  # "2 year olds" meets "two-year-olds"
-            expanded += [form for form in number_forms(query) if self.keyword.holds(form)]
+            expanded += [form for form in number_forms(query) if self.keyword.holds(form, scope)]
         if not self._agency_of:
             return Results(query, [], expanded, _ms_since(started))
 
@@ -543,7 +564,7 @@ class Searcher:
         # the keyword side costs little wall time.
         keyword = (
             self._beside.submit(
-                self._keyword_side, query_terms(query), expanded, depth, passages, theirs
+                self._keyword_side, query_terms(query), expanded, depth, passages, theirs, scope
             )
             if use.keyword
             else None
@@ -677,10 +698,11 @@ class Searcher:
         depth: int,
         passages: Filter,
         theirs: Filter | None = None,
+        scope: Scope | None = None,
     ) -> tuple[Scores, list[tuple[str, float]]]:
-        """Every passage's BM25 score, and the best depth of them within the filter (and the best
-        NAMED_DEPTH of the organisations the query names)."""
-        scores = self.keyword.score(terms, expanded)
+        """Every passage's BM25 score (over the scope's), and the best depth of them within the
+        filter (and the best NAMED_DEPTH of the organisations the query names)."""
+        scores = self.keyword.score(terms, expanded, scope)
         best = scores.best(depth, passages)
         if theirs is not None:
             best = _joined(best, scores.best(NAMED_DEPTH, theirs))
@@ -712,16 +734,14 @@ def open_searcher(
     except BaseException:
         store.close()
         raise
-    # The data file's glossary, plus the acronyms these documents define, keeping only what they
-    # hold; organisations' acronyms are read from all of it.
+    # Organisations' acronyms are read from the whole glossary, not only what the documents hold.
     known = default_glossary().with_learned(keyword.definitions())
-    glossary = known.held_in(keyword.holds, keyword.writes_as_acronym)
     organisations = Organisations({entry.term: entry.expansions for entry in known.entries})
     searcher = Searcher(
         store,
         embedder,
         keyword,
-        glossary,
+        glossary_of(keyword),
         AgencyPrior.from_index(
             keyword, titles=[(entry.title, entry.agencies) for entry in store.catalogue()]
         ),
@@ -734,6 +754,18 @@ def open_searcher(
     )
     searcher.warm_up()
     return searcher
+
+
+def glossary_of(keyword: KeywordIndex, scope: Scope | None = None) -> Glossary:
+    """The data file's glossary, plus the acronyms the documents (of the scope) define, adding to a
+    query only what their passages hold."""
+    return (
+        default_glossary()
+        .with_learned(keyword.definitions(scope))
+        .held_in(
+            partial(keyword.holds, scope=scope), partial(keyword.writes_as_acronym, scope=scope)
+        )
+    )
 
 
 def _keyword_index(settings: Settings, store: Published) -> KeywordIndex:

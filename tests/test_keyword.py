@@ -1,4 +1,5 @@
 import sqlite3
+from dataclasses import replace
 
 import pytest
 from conftest import make_chunk
@@ -301,3 +302,50 @@ def test_a_copy_with_passages_taken_out_and_put_in_scores_exactly_as_fts5_and_a_
             assert_scored_as_fts5_scores(index, terms, phrases)
         index.close()
     assert "c4" not in dict(KeywordIndex(copied).search(["priority"]))  # b.pdf is out
+
+
+def in_collection(passage: Chunk, collection: str) -> Chunk:
+    return replace(passage, citation=replace(passage.citation, collection=collection))
+
+
+def test_a_collection_searched_alone_scores_as_an_index_of_it_alone(tmp_path):
+    """A partnership's own reports, searched in their own collection, score and read the glossary
+    as they do indexed alone, though many inspections beside them use their words: "clinic" is rare
+    in the reports and common in the inspections, and only the inspections define "DAC"."""
+    own = [in_collection(c, "luton") for c in CHUNKS]
+    beside = [
+        in_collection(
+            chunk(
+                f"i{n}",
+                f"Inspection {n}: the clinic and the Domestic Abuse Clinic (DAC) were seen.",
+                document=f"inspection-{n}.pdf",
+            ),
+            "inspections",
+        )
+        for n in range(1, 9)
+    ]
+    build(tmp_path / "alone.sqlite", own, "alone")
+    build(tmp_path / "both.sqlite", own + beside, "both")
+    alone, both = KeywordIndex(tmp_path / "alone.sqlite"), KeywordIndex(tmp_path / "both.sqlite")
+    scope = both.scope(["luton"])
+    assert scope is not None and scope.documents == {"a.pdf", "b.pdf"}
+    assert both.scope(["luton", "inspections"]) is None  # every passage: the whole index
+    cases = [
+        (["clinic", "domestic", "abuse"], []),
+        (["clinic", "weekly"], ["domestic abuse", "out of hours"]),  # stored and FTS5's phrases
+        (["visitors", "e-mail"], ["multi agency risk assessment conference"]),
+    ]
+    for terms, phrases in cases:
+        expected = dict(alone.search(terms, phrases, k=50))
+        found = dict(both.score(terms, phrases, scope).best(50))
+        assert found.keys() == expected.keys(), (terms, phrases)
+        assert all(found[c] == pytest.approx(s, rel=1e-12) for c, s in expected.items())
+        # the whole index's statistics score the same passages otherwise
+        whole = dict(both.score(terms, phrases).best(50, Filter(collections=("luton",))))
+        assert whole.keys() == expected.keys()
+    assert dict(both.search(["clinic"]))["c1"] < dict(alone.search(["clinic"]))["c1"]
+    # What the glossary may add, and the acronyms the documents define, are the scope's.
+    assert both.holds("inspection") and not both.holds("inspection", scope)
+    assert both.holds("domestic abuse clinic", scope)  # c1 says it, and FTS5 finds it
+    assert "DAC" in {e.term for e in both.definitions()}
+    assert [e.term for e in both.definitions(scope)] == [e.term for e in alone.definitions()]

@@ -162,6 +162,15 @@ def test_a_year_and_a_collection_narrow_a_search(searcher):
         searcher.search("exploitation", collections=["library"])
 
 
+def test_a_search_of_one_collection_reads_words_as_its_documents_alone_would(searcher):
+    """Only the inspections speak of personal advisers: searched alone, the partnership's own
+    reports do not add the phrase to a query (kb/keyword.py, Scope; tests/test_keyword.py checks
+    that the scores are those of an index of the collection alone)."""
+    assert "personal adviser" in searcher.search("PA for care leavers", collections=[]).expanded
+    own = searcher.search("PA for care leavers", collections=["luton"])
+    assert "personal adviser" not in own.expanded
+
+
 def test_an_administrators_default_collections_are_searched_unless_a_search_says_otherwise(
     library,
 ):
