@@ -52,6 +52,14 @@ INSPECTORATES = {
     "CQC": re.compile(r"\bCQC\b|Care Quality Commission"),
     "HMICFRS": re.compile(r"\bHMICFRS\b|Inspectorate of Constabulary"),
 }
+# What a question about a judgement says ("darlington ofsted judgement 2015", "how was Birmingham
+# rated", "overall outcome"): a grade table answers it, and rarely any other question, though its
+# row labels hold the words of many ("care leavers", "help and protection").
+ASKS = re.compile(
+    r"\b(?:judge?ments?|judged|rat(?:ed|ing|ings)|grades?|graded|outcomes?|verdict|outstanding|"
+    r"good|inadequate|requires? improvement|overall effectiveness|how did .{1,60} do)\b",
+    re.IGNORECASE,
+)
 WRAPPED = ("requires improvement to be good", "requires improvement")  # grades a column wraps
 NUMBERING = re.compile(r"^\d+(?:\.\d+)*\.?\s+")  # "1. Children who…", "2.1 Adoption…"
 
@@ -61,6 +69,11 @@ class Table:
     page: int
     rows: tuple[tuple[str, str], ...]  # (label, grade), in the report's order
     agency: str = ""
+
+
+def asks_for_a_judgement(query: str) -> bool:
+    """Whether a query asks how a service was judged, which its grade table answers."""
+    return bool(ASKS.search(query))
 
 
 def grade_table(document: Document) -> Table | None:

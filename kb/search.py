@@ -18,7 +18,7 @@ from typing import Any, Generic, TypeVar
 
 import numpy as np
 
-from kb import editions, standard
+from kb import editions, grades, standard
 from kb.agencies import NAMED, AgencyPrior
 from kb.answer import Answer, best_sentence
 from kb.chunk import CHUNKER_VERSION
@@ -348,11 +348,14 @@ class Searcher:
         self._agency_of: dict[str, str] = {}
         self._document_of: dict[str, str] = {}
         self._minor: set[str] = set()  # footnotes alone and covers: never a first answer
+        self._graded: set[str] = set()  # grade tables: not first, unless asked for a judgement
         # Each standard passage's words, to tell when a query asks for it (kb/standard.py).
         self._standard_words: dict[str, frozenset[str]] = {}
         for chunk in store.chunks():
             if is_minor(chunk):
                 self._minor.add(chunk.id)
+            elif chunk.section == grades.SECTION:
+                self._graded.add(chunk.id)
             if chunk.standard:
                 self._standard_words[chunk.id] = standard.words(chunk.text)
         for chunk_id, metadata in store.metadata():
@@ -601,9 +604,13 @@ class Searcher:
                     rule_setting.get(self._document_of.get(chunk_id, ""), 0.0),
                 )
                 fused[chunk_id] = score + AGENCY_BONUS[use.fusion] * weight
+        minor: set[str] = set()  # rarely the answer
         if use.corpus_aware:
             self._weigh_documents(query, fused)
-            for chunk_id in self._minor.intersection(fused):  # rarely the answer
+            minor = self._minor.intersection(fused)
+            if not grades.asks_for_a_judgement(query):
+                minor |= self._graded.intersection(fused)
+            for chunk_id in minor:
                 fused[chunk_id] *= FOOTNOTE_WEIGHT
         ranked = sorted(fused, key=lambda chunk_id: (-fused[chunk_id], chunk_id))
         read: dict[str, Chunk] = {}  # passages already made, for the result list
@@ -611,7 +618,7 @@ class Searcher:
             read = self.store.passages(ranked[:PHRASE_DEPTH])
             ranked = _phrases_first(ranked, phrases, fused, read)
         if use.corpus_aware:
-            ranked = _first_not_minor(ranked, self._minor, k)
+            ranked = _first_not_minor(ranked, minor, k)
         hits: list[Hit] = []
         shown_standard: list[standard.Signature] = []
         for chunk_id, chunk in self._passages_in_turn(ranked, 2 * k, read):

@@ -178,3 +178,21 @@ def test_a_real_reports_table_becomes_a_passage_of_its_own_that_is_never_standar
     assert len(lines) == 6  # four judgements and the overall one
     # Every report shares the row labels; the grades are this report's own finding.
     assert _key_row(table, 40)[1:] == ["", 0, ""]
+
+
+@pytest.mark.parametrize(
+    "query, asks",
+    [
+        ("darlington ofsted judgement 2015", True),
+        ("bromley latest ofsted rating", True),
+        ("how was birmingham children's trust rated in 2023", True),
+        ("west berks 2017 re-inspection overall outcome", True),
+        ("how did Leeds do at its last inspection", True),
+        ("is Dorset inadequate?", True),
+        ("liverpool 2023 ofsted care leavers when are PAs allocated", False),
+        ("hull 2019 ofsted private fostering", False),
+        ("strategy discussions out of hours", False),
+    ],
+)
+def test_a_question_about_a_judgement_is_told_from_others(query, asks):
+    assert grades.asks_for_a_judgement(query) is asks

@@ -442,3 +442,27 @@ def test_a_question_about_a_judgement_is_answered_by_the_reports_grade_table(
     tables = searcher.search("Ofsted judgement grades ratings overall effectiveness", k=30).hits
     assert sum(hit.section == grades.SECTION for hit in tables) >= 10
     assert not any(hit.standard for hit in tables if hit.section == grades.SECTION)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "query",
+    [
+        "stockport 2025 ofsted care leavers personal advisers",
+        "wigan 2017 ofsted children in care and care leavers",
+        "hertfordshire 2023 Ofsted help and protection",
+    ],
+)
+def test_a_grade_table_is_not_the_first_answer_to_a_question_that_asks_for_no_judgement(
+    sample, query
+):
+    """Its row labels hold the words of many questions ("care leavers", "help and protection"),
+    and "Ofsted" heads it; but it answers only how a service was judged."""
+    from kb import grades
+
+    _, searcher = sample
+    hits = searcher.search(query, k=10).hits
+    assert hits[0].section != grades.SECTION, hits[0].text[:80]
+    assert any(hit.section == grades.SECTION for hit in hits)  # there, but behind the findings
+    judged = searcher.search(f"{query} judgement", k=10).hits[0]
+    assert judged.section == grades.SECTION
