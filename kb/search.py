@@ -8,7 +8,7 @@ import re
 import tempfile
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -65,6 +65,9 @@ FOOTNOTE = re.compile(
 )
 FOOTNOTE_LENGTH = 400
 FOOTNOTE_WEIGHT = 0.8
+# A list's lead-in at least this long, repeated above the rest of its items (kb/chunk.py), makes
+# passages that read alike: a result list shows one of them.
+LEAD_IN_SHOWN_ONCE = 80
 # A cover's lines ("Inspection dates: 12 to 23 January 2026 Lead inspector: …"): a document's first
 # passage, under no section, with no sentence in it. Like a footnote alone, never the first answer.
 SENTENCE_END = re.compile(r"[.!?][\"'”’)]*(?:\s|$)|:\s*$")
@@ -351,6 +354,7 @@ class Searcher:
         self._graded: set[str] = set()  # grade tables: not first, unless asked for a judgement
         # Each standard passage's words, to tell when a query asks for it (kb/standard.py).
         self._standard_words: dict[str, frozenset[str]] = {}
+        opening: dict[str, tuple[str, str]] = {}  # chunk id -> (document, its first line)
         for chunk in store.chunks():
             if is_minor(chunk):
                 self._minor.add(chunk.id)
@@ -358,6 +362,13 @@ class Searcher:
                 self._graded.add(chunk.id)
             if chunk.standard:
                 self._standard_words[chunk.id] = standard.words(chunk.text)
+            first, _, rest = chunk.text.partition("\n")
+            if rest and len(first) >= LEAD_IN_SHOWN_ONCE:
+                opening[chunk.id] = (chunk.document, first)
+        # The items of a long list, each under its lead-in again: a result list shows the best of
+        # them, not four passages that read alike.
+        repeated = Counter(opening.values())
+        self._lead_in = {id_: key for id_, key in opening.items() if repeated[key] > 1}
         for chunk_id, metadata in store.metadata():
             self._agency_of[chunk_id] = metadata.get("agency", "")
             self._document_of[chunk_id] = metadata.get("document", "")
@@ -621,6 +632,7 @@ class Searcher:
             ranked = _first_not_minor(ranked, minor, k)
         hits: list[Hit] = []
         shown_standard: list[standard.Signature] = []
+        shown_lead_ins: set[tuple[str, str]] = set()
         for chunk_id, chunk in self._passages_in_turn(ranked, 2 * k, read):
             if chunk is None:
                 continue
@@ -629,6 +641,10 @@ class Searcher:
                 if any(standard.same(signature, shown) for shown in shown_standard):
                     continue
                 shown_standard.append(signature)
+            if use.corpus_aware and (lead_in := self._lead_in.get(chunk_id)) is not None:
+                if lead_in in shown_lead_ins:
+                    continue
+                shown_lead_ins.add(lead_in)
             document = self._document_of.get(chunk_id, "")
             hits.append(
                 replace(Hit.of(chunk, fused[chunk_id]), newer=self._newer.get(document, ""))

@@ -677,3 +677,43 @@ def test_a_querys_phrases_are_its_runs_of_three_to_six_words_holding_a_meaningfu
     assert longest_phrase(phrases, text) == 3
     assert longest_phrase(phrases, "brought was not") == 0  # the words, not in the query's order
     assert longest_phrase(query_phrases("child's voice heard"), "the child’s voice heard") == 3
+
+
+def test_the_items_of_a_long_list_under_its_lead_in_again_show_once(tmp_path):
+    """A long list is cut into passages that each repeat its lead-in (kb/chunk.py); a query about
+    the lead-in would list them all, reading alike. The best of them is shown, then other
+    passages."""
+    from kb.embed import token_counter
+    from kb.reindex import reindex
+    from kb.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lead = (
+        "The independence of the advocate is essential for them to act on behalf of the child, and "
+        "the regulations say that advocacy may not be provided by the following people:"
+    )
+    items = "\n".join(
+        f"- a person who {duty} the service that is the subject of the complaint, as the "
+        f"regulations set out in paragraph {n} and the guidance explains at some length"
+        for n, duty in enumerate(
+            ["manages", "funds", "staffs", "inspects", "commissions", "audits", "oversees"], 1
+        )
+    )
+    (corpus / "advocacy.md").write_text(
+        f"# Advocacy guidance\n\n## Independence\n\n{lead}\n\n{items}\n\n## Complaints\n\n"
+        "Children may complain with the help of an independent advocate at any stage.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
+    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    searcher = open_fake_searcher(settings)
+    everything = [c for c in searcher.store.chunks() if c.text.startswith(lead)]
+    assert len(everything) >= 3  # the list runs over several passages, each under its lead-in
+    hits = searcher.search("independence of the advocate act on behalf of the child", k=10).hits
+    assert sum(hit.text.startswith(lead) for hit in hits) == 1
+    assert any("complain with the help" in hit.text for hit in hits)  # the rest are still there
+    only_words = searcher.using(Retrieval(corpus_aware=False))
+    plain = only_words.search("independence of the advocate act on behalf of the child", k=10)
+    assert sum(hit.text.startswith(lead) for hit in plain.hits) == len(everything)
+    searcher.close()
