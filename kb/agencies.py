@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from kb import datafile
-from kb.keyword import KeywordIndex, query_terms
+from kb.keyword import KeywordIndex, Scope, query_terms
 from kb.vocabulary import phrase_pattern, written_as_is
 
 KINDS = Path(__file__).parent / "data" / "agency_kinds.tsv"
@@ -95,13 +95,15 @@ class AgencyPrior:
         keyword: KeywordIndex,
         kinds: tuple[Kind, ...] | None = None,
         titles: Sequence[tuple[str, Sequence[str]]] = (),
+        scope: Scope | None = None,
     ) -> AgencyPrior:
-        """titles: each document's title and the agencies of its passages."""
+        """titles: each document's title and the agencies of its passages. With a scope, read
+        from its passages alone (kb/keyword.py, Scope), given its documents' titles."""
         kinds = default_kinds() if kinds is None else kinds
-        sizes = keyword.agency_counts()
+        sizes = keyword.agency_counts(scope=scope)
         kinds_of: dict[str, dict[str, float]] = {}
         for kind in kinds:
-            counts = keyword.agency_counts(kind.markers)
+            counts = keyword.agency_counts(kind.markers, scope)
             shares = {
                 agency: counts.get(agency, 0) / size
                 for agency, size in sizes.items()
@@ -137,14 +139,14 @@ class AgencyPrior:
                 if len(word) >= 4 and word.isalpha() and word not in generic | GENERIC_TITLE_WORDS:
                     titled.setdefault(word, []).append(agencies)
         for word, documents in titled.items():
-            if len(documents) <= MAX_TITLES and keyword.writes_capitalised(word):
+            if len(documents) <= MAX_TITLES and keyword.writes_capitalised(word, scope):
                 holders.setdefault(word, set()).update(
                     agency for agencies in documents for agency in agencies if agency
                 )
         for term in sorted(holders, key=lambda term: " " in term):
             if " " in term and all(part in names for part in term.split() if part in holders):
                 continue  # each word names them already
-            counts = keyword.agency_counts([term])
+            counts = keyword.agency_counts([term], scope)
             owned = sum(counts.get(agency, 0) for agency in holders[term])
             if owned and owned >= MIN_OWNERSHIP * sum(counts.values()):
                 names[term] = tuple(sorted(holders[term]))

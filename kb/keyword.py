@@ -660,10 +660,10 @@ class KeywordIndex:
             self._acronym[(term, scope)] = not written or as_acronym * 2 > len(written)
         return self._acronym[(term, scope)]
 
-    def writes_capitalised(self, word: str) -> bool:
-        """Whether the passages that hold a word mostly write it with a capital, as a name
-        ("Luton"), not as a word ("sharing"); read as writes_as_acronym reads."""
-        written = self._written(word)
+    def writes_capitalised(self, word: str, scope: Scope | None = None) -> bool:
+        """Whether the passages (of the scope) that hold a word mostly write it with a capital, as
+        a name ("Luton"), not as a word ("sharing"); read as writes_as_acronym reads."""
+        written = self._written(word, scope)
         return sum(found[:1].isupper() for found in written) * 2 > len(written)
 
     def _written(self, term: str, scope: Scope | None = None) -> list[str]:
@@ -719,28 +719,35 @@ class KeywordIndex:
             entries.setdefault(term, []).append(expansion)
         return [Entry(term, tuple(expansions)) for term, expansions in entries.items()]
 
-    def agency_counts(self, phrases: Sequence[str] = ()) -> dict[str, int]:
-        """{agency: passages mentioning any of the phrases}; every passage when no phrase is
-        given."""
-        return self._counts("agency", match_expression((), phrases) if phrases else None)
+    def agency_counts(
+        self, phrases: Sequence[str] = (), scope: Scope | None = None
+    ) -> dict[str, int]:
+        """{agency: passages (of the scope) mentioning any of the phrases}; every passage when no
+        phrase is given."""
+        expression = match_expression((), phrases) if phrases else None
+        return self._counts("agency", expression, scope)
 
     def document_counts(self, phrases: Sequence[str] = ()) -> dict[str, int]:
         """{document: passages mentioning any of the phrases}; every passage when none is given."""
         return self._counts("document", match_expression((), phrases) if phrases else None)
 
-    def _counts(self, column: str, expression: str | None) -> dict[str, int]:
-        """{value of the column: passages matching the FTS5 expression}; every passage for None."""
+    def _counts(
+        self, column: str, expression: str | None, scope: Scope | None = None
+    ) -> dict[str, int]:
+        """{value of the column: passages (of the scope) matching the FTS5 expression}; every
+        passage for None."""
         assert column in ("agency", "document")
-        params: tuple[str, ...] = ()
         if expression == "":
             return {}
-        if expression is None:
-            sql = f"SELECT {column}, count(*) FROM passages GROUP BY {column}"
-        else:
-            sql = (
-                f"SELECT {column}, count(*) FROM passages WHERE passages MATCH ? GROUP BY {column}"
-            )
-            params = (expression,)
+        conditions, params = [], []
+        if expression is not None:
+            conditions.append("passages MATCH ?")
+            params.append(expression)
+        if scope is not None:
+            conditions.append("collection IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(scope.collections))
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        sql = f"SELECT {column}, count(*) FROM passages {where}GROUP BY {column}"
         with self._reading():
             return dict(self._db.execute(sql, params).fetchall())
 

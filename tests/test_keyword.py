@@ -349,3 +349,5 @@ def test_a_collection_searched_alone_scores_as_an_index_of_it_alone(tmp_path):
     assert both.holds("domestic abuse clinic", scope)  # c1 says it, and FTS5 finds it
     assert "DAC" in {e.term for e in both.definitions()}
     assert [e.term for e in both.definitions(scope)] == [e.term for e in alone.definitions()]
+    assert both.agency_counts(["clinic"], scope) == alone.agency_counts(["clinic"])
+    assert both.agency_counts(scope=scope) == alone.agency_counts() != both.agency_counts()

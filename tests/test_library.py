@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import FakeEmbedder, open_fake_searcher
+from conftest import CORPUS, FakeEmbedder, open_fake_searcher
 
 from kb import rules as rules_module
 from kb import standard
@@ -466,3 +466,50 @@ def test_a_grade_table_is_not_the_first_answer_to_a_question_that_asks_for_no_ju
     assert any(hit.section == grades.SECTION for hit in hits)  # there, but behind the findings
     judged = searcher.search(f"{query} judgement", k=10).hits[0]
     assert judged.section == grades.SECTION
+
+
+@pytest.fixture(scope="module")
+def own_and_beside(tmp_path_factory):
+    """The bundled corpus in luton/ indexed alone, and again beside eight of the library's
+    inspections (with the fake model)."""
+    import shutil
+
+    if not LIBRARY.is_dir():
+        pytest.skip(f"the library is not beside the checkout ({LIBRARY})")
+    opened = []
+    for name, inspections in (("alone", []), ("beside", SAMPLE[:8])):
+        root = tmp_path_factory.mktemp(name)
+        (root / "corpus" / "luton").mkdir(parents=True)
+        (root / "corpus" / "inspections").mkdir()
+        for path in CORPUS.iterdir():
+            if path.suffix in (".pdf", ".txt"):
+                shutil.copy(path, root / "corpus" / "luton" / path.name)
+        for report in inspections:
+            shutil.copy(LIBRARY / "ofsted-ilacs" / report, root / "corpus" / "inspections")
+        settings = Settings(
+            corpus_dir=root / "corpus", index_dir=root / "index", model=FakeEmbedder.name
+        )
+        assert not reindex(settings, FakeEmbedder, token_counter()).failed
+        opened.append(open_fake_searcher(settings))
+    yield opened
+    for searcher in opened:
+        searcher.close()
+
+
+@pytest.mark.slow
+def test_the_partnerships_own_collection_ranks_beside_the_library_as_it_does_alone(own_and_beside):
+    """The issue's "lose nothing": every golden and blind query, searched in luton/, finds the same
+    passages in the same order with the same scores whether or not inspections sit beside it."""
+    from kb.evaluate import GOLDEN, load_queries
+
+    alone, beside = own_and_beside
+    assert len(beside.documents) > len(alone.documents)
+    queries = load_queries(GOLDEN) + load_queries(CORPUS.parent / "tests" / "blind_queries.jsonl")
+    for query in queries:
+        expected = alone.search(query["query"], k=10)
+        found = beside.search(query["query"], k=10, collections=["luton"])
+        assert [hit.id for hit in found.hits] == [hit.id for hit in expected.hits], query["query"]
+        assert [hit.score for hit in found.hits] == pytest.approx(
+            [hit.score for hit in expected.hits], rel=1e-9
+        )
+        assert found.expanded == expected.expanded
