@@ -406,7 +406,7 @@ class Searcher:
             tuple(self.default_collections)
         }:
             if collections:
-                self._vocabulary(Filter(collections=collections))
+                self._words_of(Filter(collections=collections))
 
     def close(self) -> None:
         """Let go of the generation: the keyword index's connections, the threads, the Chroma
@@ -539,14 +539,14 @@ class Searcher:
         """The model's vector for a query, as search() makes it in these collections (None: those
         searched by default)."""
         query = clean_query(query, self.max_query_chars)
-        _, glossary, _ = self._vocabulary(Filter(collections=self._resolved(collections)))
+        _, glossary, _ = self._words_of(Filter(collections=self._resolved(collections)))
         return self._encode(query, glossary.expand(query) if self.retrieval.vocabulary else [])
 
     def _resolved(self, collections: Sequence[str] | None) -> tuple[str, ...]:
         wanted = self.default_collections if collections is None else collections
         return tuple(resolve_collection(name, self._collections) for name in wanted)
 
-    def _vocabulary(self, passages: Filter) -> tuple[Scope | None, Glossary, AgencyPrior]:
+    def _words_of(self, passages: Filter) -> tuple[Scope | None, Glossary, AgencyPrior]:
         """The keyword index's scope for the collections searched (None: all of them), and the
         glossary and agency prior of their documents: a search of some collections reads words as
         those collections' documents alone would (kb/keyword.py, Scope)."""
@@ -576,7 +576,7 @@ class Searcher:
     ) -> Results:
         started = time.perf_counter()
         use = self.retrieval
-        scope, glossary, prior = self._vocabulary(passages)
+        scope, glossary, prior = self._words_of(passages)
         expanded = glossary.expand(query) if use.vocabulary else []
         if use.vocabulary:  # "2 year olds" meets "two-year-olds"
             expanded += [form for form in number_forms(query) if self.keyword.holds(form, scope)]
