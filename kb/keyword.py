@@ -586,6 +586,7 @@ class KeywordIndex:
         if not parts:
             return Scores(self._passages, scores, held)
         stats = self._stats if scope is None else scope.stats
+        counted: list[tuple[np.ndarray, np.ndarray]] = []  # (rowids, counts) of each word, phrase
         with self._reading():
             # phrases not stored, and words the tokenizer cuts in two ("e-mail"): scored by FTS5
             others = []
@@ -597,12 +598,7 @@ class KeywordIndex:
                     others.append(part)
                     continue
                 if row:
-                    rowids, counts = np.frombuffer(row[0], dtype=np.int32), np.frombuffer(row[1])
-                    if scope is not None:
-                        inside = scope.held[rowids]
-                        rowids, counts = rowids[inside], counts[inside]
-                    scores[rowids] += stats.scores(rowids, counts)
-                    held[rowids] = True
+                    counted.append((np.frombuffer(row[0], dtype=np.int32), np.frombuffer(row[1])))
             if others and scope is None:
                 rowids, more = _columns(
                     self._db.execute(
@@ -611,13 +607,14 @@ class KeywordIndex:
                 )
                 scores[rowids] += more
                 held[rowids] = True
-            elif others and scope is not None:
-                for part in others:  # FTS5 scores over every passage: its counts, scored again
-                    rowids, counts = _phrase_counts(self._db, "main", part, self._stats)
-                    inside = scope.held[rowids]
-                    rowids, counts = rowids[inside], counts[inside]
-                    scores[rowids] += stats.scores(rowids, counts)
-                    held[rowids] = True
+            elif scope is not None:  # FTS5 scores over every passage: its counts, scored again
+                counted += [_phrase_counts(self._db, "main", part, self._stats) for part in others]
+        for rowids, counts in counted:
+            if scope is not None:
+                inside = scope.held[rowids]
+                rowids, counts = rowids[inside], counts[inside]
+            scores[rowids] += stats.scores(rowids, counts)
+            held[rowids] = True
         return Scores(self._passages, scores, held)
 
     def holds(self, phrase: str, scope: Scope | None = None) -> bool:
