@@ -643,7 +643,19 @@ class Searcher:
         read: dict[str, Chunk] = {}  # passages already made, for the result list
         if use.keyword and (phrases := query_phrases(query)):
             read = self.store.passages(ranked[:PHRASE_DEPTH])
-            ranked = _phrases_first(ranked, phrases, fused, read)
+            # Where the query names an organisation, only its passages gain by a phrase: "Herts
+            # 2023 … 16 and 17 year olds presenting as homeless" is asked of Hertfordshire, though
+            # other authorities' reports hold "16 and 17 year olds" word for word.
+            gaining = (
+                {
+                    chunk_id: chunk
+                    for chunk_id, chunk in read.items()
+                    if self._agency_of.get(chunk_id) in named
+                }
+                if named
+                else read
+            )
+            ranked = _phrases_first(ranked, phrases, fused, gaining)
         if use.corpus_aware:
             ranked = _first_not_minor(ranked, minor, k)
         hits: list[Hit] = []

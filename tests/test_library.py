@@ -197,6 +197,36 @@ def test_a_place_a_query_names_favours_its_organisations_documents(searcher):
     assert hits[0].agency == "Bristol City Council"
 
 
+def test_a_phrase_lifts_only_the_named_organisations_passages(tmp_path):
+    """York's finding holds the query's phrase word for word, Bristol's the same words apart; asked
+    of Bristol, Bristol's comes first, and asked of no one, York's."""
+    corpus = tmp_path / "corpus"
+    (corpus / "inspections").mkdir(parents=True)
+    findings = {
+        "bristol": "Homeless young people aged 16 or 17 in Bristol are seen by a housing officer "
+        "the same day.",
+        "york": "Homeless 16 and 17 year olds wait weeks for an assessment, since staff in the two "
+        "services are unsure of the protocol and managers rarely check.",
+    }
+    rows = ["file,organisation,title,date"]
+    for place, finding in findings.items():
+        name = f"inspections/{place}__childrens_services_inspection_-_10_may_2025.md"
+        (corpus / name).write_text(report(place, 2025, finding), encoding="utf-8")
+        rows.append(f"{name},{place.title()} City Council,,")
+    (corpus / "documents.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
+    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    searcher = open_fake_searcher(settings)
+    try:
+        asked_of_bristol = searcher.search("Bristol homeless 16 and 17 year olds", k=2).hits
+        asked_of_anyone = searcher.search("homeless 16 and 17 year olds", k=2).hits
+    finally:
+        searcher.close()
+    assert asked_of_bristol[0].agency == "Bristol City Council"
+    assert asked_of_anyone[0].agency == "York City Council"
+    assert asked_of_anyone[0].score > 1.0  # the phrase's gain, which York's passage keeps here
+
+
 def test_a_countys_short_form_names_its_organisations_as_the_full_name_does(searcher):
     expanded = searcher.glossary.expand("Beds missing children")
     assert "bedfordshire" in expanded
