@@ -543,3 +543,17 @@ def test_the_partnerships_own_collection_ranks_beside_the_library_as_it_does_alo
             [hit.score for hit in expected.hits], rel=1e-9
         )
         assert found.expanded == expected.expanded
+
+
+@pytest.mark.slow
+def test_a_question_about_care_leavers_is_not_widened_to_the_inspections_heading_for_them(sample):
+    """The inspections' heading "The experiences and progress of care leavers", added to each
+    query about care leavers, drew the guidance's answer out of the first five."""
+    _, searcher = sample
+    found = searcher.search(
+        "Ex-LAC aged 23 wants to go back to college - are care leavers entitled to a PA again?", k=5
+    )
+    assert "experiences and progress of care leavers" not in found.expanded
+    assert ("national guidance/CA1989_Transitions_Guidance.pdf", 31) in {
+        (hit.document, hit.page) for hit in found.hits
+    }
