@@ -150,6 +150,41 @@ def query_phrases(query: str) -> list[tuple[str, ...]]:
     return sorted(runs, key=lambda run: (-len(run), run))
 
 
+# A phrase in quotes ('The Deal', "Mockingbird family model", curly quotes too) is searched as
+# written. An apostrophe is not a quote: an opening quote follows a space or the query's start, a
+# closing one is followed by a space, punctuation or the end ("Wigan's", "parents' views").
+QUOTED = re.compile(
+    r"(?:^|(?<=[\s(\[]))['‘\"“]([^'‘’\"“”]*?[^\s'‘’\"“”])['’\"”](?=[\s.,;:!?)\]]|$)"
+)
+
+
+def quoted_phrases(query: str) -> list[tuple[str, ...]]:
+    """The query's phrases in quotes that hold a word BM25 would score, as words."""
+    found = (tuple(_words(phrase)) for phrase in QUOTED.findall(query))
+    return list(
+        dict.fromkeys(words for words in found if any(word not in STOPWORDS for word in words))
+    )
+
+
+def _holds_phrase(words: tuple[str, ...], text: str) -> bool:
+    return f" {' '.join(words)} " in f" {' '.join(_words(text))} "
+
+
+def _quoted_first(
+    ranked: list[str], quoted: list[tuple[str, ...]], read: Mapping[str, Chunk]
+) -> list[str]:
+    """The ranking with the passages read that hold every quoted phrase first, in their order."""
+    holding = [
+        chunk_id
+        for chunk_id in ranked
+        if chunk_id in read and all(_holds_phrase(words, read[chunk_id].text) for words in quoted)
+    ]
+    if not holding:
+        return ranked
+    first = set(holding)
+    return holding + [chunk_id for chunk_id in ranked if chunk_id not in first]
+
+
 def longest_phrase(phrases: list[tuple[str, ...]], text: str) -> int:
     """How many words the longest of the phrases that stands in the text has; 0 for none."""
     held = f" {' '.join(_words(text))} "
@@ -592,9 +627,16 @@ class Searcher:
         theirs = replace(passages, agencies=named) if named else None
         # BM25 runs in SQLite and numpy while the model works: both release the GIL, so on two cores
         # the keyword side costs little wall time.
+        quoted = quoted_phrases(query) if use.keyword else []
         keyword = (
             self._beside.submit(
-                self._keyword_side, query_terms(query), expanded, depth, passages, theirs, scope
+                self._keyword_side,
+                query_terms(query),
+                [*expanded, *(" ".join(words) for words in quoted)],
+                depth,
+                passages,
+                theirs,
+                scope,
             )
             if use.keyword
             else None
@@ -656,6 +698,10 @@ class Searcher:
                 else read
             )
             ranked = _phrases_first(ranked, phrases, fused, gaining)
+        if quoted:  # the candidates holding what the query quotes come first
+            more = [chunk_id for chunk_id in ranked[:depth] if chunk_id not in read]
+            read = {**read, **self.store.passages(more)}
+            ranked = _quoted_first(ranked, quoted, read)
         if use.corpus_aware:
             ranked = _first_not_minor(ranked, minor, k)
         hits: list[Hit] = []

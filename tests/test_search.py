@@ -717,3 +717,52 @@ def test_the_items_of_a_long_list_under_its_lead_in_again_show_once(tmp_path):
     plain = only_words.search("independence of the advocate act on behalf of the child", k=10)
     assert sum(hit.text.startswith(lead) for hit in plain.hits) == len(everything)
     searcher.close()
+
+
+@pytest.mark.parametrize(
+    "query, quoted",
+    [
+        ("What was 'The Deal' in Wigan's 2017 Ofsted report?", [("the", "deal")]),
+        ("“Step Up Step Down” in Greenwich", [("step", "up", "step", "down")]),
+        (
+            'the "Mockingbird" model, and "Signs of Safety".',
+            [("mockingbird",), ("signs", "of", "safety")],
+        ),
+        ("kids' behaviour and the parents' views", []),  # apostrophes, not quotes
+        ("Wigan's and Leeds's reports", []),
+        ("'the' or 'a'", []),  # nothing BM25 would score
+        ("an 'open quote only", []),
+    ],
+)
+def test_a_phrase_in_quotes_is_read_as_written_and_an_apostrophe_is_not_a_quote(query, quoted):
+    from kb.search import quoted_phrases
+
+    assert quoted_phrases(query) == quoted
+
+
+def test_the_passages_holding_a_quoted_phrase_come_first(tmp_path):
+    """Unquoted, the query's words favour the passage that holds more of them; quoted, the one
+    that holds the phrase as written is first."""
+    from kb.embed import token_counter
+    from kb.reindex import reindex
+    from kb.settings import Settings
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "wigan.md").write_text(
+        "# Wigan inspection\n\n## Partnerships\n\nThe council's strategy for children sets a deal "
+        "between the council, its partners and its residents, and the strategy is well known.\n\n"
+        "## Vision\n\nLaunched in 2015, The Deal sets out a clear vision for residents.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
+    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    searcher = open_fake_searcher(settings)
+    try:
+        unquoted = searcher.search("the council strategy deal for children and partners", k=2)
+        quoted = searcher.search("the council strategy 'the deal' for children and partners", k=2)
+    finally:
+        searcher.close()
+    assert unquoted.hits[0].section == "Partnerships"
+    assert quoted.hits[0].section == "Vision"
+    assert quoted.hits[1].section == "Partnerships"  # the others follow, not dropped
