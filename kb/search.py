@@ -22,7 +22,7 @@ from kb import editions, grades, standard
 from kb.agencies import NAMED, AgencyPrior
 from kb.answer import Answer, best_sentence
 from kb.chunk import CHUNKER_VERSION
-from kb.dates import year_of
+from kb.dates import from_name, year_of
 from kb.embed import WEAK_SIMILARITY, Embedder
 from kb.errors import (
     EmptyQuery,
@@ -408,11 +408,16 @@ class Searcher:
             self._agency_of[chunk_id] = metadata.get("agency", "")
             self._document_of[chunk_id] = metadata.get("document", "")
         self._newer = newer
-        self._year = {entry.document: year_of(entry.date) for entry in self._catalogue}
+        # The years a query may name a document by: its date's, and its file name's where that
+        # differs ("…_-_17_january_2019.pdf", inspected in November 2018, is "the 2019 report").
+        self._years = {
+            entry.document: {year_of(entry.date), year_of(from_name(entry.document))} - {0}
+            for entry in self._catalogue
+        }
         self._edition = editions.groups(self._catalogue)  # document -> its editions' key
         self._edition_years: dict[str, set[int]] = {}
         for document, edition in self._edition.items():
-            self._edition_years.setdefault(edition, set()).add(self._year.get(document, 0))
+            self._edition_years.setdefault(edition, set()).update(self._years.get(document, ()))
         # The collections searched when a search names none (KB_COLLECTIONS): those of them the
         # index holds; all, if it holds none of them.
         folded = {name.strip("/").casefold() for name in default_collections}
@@ -753,11 +758,10 @@ class Searcher:
         asked = standard.words(query)
         for chunk_id, score in fused.items():
             document = self._document_of.get(chunk_id, "")
-            year = self._year.get(document)
             held = self._standard_words.get(chunk_id)
             if held is not None and not asked <= held:
                 score *= standard.WEIGHT  # unless every word the query asks for is in it
-            if years and year in years:
+            if years and years & self._years.get(document, set()):
                 score += editions.YEAR_BONUS
             elif years and self._edition_years.get(self._edition.get(document, ""), set()) & years:
                 score *= editions.OLDER_WHEN_LATEST  # another edition is of the year asked for

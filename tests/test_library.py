@@ -191,6 +191,36 @@ def test_the_newer_edition_wins_a_tie_and_the_latest_is_what_latest_asks_for(sea
     assert in_2015[0].document == older
 
 
+def test_a_year_names_a_report_by_its_inspection_or_its_publication(tmp_path):
+    """Inspected in November 2018 and published in January 2019 (its file name's date): "the 2019
+    report" and "the 2018 inspection" are both it, though its date is its title page's."""
+    corpus = tmp_path / "corpus"
+    (corpus / "inspections").mkdir(parents=True)
+    finding = "York care leavers have personal advisers who stay with them to the age of 25."
+    for published, inspected in (
+        ("17_january_2019", "November 2018"),
+        ("10_may_2021", "March 2021"),
+    ):
+        text = report("york", 2000, finding).replace("3 to 7 March 2000", f"12 to 23 {inspected}")
+        name = f"york__childrens_services_inspection_-_{published}.md"
+        (corpus / "inspections" / name).write_text(text, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
+    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    searcher = open_fake_searcher(settings)
+    try:
+        dated = {entry.document: entry.date for entry in searcher.documents}
+        firsts = {
+            year: searcher.search(f"York care leavers personal advisers {year}", k=1).hits[0]
+            for year in ("2018", "2019", "2021")
+        }
+    finally:
+        searcher.close()
+    older = "inspections/york__childrens_services_inspection_-_17_january_2019.md"
+    assert dated[older].startswith("2018-11")  # the title page's date, shown in citations
+    assert firsts["2018"].document == firsts["2019"].document == older
+    assert firsts["2021"].document != older
+
+
 def test_a_place_a_query_names_favours_its_organisations_documents(searcher):
     assert "Bristol City Council" in searcher.prior.weights("Bristol CSE team")
     hits = searcher.search("Bristol exploitation", k=3).hits
