@@ -7,7 +7,7 @@ names, document titles, section headings and passages), never from a list of org
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -96,9 +96,11 @@ class AgencyPrior:
         kinds: tuple[Kind, ...] | None = None,
         titles: Sequence[tuple[str, Sequence[str]]] = (),
         scope: Scope | None = None,
+        standard: Collection[str] = (),
     ) -> AgencyPrior:
-        """titles: each document's title and the agencies of its passages. With a scope, read
-        from its passages alone (kb/keyword.py, Scope), given its documents' titles."""
+        """titles: each document's title and the agencies of its passages; standard: the ids of
+        the passages that are standard text (kb/standard.py). With a scope, read from its passages
+        alone (kb/keyword.py, Scope), given its documents' titles."""
         kinds = default_kinds() if kinds is None else kinds
         sizes = keyword.agency_counts(scope=scope)
         kinds_of: dict[str, dict[str, float]] = {}
@@ -146,9 +148,11 @@ class AgencyPrior:
         for term in sorted(holders, key=lambda term: " " in term):
             if " " in term and all(part in names for part in term.split() if part in holders):
                 continue  # each word names them already
-            counts = keyword.agency_counts([term], scope)
-            owned = sum(counts.get(agency, 0) for agency in holders[term])
-            if owned and owned >= MIN_OWNERSHIP * sum(counts.values()):
+            if _owns(keyword.agency_counts([term], scope), holders[term]) or (
+                # Standard text says nothing of whose a word is: Ofsted's back page, in every one of
+                # 461 reports, gives its address, "Store Street, Manchester".
+                standard and _owns(keyword.agency_counts([term], scope, standard), holders[term])
+            ):
                 names[term] = tuple(sorted(holders[term]))
         return cls(kinds_of, names, kinds)
 
@@ -173,3 +177,9 @@ class AgencyPrior:
                 for agency in self.names.get(term, ()):
                     weights[agency] = NAMED
         return weights
+
+
+def _owns(counts: dict[str, int], agencies: Collection[str]) -> bool:
+    """Whether the agencies' passages are at least MIN_OWNERSHIP of those counted."""
+    owned = sum(counts.get(agency, 0) for agency in agencies)
+    return bool(owned) and owned >= MIN_OWNERSHIP * sum(counts.values())

@@ -717,22 +717,29 @@ class KeywordIndex:
         return [Entry(term, tuple(expansions)) for term, expansions in entries.items()]
 
     def agency_counts(
-        self, phrases: Sequence[str] = (), scope: Scope | None = None
+        self,
+        phrases: Sequence[str] = (),
+        scope: Scope | None = None,
+        leaving_out: Collection[str] = (),
     ) -> dict[str, int]:
-        """{agency: passages (of the scope) mentioning any of the phrases}; every passage when no
-        phrase is given."""
+        """{agency: passages (of the scope, but those whose ids are left out) mentioning any of the
+        phrases}; every passage when no phrase is given."""
         expression = match_expression((), phrases) if phrases else None
-        return self._counts("agency", expression, scope)
+        return self._counts("agency", expression, scope, leaving_out)
 
     def document_counts(self, phrases: Sequence[str] = ()) -> dict[str, int]:
         """{document: passages mentioning any of the phrases}; every passage when none is given."""
         return self._counts("document", match_expression((), phrases) if phrases else None)
 
     def _counts(
-        self, column: str, expression: str | None, scope: Scope | None = None
+        self,
+        column: str,
+        expression: str | None,
+        scope: Scope | None = None,
+        leaving_out: Collection[str] = (),
     ) -> dict[str, int]:
-        """{value of the column: passages (of the scope) matching the FTS5 expression}; every
-        passage for None."""
+        """{value of the column: passages (of the scope, but those left out) matching the FTS5
+        expression}; every passage for None."""
         assert column in ("agency", "document")
         if expression == "":
             return {}
@@ -743,6 +750,9 @@ class KeywordIndex:
         if scope is not None:
             conditions.append("collection IN (SELECT value FROM json_each(?))")
             params.append(json.dumps(scope.collections))
+        if leaving_out:
+            conditions.append("id NOT IN (SELECT value FROM json_each(?))")
+            params.append(json.dumps(sorted(leaving_out)))
         where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
         sql = f"SELECT {column}, count(*) FROM passages {where}GROUP BY {column}"
         with self._reading():

@@ -601,7 +601,9 @@ class Searcher:
             ]
             self._scoped[scope] = (
                 glossary_of(self.keyword, scope),
-                AgencyPrior.from_index(self.keyword, self.prior.kinds, titles, scope),
+                AgencyPrior.from_index(
+                    self.keyword, self.prior.kinds, titles, scope, self._standard_words.keys()
+                ),
             )
         glossary, prior = self._scoped[scope]
         return scope, glossary, prior
@@ -844,7 +846,11 @@ def open_searcher(
         keyword,
         glossary_of(keyword),
         AgencyPrior.from_index(
-            keyword, titles=[(entry.title, entry.agencies) for entry in store.catalogue()]
+            keyword,
+            titles=[(entry.title, entry.agencies) for entry in store.catalogue()],
+            standard=[
+                chunk_id for chunk_id, metadata in store.metadata() if metadata.get("standard")
+            ],
         ),
         organisations,
         rules=RulePrior.from_index(keyword),

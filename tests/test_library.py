@@ -257,6 +257,34 @@ def test_a_phrase_lifts_only_the_named_organisations_passages(tmp_path):
     assert asked_of_anyone[0].score > 1.0  # the phrase's gain, which York's passage keeps here
 
 
+def test_a_place_that_standard_text_also_names_still_names_its_organisation(tmp_path):
+    """Every report's back page gives the publisher's address in Manchester; those copies are
+    standard text and say nothing of whose the word is, so "Manchester" still names Manchester."""
+    corpus = tmp_path / "corpus"
+    (corpus / "inspections").mkdir(parents=True)
+    address = " Ofsted, Piccadilly Gate, Store Street, Manchester M1 2WD."
+    rows = ["file,organisation,title,date"]
+    for place in ("manchester", "york", "leeds", "bristol", "dorset"):
+        name = f"inspections/{place}__childrens_services_inspection_-_10_may_2025.md"
+        finding = f"{place.title()} care leavers have personal advisers who stay with them to 25."
+        text = report(place, 2025, finding).replace("Policy Team.", "Policy Team." + address)
+        (corpus / name).write_text(text, encoding="utf-8")
+        rows.append(f"{name},{place.title()} City Council,,")
+    (corpus / "documents.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
+    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    searcher = open_fake_searcher(settings)
+    try:
+        back_pages = [c for c in searcher.store.chunks() if "Store Street" in c.text]
+        weights = searcher.prior.weights("Manchester's care leavers")
+        first = searcher.search("Manchester's care leavers", k=1).hits[0]
+    finally:
+        searcher.close()
+    assert len(back_pages) == 5 and all(chunk.standard for chunk in back_pages)
+    assert weights.get("Manchester City Council", 0) > 1
+    assert first.agency == "Manchester City Council"
+
+
 def test_a_countys_short_form_names_its_organisations_as_the_full_name_does(searcher):
     expanded = searcher.glossary.expand("Beds missing children")
     assert "bedfordshire" in expanded
