@@ -632,6 +632,14 @@ class Searcher:
         # candidates, though 460 other reports' judgement tables outscore them on the other words.
         named = tuple(sorted(agency for agency, weight in weights.items() if weight >= NAMED))
         theirs = replace(passages, agencies=named) if named else None
+        if (
+            theirs is not None
+            and not passages.years
+            and (asked := self._editions_asked(query, named))
+        ):
+            # "surrey's last inspection…": Surrey's best passages are those of its latest report,
+            # not of the four before it, which give way to it anyway.
+            theirs = replace(theirs, years=asked)
         # BM25 runs in SQLite and numpy while the model works: both release the GIL, so on two cores
         # the keyword side costs little wall time.
         quoted = quoted_phrases(query) if use.keyword else []
@@ -750,6 +758,20 @@ class Searcher:
             chunks = {**read, **self.store.passages([id_ for id_ in batch if id_ not in read])}
             for chunk_id in batch:
                 yield chunk_id, chunks.get(chunk_id)
+
+    def _editions_asked(self, query: str, agencies: Sequence[str]) -> tuple[int, ...]:
+        """The years (as their dates have them) of the organisations' documents a query asks for
+        by a year or as the latest; () when it asks for neither."""
+        years = editions.years_named(query)
+        if not years and not editions.asks_for_the_latest(query):
+            return ()
+        theirs = [entry for entry in self._catalogue if set(entry.agencies) & set(agencies)]
+        asked = [
+            entry
+            for entry in theirs
+            if (self._years.get(entry.document, set()) & years if years else not entry.newer)
+        ]
+        return tuple(sorted({year_of(entry.date) for entry in asked} - {0}))
 
     def _weigh_documents(self, query: str, fused: dict[str, float]) -> None:
         """Standard text and older editions give way to a document's own findings and to newer

@@ -221,6 +221,51 @@ def test_a_year_names_a_report_by_its_inspection_or_its_publication(tmp_path):
     assert firsts["2021"].document != older
 
 
+def test_the_latest_or_a_years_edition_gives_the_named_organisations_candidates(
+    tmp_path, monkeypatch
+):
+    """Among an authority's several reports, its own candidates are those of the edition a query
+    asks for. Here each side offers one candidate, and the older report's passage holds more of the
+    query's words."""
+    import kb.search
+
+    corpus = tmp_path / "corpus"
+    (corpus / "inspections").mkdir(parents=True)
+    findings = {
+        ("york", "27_march_2015"): "York care leavers lost touch with their advisers at 18.",
+        ("york", "10_may_2025"): "York's advisers now keep in touch with care leavers to 25.",
+        ("leeds", "10_may_2025"): "Leeds care leavers lost touch with their advisers at 18 too.",
+    }
+    rows = ["file,organisation,title,date"]
+    for (place, published), finding in findings.items():
+        name = f"inspections/{place}__childrens_services_inspection_-_{published}.md"
+        year = int(published[-4:])
+        (corpus / name).write_text(report(place, year, finding), encoding="utf-8")
+        rows.append(f"{name},{place.title()} City Council,,")
+    (corpus / "documents.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
+    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    monkeypatch.setattr(kb.search, "CANDIDATES", 1)
+    monkeypatch.setattr(kb.search, "NAMED_DEPTH", 1)
+    searcher = open_fake_searcher(settings)
+    try:
+        found = {
+            query: [hit.document for hit in searcher.search(query, k=1).hits]
+            for query in (
+                "York latest inspection: care leavers lost touch with their advisers",
+                "York 2025: care leavers lost touch with their advisers",
+                "York 2015: care leavers lost touch with their advisers",
+            )
+        }
+        asked_for_neither = searcher._editions_asked("York care leavers", ("York City Council",))
+    finally:
+        searcher.close()
+    newer = "inspections/york__childrens_services_inspection_-_10_may_2025.md"
+    older = "inspections/york__childrens_services_inspection_-_27_march_2015.md"
+    assert list(found.values()) == [[newer], [newer], [older]]
+    assert asked_for_neither == ()
+
+
 def test_a_place_a_query_names_favours_its_organisations_documents(searcher):
     assert "Bristol City Council" in searcher.prior.weights("Bristol CSE team")
     hits = searcher.search("Bristol exploitation", k=3).hits
