@@ -41,6 +41,23 @@ def report(place: str, year: int, finding: str) -> str:
     )
 
 
+def indexed_reports(root: Path, texts: dict[tuple[str, str], str]) -> Settings:
+    """Reports by (place, publication date as a file name writes it, "10_may_2025"), in an
+    inspections collection, each of "<Place> City Council" (documents.csv), indexed with the fake
+    model."""
+    corpus = root / "corpus"
+    (corpus / "inspections").mkdir(parents=True)
+    rows = ["file,organisation,title,date"]
+    for (place, published), text in texts.items():
+        name = f"inspections/{place}__childrens_services_inspection_-_{published}.md"
+        (corpus / name).write_text(text, encoding="utf-8")
+        rows.append(f"{name},{place.title()} City Council,,")
+    (corpus / "documents.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
+    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    return settings
+
+
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Settings:
     root = tmp_path_factory.mktemp("library")
@@ -194,18 +211,19 @@ def test_the_newer_edition_wins_a_tie_and_the_latest_is_what_latest_asks_for(sea
 def test_a_year_names_a_report_by_its_inspection_or_its_publication(tmp_path):
     """Inspected in November 2018 and published in January 2019 (its file name's date): "the 2019
     report" and "the 2018 inspection" are both it, though its date is its title page's."""
-    corpus = tmp_path / "corpus"
-    (corpus / "inspections").mkdir(parents=True)
     finding = "York care leavers have personal advisers who stay with them to the age of 25."
-    for published, inspected in (
-        ("17_january_2019", "November 2018"),
-        ("10_may_2021", "March 2021"),
-    ):
-        text = report("york", 2000, finding).replace("3 to 7 March 2000", f"12 to 23 {inspected}")
-        name = f"york__childrens_services_inspection_-_{published}.md"
-        (corpus / "inspections" / name).write_text(text, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
-    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    settings = indexed_reports(
+        tmp_path,
+        {
+            ("york", published): report("york", 2000, finding).replace(
+                "3 to 7 March 2000", f"12 to 23 {inspected}"
+            )
+            for published, inspected in (
+                ("17_january_2019", "November 2018"),
+                ("10_may_2021", "March 2021"),
+            )
+        },
+    )
     searcher = open_fake_searcher(settings)
     try:
         dated = {entry.document: entry.date for entry in searcher.documents}
@@ -229,22 +247,15 @@ def test_the_latest_or_a_years_edition_gives_the_named_organisations_candidates(
     query's words."""
     import kb.search
 
-    corpus = tmp_path / "corpus"
-    (corpus / "inspections").mkdir(parents=True)
     findings = {
         ("york", "27_march_2015"): "York care leavers lost touch with their advisers at 18.",
         ("york", "10_may_2025"): "York's advisers now keep in touch with care leavers to 25.",
         ("leeds", "10_may_2025"): "Leeds care leavers lost touch with their advisers at 18 too.",
     }
-    rows = ["file,organisation,title,date"]
-    for (place, published), finding in findings.items():
-        name = f"inspections/{place}__childrens_services_inspection_-_{published}.md"
-        year = int(published[-4:])
-        (corpus / name).write_text(report(place, year, finding), encoding="utf-8")
-        rows.append(f"{name},{place.title()} City Council,,")
-    (corpus / "documents.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
-    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    settings = indexed_reports(
+        tmp_path,
+        {key: report(key[0], int(key[1][-4:]), finding) for key, finding in findings.items()},
+    )
     monkeypatch.setattr(kb.search, "CANDIDATES", 1)
     monkeypatch.setattr(kb.search, "NAMED_DEPTH", 1)
     searcher = open_fake_searcher(settings)
@@ -275,22 +286,19 @@ def test_a_place_a_query_names_favours_its_organisations_documents(searcher):
 def test_a_phrase_lifts_only_the_named_organisations_passages(tmp_path):
     """York's finding holds the query's phrase word for word, Bristol's the same words apart; asked
     of Bristol, Bristol's comes first, and asked of no one, York's."""
-    corpus = tmp_path / "corpus"
-    (corpus / "inspections").mkdir(parents=True)
     findings = {
         "bristol": "Homeless young people aged 16 or 17 in Bristol are seen by a housing officer "
         "the same day.",
         "york": "Homeless 16 and 17 year olds wait weeks for an assessment, since staff in the two "
         "services are unsure of the protocol and managers rarely check.",
     }
-    rows = ["file,organisation,title,date"]
-    for place, finding in findings.items():
-        name = f"inspections/{place}__childrens_services_inspection_-_10_may_2025.md"
-        (corpus / name).write_text(report(place, 2025, finding), encoding="utf-8")
-        rows.append(f"{name},{place.title()} City Council,,")
-    (corpus / "documents.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
-    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    settings = indexed_reports(
+        tmp_path,
+        {
+            (place, "10_may_2025"): report(place, 2025, finding)
+            for place, finding in findings.items()
+        },
+    )
     searcher = open_fake_searcher(settings)
     try:
         asked_of_bristol = searcher.search("Bristol homeless 16 and 17 year olds", k=2).hits
@@ -305,19 +313,16 @@ def test_a_phrase_lifts_only_the_named_organisations_passages(tmp_path):
 def test_a_place_that_standard_text_also_names_still_names_its_organisation(tmp_path):
     """Every report's back page gives the publisher's address in Manchester; those copies are
     standard text and say nothing of whose the word is, so "Manchester" still names Manchester."""
-    corpus = tmp_path / "corpus"
-    (corpus / "inspections").mkdir(parents=True)
     address = " Ofsted, Piccadilly Gate, Store Street, Manchester M1 2WD."
-    rows = ["file,organisation,title,date"]
-    for place in ("manchester", "york", "leeds", "bristol", "dorset"):
-        name = f"inspections/{place}__childrens_services_inspection_-_10_may_2025.md"
-        finding = f"{place.title()} care leavers have personal advisers who stay with them to 25."
-        text = report(place, 2025, finding).replace("Policy Team.", "Policy Team." + address)
-        (corpus / name).write_text(text, encoding="utf-8")
-        rows.append(f"{name},{place.title()} City Council,,")
-    (corpus / "documents.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
-    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    settings = indexed_reports(
+        tmp_path,
+        {
+            (place, "10_may_2025"): report(
+                place, 2025, f"{place.title()} care leavers have advisers who stay with them to 25."
+            ).replace("Policy Team.", "Policy Team." + address)
+            for place in ("manchester", "york", "leeds", "bristol", "dorset")
+        },
+    )
     searcher = open_fake_searcher(settings)
     try:
         back_pages = [c for c in searcher.store.chunks() if "Store Street" in c.text]
