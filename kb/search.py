@@ -359,7 +359,6 @@ class Searcher:
         embedder: Embedder,
         keyword: KeywordIndex,
         glossary: Glossary,
-        prior: AgencyPrior,
         organisations: Organisations | None = None,
         *,
         rules: RulePrior | None = None,
@@ -372,7 +371,6 @@ class Searcher:
         self.embedder = embedder
         self.keyword = keyword
         self.glossary = glossary
-        self.prior = prior
         self.rules = rules or RulePrior(())
         self.organisations = organisations or Organisations.default()
         self.max_query_chars = max_query_chars
@@ -404,6 +402,7 @@ class Searcher:
         # them, not four passages that read alike.
         repeated = Counter(opening.values())
         self._lead_in = {id_: key for id_, key in opening.items() if repeated[key] > 1}
+        self.prior = self._agency_prior()
         for chunk_id, metadata in store.metadata():
             self._agency_of[chunk_id] = metadata.get("agency", "")
             self._document_of[chunk_id] = metadata.get("document", "")
@@ -594,19 +593,22 @@ class Searcher:
         if scope is None:
             return None, self.glossary, self.prior
         if scope not in self._scoped:
-            titles = [
-                (entry.title, entry.agencies)
-                for entry in self._catalogue
-                if entry.collection in scope.collections
-            ]
-            self._scoped[scope] = (
-                glossary_of(self.keyword, scope),
-                AgencyPrior.from_index(
-                    self.keyword, self.prior.kinds, titles, scope, self._standard_words.keys()
-                ),
-            )
+            self._scoped[scope] = (glossary_of(self.keyword, scope), self._agency_prior(scope))
         glossary, prior = self._scoped[scope]
         return scope, glossary, prior
+
+    def _agency_prior(self, scope: Scope | None = None) -> AgencyPrior:
+        """Which organisations a query's words name and which agencies are of each kind, read from
+        the passages of the scope (every passage for None), their documents' titles, and which of
+        them are standard text."""
+        titles = [
+            (entry.title, entry.agencies)
+            for entry in self._catalogue
+            if scope is None or entry.collection in scope.collections
+        ]
+        return AgencyPrior.from_index(
+            self.keyword, titles=titles, scope=scope, standard=self._standard_words.keys()
+        )
 
     def _encode(self, query: str, expanded: list[str]) -> np.ndarray:
         # The model reads the practitioner's words and what they stand for ("DA" -> "domestic
@@ -867,13 +869,6 @@ def open_searcher(
         embedder,
         keyword,
         glossary_of(keyword),
-        AgencyPrior.from_index(
-            keyword,
-            titles=[(entry.title, entry.agencies) for entry in store.catalogue()],
-            standard=[
-                chunk_id for chunk_id, metadata in store.metadata() if metadata.get("standard")
-            ],
-        ),
         organisations,
         rules=RulePrior.from_index(keyword),
         max_query_chars=settings.max_query_chars,
