@@ -166,10 +166,6 @@ def quoted_phrases(query: str) -> list[tuple[str, ...]]:
     )
 
 
-def _holds_phrase(words: tuple[str, ...], text: str) -> bool:
-    return f" {' '.join(words)} " in f" {' '.join(_words(text))} "
-
-
 def _quoted_first(
     ranked: list[str], quoted: list[tuple[str, ...]], read: Mapping[str, Chunk]
 ) -> list[str]:
@@ -177,7 +173,8 @@ def _quoted_first(
     holding = [
         chunk_id
         for chunk_id in ranked
-        if chunk_id in read and all(_holds_phrase(words, read[chunk_id].text) for words in quoted)
+        if chunk_id in read
+        and all(longest_phrase([words], read[chunk_id].text) for words in quoted)
     ]
     if not holding:
         return ranked
@@ -767,11 +764,12 @@ class Searcher:
         years = editions.years_named(query)
         if not years and not editions.asks_for_the_latest(query):
             return ()
-        theirs = [entry for entry in self._catalogue if set(entry.agencies) & set(agencies)]
+        wanted = set(agencies)
         asked = [
             entry
-            for entry in theirs
-            if (self._years.get(entry.document, set()) & years if years else not entry.newer)
+            for entry in self._catalogue
+            if wanted.intersection(entry.agencies)
+            and (self._years.get(entry.document, set()) & years if years else not entry.newer)
         ]
         return tuple(sorted({year_of(entry.date) for entry in asked} - {0}))
 
