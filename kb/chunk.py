@@ -34,7 +34,9 @@ from kb.passage import Chunk, Citation, embedding_text
 # stands beside it, and a report's title ("Inspection of…") in one names no agency. 10: "Inspection
 # of the Isle of Wight…" names it, and an older title page names its council below the title.
 # 11: an older report's overall judgement heads its grade table's passage however it is set.
-CHUNKER_VERSION = "11"
+# 12: a grade table's lines are that passage's alone: the summary after them is not cited under
+# the table's head ("Judgement Grade") nor read with its rows.
+CHUNKER_VERSION = "12"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
@@ -414,7 +416,10 @@ def chunk_document(
     """Cut a document into chunks that follow its structure and fit what the model reads. A chunk
     never mixes two agencies: one ends where the agency changes."""
     chunks: list[Chunk] = []
-    for group in _groups(blocks(document, organisations)):
+    table = grade_table(document)
+    # The table's lines are read into a passage of its own, not into the summary after them.
+    prose = grades.without_table(document, table) if table else document
+    for group in _groups(blocks(prose, organisations)):
         first = group[0]
         agency = _fit_name(first.agency or document.organisation, count_tokens, max_tokens // 8)
         section = _fit_section(agency, first.section, count_tokens, max_tokens // 4)
@@ -425,7 +430,7 @@ def chunk_document(
             citation = _cited(document, agency, section, pieces[0].page, last_page)
             text = "\n".join(piece.text for piece in pieces)
             chunks.append(Chunk(chunk_id(document.name, position), text, citation, position))
-    if table := grade_table(document):
+    if table:
         chunks.append(_table_chunk(document, table, len(chunks), count_tokens, max_tokens))
     return [_fit(chunk, count_tokens, max_tokens) for chunk in chunks]
 

@@ -5,9 +5,10 @@ practice with children and families | Good", "Overall effectiveness | Requires i
 good". Its text comes out of the PDF as short lines, each row's label wrapped over one to three of
 them and its grade at the end of the last ("practice with children and families", "Good"), or on
 a line of its own. Chunked with the prose after it, the table answers "what was Brent's overall
-judgement?" no better than the 460 other reports' tables with the same row labels. So the rows are
-also written out as one passage, headed with the report's title and date: what the report found,
-in the words a question about it uses.
+judgement?" no better than the 460 other reports' tables with the same row labels, and lends its
+head ("Judgement Grade") and its rows' words to the report's summary. So the rows are taken out of
+the prose and written out as one passage, headed with the report's title and date: what the report
+found, in the words a question about it uses.
 
 The grades are those of the four-point scale the English inspectorates share (Ofsted's, CQC's);
 a table is three rows or more, on the first pages, each row a label in a few short lines.
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from kb.dates import shown
 from kb.ingest import Document, Line
@@ -69,6 +70,9 @@ class Table:
     page: int
     rows: tuple[tuple[str, str], ...]  # (label, grade), in the report's order
     agency: str = ""
+    # The page's lines the table was read from (its head, its overall judgement where set as a
+    # heading, each row's label and grade), by their place among the page's lines.
+    lines: frozenset[int] = frozenset()
 
 
 def asks_for_a_judgement(query: str) -> bool:
@@ -80,46 +84,86 @@ def grade_table(document: Document) -> Table | None:
     """The first run of ROWS or more graded rows on the report's first pages; None if it has
     none."""
     for page in document.pages[:PAGES]:
-        rows = _rows(page.lines)
+        rows, lines = _rows(page.lines)
         if len(rows) >= ROWS:
             agency = next((line.agency for line in page.lines if line.agency), "")
-            return Table(page.number, tuple(rows), agency)
+            return Table(page.number, tuple(rows), agency, frozenset(lines))
     return None
 
 
-def _rows(lines: Sequence[Line]) -> list[tuple[str, str]]:
-    """The longest run of graded rows among the lines."""
-    best: list[tuple[str, str]] = []
-    run: list[tuple[str, str]] = []
-    overall: list[tuple[str, str]] = []  # the overall judgement, where it heads the table
-    label: list[str] = []  # the lines since the last row, while they may be a label
-    for line in _grades_unwrapped(lines):
+def without_table(document: Document, table: Table) -> Document:
+    """The document with the table's lines left blank: its grades are read into a passage of their
+    own (passage_text), and the prose after the table, the report's summary, stands under the
+    report's title, not under the table's head ("Judgement Grade")."""
+    pages = [
+        replace(
+            page,
+            lines=[
+                Line("", "blank", 0.0, line.agency) if at in table.lines else line
+                for at, line in enumerate(page.lines)
+            ],
+        )
+        if page.number == table.page
+        else page
+        for page in document.pages
+    ]
+    return replace(document, pages=pages)
+
+
+@dataclass
+class _Run:
+    """Rows read so far, and the lines they were read from."""
+
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    lines: set[int] = field(default_factory=set)
+
+
+def _rows(lines: Sequence[Line]) -> tuple[list[tuple[str, str]], set[int]]:
+    """The longest run of graded rows among the lines, and the lines it was read from."""
+    best, run = _Run(), _Run()
+    overall = _Run()  # the overall judgement, where it heads the table
+    label: list[tuple[str, tuple[int, ...]]] = []  # lines since the last row that may be a label
+    head: tuple[int, ...] = ()  # a heading just above the label: the table's head, if rows follow
+
+    def ended() -> None:
+        nonlocal best, run, label, head
+        best, run, label, head = max(best, run, key=lambda r: len(r.rows)), _Run(), [], ()
+
+    for line, at in _grades_unwrapped(lines):
         text = line.text.strip()
-        if line.kind in ("text", "heading") and (grade := _overall(text)) and not overall:
-            overall, label = [("Overall judgement", grade)], []
+        if line.kind in ("text", "heading") and (grade := _overall(text)) and not overall.rows:
+            # Set as a heading, the line is the table's; as text, it may be a sentence's end.
+            overall = _Run([("Overall judgement", grade)], set(at) if line.kind == "heading" else set())
+            label, head = [], ()
             continue
         graded = GRADED.match(text)
         if graded and len(graded["label"]) <= LABEL_CHARACTERS:
-            words = NUMBERING.sub("", " ".join([*label, graded["label"]]).strip())
+            words = NUMBERING.sub("", " ".join([*(t for t, _ in label), graded["label"]]).strip())
             if words[:1].isupper():  # a label starts as a heading does; prose runs on in lower case
-                run.append((words, graded["grade"].capitalize()))
-                label = []
+                if not run.rows:
+                    run.lines.update(head)
+                run.rows.append((words, graded["grade"].capitalize()))
+                run.lines.update(number for _, numbers in label for number in numbers)
+                run.lines.update(at)
+                label, head = [], ()
                 continue
         if line.kind == "heading" and not NUMBERING.match(text):
             # A table's head ("Judgement Grade") or the report's ("Inspection dates: …"): not a
             # label (a grade set in bold is one, above).
-            label = []
+            label, head = [], at
             continue
         if line.kind in ("text", "heading") and len(text) <= LABEL_CHARACTERS:
-            label = [*label, text][-LABEL_LINES:]
+            if len(label) == LABEL_LINES:
+                head = ()  # the head is not the label's line just above
+            label = [*label, (text, at)][-LABEL_LINES:]
             if text.endswith((".", ";", "?", "!")):  # a sentence: no label, and the table is over
-                best, run, label = max(best, run, key=len), [], []
+                ended()
         else:  # a line of prose, a footnote: the rows so far are the whole run
-            best, run, label = max(best, run, key=len), [], []
-    rows = max(best, run, key=len)
-    if rows and not any(label.casefold().startswith("overall") for label, _ in rows):
-        return overall + rows
-    return rows
+            ended()
+    found = max(best, run, key=lambda r: len(r.rows))
+    if found.rows and not any(label.casefold().startswith("overall") for label, _ in found.rows):
+        return overall.rows + found.rows, overall.lines | found.lines
+    return found.rows, found.lines
 
 
 def _overall(text: str) -> str:
@@ -131,25 +175,29 @@ def _overall(text: str) -> str:
     return re.sub(r"^require ", "requires ", grade).capitalize()
 
 
-def _grades_unwrapped(lines: Sequence[Line]) -> list[Line]:
-    """The lines that hold text (a table may set its rows apart), with a grade whole where a
-    narrow column wrapped it ("Requires improvement to" / "be good", "Requires" / "Improvement")."""
-    kept: list[Line] = []
-    for line in lines:
+def _grades_unwrapped(lines: Sequence[Line]) -> list[tuple[Line, tuple[int, ...]]]:
+    """The lines that hold text (a table may set its rows apart), each with where it stood among
+    the lines, with a grade whole where a narrow column wrapped it ("Requires improvement to" /
+    "be good", "Requires" / "Improvement")."""
+    kept: list[tuple[Line, tuple[int, ...]]] = []
+    for at, line in enumerate(lines):
         text = line.text.strip()
-        joined = f"{kept[-1].text.strip()} {text}" if kept else ""
-        if any(
-            joined.casefold().endswith(grade) and grade.endswith(f" {text.casefold()}")
-            for grade in WRAPPED
-        ) or (  # "Children's services in Darlington Borough Council are" / "inadequate"
-            kept
-            and line.kind == kept[-1].kind == "heading"
-            and _overall(joined)
-            and not _overall(kept[-1].text)
+        last, where = kept[-1] if kept else (None, ())
+        joined = f"{last.text.strip()} {text}" if last else ""
+        if last is not None and (
+            any(
+                joined.casefold().endswith(grade) and grade.endswith(f" {text.casefold()}")
+                for grade in WRAPPED
+            )
+            or (  # "Children's services in Darlington Borough Council are" / "inadequate"
+                line.kind == last.kind == "heading"
+                and _overall(joined)
+                and not _overall(last.text)
+            )
         ):
-            kept[-1] = replace(kept[-1], text=joined)
+            kept[-1] = (replace(last, text=joined), (*where, at))
         elif line.kind != "blank" and text:
-            kept.append(line)
+            kept.append((line, (at,)))
     return kept
 
 

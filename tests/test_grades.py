@@ -117,6 +117,53 @@ def test_a_label_wrapped_over_short_lines_after_the_tables_head_is_one_row():
     )
 
 
+NEW_LAYOUT = (
+    ("heading", "Inspection of Wigan local authority children’s services"),
+    ("text", "Inspection dates: 13 to 24 March 2023"),
+    ("heading", "Judgement Grade"),
+    ("text", "The impact of leaders on social work practice with children and"),
+    ("text", "families"),
+    ("heading", "Good"),
+    ("text", "The experiences and progress of"),
+    ("text", "children who need help and protection"),
+    ("text", "Requires improvement"),
+    ("text", "to be good"),
+    ("text", "The experiences and progress of children in care Good"),
+    ("text", "Overall effectiveness Requires improvement to"),
+    ("text", "be good"),
+    ("text", "Services for children in Wigan have improved since the last inspection, and"),
+    ("text", "children in care now receive a good service from committed social workers."),
+)
+
+
+def test_a_tables_lines_are_its_passage_alone_and_the_summary_after_it_stands_apart():
+    table = grades.grade_table(document(*NEW_LAYOUT))
+    assert table is not None and len(table.rows) == 4
+    # The head and every row's lines, nothing before or after them.
+    assert table.lines == frozenset(range(2, 13))
+    chunks = chunk_document(document(*NEW_LAYOUT), token_counter())
+    title = "Inspection of Wigan local authority children’s services"
+    assert [chunk.section for chunk in chunks] == [title, grades.SECTION]
+    assert chunks[0].text.splitlines() == [
+        "Inspection dates: 13 to 24 March 2023",
+        "Services for children in Wigan have improved since the last inspection, and children"
+        " in care now receive a good service from committed social workers.",
+    ]
+    assert "- Overall effectiveness: Requires improvement to be good" in chunks[1].text
+
+
+def test_an_overall_judgement_set_as_text_stays_in_the_prose_it_may_end():
+    lines = (("text", "The overall judgement is good"), *OLD_LAYOUT[2:])
+    table = grades.grade_table(document(*lines))
+    assert table is not None and table.rows[0] == ("Overall judgement", "Good")
+    assert 0 not in table.lines  # read into the table, and left where it stands as well
+    chunks = chunk_document(document(*lines), token_counter())
+    assert chunks[0].text.startswith("The overall judgement is good")
+    assert "At the time of this inspection, services for children in Wigan are good" in "".join(
+        chunk.text for chunk in chunks[:-1]
+    )
+
+
 @pytest.mark.parametrize(
     "lines",
     [
@@ -176,6 +223,12 @@ def test_a_real_reports_table_becomes_a_passage_of_its_own_that_is_never_standar
     assert lines[0].startswith(f"Ofsted judgement grades (ratings): {read.title}")
     assert f"- Overall effectiveness: {overall}" in lines
     assert len(lines) == 6  # four judgements and the overall one
+    # The table's rows are that passage's alone: the summary after them, the report's first
+    # passages, is not cited under the table's head nor read with its rows.
+    summary = chunks[:-1]
+    assert summary[0].page == 1
+    assert not any("Judgement Grade" in chunk.section for chunk in summary)
+    assert not any(f"Overall effectiveness {overall}" in chunk.text for chunk in summary)
     # Every report shares the row labels; the grades are this report's own finding.
     assert _key_row(table, 40)[1:] == ["", 0, ""]
 
