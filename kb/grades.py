@@ -133,7 +133,8 @@ def _rows(lines: Sequence[Line]) -> tuple[list[tuple[str, str]], set[int]]:
         text = line.text.strip()
         if line.kind in ("text", "heading") and (grade := _overall(text)) and not overall.rows:
             # Set as a heading, the line is the table's; as text, it may be a sentence's end.
-            overall = _Run([("Overall judgement", grade)], set(at) if line.kind == "heading" else set())
+            taken = set(at) if line.kind == "heading" else set()
+            overall = _Run([("Overall judgement", grade)], taken)
             label, head = [], ()
             continue
         graded = GRADED.match(text)
@@ -190,9 +191,7 @@ def _grades_unwrapped(lines: Sequence[Line]) -> list[tuple[Line, tuple[int, ...]
                 for grade in WRAPPED
             )
             or (  # "Children's services in Darlington Borough Council are" / "inadequate"
-                line.kind == last.kind == "heading"
-                and _overall(joined)
-                and not _overall(last.text)
+                line.kind == last.kind == "heading" and _overall(joined) and not _overall(last.text)
             )
         ):
             kept[-1] = (replace(last, text=joined), (*where, at))
