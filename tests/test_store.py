@@ -106,3 +106,21 @@ def test_a_generation_whose_folder_keeps_nothing_is_read_from_its_store(index):
         (home / name).mkdir()  # neither readable nor replaceable as a file, even by root
     _same(first, _read(index))
     assert sorted(path.name for path in home.iterdir() if path.name.startswith(".")) == []
+
+
+def test_every_row_is_read_once_whatever_the_page(index):
+    store = Published.open(index.index_dir, index.chroma_url)
+    try:
+        paged = {
+            page: [
+                chunk_id
+                for got in chroma.rows(store.collection, [], page=page)
+                for chunk_id in got["ids"]
+            ]
+            for page in (7, store.count(), chroma.READ_PAGE)
+        }
+    finally:
+        store.close()
+    assert len(paged[chroma.READ_PAGE]) == store.count() > 7
+    assert all(sorted(ids) == sorted(paged[chroma.READ_PAGE]) for ids in paged.values())
+    assert len(set(paged[7])) == len(paged[7])

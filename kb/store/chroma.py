@@ -25,7 +25,11 @@ METADATA_FIELDS = (
     "position",
     "sha256",
 )
-PAGE = 1000  # rows read or written per call
+PAGE = 1000  # rows written per call
+# Rows read per call: at 40,000 passages, reading every row's text and citation takes 3.4 s in pages
+# of 5,000 against 4.1 s in pages of 1,000, and every vector 1.5 s against 2.3 s (a page is
+# fetched by its ids, one SQL variable each, so it stays well below SQLite's 32,766).
+READ_PAGE = 5000
 
 
 def preload() -> None:
@@ -128,7 +132,7 @@ def collection_names(client: Any) -> list[str]:
 
 
 def rows(
-    collection: Any, include: list[str], where: dict | None = None, page: int = PAGE
+    collection: Any, include: list[str], where: dict | None = None, page: int = READ_PAGE
 ) -> Iterator[dict[str, Any]]:
     """Every stored row (or those matching where), a page at a time, as Chroma's get() gives
     them."""
