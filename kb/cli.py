@@ -863,9 +863,10 @@ def _write(output: str, data: bytes) -> None:
 
 
 def _searcher(settings: Settings):
+    """A searcher for one command: not warmed up, since the command's own queries are its first."""
     from kb.search import open_searcher
 
-    return open_searcher(settings)
+    return open_searcher(settings, warm=False)
 
 
 def _print_error(query: str, error: Exception, as_json: bool) -> None:

@@ -197,6 +197,32 @@ def test_an_administrators_default_collections_are_searched_unless_a_search_says
     assert {hit.collection for hit in everything} == {"luton", "inspections"}
 
 
+def test_a_one_off_commands_searcher_makes_a_collections_words_only_when_asked(library, searcher):
+    """`kb search` opens a searcher that is not warmed up: each collection's glossary and agency
+    prior are made when a search asks for that collection, not all of them first."""
+    from conftest import FakeEmbedder
+
+    from kb.search import open_searcher
+
+    cold = open_searcher(library, FakeEmbedder(), warm=False)
+    try:
+        assert not cold._scoped and len(searcher._scoped) == 2  # warmed: inspections, luton
+        for query, collections in (
+            ("exploitation team", None),
+            ("PA for care leavers", ["luton"]),
+            ("care leavers advisers", []),
+        ):
+            asked = cold.search(query, k=10, collections=collections)
+            warmed = searcher.search(query, k=10, collections=collections)
+            assert [(hit.id, hit.score) for hit in asked.hits] == [
+                (hit.id, hit.score) for hit in warmed.hits
+            ]
+            assert asked.expanded == warmed.expanded
+        assert len(cold._scoped) == 1  # luton's alone
+    finally:
+        cold.close()
+
+
 def test_the_newer_edition_wins_a_tie_and_the_latest_is_what_latest_asks_for(searcher):
     older = "inspections/leeds__childrens_services_inspection_-_27_march_2015.md"
     newer = "inspections/leeds__childrens_services_inspection_-_10_may_2025.md"
