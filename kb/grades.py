@@ -190,8 +190,12 @@ def _grades_unwrapped(lines: Sequence[Line]) -> list[tuple[Line, tuple[int, ...]
                 joined.casefold().endswith(grade) and grade.endswith(f" {text.casefold()}")
                 for grade in WRAPPED
             )
-            or (  # "Children's services in Darlington Borough Council are" / "inadequate"
-                line.kind == last.kind == "heading" and _overall(joined) and not _overall(last.text)
+            or (  # "Children's services in Darlington Borough Council are" / "inadequate", not
+                # "Report published: 1 September 2015" / "Children's services in Wiltshire require…"
+                line.kind == last.kind == "heading"
+                and _overall(joined)
+                and not _overall(last.text)
+                and not _overall(text)
             )
         ):
             kept[-1] = (replace(last, text=joined), (*where, at))
