@@ -168,6 +168,21 @@ def build_small_index(root: Path, chroma_url: str = "") -> Settings:
     return settings
 
 
+def index_texts(root: Path, texts: dict[str, str]) -> Settings:
+    """A corpus under root of the files given (path within the corpus: text), indexed with the fake
+    model; every file indexed."""
+    from kb.reindex import reindex
+
+    corpus = root / "corpus"
+    for name, text in texts.items():
+        (corpus / name).parent.mkdir(parents=True, exist_ok=True)
+        (corpus / name).write_text(text, encoding="utf-8")
+    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
+    summary = reindex(settings, FakeEmbedder, token_counter())
+    assert not summary.failed, summary.failed
+    return settings
+
+
 def copy_index(template: Settings, root: Path) -> Settings:
     """A copy of an embedded index and its corpus under root: as good as indexing again, in a few
     ms."""

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import CORPUS, FakeEmbedder, open_fake_searcher
+from conftest import CORPUS, FakeEmbedder, index_texts, open_fake_searcher
 
 from kb import rules as rules_module
 from kb import standard
@@ -45,45 +45,40 @@ def indexed_reports(root: Path, texts: dict[tuple[str, str], str]) -> Settings:
     """Reports by (place, publication date as a file name writes it, "10_may_2025"), in an
     inspections collection, each of "<Place> City Council" (documents.csv), indexed with the fake
     model."""
-    corpus = root / "corpus"
-    (corpus / "inspections").mkdir(parents=True)
-    rows = ["file,organisation,title,date"]
+    files, rows = {}, ["file,organisation,title,date"]
     for (place, published), text in texts.items():
         name = f"inspections/{place}__childrens_services_inspection_-_{published}.md"
-        (corpus / name).write_text(text, encoding="utf-8")
+        files[name] = text
         rows.append(f"{name},{place.title()} City Council,,")
-    (corpus / "documents.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
-    assert not reindex(settings, FakeEmbedder, token_counter()).failed
-    return settings
+    return index_texts(root, {**files, "documents.csv": "\n".join(rows) + "\n"})
 
 
 @pytest.fixture(scope="module")
 def library(tmp_path_factory) -> Settings:
-    root = tmp_path_factory.mktemp("library")
-    corpus = root / "corpus"
-    (corpus / "inspections").mkdir(parents=True)
-    (corpus / "luton").mkdir()
-    for place, finding in FINDINGS.items():
-        path = corpus / "inspections" / f"{place}__childrens_services_inspection_-_10_may_2025.md"
-        path.write_text(report(place, 2025, finding), encoding="utf-8")
     older = "Leeds care leavers lost touch with their advisers at 18."
-    (corpus / "inspections" / "leeds__childrens_services_inspection_-_27_march_2015.md").write_text(
-        report("leeds", 2015, older), encoding="utf-8"
+    return index_texts(
+        tmp_path_factory.mktemp("library"),
+        {
+            **{
+                f"inspections/{place}__childrens_services_inspection_-_10_may_2025.md": report(
+                    place, 2025, finding
+                )
+                for place, finding in FINDINGS.items()
+            },
+            "inspections/leeds__childrens_services_inspection_-_27_march_2015.md": report(
+                "leeds", 2015, older
+            ),
+            "luton/police-statement.md": (
+                "# Annual statement 2024\n\nThe exploitation team reviews every missing child.\n"
+            ),
+            "documents.csv": (
+                "file,organisation,title,date\n"
+                "luton/police-statement.md,Bedfordshire Police,,2024-06\n"
+                "inspections/bristol__childrens_services_inspection_-_10_may_2025.md,"
+                "Bristol City Council,,\n"
+            ),
+        },
     )
-    (corpus / "luton" / "police-statement.md").write_text(
-        "# Annual statement 2024\n\nThe exploitation team reviews every missing child.\n",
-        encoding="utf-8",
-    )
-    (corpus / "documents.csv").write_text(
-        "file,organisation,title,date\nluton/police-statement.md,Bedfordshire Police,,2024-06\n"
-        "inspections/bristol__childrens_services_inspection_-_10_may_2025.md,"
-        "Bristol City Council,,\n",
-        encoding="utf-8",
-    )
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
-    assert not reindex(settings, FakeEmbedder, token_counter()).failed
-    return settings
 
 
 @pytest.fixture(scope="module")
@@ -418,16 +413,13 @@ YORK = (
 
 @pytest.fixture(scope="module")
 def rules(tmp_path_factory):
-    root = tmp_path_factory.mktemp("rules")
-    corpus = root / "corpus"
-    for folder, name, text in (
-        ("national guidance", "care-leavers-guidance.md", LEAVING_CARE),
-        ("inspections", "york__childrens_services_inspection_-_10_may_2025.md", YORK),
-    ):
-        (corpus / folder).mkdir(parents=True)
-        (corpus / folder / name).write_text(text, encoding="utf-8")
-    settings = Settings(corpus_dir=corpus, index_dir=root / "index", model=FakeEmbedder.name)
-    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    settings = index_texts(
+        tmp_path_factory.mktemp("rules"),
+        {
+            "national guidance/care-leavers-guidance.md": LEAVING_CARE,
+            "inspections/york__childrens_services_inspection_-_10_may_2025.md": YORK,
+        },
+    )
     opened = open_fake_searcher(settings)
     yield opened
     opened.close()

@@ -6,6 +6,7 @@ from conftest import (
     FakeEmbedder,
     build_small_index,
     copy_index,
+    index_texts,
     open_fake_searcher,
     server_database,
 )
@@ -683,12 +684,6 @@ def test_the_items_of_a_long_list_under_its_lead_in_again_show_once(tmp_path):
     """A long list is cut into passages that each repeat its lead-in (kb/chunk.py); a query about
     the lead-in would list them all, reading alike. The best of them is shown, then other
     passages."""
-    from kb.embed import token_counter
-    from kb.reindex import reindex
-    from kb.settings import Settings
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
     lead = (
         "The independence of the advocate is essential for them to act on behalf of the child, and "
         "the regulations say that advocacy may not be provided by the following people:"
@@ -700,13 +695,11 @@ def test_the_items_of_a_long_list_under_its_lead_in_again_show_once(tmp_path):
             ["manages", "funds", "staffs", "inspects", "commissions", "audits", "oversees"], 1
         )
     )
-    (corpus / "advocacy.md").write_text(
+    text = (
         f"# Advocacy guidance\n\n## Independence\n\n{lead}\n\n{items}\n\n## Complaints\n\n"
-        "Children may complain with the help of an independent advocate at any stage.\n",
-        encoding="utf-8",
+        "Children may complain with the help of an independent advocate at any stage.\n"
     )
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
-    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    settings = index_texts(tmp_path, {"advocacy.md": text})
     searcher = open_fake_searcher(settings)
     everything = [c for c in searcher.store.chunks() if c.text.startswith(lead)]
     assert len(everything) >= 3  # the list runs over several passages, each under its lead-in
@@ -743,20 +736,12 @@ def test_a_phrase_in_quotes_is_read_as_written_and_an_apostrophe_is_not_a_quote(
 def test_the_passages_holding_a_quoted_phrase_come_first(tmp_path):
     """Unquoted, the query's words favour the passage that holds more of them; quoted, the one
     that holds the phrase as written is first."""
-    from kb.embed import token_counter
-    from kb.reindex import reindex
-    from kb.settings import Settings
-
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    (corpus / "wigan.md").write_text(
+    text = (
         "# Wigan inspection\n\n## Partnerships\n\nThe council's strategy for children sets a deal "
         "between the council, its partners and its residents, and the strategy is well known.\n\n"
-        "## Vision\n\nLaunched in 2015, The Deal sets out a clear vision for residents.\n",
-        encoding="utf-8",
+        "## Vision\n\nLaunched in 2015, The Deal sets out a clear vision for residents.\n"
     )
-    settings = Settings(corpus_dir=corpus, index_dir=tmp_path / "index", model=FakeEmbedder.name)
-    assert not reindex(settings, FakeEmbedder, token_counter()).failed
+    settings = index_texts(tmp_path, {"wigan.md": text})
     searcher = open_fake_searcher(settings)
     try:
         unquoted = searcher.search("the council strategy deal for children and partners", k=2)
