@@ -291,8 +291,9 @@ class _Kept:
     def __init__(self, home: Path, generation: str) -> None:
         self.home = home
         self.generation = generation
-        self.ids: list[str] = []  # the rows' order, which the vectors kept follow
-        self.rows_kept = False  # the rows were read from the file: the vectors may be too
+        # How many rows were read from the file, None if they were read from the store: vectors
+        # are kept in the order of the rows kept, and the store may give its rows in another.
+        self.rows_kept: int | None = None
 
     def rows(self, collection: Any) -> dict[str, tuple[str, dict[str, Any]]] | None:
         """The rows kept, if they are this generation's and as many as the store holds."""
@@ -308,14 +309,13 @@ class _Kept:
             }
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        self.ids, self.rows_kept = list(rows), True
+        self.rows_kept = len(rows)
         return rows
 
     def keep_rows(self, rows: dict[str, tuple[str, dict[str, Any]]]) -> None:
-        self.ids = list(rows)
         kept = {
             "generation": self.generation,
-            "ids": self.ids,
+            "ids": list(rows),
             "texts": [text for text, _ in rows.values()],
             "metadatas": [metadata for _, metadata in rows.values()],
         }
@@ -324,7 +324,7 @@ class _Kept:
     def vectors(self) -> np.ndarray | None:
         """The vectors kept, one a row in the order of the rows kept, if they are this
         generation's."""
-        if not self.rows_kept:  # rows read from the store again may come in another order
+        if self.rows_kept is None:
             return None
         try:
             with np.load(self.home / self.VECTORS, allow_pickle=False) as kept:
@@ -333,16 +333,16 @@ class _Kept:
                 matrix = kept["vectors"]
         except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
             return None
-        if matrix.ndim != 2 or matrix.shape[0] != len(self.ids) or matrix.dtype != np.float32:
+        if matrix.ndim != 2 or matrix.shape[0] != self.rows_kept or matrix.dtype != np.float32:
             return None
         return matrix
 
     def keep_vectors(self, matrix: np.ndarray) -> None:
-        if self.ids and len(self.ids) == len(matrix):
-            self._write(
-                self.VECTORS,
-                lambda out: np.savez(out, generation=np.array(self.generation), vectors=matrix),
-            )
+        """Keep the vectors, one a row in the order of the rows just kept."""
+        self._write(
+            self.VECTORS,
+            lambda out: np.savez(out, generation=np.array(self.generation), vectors=matrix),
+        )
 
     def _write(self, name: str, write: Callable[[BinaryIO], Any]) -> None:
         """Written whole or not at all: to a file of its own, then renamed into place."""
