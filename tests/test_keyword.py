@@ -351,3 +351,37 @@ def test_a_collection_searched_alone_scores_as_an_index_of_it_alone(tmp_path):
     assert [e.term for e in both.definitions(scope)] == [e.term for e in alone.definitions()]
     assert both.agency_counts(["clinic"], scope) == alone.agency_counts(["clinic"])
     assert both.agency_counts(scope=scope) == alone.agency_counts() != both.agency_counts()
+
+
+def test_a_words_share_of_the_score_is_read_once_then_kept_per_scope(tmp_path):
+    """The second search for a word reads nothing from the file and scores exactly as the first;
+    what is kept for a collection's scope is not used for the whole index, or the other way."""
+    own = [in_collection(c, "luton") for c in CHUNKS]
+    other = [in_collection(chunk("c9", "Domestic abuse training for schools."), "inspections")]
+    build(tmp_path / "keyword.sqlite", own + other, "both")
+    index = KeywordIndex(tmp_path / "keyword.sqlite")
+    scope = index.scope(["luton"])
+    statements: list[str] = []
+    index._db.set_trace_callback(statements.append)
+    terms, phrases = ["domestic", "abuse", "clinic"], ["domestic abuse"]
+    first = index.score(terms, phrases).best(10)
+    first_in_scope = index.score(terms, phrases, scope).best(10)
+    read = sum("FROM words" in statement for statement in statements)
+    assert read == 6  # each word, once for each scope
+    assert first != first_in_scope and "c9" in dict(first) and "c9" not in dict(first_in_scope)
+    statements.clear()
+    assert index.score(terms, phrases).best(10) == first
+    assert index.score(terms, phrases, scope).best(10) == first_in_scope
+    assert not [statement for statement in statements if "FROM words" in statement]
+    assert_scored_as_fts5_scores(index, terms, phrases)
+
+
+def test_what_is_kept_stays_within_its_size_the_least_recently_used_going_first():
+    kept = keyword._Kept(10)
+    kept.put("a", 1, 4)
+    kept.put("b", 2, 4)
+    assert kept.get("a") == 1  # "b" is now the least recently used
+    kept.put("c", 3, 4)
+    assert (kept.get("a"), kept.get("b"), kept.get("c")) == (1, None, 3)
+    kept.put("d", 4, 11)  # larger than the whole: never kept, nothing pushed out for it
+    assert (kept.get("a"), kept.get("c"), kept.get("d")) == (1, 3, None)

@@ -13,7 +13,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from kb import clean
-from kb.chunk import MAX_TOKENS, chunk_document
+from kb.chunk import (
+    CONTENTS_HEADINGS,
+    MAX_TOKENS,
+    chunk_document,
+    contents_pages,
+    is_contents_entry,
+)
 from kb.embed import token_counter
 from kb.ingest import Document, Line, Page
 
@@ -80,8 +86,17 @@ def count():
 
 
 def body(document: Document, kinds=("text",)) -> str:
+    """The characters of the document's lines of these kinds, but for a contents list's: it says
+    where a part is, not what it says, and is left out on purpose ("TABLE OF CONTENTS", found by
+    Hypothesis among the blank pages of a document)."""
+    contents = contents_pages(document)
     return "".join(
-        kept(line.text) for page in document.pages for line in page.lines if line.kind in kinds
+        kept(line.text)
+        for page in document.pages
+        for line in page.lines
+        if line.kind in kinds
+        and not is_contents_entry(line, page.number, contents)
+        and line.text.strip().lower() not in CONTENTS_HEADINGS
     )
 
 
@@ -305,3 +320,29 @@ def test_keyword_scores_are_fts5s_bm25_for_any_words_and_phrases(keyword_index, 
     assert all(
         found[chunk_id] == pytest.approx(score, rel=1e-9) for chunk_id, score in expected.items()
     )
+
+
+@EXAMPLES
+@given(
+    scores=st.lists(st.sampled_from([0.0, 0.0, 0.5, 1.0, 1.5, 2.0, 3.25]), max_size=3000),
+    k=st.integers(min_value=1, max_value=400),
+    sampled_from=st.integers(min_value=0, max_value=15),
+)
+def test_the_contenders_for_a_keyword_top_k_are_exactly_those_reaching_its_kth_score(
+    scores, k, sampled_from
+):
+    """Whatever the scores (many ties, many passages holding no word), the rows kept for sorting
+    are every passage whose score reaches the k-th best, and no other: read first from a cut found
+    in a sample, else from all of them."""
+    import numpy as np
+
+    from kb.keyword import _contenders
+
+    values = np.array([0.0] * sampled_from + scores)
+    held = values > 0
+    found = _contenders(values, held, k)
+    ranked = np.sort(values[held])[::-1]
+    if len(ranked) <= k:
+        assert set(found.tolist()) == set(np.flatnonzero(held).tolist())
+    else:
+        assert set(found.tolist()) == set(np.flatnonzero(values >= ranked[k - 1]).tolist())
