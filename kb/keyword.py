@@ -660,9 +660,9 @@ class KeywordIndex:
                 inside = scope.held[rowids]
                 rowids, counts = rowids[inside], counts[inside]
             # numpy's own index type: int32 rowids would be converted at every use, 2x slower
-            share = (rowids.astype(np.intp), stats.scores(rowids, counts))
-            self._shares.put((part, scope), share, len(rowids))
-            shares.append(share)
+            reckoned = (rowids.astype(np.intp), stats.scores(rowids, counts))
+            self._shares.put((part, scope), reckoned, len(rowids))
+            shares.append(reckoned)
         for rowids, share in shares:
             scores[rowids] += share
         # Every share is above 0 (FTS5's idf is never below 1e-6): a passage holds a word or phrase
