@@ -434,6 +434,7 @@ class Searcher:
 
     def warm_up(self) -> None:
         """The first call into the model and the store is slow; pay it before a user waits."""
+        self.store.summarise()
         self._search("warm up the domestic abuse clinic", 1, Filter())
         # Each collection's scope, glossary and agency prior (the page offers each alone), and the
         # default collections' together, made before a user waits: 1 s for the library's 461

@@ -278,8 +278,11 @@ def test_a_scan_that_reads_a_summary_first_finds_exactly_what_reading_every_row_
     monkeypatch.setattr(scan, "SUMMARY_DIMENSIONS", dimensions)
     monkeypatch.setattr(scan, "SUMMARY_FROM", 0)
     summarised = _scan_of(matrix)
+    assert summarised.summary is None  # until asked for
+    summarised.summarise()
     monkeypatch.setattr(scan, "SUMMARY_FROM", 10**9)
     full = _scan_of(matrix)
+    full.summarise()
     assert summarised.summary is not None and full.summary is None
     rng = np.random.default_rng(1)
     queries = [*rng.normal(size=(4, 32)), matrix[17] / np.linalg.norm(matrix[17])]
@@ -321,12 +324,32 @@ def test_the_summary_bounds_every_similarity_and_rules_out_most_rows():
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     summary = Summary(matrix, 24)
     rng = np.random.default_rng(5)
-    for query in rng.normal(size=(6, 48)).astype(np.float32):
+    spike = np.zeros(48, dtype=np.float32)
+    spike[7] = 1.0  # all of it in one dimension: the query's 8 bits have no room to spare
+    nearly = spike.copy()
+    nearly[8] = 1e-4  # and one that rounds off almost nothing but a little
+    queries = [*rng.normal(size=(6, 48)).astype(np.float32), matrix[11].copy(), spike, nearly]
+    for query in queries:
         query /= np.linalg.norm(query)
         similarity, bound = matrix @ query, summary.bound(query)
         assert (bound >= similarity).all()
         fiftieth = np.sort(similarity)[-50]
         assert (bound >= fiftieth).sum() < len(matrix) // 4
+
+
+def test_a_summary_of_every_dimension_is_bounded_by_its_8_bit_rounding_alone():
+    """Nothing is left out, so the bound's margin is all the rounding of the rows and the query to
+    8 bits: still never below a similarity, and within 0.03 of it."""
+    from kb.store.scan import Summary
+
+    matrix = _rows_like_embeddings(3000, 64, seed=8)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    summary = Summary(matrix, 64)
+    rng = np.random.default_rng(9)
+    for query in [*rng.normal(size=(8, 64)).astype(np.float32), matrix[5].copy()]:
+        query /= np.linalg.norm(query)
+        margin = summary.bound(query) - matrix @ query
+        assert margin.min() >= 0 and margin.max() < 0.03
 
 
 def test_a_real_index_searched_through_its_summary_answers_as_before(store, monkeypatch):
@@ -336,6 +359,7 @@ def test_a_real_index_searched_through_its_summary_answers_as_before(store, monk
     monkeypatch.setattr(scan, "SUMMARY_DIMENSIONS", 8)
     summarised = Published.open(store.index_dir, store.chroma_url)
     try:
+        summarised.summarise()
         assert summarised._scan is not None and summarised._scan.summary is not None
         embedder = FakeEmbedder()
         for query in ("domestic abuse clinic", "training", "leaders and social workers"):

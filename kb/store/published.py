@@ -112,6 +112,12 @@ class Published:
         }
         return Scan(ids, matrix, columns)
 
+    def summarise(self) -> None:
+        """Make what spares a search most of the reading at library scale (Scan.summarise): a
+        server does it as it warms up; a one-off search reads every vector instead."""
+        if self._scan is not None:
+            self._scan.summarise()
+
     @property
     def home(self) -> Path:
         """This generation's folder on this machine: its keyword index, and its Chroma store if
