@@ -125,6 +125,25 @@ def query_times(index: Path, queries: list[str], collections: tuple[str, ...] = 
     }
 
 
+def kept_vectors(path: Path, key: str) -> dict:
+    """{key: vector} a bench script kept in an .npz under these keys ({} if it kept none)."""
+    import numpy as np
+
+    if not path.exists():
+        return {}
+    with np.load(path) as held:
+        return dict(zip(held[key].tolist(), held["vectors"]))
+
+
+def keep_vectors(path: Path, key: str, vectors: dict) -> None:
+    """Keep {key: vector} in an .npz, for kept_vectors to read on the next run."""
+    import numpy as np
+
+    keys = sorted(vectors)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(path, **{key: np.array(keys), "vectors": np.stack([vectors[k] for k in keys])})
+
+
 def mapped(path: Path, names: dict[str, str], collection: bool) -> list[dict]:
     """A query file with each doc named as the library corpus names it (and, if asked, searched in
     that document's collection)."""

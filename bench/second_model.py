@@ -75,12 +75,8 @@ def pools(index: Path, names: dict[str, str], limit: int | None) -> dict[str, li
 
 def passage_vectors(model, found: dict[str, list[dict]], cache: Path) -> tuple[dict, float]:
     """{passage id: e5 vector} for every pooled passage, and the passages a second embedded."""
-    cache.mkdir(parents=True, exist_ok=True)
     stored = cache / "passages.npz"
-    vectors: dict[str, np.ndarray] = {}
-    if stored.exists():
-        with np.load(stored) as held:
-            vectors = dict(zip(held["ids"].tolist(), held["vectors"]))
+    vectors: dict[str, np.ndarray] = library.kept_vectors(stored, "ids")
     texts = {p["id"]: p["text"] for rows in found.values() for row in rows for p in row["pool"]}
     todo = [id_ for id_ in texts if id_ not in vectors]
     started = time.perf_counter()
@@ -90,8 +86,7 @@ def passage_vectors(model, found: dict[str, list[dict]], cache: Path) -> tuple[d
         print(f"e5: {start + len(batch)} of {len(todo)} passages", file=sys.stderr, flush=True)
     rate = len(todo) / (time.perf_counter() - started) if todo else float("nan")
     if todo:
-        ids = sorted(vectors)
-        np.savez(stored, ids=np.array(ids), vectors=np.stack([vectors[i] for i in ids]))
+        library.keep_vectors(stored, "ids", vectors)
     return vectors, rate
 
 

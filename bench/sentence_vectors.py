@@ -79,12 +79,8 @@ def sentence_vectors(searcher, cache: Path) -> tuple[list[str], np.ndarray, floa
         for sentence in sentences(chunk.text):
             owners.append(chunk.id)
             texts.append(embedding_text(chunk.agency, chunk.section, sentence))
-    cache.mkdir(parents=True, exist_ok=True)
     stored = cache / "sentences.npz"
-    known: dict[str, np.ndarray] = {}
-    if stored.exists():
-        with np.load(stored) as held:
-            known = dict(zip(held["texts"].tolist(), held["vectors"]))
+    known: dict[str, np.ndarray] = library.kept_vectors(stored, "texts")
     todo = sorted({text for text in texts if text not in known})
     started = time.perf_counter()
     for start in range(0, len(todo), BATCH):
@@ -93,8 +89,7 @@ def sentence_vectors(searcher, cache: Path) -> tuple[list[str], np.ndarray, floa
         print(f"sentences: {start + len(batch)} of {len(todo)}", file=sys.stderr, flush=True)
     rate = len(todo) / (time.perf_counter() - started) if todo else float("nan")
     if todo:
-        kept = sorted(known)
-        np.savez(stored, texts=np.array(kept), vectors=np.stack([known[t] for t in kept]))
+        library.keep_vectors(stored, "texts", known)
     matrix = np.stack([known[text] for text in texts]).astype(np.float32)
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     return owners, matrix, rate

@@ -152,8 +152,9 @@ class Summary:
     in two parts of 7 bits, the second what the first rounds off: one product of both costs what
     one does, and leaves its rounding some 60 times smaller. Integers stay within 63 (the query's)
     and 127 (the rows'), so no sum of two products leaves 16 bits on the CPUs whose kernels add
-    them there (AVX2's vpmaddubsw saturates above 32,767). At 40,346 passages a bound takes 0.24
-    ms, not 0.98, and a query's nearest 50 in all 1.25 ms, not 1.6, after the model has run."""
+    them there (AVX2's vpmaddubsw saturates above 32,767). At 40,346 passages, right after the
+    model has run (as in a search, its reading having emptied the caches), a bound takes 0.6 ms, not
+    1.0, and a query's nearest 50 in all 1.0-1.25 ms, not 1.6."""
 
     def __init__(self, matrix: np.ndarray, dimensions: int) -> None:
         _, directions = np.linalg.eigh(matrix.T @ matrix)  # ascending: the leading ones last
