@@ -25,18 +25,18 @@ import re
 import shutil
 import sqlite3
 import threading
-from collections import OrderedDict
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 
 from kb.dates import year_of
 from kb.errors import REBUILD, IndexDamaged
 from kb.passage import FILTERED, Chunk, Filter, coded
+from kb.recent import Recent
 from kb.vocabulary import (
     Entry,
     default_glossary,
@@ -449,39 +449,6 @@ def _columns(matched: list[tuple[int, float]]) -> tuple[np.ndarray, np.ndarray]:
     return rowids.astype(np.int64), scores
 
 
-Key = TypeVar("Key")
-Value = TypeVar("Value")
-
-
-class _Kept(Generic[Key, Value]):
-    """The values used most recently, up to a total size; safe across threads."""
-
-    def __init__(self, size: int) -> None:
-        self._size, self._held = size, 0
-        self._values: OrderedDict[Key, tuple[Value, int]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Key) -> Value | None:
-        with self._lock:
-            found = self._values.get(key)
-            if found is None:
-                return None
-            self._values.move_to_end(key)
-            return found[0]
-
-    def put(self, key: Key, value: Value, size: int) -> None:
-        if size > self._size:
-            return
-        with self._lock:
-            if key in self._values:
-                return
-            self._values[key] = (value, size)
-            self._held += size
-            while self._held > self._size:
-                _, (_, gone) = self._values.popitem(last=False)
-                self._held -= gone
-
-
 class Tokenizer:
     """Text read into tokens as the index reads it: SQLite's own Porter stemmer over unicode61."""
 
@@ -525,7 +492,7 @@ class KeywordIndex:
             )
         # A word's share of each passage's score, by word (or phrase) and scope, once reckoned:
         # the common words, held by most passages, cost most to read and score.
-        self._shares: _Kept[tuple[str, Scope | None], tuple[np.ndarray, np.ndarray]] = _Kept(
+        self._shares: Recent[tuple[str, Scope | None], tuple[np.ndarray, np.ndarray]] = Recent(
             KEPT_SHARES
         )
         self._held: dict[tuple[str, Scope | None], bool] = {}

@@ -6,15 +6,14 @@ import copy
 import os
 import re
 import tempfile
-import threading
 import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -38,6 +37,7 @@ from kb.keyword import build as build_keyword
 from kb.keyword import fingerprint as keyword_fingerprint
 from kb.organisations import Organisations
 from kb.passage import Chunk, Filter, Hit, IndexedDocument
+from kb.recent import Recent
 from kb.rules import RulePrior
 from kb.settings import Settings
 from kb.store import Manifest, Published, writer_lock
@@ -56,7 +56,6 @@ AGENCY_BONUS = {"convex": 0.1, "rrf": 1.0 / (RRF_K + 1)}
 NAMED_DEPTH = 20  # candidates of the organisations a query names, beside the best CANDIDATES
 MAX_K = 100  # the most passages one search returns
 QUOTES_KEPT = 256  # answers quoted, kept for a repeated query
-Kept = TypeVar("Kept")
 # A footnote alone ("14 See 'Elective home education'…"): a short passage that opens with its
 # number. Its score is multiplied by FOOTNOTE_WEIGHT, so a finding it annotates comes first.
 FOOTNOTE = re.compile(
@@ -419,9 +418,9 @@ class Searcher:
         folded = {name.strip("/").casefold() for name in default_collections}
         self.default_collections = [c for c in self._collections if c.casefold() in folded]
         # Repeated queries answered from memory; 0 turns it off.
-        self._answers: Answers[Results] = Answers(answers_kept)
+        self._answers: Recent[tuple, Results] = Recent(answers_kept)
         self._beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="kb-keyword")
-        self._quotes: Answers[Answer] = Answers(QUOTES_KEPT)
+        self._quotes: Recent[tuple, Answer] = Recent(QUOTES_KEPT)
         # The glossary and agency prior of each scope searched.
         self._scoped: dict[Scope, tuple[Glossary, AgencyPrior]] = {}
 
@@ -919,30 +918,6 @@ def _keyword_index(settings: Settings, store: Published) -> KeywordIndex:
         return KeywordIndex(private)
     finally:
         private.unlink(missing_ok=True)  # open already: the file lives until it is closed
-
-
-class Answers(Generic[Kept]):
-    """A small least-recently-used memory of answers (results, quotations), shared by the server's
-    threads."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._kept: OrderedDict[tuple, Kept] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: tuple) -> Kept | None:
-        with self._lock:
-            results = self._kept.get(key)
-            if results is not None:
-                self._kept.move_to_end(key)
-            return results
-
-    def put(self, key: tuple, results: Kept) -> None:
-        with self._lock:
-            self._kept[key] = results
-            self._kept.move_to_end(key)
-            while len(self._kept) > self.size:
-                self._kept.popitem(last=False)
 
 
 def _ms_since(started: float) -> float:

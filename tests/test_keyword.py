@@ -7,6 +7,7 @@ from conftest import make_chunk
 from kb import keyword
 from kb.keyword import KeywordIndex, build, fingerprint, match_expression, query_terms
 from kb.passage import Chunk, Filter
+from kb.recent import Recent
 
 
 def chunk(id_, text, agency="Hospital Trust", document="a.pdf", section="Domestic Abuse") -> Chunk:
@@ -377,7 +378,7 @@ def test_a_words_share_of_the_score_is_read_once_then_kept_per_scope(tmp_path):
 
 
 def test_what_is_kept_stays_within_its_size_the_least_recently_used_going_first():
-    kept = keyword._Kept(10)
+    kept = Recent(10)
     kept.put("a", 1, 4)
     kept.put("b", 2, 4)
     assert kept.get("a") == 1  # "b" is now the least recently used

@@ -626,9 +626,10 @@ def test_a_repeated_query_is_answered_from_memory_without_the_model(both_index):
 
 
 def test_the_memory_of_answers_keeps_the_most_recent():
-    from kb.search import Answers, Results
+    from kb.recent import Recent
+    from kb.search import Results
 
-    answers = Answers(2)
+    answers = Recent(2)
     for name in ("a", "b"):
         answers.put((name,), Results(name, []))
     assert answers.get(("a",)).query == "a"  # "a" is now the most recent
