@@ -37,6 +37,7 @@ from kb.dates import year_of
 from kb.errors import REBUILD, IndexDamaged
 from kb.passage import FILTERED, Chunk, Filter, coded
 from kb.recent import Recent
+from kb.topk import sampled_cut
 from kb.vocabulary import (
     Entry,
     default_glossary,
@@ -70,7 +71,6 @@ ACRONYM_SAMPLE = 200  # passages read to tell how the corpus writes an acronym's
 # Words' shares of a score kept in memory, counted in passages: at 40,000 passages the 300 words
 # most passages hold have 2.2 million between them (16 bytes each).
 KEPT_SHARES = 2_500_000
-FIRST_READ, SAMPLE_EVERY = 256, 16  # a query's best passages: how they are found (_contenders)
 
 
 def _bm25_in(schema: str) -> str:
@@ -838,11 +838,9 @@ class Scores:
 
 def _contenders(scores: np.ndarray, held: np.ndarray, k: int) -> np.ndarray:
     """The rows held whose score reaches the k-th best's (all of them if fewer than k). Those over
-    a cut found in every SAMPLE_EVERYth score come first: if k of them are, the k-th best is over
-    it too, and the rest (most of 40,000) are never gathered or partitioned (0.07 ms, not 0.27)."""
-    sample = scores[::SAMPLE_EVERY]
-    take = min(len(sample), max(max(FIRST_READ, 4 * k) // SAMPLE_EVERY, 1))
-    cut = np.partition(sample, len(sample) - take)[len(sample) - take] if take else 0.0
+    a sampled cut come first: if k of them are, the k-th best is over it too, and the rest (most of
+    40,000) are never gathered or partitioned."""
+    cut = sampled_cut(scores, k)
     found = np.flatnonzero(scores >= cut) if cut > 0 else np.zeros(0, dtype=np.intp)
     if len(found) < k:
         found = np.flatnonzero(held)

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from kb.passage import FILTERED, Filter, coded
+from kb.topk import sampled_cut
 
 SPLIT_AT = 8192  # passages from which a scan is shared between two threads
 FEW = 8  # a filter passing fewer than one row in this many reads those rows alone
@@ -19,8 +20,6 @@ SUMMARY_FROM = 16384  # passages from which a query reads a summary of the vecto
 SUMMARY_DIMENSIONS = 192  # the summary's size: half the vectors'
 SUMMARY_BLOCK = 4096  # rows summarised at a time
 SLACK = 1e-5  # float32's rounding, so that the bound stays a bound
-FIRST_READ = 256  # rows read in full first, at least; their k-th best rules out the rest
-SAMPLE_EVERY = 16  # the first rows' cut is found among every 16th row's bound
 
 
 class Scan:
@@ -86,12 +85,9 @@ class Scan:
         bound = self.summary.bound(vector)
         if passed is not None:
             bound[~passed] = -np.inf
-        # Read first the rows with the highest bounds (about FIRST_READ: the cut is found in a
-        # sample, which costs less than ranking every row); their k-th best similarity rules out
-        # every row whose bound falls below it.
-        sample = bound[::SAMPLE_EVERY]
-        take = min(max(max(FIRST_READ, 4 * k) // SAMPLE_EVERY, 1), len(sample))
-        cut = np.partition(sample, len(sample) - take)[len(sample) - take]
+        # Read first the rows with the highest bounds (a few hundred, over a sampled cut); their
+        # k-th best similarity rules out every row whose bound falls below it.
+        cut = sampled_cut(bound, k)
         rows = np.flatnonzero(bound >= cut) if cut > -np.inf else np.flatnonzero(bound > -np.inf)
         similarity = self.matrix[rows] @ vector
         if len(rows) >= k:
