@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from kb import clean, grades
 from kb.errors import UnreadableDocument
 from kb.grades import Table, grade_table
-from kb.ingest import Document, Line
+from kb.ingest import COVER_LINE, Document, Line
 from kb.organisations import (
     Organisations,
     is_contents_line,
@@ -35,8 +35,11 @@ from kb.passage import Chunk, Citation, embedding_text
 # of the Isle of Wight…" names it, and an older title page names its council below the title.
 # 11: an older report's overall judgement heads its grade table's passage however it is set.
 # 12: a grade table's lines are that passage's alone: the summary after them is not cited under
-# the table's head ("Judgement Grade") nor read with its rows.
-CHUNKER_VERSION = "12"
+# the table's head ("Judgement Grade") nor read with its rows. 13: an older inspection's title is
+# the report's ("Inspection of children's social care services"), not its council's name set large
+# above it, nor a page number; neither it, the council's name nor its cover lines ("Inspection
+# dates: …") head sections.
+CHUNKER_VERSION = "13"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
@@ -105,6 +108,9 @@ class _Outline:
     """The headings above the current line, nested by size where the document has sizes."""
 
     title: str
+    # The document's organisation: a title page's name for it, set large ("Leeds City Council"),
+    # says whose the document is, not what a passage is on.
+    organisation: str = ""
     path: list[tuple[float, str]] = field(default_factory=list)
     after_heading: bool = False
     front: set[str] = field(
@@ -141,7 +147,10 @@ class _Outline:
         return " › ".join(
             text
             for _, text in path
-            if text != self.title and text not in self.front and text not in self.agencies
+            if text not in (self.title, self.organisation)
+            and text not in self.front
+            and text not in self.agencies
+            and not COVER_LINE.match(text)
         )
 
 
@@ -240,7 +249,7 @@ class _Reading:
         self.agency = ""  # the agency the heading over this part names; "" where none does
         self.words = clean.vocabulary(document.text)
         self.joins = clean.split_words(document.text)
-        self.outline = _Outline(document.title)
+        self.outline = _Outline(document.title, document.organisation)
         self.out: list[Block] = []
         self.current: Block | None = None
         self.footnote: Block | None = None

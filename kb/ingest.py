@@ -259,11 +259,17 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
         page_headers.append(removed_top)
 
     metadata = _metadata(reader)
-    title = _pdf_title(raw_pages[0], body) or metadata.get("title") or _title_from_name(name)
+    largest = _pdf_title(raw_pages[0], body)
+    title = largest or metadata.get("title") or _title_from_name(name)
     first_page = [line.text.strip() for line in raw_pages[0] if line.text.strip()]
     page_agencies, organisation = _pdf_agencies(
         page_headers, title, metadata.get("author", ""), first_page
     )
+    # Ofsted's title pages before 2020 set the council's name largest and the report's own title
+    # below it: the report is "Inspection of children's social care services", whose is the
+    # organisation's to say.
+    if (not largest or _names(largest, organisation)) and (report := _report_title(first_page)):
+        title = report
     date = dates.document_date(" ".join(first_page), name, metadata.get("creationdate", ""))
 
     acronyms = clean.acronyms(" ".join(line.text for page in kept_pages for line in page))
@@ -490,7 +496,13 @@ def _metadata(reader) -> dict[str, str]:
 
 
 def _pdf_title(first_page: list[_RawLine], body: float) -> str:
-    sized = [line for line in first_page if line.text.strip() and line.size]
+    """The first page's largest words, if they stand out from the body's size; a page number set
+    large ("1") is no title."""
+    sized = [
+        line
+        for line in first_page
+        if line.text.strip() and line.size and not clean.is_page_number(line.text.strip())
+    ]
     if not sized:
         return ""
     largest = max(line.size for line in sized)
@@ -586,6 +598,41 @@ def _inspected(first_page: Sequence[str]) -> str:
                 return name
             return ""
     return ""
+
+
+# An inspection's cover lines: when it was inspected, by whom, when published. Set bold, they are
+# no heading of the passages below them.
+COVER_LINE = re.compile(r"^(?:inspection dates?|lead inspector|report published)\b", re.I)
+# Where a title page's report title ends: its cover lines or its grades follow.
+_AFTER_TITLE = re.compile(rf"{COVER_LINE.pattern}|^(?:judgement|age group)\b", re.I)
+_TITLE_LINES = 8  # a report title wraps over a few lines ("…children in need of help and" / …)
+
+
+def _report_title(first_page: Sequence[str]) -> str:
+    """An inspection report's own title, from its title page's "Inspection of…" line to its dates:
+    "Inspection of services for children in need of help and protection, children looked after
+    and care leavers and Review of the effectiveness of the local safeguarding children board"
+    (Ofsted, 2014 to 2017); "" if the page has none."""
+    for at, line in enumerate(first_page[:12]):
+        if _INSPECTION.match(line):
+            lines = []
+            for text in first_page[at : at + _TITLE_LINES]:
+                if _AFTER_TITLE.match(text):
+                    break
+                lines.append(text)
+            # A footnote's mark glued to the title's last word goes ("…children board1").
+            title = clean.normalise_whitespace(re.sub(r"(?<=[a-z])\d{1,2}\b", "", " ".join(lines)))
+            return title.strip()[:300]
+    return ""
+
+
+def _names(words: str, organisation: str) -> bool:
+    """Whether a title page's largest words are the organisation's name and nothing more."""
+
+    def key(text: str) -> str:
+        return " ".join(re.findall(r"\w+", text.casefold()))
+
+    return bool(organisation) and key(words) == key(organisation)
 
 
 # --- Text and Markdown -------------------------------------------------------------------------

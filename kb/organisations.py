@@ -48,6 +48,14 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’&-]*")
 _ACRONYM = re.compile(r"^[A-Z][A-Z&]{1,7}s?$")
 
 
+def named_in(text: str, organisation: str) -> bool:
+    """Whether a text (a report's title) names the organisation by a word of its own name:
+    "Inspection of Haringey local authority children's services" names the London Borough of
+    Haringey; "Inspection of children's social care services" names no one."""
+    own = {word.casefold() for word in _WORD.findall(organisation)} - GENERIC_WORDS - FILLER_WORDS
+    return bool(own & {word.casefold() for word in _WORD.findall(text)})
+
+
 def strip_numbering(heading: str) -> str:
     """A heading without the number before it: "3.2 Cambridgeshire…" -> "Cambridgeshire…"."""
     return _NUMBERING.sub("", heading, count=1).strip()

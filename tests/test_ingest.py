@@ -5,7 +5,15 @@ import pytest
 from conftest import BRADFORD, FOUNDING, INFO_SHARING
 
 from kb.errors import UnreadableDocument
-from kb.ingest import _organisation_in, _pdf_agencies, looks_like_heading, read_document
+from kb.ingest import (
+    _organisation_in,
+    _pdf_agencies,
+    _pdf_title,
+    _RawLine,
+    _report_title,
+    looks_like_heading,
+    read_document,
+)
 
 
 def _lines(document, page=None):
@@ -172,6 +180,50 @@ def test_an_older_title_page_names_the_council_above_or_below_its_title(first_pa
     assert _pdf_agencies([[]], "Inspection of looked after children", "", first_page)[1] == (
         organisation
     )
+
+
+@pytest.mark.parametrize(
+    "first_page, title",
+    [
+        (  # 2014 to 2017: wrapped over five lines, a footnote's mark glued to the last word
+            [
+                "1",
+                "Leeds City Council",
+                "Inspection of services for children in need of help and",
+                "protection, children looked after and care leavers",
+                "and",
+                "Review of the effectiveness of the local safeguarding children",
+                "board1",
+                "Inspection date: 12 January 2015 – 4 February 2015",
+            ],
+            "Inspection of services for children in need of help and protection, children looked "
+            "after and care leavers and Review of the effectiveness of the local safeguarding "
+            "children board",
+        ),
+        (  # 2018 and 2019
+            [
+                "London Borough of Bromley",
+                "Inspection of children’s social care services",
+                "Inspection dates: 19 November–30 November 2018",
+            ],
+            "Inspection of children’s social care services",
+        ),
+        (["Working together to safeguard children", "December 2023"], ""),
+    ],
+)
+def test_an_older_inspections_title_is_the_reports_own_line_below_the_council(first_page, title):
+    assert _report_title(first_page) == title
+
+
+def test_a_page_number_set_large_is_no_title():
+    """Bromley's 2019 report sets its page number larger than anything else on its title page."""
+    first_page = [
+        _RawLine("1", 28.0, 0.0),
+        _RawLine("London Borough of Bromley", 20.0, 1.0),
+        _RawLine("Inspection of children’s social care services", 14.0, 1.0),
+        _RawLine("Since the last inspection in 2016, services have improved.", 12.0, 0.0),
+    ]
+    assert _pdf_title(first_page, 12.0) == "London Borough of Bromley"
 
 
 def test_repeated_markdown_headings_are_headings_not_page_tops(tmp_path):

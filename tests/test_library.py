@@ -5,6 +5,7 @@ the 461 inspections (tests/test_end_to_end.py and bench/library.py use the real 
 from __future__ import annotations
 
 import dataclasses
+import re
 from itertools import combinations
 from pathlib import Path
 
@@ -552,6 +553,46 @@ def test_the_sample_is_indexed_once_each_with_a_date_and_an_organisation(sample)
     assert len(entries) == len(SAMPLE) + len(GUIDANCE)
     assert all(entry.date for entry in entries)
     assert all(entry.agency for entry in entries if entry.collection == "inspections")
+
+
+@pytest.mark.slow
+def test_older_reports_are_titled_as_reports_not_by_their_councils_name(sample):
+    """Before 2020 Ofsted's title pages set the council's name largest, above the report's title:
+    the report's title is the document's, and the council its organisation."""
+    _, searcher = sample
+    entry = {entry.document: entry for entry in searcher.documents}
+    sif = entry["inspections/leeds__childrens_services_inspection_-_27_march_2015.pdf"]
+    assert sif.title.startswith(
+        "Inspection of services for children in need of help and protection"
+    )
+    assert sif.agency == "Leeds City Council"
+    ilacs = entry["inspections/stockton_on_tees__childrens_services_inspection_-_01_july_2019.pdf"]
+    assert ilacs.title == "Inspection of children’s social care services"
+    assert ilacs.agency == "Stockton-on-Tees"
+    latest = entry[LATEST_LEEDS]  # a title that names its authority stays as it is
+    assert latest.title == "Inspection of Leeds City local authority children’s services"
+    inspections = [entry for entry in entry.values() if entry.collection == "inspections"]
+    assert not [
+        entry for entry in inspections if entry.title in (entry.agency, "") or entry.title.isdigit()
+    ]
+    # Neither the council's name, the report's title nor its cover lines ("Inspection dates: …
+    # Lead inspector: …", set bold) head the sections they stand above.
+    sections = {
+        chunk.section for entry in inspections for chunk in searcher.passages_of(entry.document)
+    }
+    assert not [
+        section
+        for section in sections
+        if re.search(r"(^|› )(Inspection dates?|Lead inspector|Report published)", section)
+    ]
+    for older in (sif, ilacs):
+        sections = {chunk.section for chunk in searcher.passages_of(older.document)}
+        assert len(sections) >= 3
+        assert not [
+            section
+            for section in sections
+            if section.startswith((older.agency, older.title, "Inspection of"))
+        ]
 
 
 @pytest.mark.slow

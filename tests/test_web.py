@@ -20,6 +20,7 @@ from werkzeug.exceptions import NotFound
 
 from kb.clean import without_markup
 from kb.cli import cli
+from kb.passage import IndexedDocument
 from kb.settings import Settings
 from kb.store import Published
 from web import create_app
@@ -67,6 +68,27 @@ def hits_of(client, query: str, **args) -> list[dict]:
     response = client.get("/api/search", query_string={"q": query, **args})
     assert response.status_code == 200, response.json
     return response.json["results"]
+
+
+def labels_of(client) -> dict[str, str]:
+    """Each document's name in the page's lists of documents, by its file."""
+    from web.pages import document_label
+
+    rows = client.get("/api/documents").json["documents"]
+    return {
+        row["document"]: document_label(
+            IndexedDocument(
+                row["document"],
+                row["title"],
+                row["agency"],
+                tuple(row["agencies"]),
+                row["pages"],
+                row["chunks"],
+                row["date"],
+            )
+        )
+        for row in rows
+    }
 
 
 # --- the search page ---------------------------------------------------------------------------
@@ -138,7 +160,8 @@ def test_facets_count_the_top_passages_and_narrow_the_search(client):
     html = client.get("/", query_string={"q": "training"}).get_data(as_text=True)
     top = hits_of(client, "training", k=50)
     by_agency = Counter(hit["agency"] for hit in top if hit["agency"])
-    by_title = Counter(hit["title"] for hit in top)
+    label = labels_of(client)
+    by_title = Counter(label[hit["document"]] for hit in top)
     assert len(by_agency) > 1 and len(by_title) > 1
     for name, count in [*by_agency.items(), *by_title.items()]:
         assert f'{escape(name)} <span class="count">({count})</span>' in html
@@ -167,7 +190,10 @@ def test_with_an_agency_chosen_each_group_is_counted_under_the_other_groups_filt
     chosen = "Bedfordshire Hospitals Foundation Trust"
     html = client.get("/", query_string={"q": "training", "agency": chosen}).get_data(as_text=True)
     agencies = Counter(hit["agency"] for hit in hits_of(client, "training", k=50) if hit["agency"])
-    documents = Counter(hit["title"] for hit in hits_of(client, "training", k=50, agency=chosen))
+    label = labels_of(client)
+    documents = Counter(
+        label[hit["document"]] for hit in hits_of(client, "training", k=50, agency=chosen)
+    )
     groups = dict(re.findall(r"<h3>(By \w+)</h3>\s*<ul>(.*?)</ul>", html, re.S))
     counted = {
         heading: {
@@ -877,3 +903,35 @@ def test_passages_show_no_markdown_marks(client):
     )
     assert "*MECC*" not in html and "*<mark>MECC</mark>*" not in html
     assert "(<mark>MECC</mark>)" in html
+
+
+@pytest.mark.parametrize(
+    "title, agencies, date, label",
+    [
+        (  # dozens of reports share this title: the council and date tell them apart
+            "Inspection of children’s social care services",
+            ("London Borough of Bromley",),
+            "2018-11-30",
+            "London Borough of Bromley: Inspection of children’s social care services, "
+            "30 November 2018",
+        ),
+        (  # the title names the authority by a word of its own name
+            "Inspection of Haringey local authority children’s services",
+            ("London Borough of Haringey",),
+            "2024-03",
+            "Inspection of Haringey local authority children’s services, March 2024",
+        ),
+        (  # a partnership's report: many agencies, none of them its author
+            "Partners' snapshot",
+            ("ELFT", "Luton Borough Council"),
+            "2024",
+            "Partners' snapshot, 2024",
+        ),
+        ("", ("ELFT",), "", "ELFT: notes.md"),
+    ],
+)
+def test_a_document_is_listed_by_a_name_that_sets_it_apart(title, agencies, date, label):
+    from web.pages import document_label
+
+    entry = IndexedDocument("notes.md", title, agencies[0], agencies, 3, 9, date)
+    assert document_label(entry) == label

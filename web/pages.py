@@ -19,7 +19,7 @@ from flask import (
     url_for,
 )
 
-from kb import dates
+from kb import dates, organisations
 from kb.clean import without_markup
 from kb.errors import (
     EmptyQuery,
@@ -200,7 +200,7 @@ def _facets(searcher, params: SearchParams, top: list) -> list[tuple[str, list[F
             searched[wider] = searcher.search(params.q, FACET_K, **wider.filters()).hits
         return searched[wider]
 
-    titles = {entry.document: entry.title or entry.document for entry in searcher.documents}
+    titles = {entry.document: document_label(entry) for entry in searcher.documents}
     # The agencies the filter chose, by the search's own rule: "devon" chooses "Devon local
     # authority".
     chosen = set(searcher.resolve_agency(params.agency)) if params.agency else set()
@@ -241,6 +241,18 @@ def _facet(
     args = params.url_args(**{name: "" if selected else value})
     # url_for's **values is Any, but mypy matches the dict against its _anchor and _external too
     return Facet(label, count, url_for("pages.search_page", **args), selected)  # type: ignore[arg-type]
+
+
+@bp.app_template_global()
+def document_label(entry: IndexedDocument) -> str:
+    """A document as a list of them names it, one apart from the next: its title, the
+    organisation's name where the title does not say it, and its date ("London Borough of Bromley:
+    Inspection of children's social care services, November 2018"): a library holds dozens of
+    reports with one title, and several editions of one authority's."""
+    label = entry.title or entry.document
+    if len(entry.agencies) == 1 and not organisations.named_in(label, entry.agency):
+        label = f"{entry.agency}: {label}"
+    return f"{label}, {dates.shown(entry.date)}" if entry.date else label
 
 
 @bp.app_template_global()
