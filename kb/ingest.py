@@ -266,8 +266,8 @@ def _read_pdf(path: Path, name: str, sha256: str) -> Document:
         page_headers, title, metadata.get("author", ""), first_page
     )
     # Ofsted's title pages before 2020 set the council's name largest and the report's own title
-    # below it: the report is "Inspection of children's social care services", whose is the
-    # organisation's to say.
+    # below it. The title is the report's ("Inspection of children's social care services"); the
+    # council is the document's organisation.
     if (not largest or _names(largest, organisation)) and (report := _report_title(first_page)):
         title = report
     date = dates.document_date(" ".join(first_page), name, metadata.get("creationdate", ""))
