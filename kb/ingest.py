@@ -606,6 +606,7 @@ COVER_LINE = re.compile(r"^(?:inspection dates?|lead inspector|report published)
 # Where a title page's report title ends: its cover lines or its grades follow.
 _AFTER_TITLE = re.compile(rf"{COVER_LINE.pattern}|^(?:judgement|age group)\b", re.I)
 _TITLE_LINES = 8  # a report title wraps over a few lines ("…children in need of help and" / …)
+_MARKS = set(range(1, 100))  # the footnote marks a title's words may carry
 
 
 def _report_title(first_page: Sequence[str]) -> str:
@@ -620,9 +621,10 @@ def _report_title(first_page: Sequence[str]) -> str:
                 if _AFTER_TITLE.match(text):
                     break
                 lines.append(text)
-            # A footnote's mark glued to the title's last word goes ("…children board1").
-            title = clean.normalise_whitespace(re.sub(r"(?<=[a-z])\d{1,2}\b", "", " ".join(lines)))
-            return title.strip()[:300]
+            # A footnote's mark glued to the title's last word goes ("…children board1"); the
+            # footnote, on the page's foot, is not read yet, so any number of one or two digits.
+            title = clean.strip_footnote_marks(" ".join(lines), _MARKS)
+            return clean.normalise_whitespace(title).strip()[:300]
     return ""
 
 

@@ -200,7 +200,8 @@ def _facets(searcher, params: SearchParams, top: list) -> list[tuple[str, list[F
             searched[wider] = searcher.search(params.q, FACET_K, **wider.filters()).hits
         return searched[wider]
 
-    titles = {entry.document: document_label(entry) for entry in searcher.documents}
+    # Only the documents counted are named: naming all 469 of a library took 3 ms a page.
+    entries = {entry.document: entry for entry in searcher.documents}
     # The agencies the filter chose, by the search's own rule: "devon" chooses "Devon local
     # authority".
     chosen = set(searcher.resolve_agency(params.agency)) if params.agency else set()
@@ -210,7 +211,9 @@ def _facets(searcher, params: SearchParams, top: list) -> list[tuple[str, list[F
         "collection": lambda hit: hit.collection,
         "year": lambda hit: hit.date[:4],
     }
-    label_of: dict[str, Callable[[str], str]] = {"document": lambda value: titles.get(value, value)}
+    label_of: dict[str, Callable[[str], str]] = {
+        "document": lambda value: document_label(entries[value]) if value in entries else value
+    }
     groups = []
     for heading, name in FACETS:
         counts = Counter(value_of[name](hit) for hit in hits(name))
