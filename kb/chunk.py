@@ -38,13 +38,18 @@ from kb.passage import Chunk, Citation, embedding_text
 # the table's head ("Judgement Grade") nor read with its rows. 13: an older inspection's title is
 # the report's ("Inspection of children's social care services"), not its council's name set large
 # above it, nor a page number; neither it, the council's name nor its cover lines ("Inspection
-# dates: …") head sections.
-CHUNKER_VERSION = "13"
+# dates: …") head sections. 14: a council's name as a register sorts it is read in order ("Bristol,
+# City of" is the City of Bristol); a title's words hyphenated at a line's end are one word.
+CHUNKER_VERSION = "14"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
 TokenCounter = Callable[[str], int]
 CONTENTS_HEADINGS = ("contents", "table of contents")
+
+
+def _words_of(text: str) -> tuple[str, ...]:
+    return tuple(sorted(re.findall(r"\w+", text.casefold())))
 
 
 def contents_pages(document: Document) -> set[int]:
@@ -143,11 +148,17 @@ class _Outline:
     def section(self) -> str:
         return self.section_of(self.path)
 
+    def _names_document(self, text: str) -> bool:
+        """Whether a heading is the document's title or its organisation's name, in any order of
+        the words ("Bristol City of" is the City of Bristol)."""
+        words = _words_of(text)
+        return bool(words) and words in (_words_of(self.title), _words_of(self.organisation))
+
     def section_of(self, path: list[tuple[float, str]]) -> str:
         return " › ".join(
             text
             for _, text in path
-            if text not in (self.title, self.organisation)
+            if not self._names_document(text)
             and text not in self.front
             and text not in self.agencies
             and not COVER_LINE.match(text)

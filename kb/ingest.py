@@ -508,7 +508,17 @@ def _pdf_title(first_page: list[_RawLine], body: float) -> str:
     largest = max(line.size for line in sized)
     if body and largest < 1.3 * body:
         return ""
-    return " ".join(line.text.strip() for line in sized if line.size == largest)[:300]
+    return _joined_lines([line.text.strip() for line in sized if line.size == largest])[:300]
+
+
+def _joined_lines(lines: Sequence[str]) -> str:
+    """A title's lines as one: a word hyphenated at a line's end keeps its hyphen and no space
+    ("looked-" / "after children" is "looked-after children")."""
+    joined = ""
+    for line in lines:
+        gap = "" if re.search(r"[A-Za-z]-$", joined) and line[:1].islower() else " "
+        joined = f"{joined}{gap}{line}" if joined else line
+    return joined
 
 
 def _organisation_in(text: str) -> str:
@@ -561,11 +571,22 @@ def _pdf_agencies(
         organisation = _inspected(first_page)
     if not organisation and len(author) <= MAX_NAME_CHARS and _ORGANISATION_WORDS.search(author):
         organisation = author
+    organisation = _uninverted(organisation)
     agencies, current = [], organisation
     for agency in named:
         current = agency or current
         agencies.append(current)
     return agencies, organisation
+
+
+# A council's name as a register sorts it ("Bristol, City of"; extraction may lose the comma).
+_INVERTED = re.compile(r"^(?P<place>.+?),?\s+(?P<kind>(?:Royal\s+)?(?:City|County|Borough))\s+of$")
+
+
+def _uninverted(name: str) -> str:
+    """A name in reading order: "Bristol, City of" is the City of Bristol."""
+    match = _INVERTED.match(name)
+    return f"{match['kind']} of {match['place']}" if match else name
 
 
 _INSPECTION = re.compile(
@@ -624,15 +645,18 @@ def _report_title(first_page: Sequence[str]) -> str:
             # A footnote's mark glued to the title's last word goes ("…children board1"); the
             # footnote, on the page's foot, is not read yet, so any number of one or two digits.
             title = clean.strip_footnote_marks(" ".join(lines), _MARKS)
+            # Some title pages capitalise the "And" that joins two reports' titles.
+            title = re.sub(r"(?<=\S) And (?=[A-Z])", " and ", title)
             return clean.normalise_whitespace(title).strip()[:300]
     return ""
 
 
 def _names(words: str, organisation: str) -> bool:
-    """Whether a title page's largest words are the organisation's name and nothing more."""
+    """Whether a title page's largest words are the organisation's name and nothing more, in any
+    order ("Bristol, City of")."""
 
-    def key(text: str) -> str:
-        return " ".join(re.findall(r"\w+", text.casefold()))
+    def key(text: str) -> list[str]:
+        return sorted(re.findall(r"\w+", text.casefold()))
 
     return bool(organisation) and key(words) == key(organisation)
 

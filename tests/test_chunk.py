@@ -210,6 +210,28 @@ def test_an_overlong_agency_is_shortened_to_leave_the_passage_room(count_tokens,
     assert chunk.text == "Domestic abuse training reached 400 staff this year."
 
 
+def test_the_councils_name_as_a_register_sorts_it_heads_no_section(count_tokens):
+    """Bristol's 2018 title page sets "Bristol, City of" largest (extraction loses the comma); the
+    document's organisation is the City of Bristol, and its title page's name no section."""
+    lines = [
+        Line("Bristol City of", "heading", 20.0),
+        Line("Inspection of children’s social care services", "heading", 16.0),
+        Line("What needs to improve", "heading", 14.0),
+        Line("Leaders know their services well.", "text"),
+    ]
+    document = Document(
+        "bristol.pdf",
+        "Inspection of children’s social care services",
+        "City of Bristol",
+        [Page(1, lines)],
+        "sha",
+        True,
+    )
+    (chunk,) = chunk_document(document, count_tokens)
+    assert chunk.section == "What needs to improve"
+    assert chunk.agency == "City of Bristol"
+
+
 @pytest.mark.parametrize(
     "item_words", [[8, 80, 40, 6, 4], [30, 8, 8], [10, 60, 60, 5], [8, 60, "25:", 4, 4]]
 )

@@ -174,6 +174,11 @@ def test_a_running_header_with_its_page_number_beside_it_is_one_header_not_many_
             "St. Helens Metropolitan Borough Council",
         ),
         (["Inspection of looked after children", "services", "Inspection dates: 15 July"], ""),
+        (  # 2018: the council's name as a register sorts it, the comma lost or kept
+            ["Bristol City of", "Inspection of children’s social care services"],
+            "City of Bristol",
+        ),
+        (["Bristol, City of", "Inspection of children’s social care services"], "City of Bristol"),
     ],
 )
 def test_an_older_title_page_names_the_council_above_or_below_its_title(first_page, organisation):
@@ -208,6 +213,20 @@ def test_an_older_title_page_names_the_council_above_or_below_its_title(first_pa
             ],
             "Inspection of children’s social care services",
         ),
+        (  # 2015: some title pages capitalise the "And" that joins the two reports' titles
+            [
+                "Brent",
+                "Inspection of services for children in need of help and",
+                "protection, children looked after and care leavers",
+                "And",
+                "Review of the effectiveness of the Local Safeguarding Children",
+                "Board",
+                "Inspection date: 15 June 2015",
+            ],
+            "Inspection of services for children in need of help and protection, children looked "
+            "after and care leavers and Review of the effectiveness of the Local Safeguarding "
+            "Children Board",
+        ),
         (["Working together to safeguard children", "December 2023"], ""),
     ],
 )
@@ -224,6 +243,19 @@ def test_a_page_number_set_large_is_no_title():
         _RawLine("Since the last inspection in 2016, services have improved.", 12.0, 0.0),
     ]
     assert _pdf_title(first_page, 12.0) == "London Borough of Bromley"
+
+
+def test_a_title_hyphenated_at_a_lines_end_is_one_word():
+    """The designated teacher guidance's title breaks "looked-" / "after" over two lines."""
+    first_page = [
+        _RawLine("The designated teacher for looked-", 24.0, 0.0),
+        _RawLine("after and previously looked-after", 24.0, 1.0),
+        _RawLine("children", 24.0, 2.0),
+        _RawLine("Statutory guidance for local authorities", 12.0, 3.0),
+    ]
+    assert _pdf_title(first_page, 12.0) == (
+        "The designated teacher for looked-after and previously looked-after children"
+    )
 
 
 def test_repeated_markdown_headings_are_headings_not_page_tops(tmp_path):
