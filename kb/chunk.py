@@ -7,6 +7,7 @@ import hashlib
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 from kb import clean, grades
 from kb.errors import UnreadableDocument
@@ -46,10 +47,6 @@ TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model'
 
 TokenCounter = Callable[[str], int]
 CONTENTS_HEADINGS = ("contents", "table of contents")
-
-
-def _words_of(text: str) -> tuple[str, ...]:
-    return tuple(sorted(re.findall(r"\w+", text.casefold())))
 
 
 def contents_pages(document: Document) -> set[int]:
@@ -148,11 +145,15 @@ class _Outline:
     def section(self) -> str:
         return self.section_of(self.path)
 
+    @cached_property
+    def _document_names(self) -> tuple[tuple[str, ...], ...]:
+        return clean.name_words(self.title), clean.name_words(self.organisation)
+
     def _names_document(self, text: str) -> bool:
         """Whether a heading is the document's title or its organisation's name, in any order of
         the words ("Bristol City of" is the City of Bristol)."""
-        words = _words_of(text)
-        return bool(words) and words in (_words_of(self.title), _words_of(self.organisation))
+        words = clean.name_words(text)
+        return bool(words) and words in self._document_names
 
     def section_of(self, path: list[tuple[float, str]]) -> str:
         return " › ".join(
@@ -326,7 +327,7 @@ class _Reading:
 
     def footnote_line(self, number: int, line: Line) -> None:
         if self.footnote and not re.match(r"^\d{1,3}\s", line.text):
-            self.footnote.text = _join(self.footnote.text, line.text, self.words)
+            self.footnote.text = clean.join_lines(self.footnote.text, line.text, self.words)
         else:
             self.flush(self.footnote)
             agency = self.agency or line.agency
@@ -344,7 +345,7 @@ class _Reading:
         else:
             join = self.document.wrapped and not self.paragraph_break and not starts_item
         if current is not None and join:
-            current.text = _join(current.text, line.text, self.words)
+            current.text = clean.join_lines(current.text, line.text, self.words)
             if number != current.page_end:
                 current.breaks.append((_non_space(current.text) - _non_space(line.text), number))
             current.page_end = number
@@ -414,12 +415,6 @@ class _Reading:
                 self.outline.agencies.add(self.outline.path[-1][1])
         elif self.headings.level is not None and level and level >= self.headings.level:
             self.agency = ""
-
-
-def _join(left: str, right: str, words: set[str]) -> str:
-    if left.rstrip().endswith("-") and not left.rstrip().endswith(" -"):
-        return clean.join_hyphenated(left, right, words)
-    return f"{left.rstrip()} {right.lstrip()}"
 
 
 def _bullet(text: str) -> str:

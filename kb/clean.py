@@ -153,6 +153,19 @@ def join_hyphenated(left: str, right: str, vocabulary: set[str]) -> str:
     return left + right.lstrip()
 
 
+def join_lines(left: str, right: str, vocabulary: set[str]) -> str:
+    """Two lines as one: a word hyphenated at the first's end is joined (join_hyphenated), a dash
+    ("a -") is not a hyphen, and otherwise one space stands between them."""
+    if left.rstrip().endswith("-") and not left.rstrip().endswith(" -"):
+        return join_hyphenated(left, right, vocabulary)
+    return f"{left.rstrip()} {right.lstrip()}"
+
+
+def name_words(text: str) -> tuple[str, ...]:
+    """A name's words in any order and case: "Bristol, City of" and "City of Bristol" are one."""
+    return tuple(sorted(re.findall(r"\w+", text.casefold())))
+
+
 # A letter split from the rest of its word ("s tatutory", "C hildren"); "a" and "I" are words.
 _SPLIT_WORD = re.compile(r"\b([b-hj-zB-HJ-Z]) ([a-z]{3,})\b")
 

@@ -13,6 +13,7 @@ import sys
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from functools import reduce
 from pathlib import Path
 
 from kb import clean, dates
@@ -508,17 +509,11 @@ def _pdf_title(first_page: list[_RawLine], body: float) -> str:
     largest = max(line.size for line in sized)
     if body and largest < 1.3 * body:
         return ""
-    return _joined_lines([line.text.strip() for line in sized if line.size == largest])[:300]
-
-
-def _joined_lines(lines: Sequence[str]) -> str:
-    """A title's lines as one: a word hyphenated at a line's end keeps its hyphen and no space
-    ("looked-" / "after children" is "looked-after children")."""
-    joined = ""
-    for line in lines:
-        gap = "" if re.search(r"[A-Za-z]-$", joined) and line[:1].islower() else " "
-        joined = f"{joined}{gap}{line}" if joined else line
-    return joined
+    lines = [line.text.strip() for line in sized if line.size == largest]
+    # A word hyphenated at a line's end is one word ("looked-" / "after" is "looked-after"), as in
+    # a passage's text.
+    words = clean.vocabulary(" ".join(lines))
+    return reduce(lambda left, right: clean.join_lines(left, right, words), lines)[:300]
 
 
 def _organisation_in(text: str) -> str:
@@ -654,11 +649,7 @@ def _report_title(first_page: Sequence[str]) -> str:
 def _names(words: str, organisation: str) -> bool:
     """Whether a title page's largest words are the organisation's name and nothing more, in any
     order ("Bristol, City of")."""
-
-    def key(text: str) -> list[str]:
-        return sorted(re.findall(r"\w+", text.casefold()))
-
-    return bool(organisation) and key(words) == key(organisation)
+    return bool(organisation) and clean.name_words(words) == clean.name_words(organisation)
 
 
 # --- Text and Markdown -------------------------------------------------------------------------
