@@ -41,7 +41,11 @@ from kb.passage import Chunk, Citation, embedding_text
 # above it, nor a page number; neither it, the council's name nor its cover lines ("Inspection
 # dates: …") head sections. 14: a council's name as a register sorts it is read in order ("Bristol,
 # City of" is the City of Bristol); a title's words hyphenated at a line's end are one word.
-CHUNKER_VERSION = "14"
+# 15: a heading's label set at the body's size ("The impact of leaders on…:") heads the section
+# with the value set large after it ("requires improvement to be good"), not the value alone;
+# "topic: value" headings that open alike are siblings whatever their sizes; a heading the document
+# sets alone ("Executive summary") is not read as the end of the heading line above it.
+CHUNKER_VERSION = "15"
 MAX_TOKENS = 256  # all-MiniLM-L6-v2 reads 256 word pieces, [CLS] and [SEP] included
 TARGET_TOKENS = 160  # a passage a practitioner can read at a glance; the model's training length
 
@@ -121,17 +125,26 @@ class _Outline:
     in_front_matter: bool = False
     # Headings that name the agency a part is from: the passages' agency, not their section.
     agencies: set[str] = field(default_factory=set)
+    # Headings the document sets alone elsewhere: one never continues the heading line above it.
+    alone: set[str] = field(default_factory=set)
 
     def add(self, text: str, level: float, wrapped: bool) -> None:
         if self.in_front_matter:
             self.front.add(text)
         if wrapped and self.after_heading and self.path and self.path[-1][0] == level:
-            self.path[-1] = (level, f"{self.path[-1][1]} {text}")  # a heading wrapped over lines
-            if self.in_front_matter:
-                self.front.add(self.path[-1][1])
+            if text in self.alone:
+                # Set alone elsewhere ("Executive summary"), it heads the part under the line
+                # above, at that line's size: "The LSCB is good › Executive summary".
+                self.path.append((level, text))
+            else:
+                self.path[-1] = (level, f"{self.path[-1][1]} {text}")  # a heading over lines
+                if self.in_front_matter:
+                    self.front.add(self.path[-1][1])
         elif level:
             while self.path and self.path[-1][0] <= level:
                 self.path.pop()
+            if self.path and _siblings(self.path[-1][1], text):
+                self.path.pop()  # a sibling set at another size ("The experiences and progress…")
             self.path.append((level, text))
         elif self.after_heading:
             self.path.append(
@@ -164,6 +177,27 @@ class _Outline:
             and text not in self.agencies
             and not COVER_LINE.match(text)
         )
+
+
+SIBLING_WORDS = 4  # "topic: value" headings that open with as many words alike are siblings
+
+
+def _siblings(above: str, heading: str) -> bool:
+    """Whether a heading set smaller than the one above it is its sibling, not its child: Ofsted
+    sets "The experiences and progress of children who need help and protection: inadequate" at
+    14 points and "The experiences and progress of children in care: good" under it at 12. Both
+    are "topic: value", and their topics open alike."""
+    if ":" not in above or ":" not in heading:
+        return False
+    first = re.findall(r"\w+", above.casefold())[:SIBLING_WORDS]
+    return (
+        len(first) == SIBLING_WORDS
+        and re.findall(r"\w+", heading.casefold())[:SIBLING_WORDS] == first
+    )
+
+
+LABEL_WORDS = 25  # a paragraph longer than this ending with a colon introduces what follows
+VALUE_WORDS = 6  # "requires improvement to be good"
 
 
 def blocks(document: Document, organisations: Organisations | None = None) -> list[Block]:
@@ -266,6 +300,10 @@ class _Reading:
         self.current: Block | None = None
         self.footnote: Block | None = None
         self.pending: list[tuple[int, Line]] = []  # heading lines not yet known to be a heading
+        # The last line, if it ends with a colon and may be the label of a heading set larger after
+        # it; with its block, and that block's text before it (None where the line began it).
+        self.label: tuple[int, Line, Block, str | None] | None = None
+        self.alone = self.outline.alone = _headings_alone(document)
         self.unused: list[tuple[int, Line]] = []  # headings no text has followed yet
         # A Markdown heading is one because its writer said so.
         self.marked_up = document.name.lower().endswith(".md")
@@ -307,8 +345,12 @@ class _Reading:
             return
         if line.kind == "heading":
             last = self.pending[-1][1] if self.pending else None
-            if last is not None and (last.level != line.level or not self.document.wrapped):
+            if last is not None and (
+                last.level != line.level or not self.document.wrapped or line.text in self.alone
+            ):
                 self.settle(line)
+            if not self.pending:
+                self.take_label(number, line)
             self.pending.append((number, line))
         elif line.kind == "blank":
             self.settle(None)
@@ -319,6 +361,28 @@ class _Reading:
                 self.footnote_line(number, line)
             else:
                 self.text_line(number, line)
+
+    def take_label(self, page: int, heading: Line) -> None:
+        """A line ending with a colon that starts a paragraph or follows a sentence's end, then a
+        short heading on the same page, is that heading's label set at the body's size: the two
+        are one heading ("The impact of leaders on…:" then, large, "requires improvement to be
+        good")."""
+        label, self.label = self.label, None
+        if (
+            label is None
+            or not heading.level
+            or len(heading.text.split()) > VALUE_WORDS
+            or heading.text in self.alone  # a heading of its own ("School attendance order")
+        ):
+            return
+        number, line, block, before = label
+        if block is not self.current or number != page:
+            return
+        if before is None:
+            self.current = None  # never flushed: its words head the section
+        else:
+            block.text = before  # the paragraph it closed stays as it was
+        self.pending.append((number, Line(line.text, "heading", heading.level, line.agency)))
 
     def flush(self, block: Block | None) -> None:
         if block and block.text.strip():
@@ -344,6 +408,7 @@ class _Reading:
             join = clean.continues(current.text, line.text)
         else:
             join = self.document.wrapped and not self.paragraph_break and not starts_item
+        before = current.text if current is not None and join else None
         if current is not None and join:
             current.text = clean.join_lines(current.text, line.text, self.words)
             if number != current.page_end:
@@ -355,6 +420,16 @@ class _Reading:
             section = self.outline.section
             agency = self.agency or line.agency
             self.current = Block(kind, _bullet(line.text), number, agency, section, number)
+        self.label = None
+        if (
+            self.current is not None
+            and not starts_item
+            and line.text[:1].isupper()
+            and line.text.rstrip().endswith(":")
+            and len(line.text.split()) <= LABEL_WORDS
+            and (clean.ends_sentence(before) if before is not None else self.paragraph_break)
+        ):
+            self.label = (number, line, self.current, before)
         self.outline.after_heading = False
         self.paragraph_break = self.page_break = False
         self.unused.clear()
@@ -415,6 +490,22 @@ class _Reading:
                 self.outline.agencies.add(self.outline.path[-1][1])
         elif self.headings.level is not None and level and level >= self.headings.level:
             self.agency = ""
+
+
+def _headings_alone(document: Document) -> set[str]:
+    """Headings of two words or more, capitalised, that a document sets alone somewhere, with no
+    heading line at their size just before or after ("Executive summary"): where one follows
+    another heading's line, it starts a heading of its own rather than continuing that one."""
+    alone = set()
+    for page in document.pages:
+        lines = [line for line in page.lines if line.kind != "blank"]
+        for at, line in enumerate(lines):
+            if line.kind != "heading" or len(line.text.split()) < 2 or not line.text[:1].isupper():
+                continue  # "information sharing" may be where a heading wraps
+            around = lines[max(at - 1, 0) : at] + lines[at + 1 : at + 2]
+            if not any(other.kind == "heading" and other.level == line.level for other in around):
+                alone.add(line.text)
+    return alone
 
 
 def _bullet(text: str) -> str:

@@ -1,4 +1,5 @@
 import re
+from pathlib import Path
 
 import pytest
 from conftest import BRADFORD, CORPUS, FOUNDING, make_chunk
@@ -481,3 +482,158 @@ def test_the_pieces_of_a_paragraph_too_long_for_one_passage_cite_their_own_pages
         first_page, last_page = (10 if pupils[0] < 200 else 11), (10 if pupils[-1] < 200 else 11)
         assert (chunk.page, chunk.page_end) == (first_page, last_page), chunk.text[:80]
     assert {chunk.page for chunk in chunks} == {10, 11}
+
+
+def _sections(chunks):
+    return {chunk.text.split("\n")[0]: chunk.section for chunk in chunks}
+
+
+def test_a_label_set_at_the_bodys_size_and_its_value_set_large_are_one_heading(count_tokens):
+    """Some Ofsted reports set "The impact of leaders on…:" at the body's size and the grade after
+    it large: the grade alone is no section, and the label is no passage's text."""
+    lines = [
+        ("- The timeliness of return home interviews.", "text", 0.0),
+        ("The experiences and progress of children in care:", "text", 0.0),  # no blank before
+        ("good", "heading", 12.0),
+        ("25. Decisions for children to enter care are timely.", "text", 0.0),
+        ("", "blank", 0.0),
+        ("The impact of leaders on social work practice with children and families:", "text", 0.0),
+        ("requires improvement to be good", "heading", 12.0),
+        ("30. The local authority has sought external scrutiny.", "text", 0.0),
+    ]
+    chunks = chunk_document(_document(lines), count_tokens)
+    assert _sections(chunks) == {
+        "- The timeliness of return home interviews.": "",
+        "25. Decisions for children to enter care are timely.": (
+            "The experiences and progress of children in care: good"
+        ),
+        "30. The local authority has sought external scrutiny.": (
+            "The impact of leaders on social work practice with children and families: "
+            "requires improvement to be good"
+        ),
+    }
+    assert not any(chunk.text.rstrip().endswith(":") for chunk in chunks)
+
+
+def test_a_lead_in_before_a_heading_the_document_sets_alone_stays_text(count_tokens):
+    """ "There are a small number of exceptions, these are:" then "School attendance order", which
+    the guidance also sets on its own: a lead-in and a heading, not one heading."""
+    lines = [
+        ("School attendance order", "heading", 12.0),
+        ("An order names the school the child must attend.", "text", 0.0),
+        ("Grounds for deletion", "heading", 12.0),
+        ("", "blank", 0.0),
+        ("There are a small number of exceptions, these are:", "text", 0.0),
+        ("School attendance order", "heading", 12.0),
+        ("If an order is in place, the name must not be deleted.", "text", 0.0),
+    ]
+    chunks = chunk_document(_document(lines), count_tokens)
+    assert (
+        "Grounds for deletion",
+        "There are a small number of exceptions, these are:",
+    ) in {(chunk.section, chunk.text) for chunk in chunks}
+    assert chunks[-1].section == "School attendance order"
+
+
+def test_topic_and_value_headings_that_open_alike_are_siblings_whatever_their_sizes(count_tokens):
+    """Luton's 2020 inspection sets its first judgement heading at 14 points and the next at 12:
+    the second is not a part of the first. A heading under one that opens alike but states no
+    "topic: value" is its child."""
+    lines = [
+        (
+            "The experiences and progress of children who need help and protection: inadequate",
+            "heading",
+            14.0,
+        ),
+        ("1. Services are inadequate.", "text", 0.0),
+        (
+            "The experiences and progress of children in care and care leavers: good",
+            "heading",
+            12.0,
+        ),
+        ("15. Children come into care when they need to.", "text", 0.0),
+        ("The Local Safeguarding Children Board (LSCB)", "heading", 16.0),
+        ("The Local Safeguarding Children Board is good", "heading", 14.0),
+        ("The board is well established.", "text", 0.0),
+    ]
+    assert _sections(chunk_document(_document(lines), count_tokens)) == {
+        "1. Services are inadequate.": (
+            "The experiences and progress of children who need help and protection: inadequate"
+        ),
+        "15. Children come into care when they need to.": (
+            "The experiences and progress of children in care and care leavers: good"
+        ),
+        "The board is well established.": (
+            "The Local Safeguarding Children Board (LSCB) › "
+            "The Local Safeguarding Children Board is good"
+        ),
+    }
+
+
+def test_a_heading_the_document_sets_alone_does_not_continue_the_line_above(count_tokens):
+    """Older inspections set "The Local Safeguarding Children Board is good" and "Executive
+    summary" on consecutive lines at one size; the report sets "Executive summary" alone earlier, so
+    it is a heading of its own, not the judgement's wrapped end. A heading's continuation that only
+    looks like one ("information sharing") still wraps."""
+    lines = [
+        ("Executive summary", "heading", 14.0),
+        ("Services are good.", "text", 0.0),
+        ("Information sharing", "heading", 14.0),
+        ("Practitioners share information.", "text", 0.0),
+        ("The Local Safeguarding Children Board (LSCB)", "heading", 16.0),
+        ("The Local Safeguarding Children Board is good", "heading", 14.0),
+        ("Executive summary", "heading", 14.0),
+        ("This is a good board.", "text", 0.0),
+        ("How the duty of confidentiality affects", "heading", 16.0),
+        ("information sharing", "heading", 16.0),
+        ("The duty applies when information is shared in confidence.", "text", 0.0),
+    ]
+    sections = _sections(chunk_document(_document(lines), count_tokens))
+    assert sections["This is a good board."] == (
+        "The Local Safeguarding Children Board (LSCB) › "
+        "The Local Safeguarding Children Board is good › Executive summary"
+    )
+    assert sections["The duty applies when information is shared in confidence."] == (
+        "How the duty of confidentiality affects information sharing"
+    )
+
+
+INSPECTIONS = Path(__file__).resolve().parents[2] / "shared" / "library" / "ofsted-ilacs"
+
+
+@pytest.mark.skipif(not INSPECTIONS.is_dir(), reason="the library is not beside the checkout")
+@pytest.mark.parametrize(
+    "name, opening, section",
+    [
+        (  # the label at the body's size, after a blank line; siblings set at 14 and 12 points
+            "luton__childrens_services_inspection_-_24_february_2020.pdf",
+            "30. The local authority is outward-facing",
+            "The impact of leaders on social work practice with children and families: "
+            "requires improvement to be good",
+        ),
+        (
+            "luton__childrens_services_inspection_-_24_february_2020.pdf",
+            "15. When it is no longer possible for children to continue to live safely at home",
+            "The experiences and progress of children in care and care leavers: "
+            "requires improvement to be good",
+        ),
+        (  # the label straight after a bullet
+            "cumberland__childrens_services_inspection_-_26_november_2024.pdf",
+            "1. Most children and families benefit from thorough and robust screening",
+            "The experiences and progress of children who need help and protection: "
+            "requires improvement to be good",
+        ),
+        (
+            "redbridge__childrens_services_inspection_-_25_november_2016.pdf",
+            "This is a good Local Safeguarding Children Board (LSCB)",
+            "The Local Safeguarding Children Board (LSCB) › "
+            "The Local Safeguarding Children Board is good › Executive summary",
+        ),
+    ],
+)
+def test_real_inspections_cite_the_heading_their_findings_stand_under(
+    count_tokens, name, opening, section
+):
+    chunks = chunk_document(read_document(INSPECTIONS / name), count_tokens)
+    (chunk,) = [chunk for chunk in chunks if norm(chunk.text).startswith(norm(opening))]
+    assert chunk.section == section
