@@ -21,14 +21,10 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from kb.chunk import _siblings
 from kb.store.published import Published
 
 GRADES = {"good", "outstanding", "inadequate", "requires improvement to be good"}
-OPENING_WORDS = 4
-
-
-def _words(text: str) -> list[str]:
-    return re.findall(r"\w+", text.casefold())
 
 
 def grade_alone(parts: list[str]) -> bool:
@@ -36,13 +32,8 @@ def grade_alone(parts: list[str]) -> bool:
 
 
 def siblings_nested(parts: list[str]) -> bool:
-    return any(
-        ":" in above
-        and ":" in below
-        and len(_words(above)) >= OPENING_WORDS
-        and _words(above)[:OPENING_WORDS] == _words(below)[:OPENING_WORDS]
-        for above, below in zip(parts, parts[1:])
-    )
+    """Two "topic: value" headings that open alike, one under the other (as kb.chunk tells them)."""
+    return any(_siblings(above, below) for above, below in zip(parts, parts[1:]))
 
 
 def run_on(parts: list[str]) -> bool:

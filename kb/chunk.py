@@ -189,11 +189,8 @@ def _siblings(above: str, heading: str) -> bool:
     are "topic: value", and their topics open alike."""
     if ":" not in above or ":" not in heading:
         return False
-    first = re.findall(r"\w+", above.casefold())[:SIBLING_WORDS]
-    return (
-        len(first) == SIBLING_WORDS
-        and re.findall(r"\w+", heading.casefold())[:SIBLING_WORDS] == first
-    )
+    first = clean.words(above)[:SIBLING_WORDS]
+    return len(first) == SIBLING_WORDS and clean.words(heading)[:SIBLING_WORDS] == first
 
 
 LABEL_WORDS = 25  # a paragraph longer than this ending with a colon introduces what follows
@@ -303,7 +300,7 @@ class _Reading:
         # The last line, if it ends with a colon and may be the label of a heading set larger after
         # it; with its block, and that block's text before it (None where the line began it).
         self.label: tuple[int, Line, Block, str | None] | None = None
-        self.alone = self.outline.alone = _headings_alone(document)
+        self.outline.alone = _headings_alone(document)
         self.unused: list[tuple[int, Line]] = []  # headings no text has followed yet
         # A Markdown heading is one because its writer said so.
         self.marked_up = document.name.lower().endswith(".md")
@@ -346,7 +343,9 @@ class _Reading:
         if line.kind == "heading":
             last = self.pending[-1][1] if self.pending else None
             if last is not None and (
-                last.level != line.level or not self.document.wrapped or line.text in self.alone
+                last.level != line.level
+                or not self.document.wrapped
+                or line.text in self.outline.alone
             ):
                 self.settle(line)
             if not self.pending:
@@ -372,7 +371,8 @@ class _Reading:
             label is None
             or not heading.level
             or len(heading.text.split()) > VALUE_WORDS
-            or heading.text in self.alone  # a heading of its own ("School attendance order")
+            # A heading of its own ("School attendance order") is not a label's value.
+            or heading.text in self.outline.alone
         ):
             return
         number, line, block, before = label

@@ -161,9 +161,14 @@ def join_lines(left: str, right: str, vocabulary: set[str]) -> str:
     return f"{left.rstrip()} {right.lstrip()}"
 
 
+def words(text: str) -> list[str]:
+    """A text's words in order, case aside: what two headings or names are compared by."""
+    return re.findall(r"\w+", text.casefold())
+
+
 def name_words(text: str) -> tuple[str, ...]:
     """A name's words in any order and case: "Bristol, City of" and "City of Bristol" are one."""
-    return tuple(sorted(re.findall(r"\w+", text.casefold())))
+    return tuple(sorted(words(text)))
 
 
 # A letter split from the rest of its word ("s tatutory", "C hildren"); "a" and "I" are words.
